@@ -1,0 +1,64 @@
+# FuseRank: `make serve` and `make test` are the two commands a fresh clone needs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SWIFT ?= swift
+BIND ?= tcp://127.0.0.1:5555
+MODEL ?= models/default
+DATASET ?= ml-1m
+
+.PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
+        proto fixtures train-default train eval bench clean
+
+## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
+deps:
+	@scripts/install-deps
+
+## venv: the Python packages for the client and its tests (no torch)
+$(VENV)/.stamp-dev: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q -e clients/python
+	touch $@
+venv: $(VENV)/.stamp-dev
+
+## venv-torch: venv plus torch==2.13.0 (CPU) and the training packages
+$(VENV)/.stamp-torch: $(VENV)/.stamp-dev training/requirements.txt
+	$(PY) -m pip install -q -r training/requirements.txt
+	touch $@
+venv-torch: $(VENV)/.stamp-torch
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## serve: build release and serve $(MODEL) on $(BIND)
+serve: release
+	.build/release/fuserank-server --bind $(BIND) --model $(MODEL)
+
+## test: every Swift and Python test (no torch needed)
+test: deps venv
+	$(SWIFT) build -c release --product fuserank-server
+	$(SWIFT) test
+	FUSERANK_SERVER=.build/release/fuserank-server $(PY) -m pytest -q clients/python/tests
+
+test-swift: deps
+	$(SWIFT) test
+
+test-python: deps venv
+	$(SWIFT) build -c release --product fuserank-server
+	FUSERANK_SERVER=.build/release/fuserank-server $(PY) -m pytest -q clients/python/tests
+
+## test-training: the training package's own tests (installs torch into the venv)
+test-training: venv-torch
+	cd training && ../$(PY) -m pytest -q tests
+
+## proto: regenerate the committed protobuf-c and Python code
+proto: deps venv
+	PYTHON=$(PY) scripts/gen-proto
+
+clean:
+	rm -rf .build
