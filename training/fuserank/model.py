@@ -1,0 +1,257 @@
+"""The FuseRank reference model (docs/model-format.md): a pre-norm causal Transformer encoder
+over behaviour events, text tokens, image embeddings and a [RANK] token.
+
+Submodule names are the tensor names of the contract: `model.state_dict()` holds exactly the
+tensors of `weights.safetensors`, `item_ids` included (a buffer).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .features import Request, Tokens, build_row_index, item_row, request_tokens, seen_rows
+
+
+class EncoderLayer(nn.Module):
+    """One pre-norm block: `h = x + o(attn(norm1(x)))`, `x = h + ffn_down(gelu(ffn_up(norm2(h))))`."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.n_heads = cfg.n_heads
+        self.norm1 = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.q = nn.Linear(d, d)  # (d_model, d_model)
+        self.k = nn.Linear(d, d)
+        self.v = nn.Linear(d, d)
+        self.o = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.ffn_up = nn.Linear(d, cfg.d_ff)    # (d_ff, d_model)
+        self.ffn_down = nn.Linear(cfg.d_ff, d)  # (d_model, d_ff)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def attention(self, x: Tensor, visible: Tensor) -> Tensor:
+        """Multi-head attention of x (B,S,d) where visible (B,S,S) allows query i to see key j."""
+        b, s, d = x.shape
+        dh = d // self.n_heads
+
+        def heads(t: Tensor) -> Tensor:  # (B,S,d) -> (B,H,S,dh)
+            return t.view(b, s, self.n_heads, dh).transpose(1, 2)
+
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(dh)            # (B,H,S,S)
+        scores = scores.masked_fill(~visible[:, None], float("-inf"))
+        att = torch.softmax(scores, dim=-1)
+        out = (att @ v).transpose(1, 2).reshape(b, s, d)              # heads concatenated in order
+        return self.o(out)
+
+    def forward(self, x: Tensor, visible: Tensor) -> Tensor:
+        h = x + self.drop(self.attention(self.norm1(x), visible))
+        ff = self.ffn_down(self.drop(F.gelu(self.ffn_up(self.norm2(h)))))  # exact erf GELU
+        return h + self.drop(ff)
+
+
+class FuseRankModel(nn.Module):
+    """The reference model; see docs/model-format.md for every rule it implements."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.item_emb = nn.Embedding(cfg.num_items, d)                # (num_items, d_model)
+        self.item_bias = nn.Parameter(torch.zeros(cfg.num_items))      # (num_items,)
+        self.event_type_emb = nn.Embedding(cfg.num_event_types, d)    # (num_event_types, d_model)
+        self.time_emb = nn.Embedding(cfg.num_time_buckets, d)         # (num_time_buckets, d_model)
+        self.pos_emb = nn.Embedding(cfg.max_events, d)                # (max_events, d_model)
+        self.text_emb = nn.Embedding(cfg.text_vocab_size, d)          # (text_vocab_size, d_model)
+        self.modality_emb = nn.Embedding(2, d)                        # (2, d_model): text, image
+        self.image_proj = nn.Linear(cfg.image_dim, d) if cfg.image_dim > 0 else None
+        self.rank_token = nn.Parameter(torch.zeros(d))                # (d_model,)
+        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
+        self.final_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.drop = nn.Dropout(cfg.dropout)
+        # row -> external item id; default: external id == row for rows >= 2.
+        default_ids = torch.arange(cfg.num_items, dtype=torch.long)
+        default_ids[:2] = torch.tensor([0, -1])
+        self.register_buffer("item_ids", default_ids)
+        self._row_cache: tuple[tuple[int, int], dict[int, int]] | None = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Small initial embeddings (Xavier-normal), zero biases, PyTorch's default for Linear."""
+        for emb in (self.item_emb, self.event_type_emb, self.time_emb, self.pos_emb,
+                    self.text_emb, self.modality_emb):
+            nn.init.xavier_normal_(emb.weight)
+        nn.init.normal_(self.rank_token, std=0.02)
+        nn.init.zeros_(self.item_bias)
+
+    # ---- item ids ---------------------------------------------------------------------------
+
+    def set_item_ids(self, item_ids: Sequence[int] | Tensor) -> None:
+        """Set the row -> external id table (length num_items; rows 0, 1 are set to 0, -1)."""
+        ids = torch.as_tensor(item_ids, dtype=torch.long).clone()
+        if ids.shape != (self.cfg.num_items,):
+            raise ValueError(f"item_ids has shape {tuple(ids.shape)}, expected ({self.cfg.num_items},)")
+        ids[0], ids[1] = 0, -1
+        self.item_ids.copy_(ids)
+        self._row_cache = None
+
+    def row_index(self) -> dict[int, int]:
+        """External item id -> row (cached until `item_ids` changes)."""
+        key = (self.item_ids.data_ptr(), self.item_ids._version)
+        if self._row_cache is None or self._row_cache[0] != key:
+            self._row_cache = (key, build_row_index(self.item_ids.tolist()))
+        return self._row_cache[1]
+
+    # ---- embeddings ------------------------------------------------------------------------
+
+    def embed_events(self, rows: Tensor, types: Tensor, buckets: Tensor, positions: Tensor) -> Tensor:
+        """Behaviour tokens: (B,L) long each -> (B,L,d)."""
+        return (self.item_emb(rows) + self.event_type_emb(types) + self.time_emb(buckets)
+                + self.pos_emb(positions))
+
+    def embed_text(self, token_ids: Tensor) -> Tensor:
+        """Text tokens: (B,T) long -> (B,T,d)."""
+        return self.text_emb(token_ids) + self.modality_emb.weight[0]
+
+    def embed_images(self, images: Tensor) -> Tensor:
+        """Image tokens: (B,I,image_dim) float -> (B,I,d)."""
+        if self.image_proj is None:
+            raise ValueError("this model takes no images (image_dim == 0)")
+        return self.image_proj(images) + self.modality_emb.weight[1]
+
+    def embed_rank(self, rank_buckets: Tensor) -> Tensor:
+        """[RANK] tokens: (B,R) long -> (B,R,d)."""
+        return self.rank_token + self.time_emb(rank_buckets)
+
+    # ---- encoder and scoring ---------------------------------------------------------------
+
+    def encode(self, x: Tensor, visible: Tensor) -> Tensor:
+        """Run the encoder: x (B,S,d), visible (B,S,S) bool (query i may see key j) -> (B,S,d).
+
+        Returns the hidden states before `final_norm`. A query row with nothing visible (a padded
+        row) is allowed to see its own position so that nothing turns into NaN.
+        """
+        s = x.shape[1]
+        eye = torch.eye(s, dtype=torch.bool, device=x.device)
+        visible = visible | (eye & ~visible.any(dim=-1, keepdim=True))
+        x = self.drop(x)
+        for layer in self.layers:
+            x = layer(x, visible)
+        return x
+
+    def user_vectors(self, h: Tensor) -> Tensor:
+        """`final_norm` of hidden states: (...,d) -> (...,d)."""
+        return self.final_norm(h)
+
+    def logits(self, u: Tensor) -> Tensor:
+        """Scores of every row: (...,d) -> (...,num_items) = u @ item_emb.T + item_bias."""
+        return u @ self.item_emb.weight.T + self.item_bias
+
+    # ---- serving semantics -----------------------------------------------------------------
+
+    def tokens(self, request: Request) -> Tokens:
+        """The token layout of one request (validated)."""
+        return request_tokens(request, self.cfg, self.row_index())
+
+    def forward_tokens(self, batch: Sequence[Tokens]) -> Tensor:
+        """User vectors (B,d) of a batch of token layouts, right-padded to the longest."""
+        cfg, dev = self.cfg, self.item_emb.weight.device
+        bsz = len(batch)
+        lmax = max(1, max(len(t.rows) for t in batch))
+        tmax = max(1, max(len(t.text_ids) for t in batch))
+        imax = max(1, max(len(t.images) for t in batch))
+
+        def padded(lists: list[list[int]], width: int) -> Tensor:
+            out = torch.zeros(bsz, width, dtype=torch.long)
+            for b, vals in enumerate(lists):
+                out[b, : len(vals)] = torch.tensor(vals, dtype=torch.long)
+            return out.to(dev)
+
+        parts = [
+            self.embed_events(padded([t.rows for t in batch], lmax),
+                              padded([t.types for t in batch], lmax),
+                              padded([t.buckets for t in batch], lmax),
+                              padded([t.positions for t in batch], lmax)),   # (B,lmax,d)
+            self.embed_text(padded([t.text_ids for t in batch], tmax)),     # (B,tmax,d)
+        ]
+        if self.image_proj is not None:
+            imgs = torch.zeros(bsz, imax, cfg.image_dim)
+            for b, t in enumerate(batch):
+                if t.images:
+                    imgs[b, : len(t.images)] = torch.tensor(t.images, dtype=torch.float32)
+            parts.append(self.embed_images(imgs.to(dev)))                  # (B,imax,d)
+        else:
+            parts.append(torch.zeros(bsz, imax, cfg.d_model, device=dev))
+        parts.append(self.embed_rank(padded([[t.rank_bucket] for t in batch], 1)))  # (B,1,d)
+        stacked = torch.cat(parts, dim=1)                                   # (B,lmax+tmax+imax+1,d)
+
+        # Gather each request's tokens into the compact order: events, text, images, [RANK].
+        lengths = [t.length for t in batch]
+        smax = max(lengths)
+        index = torch.zeros(bsz, smax, dtype=torch.long)
+        for b, t in enumerate(batch):
+            e, n_t, n_i = len(t.rows), len(t.text_ids), len(t.images)
+            idx = (list(range(e)) + [lmax + j for j in range(n_t)]
+                   + [lmax + tmax + j for j in range(n_i)] + [lmax + tmax + imax])
+            index[b, : len(idx)] = torch.tensor(idx)
+        index = index.to(dev)
+        x = torch.gather(stacked, 1, index[..., None].expand(-1, -1, cfg.d_model))  # (B,S,d)
+
+        length = torch.tensor(lengths, device=dev)
+        pos = torch.arange(smax, device=dev)
+        causal = pos[None, :, None] >= pos[None, None, :]                  # (1,S,S) j <= i
+        visible = causal & (pos[None, None, :] < length[:, None, None])     # (B,S,S)
+        h = self.encode(x, visible)
+        last = h[torch.arange(bsz, device=dev), length - 1]                 # (B,d) the [RANK] token
+        return self.user_vectors(last)
+
+    def forward_requests(self, requests: Sequence[Request]) -> Tensor:
+        """User vectors (B,d) of a batch of requests, with serving semantics."""
+        return self.forward_tokens([self.tokens(r) for r in requests])
+
+    def rank_user(self, request: Request, u: Tensor) -> tuple[list[tuple[int, float]], list[int]]:
+        """Rank for one request given its user vector u (d,); see `rank`."""
+        row_of = self.row_index()
+        unknown: list[int] = []
+        if request.candidates:
+            rows: list[int] = []
+            seen_ids: set[int] = set()
+            for cand in request.candidates:
+                if cand in seen_ids:
+                    continue
+                seen_ids.add(cand)
+                row = item_row(cand, row_of)
+                if row == 1:
+                    unknown.append(cand)
+                else:
+                    rows.append(row)
+        else:
+            excluded = seen_rows(request, row_of) if request.exclude_seen else set()
+            rows = [r for r in range(2, self.cfg.num_items) if r not in excluded]
+        if not rows:
+            return [], unknown
+        row_t = torch.tensor(rows, dtype=torch.long, device=u.device)
+        scores = (self.item_emb.weight[row_t] @ u + self.item_bias[row_t]).tolist()
+        order = sorted(range(len(rows)), key=lambda i: (-scores[i], rows[i]))
+        if request.top_k > 0:
+            order = order[: request.top_k]
+        ids = self.item_ids.tolist()
+        return [(ids[rows[i]], float(scores[i])) for i in order], unknown
+
+    @torch.no_grad()
+    def rank(self, request: Request) -> tuple[list[tuple[int, float]], list[int]]:
+        """Reference ranking of one request.
+
+        - Returns: `(items, unknown_candidates)`: `(external id, score)` sorted by score (highest
+          first, ties by ascending row) and cut to top_k; and the unknown candidate ids, once
+          each, in request order.
+        - Throws: RequestError for an invalid request.
+        """
+        u = self.forward_requests([request])[0]
+        return self.rank_user(request, u)
