@@ -1,0 +1,34 @@
+"""Python client for the FuseRank ranking server.
+
+    from fuserank_client import FuseRankClient, Event, EventType
+
+    with FuseRankClient("tcp://127.0.0.1:5555") as client:
+        result = client.rank(events=[Event(1193, EventType.RATE)], query="comedy", top_k=10)
+        for item in result.items:
+            print(item.item_id, item.score)
+"""
+
+from fuserank_client.client import GET_MODEL_INFO, HEALTH, RANK, FuseRankClient
+from fuserank_client.messages import Event, EventType, HealthStatus, ModelInfo, RankResult, ScoredItem
+from fuserank_client.status import FuseRankError, StatusCode
+from fuserank_client.tokenizer import PAD_ID, UNK_ID, load_vocab, tokenize, words
+
+__all__ = [
+    "FuseRankClient",
+    "FuseRankError",
+    "StatusCode",
+    "Event",
+    "EventType",
+    "ScoredItem",
+    "RankResult",
+    "HealthStatus",
+    "ModelInfo",
+    "tokenize",
+    "load_vocab",
+    "words",
+    "PAD_ID",
+    "UNK_ID",
+    "RANK",
+    "HEALTH",
+    "GET_MODEL_INFO",
+]

@@ -1,0 +1,1 @@
+"""Generated protobuf modules (written by `scripts/gen-proto`; do not edit)."""

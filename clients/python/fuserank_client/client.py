@@ -1,0 +1,296 @@
+"""`FuseRankClient`: calls a FuseRank server over a ZeroMQ DEALER socket."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import zmq
+
+from fuserank_client._proto import ranker_pb2 as pb
+from fuserank_client.messages import Event, HealthStatus, ModelInfo, RankResult, ScoredItem
+from fuserank_client.status import RETRYABLE, FuseRankError, StatusCode
+
+RANK = "/fuserank.v1.Ranker/Rank"
+HEALTH = "/fuserank.v1.Ranker/Health"
+GET_MODEL_INFO = "/fuserank.v1.Ranker/GetModelInfo"
+
+_Reply = TypeVar("_Reply")
+
+
+class FuseRankClient:
+    """A client of one FuseRank server.
+
+    Each call sends ``[empty delimiter][RequestHeader][request]`` from a DEALER socket and waits
+    for ``[empty][ReplyHeader][reply]`` whose request id matches; replies to earlier, abandoned
+    requests are dropped. A call that gets no reply within ``timeout_ms`` closes the socket and
+    reconnects (the Lazy Pirate pattern, so a lost reply never wedges the client), then retries
+    after a backoff; so does a call answered UNAVAILABLE. Ranking is idempotent, so retrying is
+    safe.
+
+    One client is one socket: calls from several threads are serialised by a lock. For parallel
+    calls, give each thread its own client.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout_ms: int = 2000,
+        retries: int = 2,
+        backoff_ms: int = 50,
+        max_backoff_ms: int = 1000,
+        context: zmq.Context[Any] | None = None,
+    ) -> None:
+        """Creates a client; it connects at once (ZeroMQ connects in the background).
+
+        - Parameters:
+          endpoint: the server's ZeroMQ endpoint, e.g. ``tcp://127.0.0.1:5555``.
+          timeout_ms: how long one attempt waits for its reply (also sent to the server as the
+            call's deadline); a call can take up to ``(retries + 1)`` times this plus backoff.
+          retries: extra attempts after a timeout or an UNAVAILABLE reply.
+          backoff_ms: the first pause before a retry; it doubles each retry, up to max_backoff_ms.
+          context: the ZeroMQ context; the process-wide one by default.
+        """
+        if timeout_ms <= 0:
+            raise ValueError("timeout_ms must be positive")
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.endpoint = endpoint
+        self.timeout_ms = timeout_ms
+        self.retries = retries
+        self.backoff_ms = backoff_ms
+        self.max_backoff_ms = max_backoff_ms
+        self._context = context if context is not None else zmq.Context.instance()
+        self._lock = threading.Lock()
+        # Random start so that ids of different clients rarely coincide in server logs.
+        self._ids = itertools.count(random.getrandbits(48) + 1)
+        self._stale_replies = 0
+        self._reconnects = 0
+        self._socket: zmq.Socket[Any] | None = self._open_socket()
+
+    # MARK: - Calls
+
+    def rank(
+        self,
+        *,
+        events: Iterable[Event | int] = (),
+        text_tokens: Iterable[int] = (),
+        query: str = "",
+        images: Iterable[Sequence[float]] = (),
+        candidates: Iterable[int] = (),
+        top_k: int = 0,
+        exclude_seen: bool = False,
+        model: str = "",
+        now_ms: int = 0,
+        timeout_ms: int | None = None,
+    ) -> RankResult:
+        """Ranks items for one user.
+
+        - Parameters:
+          events: the behaviour sequence, oldest first; a bare int is an item id with no type
+            or timestamp.
+          text_tokens: token ids from the model's vocab.txt (see `tokenize`).
+          query: free text, tokenized by the server and appended after text_tokens.
+          images: image embeddings, each of the model's image_dim.
+          candidates: items to rank; empty ranks the whole catalogue.
+          top_k: items to return; 0 = all candidates (or the server's default for the catalogue).
+          exclude_seen: catalogue ranking only: leave out items already in events.
+          model: the model's name; empty = the server's default model.
+          now_ms: request time (Unix ms); 0 = unknown.
+          timeout_ms: this call's per-attempt timeout; the client's by default.
+        - Returns: the ranked items, highest score first.
+        - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
+          DEADLINE_EXCEEDED / UNAVAILABLE when every attempt failed.
+        """
+        request = pb.RankRequest(
+            text_tokens=list(text_tokens),
+            candidates=list(candidates),
+            top_k=top_k,
+            exclude_seen=exclude_seen,
+            model=model,
+            now_ms=now_ms,
+            query=query,
+        )
+        for event in events:
+            wire_event = request.events.add()
+            if isinstance(event, Event):
+                wire_event.item_id = event.item_id
+                wire_event.type = int(event.type)  # type: ignore[assignment]
+                wire_event.timestamp_ms = event.timestamp_ms
+                wire_event.dwell_ms = event.dwell_ms
+            else:
+                wire_event.item_id = int(event)
+        for image in images:
+            request.images.add().values.extend(float(value) for value in image)
+        reply = self._call(RANK, request, pb.RankReply, timeout_ms)
+        return RankResult(
+            items=[ScoredItem(item.item_id, item.score) for item in reply.items],
+            model=reply.model,
+            model_version=reply.model_version,
+            unknown_candidates=list(reply.unknown_candidates),
+        )
+
+    def health(self, *, timeout_ms: int | None = None) -> HealthStatus:
+        """Asks whether the server is ready.
+
+        - Parameters: timeout_ms: this call's per-attempt timeout; the client's by default.
+        - Returns: readiness, lifecycle state and the served model names.
+        - Raises: FuseRankError.
+        """
+        reply = self._call(HEALTH, pb.HealthRequest(), pb.HealthReply, timeout_ms)
+        return HealthStatus(ready=reply.ready, state=reply.state, models=list(reply.models))
+
+    def model_info(self, model: str = "", *, timeout_ms: int | None = None) -> ModelInfo:
+        """Describes a served model.
+
+        - Parameters: model: the model's name; empty = the server's default model.
+        - Returns: the model's name, version and limits.
+        - Raises: FuseRankError (NOT_FOUND for a model the server does not serve).
+        """
+        reply = self._call(GET_MODEL_INFO, pb.ModelInfoRequest(model=model), pb.ModelInfo, timeout_ms)
+        return ModelInfo(
+            name=reply.name,
+            version=reply.version,
+            image_dim=reply.image_dim,
+            text_vocab_size=reply.text_vocab_size,
+            num_items=reply.num_items,
+            max_events=reply.max_events,
+            max_text_tokens=reply.max_text_tokens,
+            max_images=reply.max_images,
+            d_model=reply.d_model,
+            n_layers=reply.n_layers,
+            is_default=reply.is_default,
+        )
+
+    def call(
+        self,
+        method: str,
+        request: bytes,
+        *,
+        timeout_ms: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Calls a method with an already-encoded request; the building block of every call.
+
+        - Parameters: method: the gRPC path, e.g. ``/fuserank.v1.Ranker/Rank``; request: the
+          encoded request message; timeout_ms: per-attempt timeout; metadata: header metadata.
+        - Returns: the encoded reply message (the reply frame).
+        - Raises: FuseRankError.
+        """
+        budget = self.timeout_ms if timeout_ms is None else timeout_ms
+        if budget <= 0:
+            raise ValueError("timeout_ms must be positive")
+        with self._lock:
+            last_error: FuseRankError | None = None
+            for attempt in range(self.retries + 1):
+                if attempt > 0:
+                    pause_ms = min(self.max_backoff_ms, self.backoff_ms * (2 ** (attempt - 1)))
+                    time.sleep(pause_ms / 1000)
+                try:
+                    return self._attempt(method, request, budget, metadata)
+                except FuseRankError as error:
+                    if error.code not in RETRYABLE:
+                        raise
+                    last_error = error
+            assert last_error is not None
+            raise last_error
+
+    # MARK: - Statistics
+
+    @property
+    def stale_replies(self) -> int:
+        """Replies dropped because their request id matched no call in progress."""
+        return self._stale_replies
+
+    @property
+    def reconnects(self) -> int:
+        """Times the socket was closed and reopened after a timeout."""
+        return self._reconnects
+
+    # MARK: - Lifecycle
+
+    def close(self) -> None:
+        """Closes the socket; pending requests are dropped. The client cannot be used after."""
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close(linger=0)
+                self._socket = None
+
+    def __enter__(self) -> FuseRankClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # MARK: - Internals
+
+    def _call(self, method: str, request: Any, reply_type: type[_Reply], timeout_ms: int | None) -> _Reply:
+        payload = self.call(method, request.SerializeToString(), timeout_ms=timeout_ms)
+        reply = reply_type()
+        try:
+            reply.ParseFromString(payload)  # type: ignore[attr-defined]
+        except Exception as error:  # protobuf's DecodeError
+            raise FuseRankError(StatusCode.INTERNAL, f"undecodable {method} reply: {error}") from error
+        return reply
+
+    def _open_socket(self) -> zmq.Socket[Any]:
+        socket = self._context.socket(zmq.DEALER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(self.endpoint)
+        return socket
+
+    def _reconnect(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+        self._socket = self._open_socket()
+        self._reconnects += 1
+
+    def _attempt(
+        self, method: str, request: bytes, timeout_ms: int, metadata: Mapping[str, str] | None
+    ) -> bytes:
+        """Sends one request and waits for its reply; raises on timeout or a non-OK code."""
+        socket = self._socket
+        if socket is None:
+            raise FuseRankError(StatusCode.FAILED_PRECONDITION, "the client is closed")
+        request_id = next(self._ids) & 0xFFFF_FFFF_FFFF_FFFF
+        header = pb.RequestHeader(method=method, request_id=request_id, timeout_ms=timeout_ms)
+        if metadata:
+            header.metadata.update(metadata)
+        try:
+            socket.send_multipart([b"", header.SerializeToString(), request], flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self._reconnect()
+            raise FuseRankError(StatusCode.UNAVAILABLE, f"cannot send to {self.endpoint}: queue full")
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            remaining_ms = math.ceil((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0 or not socket.poll(remaining_ms, zmq.POLLIN):
+                # Lazy Pirate: the reply may never come; a fresh socket drops it if it does.
+                self._reconnect()
+                raise FuseRankError(
+                    StatusCode.DEADLINE_EXCEEDED,
+                    f"no reply to {method} from {self.endpoint} within {timeout_ms} ms",
+                )
+            frames = socket.recv_multipart(flags=zmq.NOBLOCK)
+            reply_header = pb.ReplyHeader()
+            if len(frames) != 3 or frames[0] != b"":
+                raise FuseRankError(
+                    StatusCode.INTERNAL, f"malformed reply: {len(frames)} frames, expected 3"
+                )
+            try:
+                reply_header.ParseFromString(frames[1])
+            except Exception as error:
+                raise FuseRankError(StatusCode.INTERNAL, f"undecodable reply header: {error}") from error
+            if reply_header.request_id != request_id:
+                self._stale_replies += 1  # a reply to an abandoned attempt
+                continue
+            code = StatusCode.from_wire(reply_header.code)
+            if code != StatusCode.OK:
+                raise FuseRankError(code, reply_header.message)
+            return frames[2]

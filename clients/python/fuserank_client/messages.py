@@ -1,0 +1,82 @@
+"""Plain value types the client takes and returns (no protobuf objects leak out)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class EventType(enum.IntEnum):
+    """What a user did with an item (`enum EventType` of the wire contract)."""
+
+    UNSPECIFIED = 0
+    VIEW = 1
+    CLICK = 2
+    ADD_TO_CART = 3
+    PURCHASE = 4
+    SEARCH = 5
+    RATE = 6
+
+
+@dataclass(frozen=True)
+class Event:
+    """One behaviour event; a request's events are ordered oldest first."""
+
+    item_id: int
+    type: EventType | int = EventType.UNSPECIFIED
+    timestamp_ms: int = 0  # Unix ms; 0 = unknown
+    dwell_ms: int = 0
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """An item and its score (a logit; sigmoid(score) is the probability)."""
+
+    item_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """A Rank reply: items highest score first, the model that scored them, unknown candidates."""
+
+    items: list[ScoredItem]
+    model: str
+    model_version: str
+    unknown_candidates: list[int] = field(default_factory=list)
+
+    @property
+    def item_ids(self) -> list[int]:
+        """The ranked item ids, best first."""
+        return [item.item_id for item in self.items]
+
+    @property
+    def scores(self) -> list[float]:
+        """The scores, in ranking order."""
+        return [item.score for item in self.items]
+
+
+@dataclass(frozen=True)
+class HealthStatus:
+    """A Health reply: whether the server takes calls, its lifecycle state, its models."""
+
+    ready: bool
+    state: str  # "starting", "serving", "draining"
+    models: list[str]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A GetModelInfo reply: a served model's identity and limits."""
+
+    name: str
+    version: str
+    image_dim: int
+    text_vocab_size: int
+    num_items: int
+    max_events: int
+    max_text_tokens: int
+    max_images: int
+    d_model: int
+    n_layers: int
+    is_default: bool
