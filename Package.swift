@@ -88,6 +88,7 @@ let package = Package(
         // Tests.
         .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
+        .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient"]),
         .testTarget(
             name: "FuseRankClientTests",
