@@ -92,3 +92,28 @@ import Testing
         try ctx.terminate()  // idempotent
     }
 }
+
+@Suite struct WakePipeTests {
+    @Test func signalFromAnotherThreadWakesThePoller() async throws {
+        let wake = try WakePipe()
+        var poller = ZMQPoller()
+        poller.add(fileDescriptor: wake.fileDescriptor)
+        #expect(try poller.poll(timeoutMs: 0) == [[]])
+
+        let thread = Thread { wake.signal() }
+        thread.start()
+        #expect(try poller.poll(timeoutMs: 5000) == [.readable])
+        wake.drain()
+        #expect(try poller.poll(timeoutMs: 0) == [[]])
+    }
+
+    @Test func manySignalsNeverBlockAndOneDrainClearsThem() throws {
+        let wake = try WakePipe()
+        for _ in 0..<200_000 { wake.signal() }  // more than a pipe buffer holds
+        var poller = ZMQPoller()
+        poller.add(fileDescriptor: wake.fileDescriptor)
+        #expect(try poller.poll(timeoutMs: 0) == [.readable])
+        wake.drain()
+        #expect(try poller.poll(timeoutMs: 0) == [[]])
+    }
+}
