@@ -1,0 +1,138 @@
+import Foundation
+
+/// A loaded model bundle: immutable, weights memory-mapped, shared by every worker thread.
+public final class ModelBundle: Sendable {
+    /// The bundle folder.
+    public let path: String
+    /// The hyperparameters from `config.json`.
+    public let config: ModelConfig
+    /// The text vocabulary from `vocab.txt`.
+    public let vocabulary: Vocabulary
+    /// The tensors of `weights.safetensors`, viewed in the map.
+    let weights: ModelWeights
+    /// External item id -> catalogue row (rows >= 2 only).
+    let rowOfItem: [Int64: Int32]
+
+    /// Loads and validates the bundle folder at `path`.
+    /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
+    /// - Throws: ``BundleError`` naming the file (and the tensor) that is wrong.
+    public init(path: String) throws {
+        self.path = path
+        let configPath = (path as NSString).appendingPathComponent("config.json")
+        let vocabPath = (path as NSString).appendingPathComponent("vocab.txt")
+        let weightsPath = (path as NSString).appendingPathComponent("weights.safetensors")
+
+        let config = try Self.loadConfig(configPath)
+        self.config = config
+        self.vocabulary = try Self.loadVocabulary(vocabPath, size: config.textVocabSize)
+        let st = try SafetensorsFile(path: weightsPath)
+        let weights = try ModelWeights(file: st, config: config, path: weightsPath)
+        self.weights = weights
+
+        var rows: [Int64: Int32] = [:]
+        rows.reserveCapacity(config.numItems)
+        for row in 2..<config.numItems {
+            let id = weights.itemIDs[row]
+            guard id > 0 else {
+                throw BundleError.badItemIDs(file: weightsPath, reason: "row \(row) holds id \(id); catalogue ids must be > 0")
+            }
+            if let first = rows.updateValue(Int32(row), forKey: id) {
+                throw BundleError.badItemIDs(file: weightsPath, reason: "id \(id) appears in rows \(first) and \(row)")
+            }
+        }
+        rowOfItem = rows
+    }
+
+    /// Items that can be ranked: `num_items - 2`.
+    public var catalogueSize: Int { config.numItems - 2 }
+
+    /// The external item ids of the catalogue, in row order (rows 2 ..< num_items).
+    public var catalogueItemIDs: [Int64] { Array(weights.itemIDs[2...]) }
+
+    /// The catalogue row of an external item id, or nil for an unknown id.
+    public func row(ofItem id: Int64) -> Int? { rowOfItem[id].map(Int.init) }
+
+    /// Checks a query against the model (event types, text ids, images, top_k).
+    /// - Parameter query: the decoded request.
+    /// - Throws: ``InputError`` for the first offending field.
+    public func validate(_ query: RankQuery) throws {
+        if query.topK < 0 { throw InputError.negativeTopK(query.topK) }
+        for (i, e) in query.events.enumerated() where e.type < 0 || Int(e.type) >= config.numEventTypes {
+            throw InputError.eventType(index: i, type: e.type, limit: config.numEventTypes)
+        }
+        for (i, t) in query.textTokens.enumerated() where t < 0 || Int(t) >= config.textVocabSize {
+            throw InputError.textToken(index: i, id: t, vocabSize: config.textVocabSize)
+        }
+        if config.imageDim == 0 {
+            if !query.images.isEmpty { throw InputError.imagesNotAccepted(count: query.images.count) }
+            return
+        }
+        for (i, image) in query.images.enumerated() {
+            guard image.count == config.imageDim else {
+                throw InputError.imageLength(index: i, count: image.count, expected: config.imageDim)
+            }
+            if let j = image.firstIndex(where: { !$0.isFinite }) {
+                throw InputError.imageValue(index: i, position: j)
+            }
+        }
+    }
+
+    private static func loadConfig(_ path: String) throws -> ModelConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
+        }
+        let config: ModelConfig
+        do {
+            config = try JSONDecoder().decode(ModelConfig.self, from: data)
+        } catch let error as DecodingError {
+            throw BundleError.badConfig(file: path, reason: Self.describe(error))
+        } catch {
+            throw BundleError.badConfig(file: path, reason: "not valid JSON")
+        }
+        if let problem = config.validationProblem() {
+            throw BundleError.badConfig(file: path, reason: problem)
+        }
+        return config
+    }
+
+    private static func loadVocabulary(_ path: String, size: Int) throws -> Vocabulary {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw BundleError.badVocabulary(file: path, reason: "not UTF-8")
+        }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+        }
+        if lines.last == "" { lines.removeLast() }
+        guard lines.count == size else {
+            throw BundleError.badVocabulary(file: path, reason: "\(lines.count) lines, config text_vocab_size is \(size)")
+        }
+        var seen = Set<String>()
+        for (i, line) in lines.enumerated() where !seen.insert(line).inserted {
+            throw BundleError.badVocabulary(file: path, reason: "line \(i) repeats the token \"\(line)\"")
+        }
+        return Vocabulary(tokens: lines)
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case let .keyNotFound(key, _):
+            return "missing key \(key.stringValue)"
+        case let .typeMismatch(_, context), let .valueNotFound(_, context):
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "key \(key) has the wrong type"
+        case let .dataCorrupted(context):
+            return context.debugDescription
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,128 @@
+extension ModelBundle {
+    /// The number of tokens the encoder sees for `query`: kept events, kept text, kept images, `[RANK]`.
+    public func tokenCount(_ query: RankQuery) -> Int {
+        let text = min(query.textTokens.lazy.filter { $0 != 0 }.count, config.maxTextTokens)
+        return min(query.events.count, config.maxEvents) + text + min(query.images.count, config.maxImages) + 1
+    }
+}
+
+extension Ranker {
+    /// Runs the encoder on validated queries and leaves their user vectors in `users` (count, d_model).
+    ///
+    /// Every Linear runs once on the ragged `[sum S, d_model]` matrix of all requests (no padding);
+    /// attention runs per request and head. The last block runs only for the `[RANK]` rows: with
+    /// causal attention nothing reads the other rows' outputs.
+    func encode(_ queries: [RankQuery]) {
+        let d = config.dModel
+        let eps = config.layerNormEps
+        var total = 0
+        for (b, query) in queries.enumerated() {
+            offsets[b] = total
+            lengths[b] = bundle.tokenCount(query)
+            total += lengths[b]
+        }
+        for (b, query) in queries.enumerated() {
+            embed(query, into: x + offsets[b] * d)
+        }
+        let count = queries.count
+        for (l, w) in weights.layers.enumerated() {
+            // h = x + o(attention(norm1(x)))
+            layerNorm(xn, x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
+            linear(k, xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
+            linear(v, xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
+            if l < weights.layers.count - 1 {
+                linear(q, xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
+                for b in 0..<count {
+                    let o = offsets[b] * d
+                    causalAttention(att + o, q: q + o, k: k + o, v: v + o, scores: scores,
+                                    nq: lengths[b], s: lengths[b], d: d, heads: config.nHeads)
+                }
+                linear(xn, att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
+                addInPlace(x, xn, n: total * d)
+                // x = h + ffn_down(gelu(ffn_up(norm2(h))))
+                feedForward(x, scratch: xn, w, rows: total)
+            } else {
+                // The [RANK] rows only: rankX = x[last], rankN = norm1(x)[last].
+                for b in 0..<count {
+                    let row = (offsets[b] + lengths[b] - 1) * d
+                    (rankX + b * d).update(from: x + row, count: d)
+                    (rankN + b * d).update(from: xn + row, count: d)
+                }
+                linear(q, rankN, w.qW.baseAddress!, w.qB.baseAddress!, m: count, n: d, k: d)
+                for b in 0..<count {
+                    let o = offsets[b] * d
+                    causalAttention(att + b * d, q: q + b * d, k: k + o, v: v + o, scores: scores,
+                                    nq: 1, s: lengths[b], d: d, heads: config.nHeads)
+                }
+                linear(rankN, att, w.oW.baseAddress!, w.oB.baseAddress!, m: count, n: d, k: d)
+                addInPlace(rankX, rankN, n: count * d)
+                feedForward(rankX, scratch: rankN, w, rows: count)
+            }
+        }
+        // u = final_norm(x[RANK])
+        layerNorm(users, rankX, weights.finalNormW.baseAddress!, weights.finalNormB.baseAddress!,
+                  rows: count, d: d, eps: eps)
+    }
+
+    /// x (rows, d) += ffn_down(gelu(ffn_up(norm2(x)))), using `scratch` (rows, d) and `ff`.
+    private func feedForward(_ x: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                             _ w: LayerWeights, rows: Int) {
+        let d = config.dModel, dff = config.dFF
+        layerNorm(scratch, x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: rows, d: d, eps: config.layerNormEps)
+        linear(ff, scratch, w.upW.baseAddress!, w.upB.baseAddress!, m: rows, n: dff, k: d)
+        gelu(ff, n: rows * dff)
+        linear(scratch, ff, w.downW.baseAddress!, w.downB.baseAddress!, m: rows, n: d, k: dff)
+        addInPlace(x, scratch, n: rows * d)
+    }
+
+    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model).
+    private func embed(_ query: RankQuery, into out: UnsafeMutablePointer<Float>) {
+        let d = config.dModel
+        let w = weights
+        let buckets = config.numTimeBuckets
+        var t = 0
+        // behaviour token p: item_emb[row] + event_type_emb[type] + time_emb[bucket] + pos_emb[p]
+        let n = query.events.count
+        let kept = min(n, config.maxEvents)
+        for p in 0..<kept {
+            let i = n - kept + p
+            let e = query.events[i]
+            let row = bundle.rowOfItem[e.itemID].map(Int.init) ?? 1
+            let item = w.itemEmb.baseAddress! + row * d
+            let type = w.eventTypeEmb.baseAddress! + Int(e.type) * d
+            let time = w.timeEmb.baseAddress! + TimeBucket.ofEvent(i, in: query.events, buckets: buckets) * d
+            let pos = w.posEmb.baseAddress! + p * d
+            let dst = out + t * d
+            for j in 0..<d { dst[j] = item[j] + type[j] + time[j] + pos[j] }
+            t += 1
+        }
+        // text token: text_emb[id] + modality_emb[0]
+        var textKept = 0
+        for id in query.textTokens where id != 0 && textKept < config.maxTextTokens {
+            let emb = w.textEmb.baseAddress! + Int(id) * d
+            let modality = w.modalityEmb.baseAddress!
+            let dst = out + t * d
+            for j in 0..<d { dst[j] = emb[j] + modality[j] }
+            t += 1
+            textKept += 1
+        }
+        // image token: image_proj.weight @ x + image_proj.bias + modality_emb[1]
+        let images = min(query.images.count, config.maxImages)
+        if images > 0, let projW = w.imageProjW, let projB = w.imageProjB {
+            let dim = config.imageDim
+            for i in 0..<images {
+                query.images[i].withUnsafeBufferPointer { (imageIn + i * dim).update(from: $0.baseAddress!, count: dim) }
+            }
+            let dst = out + t * d
+            linear(dst, imageIn, projW.baseAddress!, projB.baseAddress!, m: images, n: d, k: dim)
+            let modality = w.modalityEmb.baseAddress! + d
+            for i in 0..<images { addInPlace(dst + i * d, modality, n: d) }
+            t += images
+        }
+        // [RANK]: rank_token + time_emb[rank_bucket]
+        let rankBucket = TimeBucket.ofRank(events: query.events, nowMs: query.nowMs, buckets: buckets)
+        let time = w.timeEmb.baseAddress! + rankBucket * d
+        let dst = out + t * d
+        for j in 0..<d { dst[j] = w.rankToken[j] + time[j] }
+    }
+}
