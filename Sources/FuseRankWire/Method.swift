@@ -1,0 +1,24 @@
+/// The methods of `service fuserank.v1.Ranker`, by their gRPC paths (`RequestHeader.method`).
+public enum Method: String, Sendable, CaseIterable {
+    /// `Rank(RankRequest) returns (RankReply)`.
+    case rank = "/fuserank.v1.Ranker/Rank"
+    /// `Health(HealthRequest) returns (HealthReply)`.
+    case health = "/fuserank.v1.Ranker/Health"
+    /// `GetModelInfo(ModelInfoRequest) returns (ModelInfo)`.
+    case getModelInfo = "/fuserank.v1.Ranker/GetModelInfo"
+
+    /// The gRPC path sent in `RequestHeader.method`.
+    public var path: String { rawValue }
+
+    /// The method for a path, or nil when the path names no method of this service.
+    /// - Parameter path: the `RequestHeader.method` string.
+    public init?(path: String) {
+        self.init(rawValue: path)
+    }
+}
+
+/// How a call is framed on a ZeroMQ socket; see `docs/wire.md`.
+public enum Framing {
+    /// Frames after the routing envelope: `[header][message]`.
+    public static let framesPerCall = 2
+}
