@@ -56,6 +56,10 @@ test-python: deps venv
 test-training: venv-torch
 	cd training && ../$(PY) -m pytest -q tests
 
+## fixtures: regenerate the committed golden fixtures (Tests/Fixtures/golden) from the PyTorch reference
+fixtures: venv-torch
+	cd training && ../$(PY) -m fuserank.fixtures --out ../Tests/Fixtures/golden
+
 ## proto: regenerate the committed protobuf-c and Python code
 proto: deps venv
 	PYTHON=$(PY) scripts/gen-proto
