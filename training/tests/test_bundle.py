@@ -129,3 +129,15 @@ def test_committed_golden_fixtures_match_the_reference(set_name):
     required = {"behaviour_only", "context_only", "empty", "empty_no_now", "truncation", "unknown_items",
                 "no_timestamps", "catalogue_top_k", "catalogue_exclude_seen", "tie_order"}
     assert required <= set(by_name)
+
+
+def test_bench_torch_prints_one_json_line_per_batch(tmp_path, monkeypatch, capsys):
+    from fuserank import bench_torch
+    _, _, _, out = export(tmp_path)
+    monkeypatch.setattr("sys.argv", ["bench_torch", "--model", str(out), "--batch", "1", "--batch", "3",
+                                     "--events", "20", "--iters", "2", "--warmup", "1"])
+    bench_torch.main()
+    torch.set_num_threads(1)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["impl"], r["batch"], r["events"]) for r in lines] == [("pytorch", 1, 20), ("pytorch", 3, 20)]
+    assert all(r["median_ms"] > 0 and r["tokens"] == 9 for r in lines)  # 20 events cut to max_events 8
