@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from collections.abc import Mapping
 
 PAD_ID = 0
@@ -11,15 +12,19 @@ UNK_ID = 1
 
 # A word: ASCII letters/digits, optionally joined by single apostrophes or hyphens.
 _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+# ASCII-only lower-casing, as the training reference does: str.lower() would also fold some
+# non-ASCII letters into ASCII ones (KELVIN SIGN -> "k", "İ" -> "i" + a combining dot).
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def words(text: str) -> list[str]:
     """Splits text into the tokenizer's words.
 
     - Parameters: text: any text (a query, genre list).
-    - Returns: the maximal matches of ``[a-z0-9]+(?:['-][a-z0-9]+)*`` in the lower-cased text.
+    - Returns: the maximal matches of ``[a-z0-9]+(?:['-][a-z0-9]+)*`` in the text with its
+      ASCII letters lower-cased; every other character separates words.
     """
-    return _WORD.findall(text.lower())
+    return _WORD.findall(text.translate(_ASCII_LOWER))
 
 
 def tokenize(text: str, vocab: Mapping[str, int]) -> list[int]:

@@ -29,6 +29,9 @@ VOCAB = {"[PAD]": 0, "[UNK]": 1, "sci-fi": 2, "children's": 3, "comedy": 4, "fil
         ("naïve_user", ["na", "ve", "user"]),  # '_' separates too
         ("tab\tnew\nline", ["tab", "new", "line"]),
         ("o’neil", ["o", "neil"]),  # a typographic apostrophe is not "'"
+        ("\u212aelvin", ["elvin"]),  # KELVIN SIGN is not ASCII, even though it lower-cases to "k"
+        ("\u0130stanbul", ["stanbul"]),  # likewise "İ"
+        ("ＡＢＣ abc", ["abc"]),  # full-width letters are not ASCII
     ],
 )
 def test_words(text: str, expected: list[str]) -> None:
@@ -59,3 +62,28 @@ def test_load_vocab_rejects_an_empty_file(tmp_path: Path) -> None:
     (tmp_path / "vocab.txt").write_text("", encoding="utf-8")
     with pytest.raises(ValueError):
         load_vocab(tmp_path)
+
+
+def _reference_tokenizer():  # type: ignore[no-untyped-def]
+    """The training package's tokenizer module, loaded by path (it needs no torch)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[3] / "training" / "fuserank" / "tokenizer.py"
+    spec = importlib.util.spec_from_file_location("fuserank_reference_tokenizer", path)
+    assert spec is not None and spec.loader is not None, f"cannot load {path}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_agrees_with_the_training_reference_on_random_text() -> None:
+    import random
+
+    reference = _reference_tokenizer()
+    alphabet = "aZ09'-_ |.,!\t\nÉéß\u212a\u0130’ＡxyQ"
+    rng = random.Random(7)
+    vocab_lines = ["[PAD]", "[UNK]", "a", "z", "a-z", "0", "a'9", "xy", "q"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert words(text) == reference.words(text), repr(text)
+        assert tokenize(text, {w: i for i, w in enumerate(vocab_lines)}) == reference.tokenize(text, vocab_lines)
