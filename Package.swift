@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient"]),
         .testTarget(
             name: "FuseRankClientTests",
-            dependencies: ["FuseRankClient"],
+            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport"],
             path: "clients/swift/Tests/FuseRankClientTests"
         ),
     ]

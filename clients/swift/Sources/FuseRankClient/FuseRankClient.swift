@@ -1,0 +1,157 @@
+import FuseRankTransport
+import FuseRankWire
+
+/// A FuseRank client: `rank`, `health` and `modelInfo` over one ZeroMQ DEALER connection.
+///
+/// Each call sends `[empty][RequestHeader][request]` and waits for the reply whose request id
+/// matches; replies to abandoned attempts are dropped. An attempt that gets no reply within the
+/// timeout reconnects the socket (Lazy Pirate) and is retried after an exponential backoff with
+/// jitter, as is an UNAVAILABLE reply; other codes are thrown at once (ranking is idempotent, so
+/// retrying is safe). Errors are ``FuseRankClientError``s carrying a gRPC ``StatusCode``.
+///
+/// **Thread safety.** A client is `Sendable`: any number of tasks may call it at once. Calls are
+/// multiplexed over the one socket, which only the client's I/O thread touches; callers never
+/// block a thread, they suspend until the I/O thread resumes them.
+///
+/// ```swift
+/// let client = try FuseRankClient(endpoint: "tcp://127.0.0.1:5555")
+/// let reply = try await client.rank(events: [Event(itemID: 1), Event(itemID: 2)], query: "comedy", topK: 10)
+/// ```
+public final class FuseRankClient: Sendable {
+    /// The server endpoint, e.g. `tcp://127.0.0.1:5555`.
+    public let endpoint: String
+    /// Timeouts, retries and limits.
+    public let options: FuseRankClientOptions
+    private let connection: DealerConnection
+
+    /// Creates a client; ZeroMQ connects in the background, so a server that is not up yet is fine.
+    /// - Parameters:
+    ///   - endpoint: The server endpoint, e.g. `tcp://127.0.0.1:5555`.
+    ///   - options: Timeouts, retries and limits.
+    /// - Throws: ``FuseRankClientError/transport(_:)`` for a malformed endpoint or a socket failure.
+    public init(endpoint: String, options: FuseRankClientOptions = FuseRankClientOptions()) throws(FuseRankClientError) {
+        self.endpoint = endpoint
+        self.options = options
+        do {
+            connection = try DealerConnection(endpoint: endpoint, options: options)
+        } catch {
+            throw .transport(error)
+        }
+    }
+
+    deinit { connection.close() }
+
+    /// Closes the socket; calls in flight and later calls fail with ``FuseRankClientError/closed``.
+    /// Idempotent; also done on deinit.
+    public func close() { connection.close() }
+
+    /// Counters of the connection (requests sent, stale replies dropped, reconnects).
+    public var statistics: ClientStatistics { connection.statistics }
+
+    /// Ranks items for a user: the behaviour sequence, text and images go in, scored items come out.
+    ///
+    /// - Parameters:
+    ///   - events: The behaviour sequence, oldest first.
+    ///   - textTokens: Token ids from the model's `vocab.txt`.
+    ///   - query: Free text the server tokenizes with the model's vocabulary (after `textTokens`).
+    ///   - images: Image embeddings, each of the model's `image_dim` values.
+    ///   - candidates: Items to rank; empty ranks the whole catalogue.
+    ///   - topK: Items to return; 0 = all candidates (or the server's default for the catalogue).
+    ///   - excludeSeen: Catalogue ranking only: leave out items already in `events`.
+    ///   - model: The model name; empty = the server's default model.
+    ///   - nowMs: Request time in Unix ms (for the time-since-last-event feature); 0 = unknown.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: The items, highest score first, plus the model's name and version and the
+    ///   candidates it does not know.
+    /// - Throws: ``FuseRankClientError``: the server's code (e.g. INVALID_ARGUMENT, NOT_FOUND), or
+    ///   DEADLINE_EXCEEDED / UNAVAILABLE when every attempt timed out or was refused.
+    public func rank(
+        events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
+        candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
+        nowMs: Int64 = 0, timeoutMs: Int? = nil
+    ) async throws(FuseRankClientError) -> RankReply {
+        let request = RankRequest(
+            events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
+            candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
+            query: query)
+        return try await rank(request, timeoutMs: timeoutMs)
+    }
+
+    /// Ranks items for a ready-made request.
+    /// - Parameters:
+    ///   - request: The request.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: The items, highest score first.
+    /// - Throws: ``FuseRankClientError``.
+    public func rank(_ request: RankRequest, timeoutMs: Int? = nil) async throws(FuseRankClientError) -> RankReply {
+        try await call(.rank, request, timeoutMs: timeoutMs)
+    }
+
+    /// Asks whether the server is serving, and which models it has.
+    /// - Parameter timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: Readiness, lifecycle state and model names.
+    /// - Throws: ``FuseRankClientError``.
+    public func health(timeoutMs: Int? = nil) async throws(FuseRankClientError) -> HealthReply {
+        try await call(.health, HealthRequest(), timeoutMs: timeoutMs)
+    }
+
+    /// Describes a model: name, version and the input sizes it takes.
+    /// - Parameters:
+    ///   - model: The model name; empty = the server's default model.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: The model's description.
+    /// - Throws: ``FuseRankClientError`` (NOT_FOUND for an unknown model).
+    public func modelInfo(model: String = "", timeoutMs: Int? = nil) async throws(FuseRankClientError) -> ModelInfo {
+        try await call(.getModelInfo, ModelInfoRequest(model: model), timeoutMs: timeoutMs)
+    }
+
+    /// One call with retries: a new request id per attempt, so a late reply to an earlier
+    /// attempt is recognised as stale and dropped.
+    private func call<Reply: WireMessage>(
+        _ method: Method, _ request: some WireMessage, timeoutMs: Int?
+    ) async throws(FuseRankClientError) -> Reply {
+        let timeout = max(1, timeoutMs ?? options.timeoutMs)
+        let body = request.encode()
+        let policy = options.retry
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        while true {
+            attempt += 1
+            if Task.isCancelled { throw .cancelled }
+            let id = connection.makeRequestID()
+            let header = RequestHeader(
+                method: method, requestID: id, timeoutMs: UInt32(clamping: timeout), metadata: options.metadata)
+            let outcome = await connection.roundTrip(id: id, frames: [[], header.encode(), body], timeoutMs: timeout)
+
+            let failure: FuseRankClientError
+            let retryable: Bool
+            switch outcome {
+            case .reply(let replyHeader, let bytes):
+                if replyHeader.code == .ok {
+                    do {
+                        return try Reply(bytes: bytes)
+                    } catch {
+                        throw .malformedReply(detail: "\(error)")
+                    }
+                }
+                failure = .status(code: replyHeader.code, message: replyHeader.message, attempts: attempt)
+                retryable = policy.shouldRetry(replyHeader.code)
+            case .timedOut:
+                failure = .timedOut(attempts: attempt, timeoutMs: timeout)
+                retryable = true
+            case .unavailable(let message):
+                failure = .status(code: .unavailable, message: message, attempts: attempt)
+                retryable = true
+            case .failed(let error):
+                throw error
+            }
+            guard retryable, attempt <= policy.retries else { throw failure }
+            let pauseMs = policy.backoffMs(beforeRetry: attempt, using: &random)
+            do {
+                try await Task.sleep(for: .milliseconds(pauseMs))
+            } catch {
+                throw .cancelled
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// How a ``FuseRankClient`` talks to the server; every field has a default.
+public struct FuseRankClientOptions: Sendable, Equatable {
+    /// How long one attempt waits for its reply, in milliseconds; also sent to the server as the
+    /// call's deadline (`RequestHeader.timeout_ms`). A call may take up to
+    /// `(retries + 1) × timeoutMs` plus the backoff pauses.
+    public var timeoutMs: Int
+    /// Retries after a timeout or a retryable code (UNAVAILABLE).
+    public var retry: RetryPolicy
+    /// Replies larger than this (bytes) make libzmq drop the connection (`ZMQ_MAXMSGSIZE`); the
+    /// call then times out. -1 = no limit.
+    public var maxReplyBytes: Int64
+    /// Calls queued for sending per connection before new calls fail fast (`ZMQ_SNDHWM`).
+    public var sendHighWaterMark: Int32
+    /// Metadata sent in every request header (e.g. a caller name for the server's logs).
+    public var metadata: [String: String]
+
+    /// Creates options.
+    /// - Parameters:
+    ///   - timeoutMs: Per-attempt timeout in milliseconds (> 0).
+    ///   - retry: The retry policy.
+    ///   - maxReplyBytes: Largest accepted reply, bytes (-1 = unlimited).
+    ///   - sendHighWaterMark: Outbound queue limit, messages.
+    ///   - metadata: Header metadata for every call.
+    public init(
+        timeoutMs: Int = 2000, retry: RetryPolicy = RetryPolicy(), maxReplyBytes: Int64 = 64 << 20,
+        sendHighWaterMark: Int32 = 10_000, metadata: [String: String] = [:]
+    ) {
+        precondition(timeoutMs > 0, "timeoutMs must be positive")
+        self.timeoutMs = timeoutMs
+        self.retry = retry
+        self.maxReplyBytes = maxReplyBytes
+        self.sendHighWaterMark = sendHighWaterMark
+        self.metadata = metadata
+    }
+}
