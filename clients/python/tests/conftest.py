@@ -1,7 +1,8 @@
 """Fixtures that run the real `fuserank-server` binary on a free loopback port.
 
 The binary is `$FUSERANK_SERVER` (a relative path is taken from the repository root), by
-default `.build/release/fuserank-server`. A missing binary or model bundle fails the tests
+default `.build/release/fuserank-server`; `$FUSERANK_DEFAULT_MODEL` names the default model's
+bundle (default `models/default`). A missing binary or model bundle fails the tests
 with a message that says how to make it; nothing is skipped.
 """
 
@@ -23,7 +24,8 @@ import pytest
 from fuserank_client import FuseRankClient, FuseRankError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-DEFAULT_BUNDLE = REPO_ROOT / "models" / "default"
+# $FUSERANK_DEFAULT_MODEL serves another bundle as the default model (relative to the repo root).
+DEFAULT_BUNDLE = REPO_ROOT / os.environ.get("FUSERANK_DEFAULT_MODEL", "models/default")
 GOLDEN_BUNDLE = REPO_ROOT / "Tests" / "Fixtures" / "golden" / "tiny"
 GOLDEN_NOIMAGE_BUNDLE = REPO_ROOT / "Tests" / "Fixtures" / "golden" / "tiny-noimage"
 READY_TIMEOUT_S = 60.0
