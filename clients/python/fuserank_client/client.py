@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import zmq
 
-from fuserank_client._proto import ranker_pb2 as pb
+from fuserank_client._proto import ranker_pb2 as _ranker_pb2
 from fuserank_client.messages import Event, HealthStatus, ModelInfo, RankResult, ScoredItem
 from fuserank_client.status import RETRYABLE, FuseRankError, StatusCode
 
@@ -21,6 +21,9 @@ HEALTH = "/fuserank.v1.Ranker/Health"
 GET_MODEL_INFO = "/fuserank.v1.Ranker/GetModelInfo"
 
 _Reply = TypeVar("_Reply")
+
+# The generated module has no type stubs; its messages never leave this file.
+pb: Any = _ranker_pb2
 
 
 class FuseRankClient:
@@ -121,7 +124,7 @@ class FuseRankClient:
             wire_event = request.events.add()
             if isinstance(event, Event):
                 wire_event.item_id = event.item_id
-                wire_event.type = int(event.type)  # type: ignore[assignment]
+                wire_event.type = int(event.type)
                 wire_event.timestamp_ms = event.timestamp_ms
                 wire_event.dwell_ms = event.dwell_ms
             else:
@@ -234,13 +237,13 @@ class FuseRankClient:
         payload = self.call(method, request.SerializeToString(), timeout_ms=timeout_ms)
         reply = reply_type()
         try:
-            reply.ParseFromString(payload)  # type: ignore[attr-defined]
+            reply.ParseFromString(payload)  # type: ignore[attr-defined]  # a protobuf message
         except Exception as error:  # protobuf's DecodeError
             raise FuseRankError(StatusCode.INTERNAL, f"undecodable {method} reply: {error}") from error
         return reply
 
     def _open_socket(self) -> zmq.Socket[Any]:
-        socket = self._context.socket(zmq.DEALER)
+        socket: zmq.Socket[Any] = self._context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
         socket.connect(self.endpoint)
         return socket
