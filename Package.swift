@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient"]),
         .testTarget(
             name: "FuseRankClientTests",
-            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport"],
+            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank"],
             path: "clients/swift/Tests/FuseRankClientTests"
         ),
     ]

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import FuseRankTransport
 import FuseRankWire
 
@@ -26,13 +31,14 @@ public enum FuseRankClientError: Error, Sendable, Equatable, CustomStringConvert
     case closed
 
     /// The gRPC code for this failure: the server's code, `DEADLINE_EXCEEDED` for a timeout,
-    /// `UNAVAILABLE` for a socket failure or a closed client, `CANCELLED`, `DATA_LOSS` for a reply
-    /// that does not decode.
+    /// `INVALID_ARGUMENT` for a malformed endpoint, `UNAVAILABLE` for another socket failure or a
+    /// closed client, `CANCELLED`, `DATA_LOSS` for a reply that does not decode.
     public var code: StatusCode {
         switch self {
         case .status(let code, _, _): code
         case .timedOut: .deadlineExceeded
         case .malformedReply: .dataLoss
+        case .transport(let error) where error.errno == EINVAL || error.errno == EPROTONOSUPPORT: .invalidArgument
         case .transport, .closed: .unavailable
         case .cancelled: .cancelled
         }

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// `fuserank`: call a FuseRank server from the command line.
+@main
+struct FuseRankCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuserank",
+        abstract: "Call a FuseRank server: rank items, check health, describe a model.",
+        discussion: """
+            Exit status: 0 on success; 1 when a call fails (stderr says `error: CODE: message` with \
+            the gRPC status code name); 2 when `health` reports the server not ready; 64 on a usage error.
+            """,
+        subcommands: [RankCommand.self, HealthCommand.self, InfoCommand.self]
+    )
+}

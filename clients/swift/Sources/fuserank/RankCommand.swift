@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import FuseRankClient
+
+/// `fuserank rank`: rank items for a behaviour sequence and a query; prints a table or JSON.
+struct RankCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rank",
+        abstract: "Rank items for a user's events, a text query and image embeddings.")
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(help: ArgumentHelp(
+        "The behaviour sequence, oldest first: item ids, each optionally with :TYPE and :TIMESTAMP_MS.",
+        discussion: "Example: 1,2,3 or 10:click,11:purchase:1700000000000. Types: view, click, add_to_cart, purchase, search, rate.",
+        valueName: "events"))
+    var events: EventList?
+
+    @Option(help: "Free text (a search query), tokenized by the server with the model's vocabulary.")
+    var query = ""
+
+    @Option(help: ArgumentHelp("Text token ids from the model's vocab.txt, sent before the query.", valueName: "ids"))
+    var tokens: NumberList<UInt32>?
+
+    @Option(help: ArgumentHelp("An image embedding (comma-separated floats); repeat for several.", valueName: "values"))
+    var image: [NumberList<Float>] = []
+
+    @Option(help: ArgumentHelp("Item ids to rank; without it the whole catalogue is ranked.", valueName: "ids"))
+    var candidates: NumberList<Int64>?
+
+    @Option(name: .customLong("top-k"), help: "Items to return (0 = all candidates, or the server's default for the catalogue).")
+    var topK: UInt32 = 10
+
+    @Flag(name: .customLong("exclude-seen"), help: "Catalogue ranking: leave out items already in --events.")
+    var excludeSeen = false
+
+    @Option(help: "The model name (default: the server's default model).")
+    var model = ""
+
+    @Option(name: .customLong("now-ms"), help: "Request time in Unix ms (0 = unknown); --now uses the clock.")
+    var nowMs: Int64 = 0
+
+    @Flag(help: "Send the current time as the request time.")
+    var now = false
+
+    @Flag(help: "Print the reply as JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if now && nowMs != 0 { throw ValidationError("give --now or --now-ms, not both") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let client = try connection.makeClient()
+            defer { client.close() }
+            let reply = try await client.rank(
+                events: events?.events ?? [], textTokens: tokens?.values ?? [], query: query,
+                images: image.map(\.values), candidates: candidates?.values ?? [], topK: topK,
+                excludeSeen: excludeSeen, model: model,
+                nowMs: now ? Int64(Date().timeIntervalSince1970 * 1000) : nowMs)
+            print(json ? try RankOutput.json(reply) : RankOutput.table(reply), terminator: "")
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+
+@testable import FuseRankClient
+@testable import fuserank
+
+/// The `fuserank` CLI: its argument parsing and output, and the real binary against a real peer.
+@Suite struct FuseRankCLITests {
+    @Test func eventListParsesIdsTypesAndTimestamps() throws {
+        let list = try #require(EventList(argument: "1, 2:click,3:PURCHASE:1700000000000,4:add-to-cart,5:6"))
+        #expect(list.events == [
+            Event(itemID: 1), Event(itemID: 2, type: .click),
+            Event(itemID: 3, type: .purchase, timestampMs: 1_700_000_000_000),
+            Event(itemID: 4, type: .addToCart), Event(itemID: 5, type: .rate),
+        ])
+        #expect(EventList(argument: "1,x") == nil)
+        #expect(EventList(argument: "1:flying") == nil)
+        #expect(EventList(argument: "1:view:soon") == nil)
+        #expect(EventList(argument: "1:view:2:3") == nil)
+    }
+
+    @Test func numberListsParseOrReject() throws {
+        #expect(NumberList<Float>(argument: "0.5,-1,2e3")?.values == [0.5, -1, 2000])
+        #expect(NumberList<Int64>(argument: "7, 8")?.values == [7, 8])
+        #expect(NumberList<UInt32>(argument: "-1") == nil)
+        #expect(NumberList<Int64>(argument: "1,two") == nil)
+    }
+
+    @Test func tableIsAlignedAndListsUnknownCandidates() {
+        let reply = RankReply(
+            items: [ScoredItem(itemID: 2858, score: 0.75), ScoredItem(itemID: 7, score: -1.5)],
+            model: "default", modelVersion: "3", unknownCandidates: [99])
+        #expect(RankOutput.table(reply) == """
+            model default version 3, 2 items
+            rank  item_id      score
+               1     2858   0.750000
+               2        7  -1.500000
+            unknown candidates (not scored): 99
+
+            """)
+    }
+
+    @Test func jsonHasRanksAndSortedKeys() throws {
+        let reply = RankReply(items: [ScoredItem(itemID: 5, score: 0.5)], model: "m", modelVersion: "v")
+        #expect(try RankOutput.json(reply)
+            == #"{"items":[{"item_id":5,"rank":1,"score":0.5}],"model":"m","model_version":"v","unknown_candidates":[]}"# + "\n")
+    }
+
+    /// Runs the built `fuserank` binary.
+    func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let binary = Bundle.main.bundleURL.appendingPathComponent("fuserank")
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "no fuserank binary at \(binary.path)")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func rankPrintsATableFromARealPeer() throws {
+        let server = try FakeRanker { call in
+            guard let request = try? RankRequest(bytes: call.body) else { return [] }
+            let items = request.candidates.prefix(Int(request.topK)).map { ScoredItem(itemID: $0, score: 2) }
+            return [.ok(call, RankReply(items: items, model: "default", modelVersion: "1"))]
+        }
+        let result = try runCLI([
+            "rank", "--endpoint", server.endpoint, "--events", "1,2:click", "--query", "comedy",
+            "--candidates", "30,40,50", "--top-k", "2", "--exclude-seen", "--model", "default",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == """
+            model default version 1, 2 items
+            rank  item_id     score
+               1       30  2.000000
+               2       40  2.000000
+
+            """)
+        let sent = try RankRequest(bytes: try #require(server.calls.first).body)
+        #expect(sent.events == [Event(itemID: 1), Event(itemID: 2, type: .click)])
+        #expect(sent.query == "comedy" && sent.candidates == [30, 40, 50] && sent.topK == 2)
+        #expect(sent.excludeSeen && sent.model == "default")
+    }
+
+    @Test func serverErrorExitsOneWithCodeAndMessage() throws {
+        let server = try FakeRanker { call in [.error(call, .notFound, "no model named \"x\"")] }
+        let result = try runCLI(["rank", "--endpoint", server.endpoint, "--model", "x"])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "error: NOT_FOUND: no model named \"x\"\n")
+    }
+
+    @Test func healthNotReadyExitsTwo() throws {
+        let server = try FakeRanker { call in [.ok(call, HealthReply(ready: false, state: "draining", models: ["default"]))] }
+        let result = try runCLI(["health", "--endpoint", server.endpoint])
+        #expect(result.status == 2)
+        #expect(result.stdout == "not ready (draining); models: default\n")
+    }
+
+    @Test func timeoutAndBadEndpointExitOne() throws {
+        let silent = try FakeRanker { _ in [] }
+        let timedOut = try runCLI(["info", "--endpoint", silent.endpoint, "--timeout-ms", "50", "--retries", "1"])
+        #expect(timedOut.status == 1)
+        #expect(timedOut.stderr == "error: DEADLINE_EXCEEDED: no reply within 50 ms (2 attempts)\n")
+        let bad = try runCLI(["health", "--endpoint", "nowhere"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.hasPrefix("error: INVALID_ARGUMENT: zmq_connect(nowhere) failed"))
+    }
+
+    @Test func badUsageExits64() throws {
+        let result = try runCLI(["rank", "--events", "1,x"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--events"))
+    }
+}
