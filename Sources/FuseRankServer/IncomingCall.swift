@@ -1,0 +1,26 @@
+/// A message as the ROUTER socket received it, split into the routing envelope and the call frames.
+///
+/// The envelope is every frame up to and including the first empty frame after the peer's routing
+/// id (the delimiter a REQ socket sends and DEALER clients send too); the server echoes it. A
+/// message with no delimiter has the routing id alone as its envelope.
+struct IncomingCall {
+    /// The frames to echo in front of the reply.
+    let envelope: [[UInt8]]
+    /// The frames after the envelope; a well-formed call has exactly two.
+    let content: [[UInt8]]
+
+    /// Splits a received message.
+    /// - Parameter frames: everything the ROUTER received, routing id first (at least one frame).
+    init(frames: [[UInt8]]) {
+        if let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty) {
+            envelope = Array(frames[...delimiter])
+            content = Array(frames[(delimiter + 1)...])
+        } else {
+            envelope = Array(frames.prefix(1))
+            content = Array(frames.dropFirst())
+        }
+    }
+
+    /// Bytes of the call frames together.
+    var contentBytes: Int { content.reduce(0) { $0 + $1.count } }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import FuseRankModel
+import FuseRankTransport
+import FuseRankWire
+import Logging
+
+/// The FuseRank server: a ROUTER socket served by one front thread, and worker threads that rank.
+///
+/// ```swift
+/// let server = try RankServer(configuration: config, logger: logger)  // loads the models
+/// let endpoint = try server.start()                                   // binds, starts threads
+/// server.stop()                                                       // from any thread
+/// server.waitUntilStopped()
+/// ```
+// @unchecked Sendable: the mutable state lives in `ServerControl` (locked); `startLock` guards
+// `boundEndpoint` and `started`; everything else is immutable after init.
+public final class RankServer: @unchecked Sendable {
+    /// How the server runs.
+    public let configuration: ServerConfiguration
+    /// The loaded models.
+    public let models: ModelRegistry
+    private let logger: Logger
+    private let control: ServerControl
+    private let stats = ServerStats()
+    private let wake: WakePipe
+    private let startLock = NSLock()
+    private var started = false
+    private var boundEndpoint: String?
+
+    /// Validates the configuration and loads every model bundle (state ``LifecycleState/starting``).
+    /// - Parameters:
+    ///   - configuration: how to run.
+    ///   - logger: where lifecycle and error logs go.
+    /// - Throws: ``ServerError`` for a bad configuration or a bundle that does not load.
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        if let problem = configuration.validationProblem() { throw ServerError.badConfiguration(problem) }
+        self.configuration = configuration
+        self.logger = logger
+        self.control = ServerControl(logger: logger)
+        logger.info("lifecycle: starting", metadata: ["state": "starting"])
+        self.models = try ModelRegistry(paths: configuration.modelPaths)
+        for bundle in models.bundles {
+            let c = bundle.config
+            logger.info(
+                "loaded model \"\(c.name)\" version \(c.version) from \(bundle.path): \(bundle.catalogueSize) items, d_model \(c.dModel), \(c.nLayers) layers, image_dim \(c.imageDim)")
+        }
+        do {
+            wake = try WakePipe()
+        } catch {
+            throw ServerError.transport(error)
+        }
+    }
+
+    /// The lifecycle state now.
+    public var state: LifecycleState { control.state }
+
+    /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()``.
+    public var endpoint: String? {
+        startLock.lock()
+        defer { startLock.unlock() }
+        return boundEndpoint
+    }
+
+    /// Replies sent so far with `code` (for tests and logs).
+    public func repliesSent(_ code: StatusCode) -> Int { stats.count(code) }
+
+    /// Binds the ROUTER socket, starts the workers and the front thread, and starts serving.
+    /// - Returns: the bound endpoint (a `:0` or `:*` port resolved to the real one).
+    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use).
+    @discardableResult
+    public func start() throws -> String {
+        startLock.lock()
+        defer { startLock.unlock() }
+        guard !started else { throw ServerError.alreadyStarted }
+        started = true
+
+        BLAS.setThreads(1)  // workers x BLAS threads never exceed the cores
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if configuration.workers > cores {
+            logger.warning("\(configuration.workers) workers on \(cores) cores: threads will share cores")
+        }
+        let context: ZMQContext
+        let router: ZMQSocket
+        let replies: ZMQSocket
+        let endpoint: String
+        let replyEndpoint = "inproc://fuserank-replies-\(UUID().uuidString)"
+        do {
+            context = try ZMQContext()
+            router = try ZMQSocket(context: context, type: .router)
+            try router.setRouterMandatory(true)
+            try router.setMaxMessageSize(configuration.socketFrameCap)
+            try router.setLinger(2000)  // deliver the last replies when closing
+            try router.setSendHighWaterMark(100_000)
+            try router.bind(configuration.bind)
+            endpoint = try router.lastEndpoint()
+            replies = try ZMQSocket(context: context, type: .pull)
+            try replies.setReceiveHighWaterMark(0)
+            try replies.bind(replyEndpoint)
+        } catch {
+            throw ServerError.transport(error)
+        }
+        let queue = WorkQueue(capacity: configuration.queueCapacity)
+        var workers: [Worker] = []
+        for index in 0..<configuration.workers {
+            let worker = Worker(
+                index: index, queue: queue, context: context, replyEndpoint: replyEndpoint,
+                maxBatch: configuration.maxBatch, stats: stats, logger: logger)
+            try worker.start()
+            workers.append(worker)
+        }
+        let front = FrontEnd(
+            router: router, replies: replies, wake: wake, queue: queue, workers: workers, models: models,
+            configuration: configuration, control: control, stats: stats, logger: logger)
+        let control = self.control
+        let logger = self.logger
+        // The sockets are handed to the front thread here; this thread never touches them again.
+        let thread = Thread {
+            front.run()
+            do {
+                try context.terminate()
+            } catch {
+                logger.error("cannot terminate the ZeroMQ context: \(error)")
+            }
+            control.transition(to: .stopped)
+        }
+        thread.name = "fuserank-front"
+        boundEndpoint = endpoint
+        control.transition(to: .serving)
+        logger.info(
+            "serving on \(endpoint): models \(models.names.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads)")
+        thread.start()
+        return endpoint
+    }
+
+    /// Starts draining: new Rank and GetModelInfo calls get UNAVAILABLE, queued ones finish, then
+    /// the server stops. Safe from any thread and idempotent; returns at once.
+    public func stop() {
+        if control.requestStop() {
+            logger.info("stop requested")
+        }
+        wake.signal()
+    }
+
+    /// Blocks until the server has stopped (after ``stop()``, or at once if never started).
+    public func waitUntilStopped() {
+        startLock.lock()
+        let wasStarted = started
+        startLock.unlock()
+        if wasStarted { control.waitUntilStopped() }
+    }
+}

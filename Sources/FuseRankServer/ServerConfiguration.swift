@@ -1,0 +1,55 @@
+import Foundation
+
+/// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// The ZeroMQ endpoint of the ROUTER socket; a TCP port of `0` or `*` picks a free one.
+    public var bind: String = "tcp://127.0.0.1:5555"
+    /// Model bundle folders; the first is the default model.
+    public var modelPaths: [String] = []
+    /// Worker threads, each with its own ranker (scratch arena) and 1 OpenBLAS thread.
+    public var workers: Int = ServerConfiguration.defaultWorkers
+    /// The most Rank requests one worker ranks in one batched forward pass.
+    public var maxBatch: Int = 8
+    /// Requests larger than this (header plus message, in bytes) get RESOURCE_EXHAUSTED.
+    public var maxMessageBytes: Int = 16 * 1024 * 1024
+    /// Deadline of a request whose `timeout_ms` is 0.
+    public var defaultTimeoutMs: UInt32 = 1000
+    /// `top_k` used when a request with no candidates (whole catalogue) asks for 0.
+    public var defaultCatalogueTopK: Int = 100
+    /// Rank requests waiting for a worker; more get UNAVAILABLE.
+    public var queueCapacity: Int = 1024
+
+    /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
+    public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
+
+    /// A configuration with every field at its default.
+    public init() {}
+
+    /// A configuration for the given endpoint and models, other fields at their defaults.
+    /// - Parameters:
+    ///   - bind: the endpoint to listen on.
+    ///   - modelPaths: bundle folders, default model first.
+    public init(bind: String, modelPaths: [String]) {
+        self.bind = bind
+        self.modelPaths = modelPaths
+    }
+
+    /// What is wrong with the configuration, or nil when it can run.
+    public func validationProblem() -> String? {
+        if modelPaths.isEmpty { return "at least one --model bundle is needed" }
+        if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
+        if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }
+        if maxMessageBytes < 64 { return "--max-message-bytes must be at least 64 (got \(maxMessageBytes))" }
+        if defaultTimeoutMs < 1 { return "--default-timeout-ms must be at least 1" }
+        if defaultCatalogueTopK < 1 { return "--default-top-k must be at least 1 (got \(defaultCatalogueTopK))" }
+        if queueCapacity < 1 { return "--queue-capacity must be at least 1 (got \(queueCapacity))" }
+        return nil
+    }
+
+    /// The `ZMQ_MAXMSGSIZE` safety cap of the ROUTER socket: 4x the limit per frame, so the
+    /// server itself answers oversized requests; -1 (none) if 4x overflows.
+    var socketFrameCap: Int64 {
+        let (cap, overflow) = Int64(maxMessageBytes).multipliedReportingOverflow(by: 4)
+        return overflow ? -1 : cap
+    }
+}

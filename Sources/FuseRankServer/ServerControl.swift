@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+
+/// The lifecycle state of a server and its stop request, shared by the front thread, the
+/// signal handler and the owner of the ``RankServer``.
+// @unchecked Sendable: `state` and `stopRequested` are read and written only while `condition`
+// is locked.
+final class ServerControl: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var current: LifecycleState = .starting
+    private var stopRequestedFlag = false
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// The current state.
+    var state: LifecycleState {
+        condition.lock()
+        defer { condition.unlock() }
+        return current
+    }
+
+    /// Moves to `state`, logs it, and wakes ``waitUntilStopped()`` callers.
+    func transition(to state: LifecycleState) {
+        condition.lock()
+        defer { condition.unlock() }
+        let previous = current
+        current = state
+        // Logged before waiters wake, so "stopped" is in the log before the process can exit.
+        if previous != state {
+            logger.info("lifecycle: \(previous.rawValue) -> \(state.rawValue)", metadata: ["state": "\(state.rawValue)"])
+        }
+        condition.broadcast()
+    }
+
+    /// Records a stop request; returns false if one was already made.
+    func requestStop() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if stopRequestedFlag { return false }
+        stopRequestedFlag = true
+        return true
+    }
+
+    /// Whether a stop was requested.
+    var stopRequested: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopRequestedFlag
+    }
+
+    /// Blocks until the state is ``LifecycleState/stopped``.
+    func waitUntilStopped() {
+        condition.lock()
+        while current != .stopped { condition.wait() }
+        condition.unlock()
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import FuseRankServer
+import Logging
+
+/// `fuserank-server`: serves FuseRank model bundles over ZeroMQ until SIGINT or SIGTERM.
+@main
+struct FuseRankServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuserank-server",
+        abstract: "Serve FuseRank model bundles over ZeroMQ (protocol: docs/wire.md).",
+        discussion: """
+            Prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests.
+            SIGINT or SIGTERM: stop taking work, finish what is in flight, exit 0.
+            """)
+
+    @Option(help: "ZeroMQ endpoint to listen on; a port of 0 picks a free one (see the ready line).")
+    var bind = "tcp://127.0.0.1:5555"
+
+    @Option(name: .customLong("model"), help: "A model bundle folder; repeat for more models. The first is the default.")
+    var models: [String] = []
+
+    @Option(help: "Worker threads (each ranks with 1 OpenBLAS thread). Default: cores - 1, at least 1.")
+    var workers: Int = ServerConfiguration.defaultWorkers
+
+    @Option(help: "Most Rank requests one worker ranks in one batched forward pass.")
+    var maxBatch: Int = 8
+
+    @Option(help: "Largest request (header + message, bytes); larger ones get RESOURCE_EXHAUSTED.")
+    var maxMessageBytes: Int = 16 * 1024 * 1024
+
+    @Option(help: "Deadline (ms) of a request whose timeout_ms is 0.")
+    var defaultTimeoutMs: UInt32 = 1000
+
+    @Option(help: "top_k of a whole-catalogue request that asks for 0.")
+    var defaultTopK: Int = 100
+
+    @Option(help: "Rank requests waiting for a worker; more get UNAVAILABLE.")
+    var queueCapacity: Int = 1024
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    var serverConfiguration: ServerConfiguration {
+        var c = ServerConfiguration(bind: bind, modelPaths: models)
+        c.workers = workers
+        c.maxBatch = maxBatch
+        c.maxMessageBytes = maxMessageBytes
+        c.defaultTimeoutMs = defaultTimeoutMs
+        c.defaultCatalogueTopK = defaultTopK
+        c.queueCapacity = queueCapacity
+        return c
+    }
+
+    func validate() throws {
+        if models.isEmpty { throw ValidationError("give at least one --model bundle folder") }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let problem = serverConfiguration.validationProblem() { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "fuserank.server")
+        let server: RankServer
+        let endpoint: String
+        do {
+            server = try RankServer(configuration: serverConfiguration, logger: logger)
+            let signals = ShutdownSignals { number in
+                logger.info("received signal \(number)")
+                server.stop()
+            }
+            endpoint = try server.start()
+            // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
+            FileHandle.standardOutput.write(Data("fuserank-server: serving on \(endpoint)\n".utf8))
+            server.waitUntilStopped()
+            signals.cancel()
+        } catch let error as ServerError {
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        logger.info("lifecycle: stopped; exiting")
+    }
+}
