@@ -26,19 +26,43 @@ import Testing
         #expect(abs(a.mrr - (0.5 + 0.05) / 2) < 1e-12)
     }
 
-    @Test func rankUsesTheServedTieRuleAndExclusions() {
+    @Test func tiesTakeTheExpectationOverPositions() {
+        // g = 8 above, e = 3 tied: positions 9, 10, 11, 12 equally likely.
+        var m = RankingMetrics(cutoff: 10)
+        m.add(greater: 8, equal: 3)
+        #expect(abs(m.hitRate - 0.5) < 1e-12)
+        #expect(abs(m.ndcg - (1 / log2(10.0) + 1 / log2(11.0)) / 4) < 1e-12)
+        #expect(abs(m.mrr - (1.0 / 9 + 1.0 / 10 + 1.0 / 11 + 1.0 / 12) / 4) < 1e-12)
+        // Far below the cutoff with a huge tie: only MRR is non-zero (asymptotic harmonic sums).
+        var far = RankingMetrics()
+        far.add(greater: 20_000, equal: 30_000)
+        #expect(far.hitRate == 0 && far.ndcg == 0)
+        let exact = (20_001...50_001).reduce(0.0) { $0 + 1 / Double($1) } / 30_001
+        #expect(abs(far.mrr - exact) < 1e-12)
+    }
+
+    @Test func countsOfAboveAndTied() {
         let scores: [Float] = [0.5, 0.9, 0.5, 0.1, 0.5, 0.9]
-        func rank(_ t: Int, _ ex: Set<Int> = []) -> Int {
-            scores.withUnsafeBufferPointer { RankingMetrics.rank(of: t, scores: $0, excluded: ex) }
+        func counts(_ t: Int, _ ex: Set<Int> = []) -> [Int] {
+            let c = scores.withUnsafeBufferPointer { RankingMetrics.counts(of: t, scores: $0, excluded: ex) }
+            return [c.greater, c.equal]
         }
-        #expect(rank(1) == 1)
-        #expect(rank(5) == 2)        // tie with index 1, which comes first
-        #expect(rank(0) == 3)
-        #expect(rank(2) == 4)        // after 1, 5 and the tied 0
-        #expect(rank(4) == 5)
-        #expect(rank(3) == 6)
-        #expect(rank(4, [1, 0, 3]) == 3)  // excluded indices do not count; 3 ranks below anyway
-        #expect(rank(1, [1]) == 1)   // the target itself is never excluded
+        #expect(counts(1) == [0, 1])
+        #expect(counts(0) == [2, 2])
+        #expect(counts(3) == [5, 0])
+        #expect(counts(4, [1, 0, 3]) == [1, 1])  // excluded indices count neither way
+        #expect(counts(1, [1]) == [0, 1])        // the target itself is never excluded
+    }
+
+    @Test func leaveOneOutCases() {
+        let ev = (1...4).map { BehaviourEvent(itemID: Int64($0 * 10), timestampMs: Int64($0) * 1000) }
+        let s = UserSequence(user: 7, events: ev)
+        let test = s.evaluationCase(.test)!
+        #expect(Array(test.input) == Array(ev.prefix(3)) && test.target == 40 && test.nowMs == 4000)
+        let val = s.evaluationCase(.val)!
+        #expect(Array(val.input) == Array(ev.prefix(2)) && val.target == 30 && val.nowMs == 3000)
+        #expect(UserSequence(user: 1, events: Array(ev.prefix(2))).evaluationCase() == nil)
+        #expect(Array(s.trainingEvents) == Array(ev.prefix(2)))
     }
 
     @Test func popularityBaselineCountsTrainingEventsOnly() {
@@ -50,9 +74,9 @@ import Testing
         let p = PopularityBaseline(sequences: seqs, index: index, catalogueSize: 6)
         // Training: user 1 -> 10, 20, 10; user 2 -> 20, 20. The last two of each are held out.
         #expect(p.counts == [2, 3, 0, 0, 0, 0])
-        #expect(p.rank(of: 0, excluded: []) == 2)
-        #expect(p.rank(of: 0, excluded: [1]) == 1)
-        #expect(p.rank(of: 5, excluded: []) == 6)
+        #expect(p.position(of: 0, excluded: []) == (1, 0))
+        #expect(p.position(of: 0, excluded: [1]) == (0, 0))
+        #expect(p.position(of: 5, excluded: []) == (2, 3))
     }
 
     @Test func splitMix64KnownValues() {
@@ -60,6 +84,9 @@ import Testing
         var g = SplitMix64(state: 0)
         #expect(g.next() == 0xE220_A839_7B1D_CDAF)
         #expect(g.next() == 0x6E78_9E6A_A1B9_65F4)
-        #expect(SplitMix64(seed: 3, user: 5).state == (3 << 32) ^ 5)
+        #expect(SplitMix64(seed: 3, user: 5).state == (3 << 32) | 5)
+        // The first draw of seed 1, user 1 (Python: SplitMix64(1, 1).next() in training/fuserank/evaluate.py).
+        var g1 = SplitMix64(seed: 1, user: 1)
+        #expect(g1.next() == 0x2043_91A6_FD59_956F)
     }
 }

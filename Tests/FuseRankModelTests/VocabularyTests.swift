@@ -19,6 +19,8 @@ import Testing
         #expect(Vocabulary.words("Amélie DRAMA") == ["am", "lie", "drama"])
         #expect(Vocabulary.words("naïve_café 2001:ODYSSEY") == ["na", "ve", "caf", "2001", "odyssey"])
         #expect(Vocabulary.words("") == [])
+        // Only A-Z fold: the Kelvin sign and dotted capital I are separators, not "k" / "i".
+        #expect(Vocabulary.words("\u{212A}ids \u{0130}stanbul") == ["ids", "stanbul"])
         #expect(Vocabulary.words("!!! ---") == [])
     }
 

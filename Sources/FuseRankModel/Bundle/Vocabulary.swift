@@ -27,7 +27,7 @@ public struct Vocabulary: Sendable {
     /// The id of one word, or ``unknownID``.
     public func id(of word: String) -> Int32 { index[word] ?? Self.unknownID }
 
-    /// Tokenizes text: lower-case, then every maximal match of `[a-z0-9]+(?:['-][a-z0-9]+)*`.
+    /// Tokenizes text: lower-case `A-Z` (nothing else changes), then every maximal match of `[a-z0-9]+(?:['-][a-z0-9]+)*`.
     ///
     /// Only ASCII letters and digits form words; every other character separates, so
     /// `"Sci-Fi|Children's comedy!"` gives `sci-fi`, `children's`, `comedy`.
@@ -39,7 +39,10 @@ public struct Vocabulary: Sendable {
 
     /// The words of `text` under the tokenizer rule, before the vocabulary lookup.
     public static func words(_ text: String) -> [String] {
-        let scalars = Array(text.lowercased().unicodeScalars)
+        // Only ASCII A-Z fold to lower case (not Unicode case mapping: the Kelvin sign stays a separator).
+        let scalars = text.unicodeScalars.map { s -> Unicode.Scalar in
+            (0x41...0x5A).contains(s.value) ? Unicode.Scalar(UInt8(s.value + 0x20)) : s
+        }
         func isWordChar(_ i: Int) -> Bool {
             guard i < scalars.count else { return false }
             let v = scalars[i].value

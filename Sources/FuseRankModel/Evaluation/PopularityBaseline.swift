@@ -15,8 +15,8 @@ public struct PopularityBaseline: Sendable {
         self.counts = counts
     }
 
-    /// The 1-based rank of `target` (most counted first, ties by ascending index), seen indices excluded.
-    public func rank(of target: Int, excluded: Set<Int>) -> Int {
-        counts.withUnsafeBufferPointer { RankingMetrics.rank(of: target, scores: $0, excluded: excluded) }
+    /// Items counted more often than `target`, and items counted as often, seen indices excluded.
+    public func position(of target: Int, excluded: Set<Int>) -> (greater: Int, equal: Int) {
+        counts.withUnsafeBufferPointer { RankingMetrics.counts(of: target, scores: $0, excluded: excluded) }
     }
 }

@@ -1,7 +1,7 @@
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny PRNG that Python reproduces in a few lines.
 ///
 /// Used for the sampled evaluation protocol, whose draws are written down in docs/evaluation.md:
-/// state starts at `(seed << 32) ^ user`; each draw adds 0x9E3779B97F4A7C15 and mixes.
+/// state starts at `(seed << 32) | user`; each draw adds 0x9E3779B97F4A7C15 and mixes.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// The current state.
     public private(set) var state: UInt64
@@ -10,7 +10,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public init(state: UInt64) { self.state = state }
 
     /// The stream of one (seed, user) pair of the sampled protocol.
-    public init(seed: UInt64, user: UInt64) { self.state = (seed << 32) ^ user }
+    public init(seed: UInt64, user: UInt64) { self.state = (seed << 32) | user }
 
     /// The next 64 random bits.
     public mutating func next() -> UInt64 {

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import FuseRankModel
+
+/// Parity with the PyTorch reference: every golden case of every fixture set, within the file's
+/// tolerance (1e-4) on every score and user vector, with identical order, token counts and
+/// unknown candidates; batches equal single runs.
+@Suite struct GoldenFixtureTests {
+    @Test func fixtureSetsExist() {
+        let names = GoldenFixtures.sets.map(\.lastPathComponent)
+        #expect(names.contains("tiny") && names.contains("tiny-noimage"), "fixture sets in \(GoldenFixtures.root.path): \(names)")
+    }
+
+    @Test(arguments: GoldenFixtures.sets)
+    func casesMatchPyTorch(_ set: URL) throws {
+        let file = try GoldenFixtures.load(set)
+        let bundle = try ModelBundle(path: set.path)
+        let ranker = Ranker(bundle: bundle, maxBatch: file.cases.count)
+        let d = bundle.config.dModel
+        var maxDiff: Float = 0
+        #expect(file.cases.count >= 10)
+        for c in file.cases {
+            let q = c.query.rankQuery
+            try bundle.validate(q)
+            #expect(bundle.tokenCount(q) == c.token_count, "\(c.name): token count")
+            let u = try ranker.userVectors([q])
+            #expect(u.count == d && c.user_vector.count == d)
+            let uDiff = zip(u, c.user_vector).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(uDiff <= file.tolerance, "\(c.name): user vector max diff \(uDiff)")
+            let r = try ranker.rank([q])[0]
+            #expect(r.items.map(\.itemID) == c.items.map(\.item_id), "\(c.name): ranking order")
+            #expect(r.unknownCandidates == c.unknown_candidates, "\(c.name): unknown candidates")
+            let sDiff = zip(r.items, c.items).map { abs($0.score - $1.score) }.max() ?? 0
+            #expect(sDiff <= file.tolerance, "\(c.name): score max diff \(sDiff)")
+            maxDiff = max(maxDiff, uDiff, sDiff)
+            // The feature rules behind the tokens, where the fixture records them.
+            if let buckets = c.debug?.time_buckets {
+                let kept = q.events.count - min(q.events.count, bundle.config.maxEvents)
+                let mine = (kept..<q.events.count).map { TimeBucket.ofEvent($0, in: q.events, buckets: bundle.config.numTimeBuckets) }
+                #expect(mine == buckets, "\(c.name): time buckets")
+            }
+            if let rankBucket = c.debug?.rank_bucket {
+                #expect(TimeBucket.ofRank(events: q.events, nowMs: q.nowMs, buckets: bundle.config.numTimeBuckets) == rankBucket)
+            }
+            if let rows = c.debug?.rows {
+                let kept = q.events.suffix(bundle.config.maxEvents)
+                #expect(kept.map { bundle.row(ofItem: $0.itemID) ?? 1 } == rows, "\(c.name): item rows")
+            }
+        }
+        print("golden \(set.lastPathComponent): \(file.cases.count) cases, max |Swift - PyTorch| = \(maxDiff)")
+    }
+
+    @Test(arguments: GoldenFixtures.sets)
+    func batchesEqualSingleRuns(_ set: URL) throws {
+        let file = try GoldenFixtures.load(set)
+        let bundle = try ModelBundle(path: set.path)
+        let byName = Dictionary(uniqueKeysWithValues: file.cases.map { ($0.name, $0) })
+        #expect(!file.batches.isEmpty)
+        for batch in file.batches {
+            let cases = batch.cases.map { byName[$0]! }
+            let ranker = Ranker(bundle: bundle, maxBatch: cases.count)
+            let results = try ranker.rank(cases.map(\.query.rankQuery))
+            let users = try ranker.userVectors(cases.map(\.query.rankQuery))
+            let d = bundle.config.dModel
+            for (i, (c, r)) in zip(cases, results).enumerated() {
+                #expect(r.items.map(\.itemID) == c.items.map(\.item_id), "\(batch.name)/\(c.name): order")
+                #expect(r.unknownCandidates == c.unknown_candidates)
+                let sDiff = zip(r.items, c.items).map { abs($0.score - $1.score) }.max() ?? 0
+                #expect(sDiff <= file.tolerance, "\(batch.name)/\(c.name): score diff \(sDiff)")
+                let uDiff = (0..<d).map { abs(users[i * d + $0] - c.user_vector[$0]) }.max()!
+                #expect(uDiff <= file.tolerance, "\(batch.name)/\(c.name): user vector diff \(uDiff)")
+            }
+        }
+    }
+
+    @Test(arguments: GoldenFixtures.sets)
+    func tokenizerMatchesPython(_ set: URL) throws {
+        let file = try GoldenFixtures.load(set)
+        let bundle = try ModelBundle(path: set.path)
+        #expect(!file.tokenizer.isEmpty)
+        for t in file.tokenizer {
+            #expect(bundle.vocabulary.tokenize(t.text) == t.ids, "tokenize(\(t.text))")
+        }
+    }
+
+    @Test(arguments: GoldenFixtures.sets)
+    func invalidQueriesAreRejected(_ set: URL) throws {
+        let file = try GoldenFixtures.load(set)
+        let bundle = try ModelBundle(path: set.path)
+        let ranker = Ranker(bundle: bundle, maxBatch: 2)
+        for c in file.invalid ?? [] {
+            #expect(throws: InputError.self, "\(c.name)") { try bundle.validate(c.query.rankQuery) }
+            #expect(throws: InputError.self, "\(c.name)") { try ranker.rank([RankQuery(), c.query.rankQuery]) }
+        }
+        // The ranker still works after rejecting them.
+        #expect(try ranker.rank([RankQuery(topK: 3)])[0].items.count == 3)
+    }
+}
