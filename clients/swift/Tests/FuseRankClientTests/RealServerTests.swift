@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@testable import FuseRankClient
+
+/// The client against the real `fuserank-server` process serving the tiny fixture model.
+@Suite(.serialized) struct RealServerTests {
+    @Test func healthInfoRankAndErrorsAgainstTheRealServer() async throws {
+        let server = try ServerProcess()
+        let client = try FuseRankClient(endpoint: server.endpoint, options: FuseRankClientOptions(timeoutMs: 5000))
+
+        let health = try await client.health()
+        #expect(health.ready && health.state == "serving" && health.models == ["tiny"])
+        let info = try await client.modelInfo()
+        #expect(info.name == "tiny" && info.isDefault && info.numItems == 40 && info.imageDim == 6)
+
+        // The whole catalogue, highest score first, top_k honoured.
+        let all = try await client.rank(events: [Event(itemID: 1), Event(itemID: 2)], query: "comedy", topK: 0)
+        #expect(all.model == "tiny" && !all.items.isEmpty)
+        #expect(all.items.map(\.score) == all.items.map(\.score).sorted(by: >))
+        let top3 = try await client.rank(events: [Event(itemID: 1), Event(itemID: 2)], query: "comedy", topK: 3)
+        #expect(top3.items == Array(all.items.prefix(3)))
+
+        // Candidates: known ones scored like in the catalogue ranking, unknown ones listed.
+        let known = all.items.suffix(2).map(\.itemID)
+        let picked = try await client.rank(
+            events: [Event(itemID: 1), Event(itemID: 2)], query: "comedy", candidates: known + [-5], topK: 0)
+        #expect(Set(picked.items.map(\.itemID)) == Set(known))
+        #expect(picked.unknownCandidates == [-5])
+
+        // Errors carry the server's code and message and are not retried.
+        let missing = await #expect(throws: FuseRankClientError.self) { try await client.rank(model: "nope") }
+        #expect(missing?.code == .notFound)
+        let badImage = await #expect(throws: FuseRankClientError.self) { try await client.rank(images: [[1, 2]]) }
+        #expect(badImage?.code == .invalidArgument)
+        #expect(badImage?.message.contains("6") == true)
+        if case .status(_, _, let attempts) = badImage { #expect(attempts == 1) }
+
+        // Concurrent calls through one client: every reply is its own.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<64 {
+                let candidates = [known[i % known.count]]
+                group.addTask {
+                    let reply = try await client.rank(events: [Event(itemID: 1)], candidates: candidates, topK: 0)
+                    return reply.items.map(\.itemID) == candidates
+                }
+            }
+            for try await ok in group { #expect(ok) }
+        }
+        #expect(client.statistics.staleReplies == 0)
+        #expect(try await client.health().ready)
+
+        client.close()
+        #expect(server.terminate() == 0)
+    }
+}
