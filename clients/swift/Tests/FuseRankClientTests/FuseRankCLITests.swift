@@ -117,4 +117,24 @@ import Testing
         #expect(result.status == 64)
         #expect(result.stderr.contains("--events"))
     }
+
+    @Test func benchTimesEveryCallAndPrintsPercentiles() throws {
+        let server = try FakeRanker { call in [.ok(call, HealthReply(ready: true, state: "serving"))] }
+        let result = try runCLI([
+            "bench", "--endpoint", server.endpoint, "--requests", "40", "--warmup", "5", "--concurrency", "3",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.hasPrefix("health: 40 calls, concurrency 3: p50 "))
+        #expect(result.stdout.contains(" p99 ") && result.stdout.contains(" calls/s"))
+        #expect(server.calls.count == 45)
+    }
+
+    @Test func benchReportPercentilesUseNearestRank() {
+        let report = BenchReport(
+            call: "rank", concurrency: 1, latencies: (1...100).map { .milliseconds($0) }, elapsed: .seconds(1))
+        #expect(report.percentileMs(0.5) == 50)
+        #expect(report.percentileMs(0.99) == 99)
+        #expect(report.percentileMs(1) == 100)
+        #expect(report.text == "rank: 100 calls, concurrency 1: p50 50.000 ms, p90 90.000 ms, p99 99.000 ms, max 100.000 ms, 100 calls/s")
+    }
 }
