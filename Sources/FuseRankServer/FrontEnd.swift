@@ -64,13 +64,15 @@ final class FrontEnd: Sendable {
             }
             if ready[wakeItem].contains(.readable) { wake.drain() }
             if ready[repliesItem].contains(.readable) { outstanding -= forwardReplies() }
-            if ready[routerItem].contains(.readable) { outstanding += receiveRequests() }
+            if ready[routerItem].contains(.readable) { outstanding += receiveRequests().queued }
         }
         shutDown()
     }
 
     /// Closes the queue, joins the workers, sends their last replies, closes the sockets.
     private func shutDown() {
+        // Requests that reached the socket before it closes still get their (UNAVAILABLE) reply.
+        while receiveRequests().received == Self.receiveBurst {}
         queue.close()
         for worker in workers { worker.join() }
         _ = forwardReplies()
@@ -98,21 +100,23 @@ final class FrontEnd: Sendable {
     }
 
     /// Handles the requests waiting on the ROUTER socket (at most ``receiveBurst``).
-    /// - Returns: how many Rank jobs were queued.
-    private func receiveRequests() -> Int {
+    /// - Returns: how many requests were read, and how many of them became queued Rank jobs.
+    private func receiveRequests() -> (received: Int, queued: Int) {
+        var received = 0
         var queued = 0
-        for _ in 0..<Self.receiveBurst {
+        while received < Self.receiveBurst {
             let frames: [[UInt8]]?
             do {
                 frames = try router.receiveMultipart(dontWait: true)
             } catch {
                 logger.error("cannot receive a request: \(error)")
-                return queued
+                break
             }
-            guard let frames else { return queued }
+            guard let frames else { break }
+            received += 1
             if handle(IncomingCall(frames: frames)) { queued += 1 }
         }
-        return queued
+        return (received, queued)
     }
 
     /// Sends one reply on the ROUTER socket without blocking; a peer that is gone or not reading

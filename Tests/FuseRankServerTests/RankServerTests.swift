@@ -1,0 +1,129 @@
+import Foundation
+import FuseRankServer
+import FuseRankWire
+import Testing
+
+/// Rank, Health and GetModelInfo over real ZeroMQ sockets against the golden bundles.
+@Suite struct RankServerTests {
+    /// Every golden case, sent over the wire, comes back as the PyTorch reference ranked it.
+    @Test func rankMatchesTheReferenceOverTheWire() throws {
+        let golden = try GoldenCases.load(Fixtures.tiny)
+        let server = try TestServer()
+        let peer = try server.peer()
+        for (n, testCase) in golden.cases.enumerated() {
+            let reply = try peer.rank(testCase.query.request(), id: UInt64(n + 100))
+            #expect(reply.model == "tiny" && reply.modelVersion == "golden-1")
+            #expect(reply.items.map(\.itemID) == testCase.items.map(\.itemId), "\(testCase.name)")
+            for (got, want) in zip(reply.items, testCase.items) {
+                #expect(abs(got.score - want.score) <= golden.tolerance, "\(testCase.name): item \(want.itemId)")
+            }
+            #expect(reply.unknownCandidates == testCase.unknownCandidates, "\(testCase.name)")
+        }
+    }
+
+    @Test func itemsAreSortedAndCutToTopK() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        let all = try peer.rank(RankRequest(events: [Event(itemID: 85320, type: .click)], topK: 1000))
+        #expect(all.items.count == 40, "the whole catalogue of 40 items")
+        #expect(zip(all.items, all.items.dropFirst()).allSatisfy { $0.score >= $1.score })
+        let top5 = try peer.rank(RankRequest(events: [Event(itemID: 85320, type: .click)], topK: 5))
+        #expect(top5.items == Array(all.items.prefix(5)))
+    }
+
+    /// `top_k` 0 with no candidates uses the server's default, documented in docs/wire.md.
+    @Test func catalogueTopKZeroUsesTheServerDefault() throws {
+        let server = try TestServer { $0.defaultCatalogueTopK = 7 }
+        let peer = try server.peer()
+        #expect(try peer.rank(RankRequest()).items.count == 7)
+        // With candidates, 0 means all of them.
+        let candidates: [Int64] = [85320, 7603, 31545, 55643, 76415, 42446, 11266, 76749, 1, 2]
+        let reply = try peer.rank(RankRequest(candidates: candidates))
+        #expect(reply.items.count == 8)
+        #expect(reply.unknownCandidates == [1, 2])
+    }
+
+    /// The free-text query is tokenized with the model's vocabulary and appended after text_tokens:
+    /// the same words as ids give the same ranking.
+    @Test func queryTextIsTokenizedWithTheModelVocabulary() throws {
+        let vocab = try String(contentsOfFile: Fixtures.tiny + "/vocab.txt", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let words = vocab.enumerated().filter { $0.offset >= 2 && !$0.element.isEmpty }.prefix(2)
+        #expect(words.count == 2)
+        let ids = words.map { UInt32($0.offset) }
+        let text = words.map { $0.element.uppercased() }.joined(separator: ", ")
+        let server = try TestServer()
+        let peer = try server.peer()
+        let byIDs = try peer.rank(RankRequest(textTokens: ids, topK: 40))
+        let byText = try peer.rank(RankRequest(topK: 40, query: text))
+        let mixed = try peer.rank(RankRequest(textTokens: [ids[0]], topK: 40, query: words.map(\.element)[1]))
+        let none = try peer.rank(RankRequest(topK: 40))
+        #expect(byText == byIDs)
+        #expect(mixed == byIDs)
+        #expect(none != byIDs, "the text changes the ranking")
+    }
+
+    @Test func requestsSelectTheirModel() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        let noImage = try peer.rank(RankRequest(topK: 3, model: "tiny-noimage"))
+        #expect(noImage.model == "tiny-noimage")
+        #expect(try peer.rank(RankRequest(topK: 3)).model == "tiny")
+        #expect(try peer.rank(RankRequest(topK: 3, model: "tiny")).model == "tiny")
+    }
+
+    @Test func healthSaysServingAndListsModels() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        let reply = try peer.call(.health, id: 77, body: HealthRequest().encode())
+        #expect(reply.header == ReplyHeader(requestID: 77, code: .ok))
+        #expect(try HealthReply(bytes: reply.body) == HealthReply(ready: true, state: "serving", models: ["tiny", "tiny-noimage"]))
+        #expect(server.server.state == .serving)
+    }
+
+    @Test func modelInfoDescribesTheBundle() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        let reply = try peer.call(.getModelInfo, id: 3, body: ModelInfoRequest().encode())
+        #expect(reply.header.code == .ok)
+        #expect(
+            try ModelInfo(bytes: reply.body)
+                == ModelInfo(
+                    name: "tiny", version: "golden-1", imageDim: 6, textVocabSize: 14, numItems: 40, maxEvents: 8,
+                    maxTextTokens: 4, maxImages: 2, dModel: 16, nLayers: 2, isDefault: true))
+        let other = try peer.call(.getModelInfo, id: 4, body: ModelInfoRequest(model: "tiny-noimage").encode())
+        let info = try ModelInfo(bytes: other.body)
+        #expect(info.name == "tiny-noimage" && info.imageDim == 0 && !info.isDefault)
+    }
+
+    /// A REQ-style envelope with several routing hops (a proxy in between) is echoed whole.
+    @Test func envelopeIsEchoed() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        try peer.socket.send([[0x01, 0x02], [0x03], [], RequestHeader(method: .health, requestID: 5).encode(), []])
+        #expect(try peer.hasMessage(timeoutMs: 10_000))
+        let frames = try #require(try peer.socket.receiveMultipart(dontWait: true))
+        #expect(frames.count == 5)
+        #expect(Array(frames.prefix(3)) == [[0x01, 0x02], [0x03], []])
+        #expect(try ReplyHeader(bytes: frames[3]).requestID == 5)
+    }
+
+    @Test func stopDrainsAndStops() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        for id in 1...50 { try peer.send(Method.rank.path, id: UInt64(id), body: RankRequest(topK: 40).encode()) }
+        var ids = Set<UInt64>()
+        // The first reply proves the work is under way; then stop with the rest in flight.
+        let first = try peer.receive()
+        ids.insert(first.header.requestID)
+        server.server.stop()
+        for _ in 2...50 {
+            let reply = try peer.receive()
+            #expect(reply.header.code == .ok || reply.header.code == .unavailable)
+            #expect(ids.insert(reply.header.requestID).inserted)
+        }
+        server.server.waitUntilStopped()
+        #expect(server.server.state == .stopped)
+        #expect(ids == Set(1...50))
+    }
+}
