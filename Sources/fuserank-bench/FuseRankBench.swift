@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import FuseRankModel
+
+/// Forward latency of the Swift engine: median and p90 for each batch size, one JSON line each.
+///
+/// `median_ms` covers requests -> user vectors (token layout, encoder, final norm) for the whole
+/// batch, as `python -m fuserank.bench_torch` measures PyTorch; `rank_median_ms` adds scoring the
+/// whole catalogue with top-10 and exclude_seen (what a catalogue request costs). Never asserts.
+@main
+struct FuseRankBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuserank-bench", abstract: "Forward latency of the Swift engine (JSON lines).")
+
+    @Option(help: "The bundle folder.")
+    var model: String = "models/default"
+
+    @Option(name: .customLong("batch"), help: "Batch size (repeatable); default 1 and 32.")
+    var batches: [Int] = []
+
+    @Option(help: "Events per request (at most the model's max_events are kept).")
+    var events: Int = 200
+
+    @Option(help: "OpenBLAS threads.")
+    var threads: Int = 1
+
+    @Option(help: "Timed iterations per batch size.")
+    var iters: Int = 50
+
+    @Option(help: "Untimed iterations first.")
+    var warmup: Int = 5
+
+    @Option(help: "Only write a synthetic bundle of the default shape into this folder, then exit.")
+    var writeSynthetic: String?
+
+    func validate() throws {
+        guard events >= 0, threads >= 1, iters >= 1, warmup >= 0, batches.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--events >= 0, --threads, --iters, --batch >= 1, --warmup >= 0")
+        }
+    }
+
+    func run() throws {
+        if let folder = writeSynthetic {
+            try SyntheticBundle.write(to: folder)
+            print("wrote a synthetic bundle (d_model 64, 2 layers, max_events 200) to \(folder)")
+            return
+        }
+        BLAS.setThreads(threads)
+        let bundle = try ModelBundle(path: model)
+        for batch in batches.isEmpty ? [1, 32] : batches {
+            let queries = makeQueries(bundle, batch: batch)
+            let ranker = Ranker(bundle: bundle, maxBatch: batch)
+            let forward = try time { _ = try ranker.userVectors(queries) }
+            let ranking = try time { _ = try ranker.rank(queries) }
+            let line: [String: Any] = [
+                "impl": "swift", "batch": batch, "events": events,
+                "median_ms": forward.median, "p90_ms": forward.p90,
+                "rank_median_ms": ranking.median, "rank_p90_ms": ranking.p90,
+                "tokens": bundle.tokenCount(queries[0]), "threads": threads, "iters": iters,
+                "model": bundle.config.name, "d_model": bundle.config.dModel, "n_layers": bundle.config.nLayers,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))  // unbuffered: one line per batch size as it finishes
+        }
+    }
+
+    /// `batch` requests of `events` known-item events each, about one event per five minutes.
+    private func makeQueries(_ bundle: ModelBundle, batch: Int) -> [RankQuery] {
+        var rng = SplitMix64(state: 0)
+        let ids = bundle.catalogueItemIDs
+        let types = UInt64(bundle.config.numEventTypes)
+        return (0..<batch).map { _ in
+            var ts: Int64 = 1_700_000_000_000
+            let evs = (0..<events).map { _ -> BehaviourEvent in
+                ts += 1 + Int64(rng.below(600_000))
+                return BehaviourEvent(itemID: ids[Int(rng.below(UInt64(ids.count)))], type: Int32(rng.below(types)), timestampMs: ts)
+            }
+            return RankQuery(events: evs, topK: 10, excludeSeen: true, nowMs: ts + 60_000)
+        }
+    }
+
+    /// Median and p90 wall time of `body` in milliseconds.
+    private func time(_ body: () throws -> Void) throws -> (median: Double, p90: Double) {
+        for _ in 0..<warmup { try body() }
+        var ms: [Double] = []
+        ms.reserveCapacity(iters)
+        for _ in 0..<iters {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            ms.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        ms.sort()
+        let round4 = { (x: Double) in (x * 10_000).rounded() / 10_000 }
+        return (round4(ms[ms.count / 2]), round4(ms[min(ms.count - 1, Int((Double(ms.count) * 0.9).rounded(.up)) - 1)]))
+    }
+}
