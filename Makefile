@@ -64,5 +64,9 @@ fixtures: venv-torch
 proto: deps venv
 	PYTHON=$(PY) scripts/gen-proto
 
+## bench: forward latency, Swift engine vs PyTorch reference (batch 1 and 32, 200 events, 1 thread)
+bench:
+	MODEL=$(MODEL) SWIFT=$(SWIFT) PY=$(PY) scripts/bench
+
 clean:
 	rm -rf .build
