@@ -42,7 +42,8 @@ public final class FuseRankClient: Sendable {
     deinit { connection.close() }
 
     /// Closes the socket; calls in flight and later calls fail with ``FuseRankClientError/closed``.
-    /// Idempotent; also done on deinit.
+    /// Idempotent; also done on deinit. Waits for the I/O thread to exit, which it does at once
+    /// (it is woken through its pipe), so the wait is microseconds.
     public func close() { connection.close() }
 
     /// Counters of the connection (requests sent, stale replies dropped, reconnects).

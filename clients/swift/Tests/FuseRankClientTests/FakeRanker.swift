@@ -30,9 +30,9 @@ enum FakeReply: Sendable {
 
 /// A real ROUTER socket on a loopback port, served by its own thread, that answers each request
 /// with whatever `handler` returns (nothing = drop the request). Stands in for the server.
+// @unchecked Sendable: `received` and `stop` are guarded by `lock`; the socket is used only by the
+// server thread after init hands it over.
 final class FakeRanker: @unchecked Sendable {
-    // @unchecked Sendable: `calls` and `stop` are guarded by `lock`; the socket is used only by the
-    // server thread after init hands it over.
     typealias Handler = @Sendable (ReceivedCall) -> [FakeReply]
 
     let endpoint: String
