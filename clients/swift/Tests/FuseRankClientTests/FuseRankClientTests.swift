@@ -86,7 +86,7 @@ import Testing
         let reply = try await client.rank(candidates: [5])
         #expect(reply.items == [ScoredItem(itemID: 5, score: 0.2)])
         let calls = server.calls
-        #expect(calls.count == 2)
+        #expect(calls.count >= 2)  // 2, or more if the machine is so loaded that 150 ms passes again
         #expect(calls[0].header.requestID != calls[1].header.requestID)
         #expect(calls[0].body == calls[1].body)
         #expect(client.statistics.reconnects >= 1)
@@ -167,7 +167,7 @@ import Testing
         await #expect(throws: FuseRankClientError.timedOut(attempts: 1, timeoutMs: 100)) {
             try await client.rank(candidates: [1])
         }
-        #expect(try await client.rank(candidates: [8]).items == [ScoredItem(itemID: 8, score: 0.125)])
+        #expect(try await client.rank(candidates: [8], timeoutMs: 5000).items == [ScoredItem(itemID: 8, score: 0.125)])
     }
 
     @Test func malformedRepliesAreDroppedAndTheRightOneStillArrives() async throws {
@@ -246,7 +246,9 @@ import Testing
         let client = try FuseRankClient(endpoint: server.endpoint, options: Self.options(timeoutMs: 10_000))
         let start = ContinuousClock.now
         let waiting = Task { try await client.health() }
-        try await Task.sleep(for: .milliseconds(50))
+        while server.calls.isEmpty && ContinuousClock.now - start < .seconds(5) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         waiting.cancel()
         await #expect(throws: FuseRankClientError.cancelled) { try await waiting.value }
         #expect(ContinuousClock.now - start < .seconds(5))
