@@ -32,12 +32,12 @@ public enum FuseRankClientError: Error, Sendable, Equatable, CustomStringConvert
 
     /// The gRPC code for this failure: the server's code, `DEADLINE_EXCEEDED` for a timeout,
     /// `INVALID_ARGUMENT` for a malformed endpoint, `UNAVAILABLE` for another socket failure or a
-    /// closed client, `CANCELLED`, `DATA_LOSS` for a reply that does not decode.
+    /// closed client, `CANCELLED`, `INTERNAL` for a reply that does not decode (as gRPC and the Python client).
     public var code: StatusCode {
         switch self {
         case .status(let code, _, _): code
         case .timedOut: .deadlineExceeded
-        case .malformedReply: .dataLoss
+        case .malformedReply: .internal
         case .transport(let error) where error.errno == EINVAL || error.errno == EPROTONOSUPPORT: .invalidArgument
         case .transport, .closed: .unavailable
         case .cancelled: .cancelled

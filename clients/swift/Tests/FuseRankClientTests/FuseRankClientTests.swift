@@ -179,13 +179,13 @@ import Testing
         #expect(client.statistics.malformedReplies == 2)
     }
 
-    @Test func undecodableOKReplyIsDataLoss() async throws {
+    @Test func undecodableOKReplyIsInternal() async throws {
         let server = try FakeRanker { call in
             [.reply(ReplyHeader(requestID: call.header.requestID, code: .ok), [0x0A, 0x7F])]
         }
         let client = try FuseRankClient(endpoint: server.endpoint, options: Self.options())
         let error = await #expect(throws: FuseRankClientError.self) { try await client.rank() }
-        #expect(error?.code == .dataLoss)
+        #expect(error?.code == .internal)
     }
 
     @Test func concurrentCallsEachGetTheirOwnReply() async throws {
