@@ -1,0 +1,286 @@
+"""Evaluation protocols of docs/evaluation.md through the PyTorch model, with serving semantics.
+
+Full ranking (items of the input excluded), sampled (100 splitmix64 negatives, seeds 1..5) and
+search mode (a query of the target's genre words). Requests are built exactly as the server would
+receive them and scored with `FuseRankModel.forward_requests`.
+
+CLI: `python -m fuserank.evaluate --model <bundle> --dataset ml-1m [--swift <fuserank-eval>]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .data import Dataset, SplitUser, leave_one_out, load_dataset
+from .features import Request, build_row_index
+from .metrics import Metrics, aggregate, greater_equal_counts
+from .model import FuseRankModel
+from .tokenizer import tokenize, vocab_index
+
+MASK64 = (1 << 64) - 1
+NUM_NEGATIVES = 100
+SAMPLED_SEEDS = (1, 2, 3, 4, 5)
+
+
+def default_data_root() -> str:
+    """`$FUSERANK_DATA`, else `<project>/../shared/data`."""
+    env = os.environ.get("FUSERANK_DATA")
+    if env:
+        return env
+    return str(Path(__file__).resolve().parents[2].parent / "shared" / "data")
+
+
+class SplitMix64:
+    """The negative-sampling generator of docs/evaluation.md (wrapping UInt64 arithmetic)."""
+
+    def __init__(self, seed: int, user: int):
+        self.state = ((seed << 32) | user) & MASK64
+
+    def next(self) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+
+def sample_negatives(seed: int, user: int, catalogue: Sequence[int], history: set[int],
+                     n: int = NUM_NEGATIVES) -> list[int]:
+    """`n` distinct catalogue items outside `history`, in drawing order.
+
+    - Throws: ValueError when fewer than `n` catalogue items are outside the history.
+    """
+    if len(set(catalogue) - history) < n:
+        raise ValueError(f"user {user}: fewer than {n} items outside the history")
+    rng = SplitMix64(seed, user)
+    out: list[int] = []
+    chosen: set[int] = set()
+    size = len(catalogue)
+    while len(out) < n:
+        item = catalogue[rng.next() % size]
+        if item in history or item in chosen:
+            continue
+        chosen.add(item)
+        out.append(item)
+    return out
+
+
+@dataclass
+class Case:
+    """One evaluation case: the request the server would receive and the target item."""
+
+    user: int
+    request: Request
+    target: int
+    history: set[int]  # the user's whole history, target included (for sampled negatives)
+
+
+def build_cases(ds: Dataset, split: str = "test", vocab: Sequence[str] | None = None,
+                with_query: bool = False) -> list[Case]:
+    """Requests for every user of the leave-one-out split (docs/evaluation.md).
+
+    - Parameters:
+      - split: "test" (input = all but the last event) or "val" (all but the last two).
+      - vocab: the bundle's vocabulary; needed when `with_query`.
+      - with_query: add the target's genre words as the text query (search mode).
+    """
+    if split not in ("test", "val"):
+        raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+    index = vocab_index(vocab) if vocab is not None else None
+    cases = []
+    for su in leave_one_out(ds):
+        f = su.full
+        n = len(f) - (1 if split == "test" else 2)
+        events = [(f.items[i], f.types[i], f.ts_ms[i], 0) for i in range(n)]
+        target = f.items[n]
+        text: list[int] = []
+        if with_query:
+            if index is None:
+                raise ValueError("search mode needs the vocabulary")
+            text = tokenize(ds.item_text.get(target, ""), index)
+        cases.append(Case(su.user, Request(events=events, text_tokens=text, exclude_seen=True,
+                                           now_ms=f.ts_ms[n]), target, set(f.items)))
+    return cases
+
+
+@torch.no_grad()
+def user_vectors(model: FuseRankModel, requests: Sequence[Request], batch_size: int = 256) -> torch.Tensor:
+    """(N, d) user vectors of the requests through `forward_requests`, in batches."""
+    out = []
+    for start in range(0, len(requests), batch_size):
+        out.append(model.forward_requests(requests[start:start + batch_size]))
+    return torch.cat(out) if out else torch.zeros(0, model.cfg.d_model)
+
+
+@torch.no_grad()
+def full_ranking(model: FuseRankModel, cases: Sequence[Case], batch_size: int = 256,
+                 u: torch.Tensor | None = None) -> Metrics:
+    """Rank every catalogue row (2 ..< num_items); rows of the input events are excluded,
+    the target never is."""
+    model.eval()
+    row_of = model.row_index()
+    if u is None:
+        u = user_vectors(model, [c.request for c in cases], batch_size)
+    gs, es = [], []
+    for start in range(0, len(cases), batch_size):
+        chunk = cases[start:start + batch_size]
+        scores = model.logits(u[start:start + len(chunk)])                  # (b, num_items)
+        valid = torch.ones_like(scores, dtype=torch.bool)
+        valid[:, :2] = False
+        target_rows = torch.tensor([row_of.get(c.target, 1) for c in chunk])
+        if (target_rows < 2).any():
+            raise ValueError("a target item is not in the model's catalogue")
+        for b, c in enumerate(chunk):
+            seen = [row_of[i] for i, _, _, _ in c.request.events if i in row_of]
+            if seen:
+                valid[b, torch.tensor(seen)] = False
+        valid[torch.arange(len(chunk)), target_rows] = True
+        t = scores[torch.arange(len(chunk)), target_rows]
+        g, e = greater_equal_counts(scores, t, valid)
+        gs.append(g)
+        es.append(e)
+    return aggregate(np.concatenate(gs), np.concatenate(es))
+
+
+@torch.no_grad()
+def sampled(model: FuseRankModel, cases: Sequence[Case], catalogue: Sequence[int], seed: int,
+            batch_size: int = 256, u: torch.Tensor | None = None) -> Metrics:
+    """Rank the target among 100 negatives drawn with `seed` (docs/evaluation.md)."""
+    model.eval()
+    row_of = model.row_index()
+    if u is None:
+        u = user_vectors(model, [c.request for c in cases], batch_size)
+    cand_rows = []
+    for c in cases:
+        items = [c.target] + sample_negatives(seed, c.user, catalogue, c.history)
+        rows = [row_of.get(i, 1) for i in items]
+        if min(rows) < 2:
+            raise ValueError(f"user {c.user}: a candidate is not in the model's catalogue")
+        cand_rows.append(rows)
+    rows_t = torch.tensor(cand_rows)                                         # (N, 101)
+    w = model.item_emb.weight[rows_t]                                         # (N, 101, d)
+    scores = torch.einsum("nkd,nd->nk", w, u) + model.item_bias[rows_t]       # (N, 101)
+    g, e = greater_equal_counts(scores, scores[:, 0], torch.ones_like(scores, dtype=torch.bool))
+    return aggregate(g, e)
+
+
+def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str = "test",
+             modes: Sequence[str] = ("full", "sampled", "search"), batch_size: int = 256) -> dict:
+    """Every requested protocol on `split`; returns a JSON-able dict of metric dicts.
+
+    Keys: `full`, `sampled` (mean over seeds 1..5, plus `sampled_seeds`), `search`, `search_lift`
+    (relative NDCG@10 gain of search over full).
+    """
+    model.eval()
+    out: dict = {"split": split}
+    cases = build_cases(ds, split)
+    u = None
+    if "full" in modes or "sampled" in modes:
+        u = user_vectors(model, [c.request for c in cases], batch_size)
+    if "full" in modes:
+        out["full"] = full_ranking(model, cases, batch_size, u).as_dict()
+    if "sampled" in modes:
+        per_seed = [sampled(model, cases, ds.catalogue, s, batch_size, u) for s in SAMPLED_SEEDS]
+        out["sampled_seeds"] = [m.as_dict() for m in per_seed]
+        out["sampled"] = {
+            "hr@10": float(np.mean([m.hr10 for m in per_seed])),
+            "ndcg@10": float(np.mean([m.ndcg10 for m in per_seed])),
+            "mrr": float(np.mean([m.mrr for m in per_seed])),
+            "users": per_seed[0].users,
+        }
+    if "search" in modes:
+        qcases = build_cases(ds, split, vocab, with_query=True)
+        out["search"] = full_ranking(model, qcases, batch_size).as_dict()
+        if "full" in out and out["full"]["ndcg@10"] > 0:
+            out["search_lift"] = out["search"]["ndcg@10"] / out["full"]["ndcg@10"] - 1.0
+    return out
+
+
+def format_table(rows: dict[str, dict], columns: Sequence[str] = ("hr@10", "ndcg@10", "mrr")) -> str:
+    """A markdown table: one row per protocol."""
+    lines = ["| protocol | " + " | ".join(columns) + " | users |", "|---|" + "---|" * (len(columns) + 1)]
+    for name, m in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for c in columns) + f" | {m['users']} |")
+    return "\n".join(lines)
+
+
+def run_swift(swift: str, bundle: str, dataset: str, data_root: str, split: str) -> dict:
+    """Run H2's `fuserank-eval` and parse the JSON metrics it prints on stdout."""
+    cmd = [swift, "--model", bundle, "--dataset", dataset, "--data-root", data_root, "--split", split]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    start = proc.stdout.find("{")
+    return json.loads(proc.stdout[start:])
+
+
+def compare(py: dict, sw: dict, tol: float = 1e-3) -> list[str]:
+    """Metric names (protocol/metric) where PyTorch and Swift differ by more than `tol`."""
+    bad = []
+    for proto in ("full", "sampled", "search"):
+        if proto not in py or proto not in sw:
+            continue
+        for metric in ("hr@10", "ndcg@10", "mrr"):
+            a, b = py[proto].get(metric), sw[proto].get(metric)
+            if a is None or b is None or abs(a - b) > tol:
+                bad.append(f"{proto}/{metric}: pytorch {a} swift {b}")
+    return bad
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .bundle import load_bundle
+
+    ap = argparse.ArgumentParser(description="Evaluate a FuseRank bundle (docs/evaluation.md).")
+    ap.add_argument("--model", required=True, help="bundle folder")
+    ap.add_argument("--dataset", required=True, help="ml-1m, ml-latest-small, or a JSON data spec")
+    ap.add_argument("--data-root", default=default_data_root())
+    ap.add_argument("--split", default="test", choices=["test", "val"])
+    ap.add_argument("--modes", default="full,sampled,search")
+    ap.add_argument("--swift", default=None, help="path to the Swift fuserank-eval executable")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", default=None, help="write the figures to this JSON file")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    model, cfg, _, vocab = load_bundle(args.model)
+    ds = load_dataset(args.dataset, args.data_root)
+    t0 = time.time()
+    py = evaluate(model, ds, vocab, args.split, args.modes.split(","))
+    py["seconds"] = round(time.time() - t0, 1)
+    rows = {f"pytorch {k}": py[k] for k in ("full", "sampled", "search") if k in py}
+    result = {"pytorch": py}
+    status = 0
+    if args.swift:
+        t0 = time.time()
+        sw = run_swift(args.swift, args.model, args.dataset, args.data_root, args.split)
+        result["swift"] = sw
+        result["swift_seconds"] = round(time.time() - t0, 1)
+        rows.update({f"swift {k}": sw[k] for k in ("full", "sampled", "search") if k in sw})
+        bad = compare(py, sw)
+        result["agree_1e-3"] = not bad
+        if bad:
+            status = 1
+    print(format_table(rows))
+    if "search_lift" in py:
+        print(f"search-mode lift of NDCG@10 over behaviour-only (pytorch): {py['search_lift'] * 100:.1f}%")
+    if args.swift:
+        print("PyTorch and Swift agree within 1e-3 on every metric" if status == 0 else
+              "MISMATCH between PyTorch and Swift:\n  " + "\n  ".join(compare(py, result["swift"])))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
