@@ -68,19 +68,20 @@ struct FuseRankServerCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "fuserank.server")
-        let server: RankServer
-        let endpoint: String
+        // Watch the signals before loading models, so a SIGTERM during start-up still exits 0.
+        let stopper = PendingStop()
+        let signals = ShutdownSignals { number in
+            logger.info("received signal \(number)")
+            stopper.stop()
+        }
+        defer { signals.cancel() }
         do {
-            server = try RankServer(configuration: serverConfiguration, logger: logger)
-            let signals = ShutdownSignals { number in
-                logger.info("received signal \(number)")
-                server.stop()
-            }
-            endpoint = try server.start()
+            let server = try RankServer(configuration: serverConfiguration, logger: logger)
+            let endpoint = try server.start()
             // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("fuserank-server: serving on \(endpoint)\n".utf8))
+            stopper.attach(server)
             server.waitUntilStopped()
-            signals.cancel()
         } catch let error as ServerError {
             logger.critical("\(error)")
             throw ExitCode.failure
