@@ -102,7 +102,8 @@ class FuseRankClient:
           query: free text, tokenized by the server and appended after text_tokens.
           images: image embeddings, each of the model's image_dim.
           candidates: items to rank; empty ranks the whole catalogue.
-          top_k: items to return; 0 = all candidates (or the server's default for the catalogue).
+          top_k: items to return; 0 = all candidates, or, for the whole catalogue, the server's
+            default (100 unless the server was started with another --default-top-k).
           exclude_seen: catalogue ranking only: leave out items already in events.
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.

@@ -57,9 +57,11 @@ def test_model_info_matches_config(
     info = client.model_info(config["name"])
     assert info.name == config["name"]
     assert info.version == config["version"]
-    for key in ("image_dim", "text_vocab_size", "num_items", "max_events", "max_text_tokens",
+    for key in ("image_dim", "text_vocab_size", "max_events", "max_text_tokens",
                 "max_images", "d_model", "n_layers"):
         assert getattr(info, key) == config[key], key
+    # docs/wire.md: num_items is the rankable catalogue, without the padding and [UNK] rows.
+    assert info.num_items == config["num_items"] - 2
     assert info.is_default == (which == "default")
 
 
@@ -79,6 +81,13 @@ def test_catalogue_ranking_covers_every_item_once(
     assert len(catalogue) == num_items - 2  # rows 0 (padding) and 1 (UNK) are never ranked
     assert len(set(catalogue)) == len(catalogue)
     assert 0 not in catalogue and -1 not in catalogue
+
+
+def test_catalogue_top_k_zero_is_the_server_default(client: FuseRankClient, catalogue: list[int]) -> None:
+    # docs/wire.md: without candidates, top_k 0 means the server default, 100 (--default-top-k).
+    result = client.rank(events=catalogue[:3])
+    assert len(result.items) == min(100, len(catalogue))
+    assert result.item_ids == client.rank(events=catalogue[:3], top_k=100).item_ids
 
 
 def test_ranking_is_sorted_finite_and_cut_to_top_k(
