@@ -66,7 +66,8 @@ public final class RankServer: @unchecked Sendable {
 
     /// Binds the ROUTER socket, starts the workers and the front thread, and starts serving.
     /// - Returns: the bound endpoint (a `:0` or `:*` port resolved to the real one).
-    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use).
+    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use); the
+    ///   server is then ``LifecycleState/stopped``.
     @discardableResult
     public func start() throws -> String {
         startLock.lock()
@@ -97,16 +98,25 @@ public final class RankServer: @unchecked Sendable {
             try replies.setReceiveHighWaterMark(0)
             try replies.bind(replyEndpoint)
         } catch {
+            control.transition(to: .stopped)
             throw ServerError.transport(error)
         }
         let queue = WorkQueue(capacity: configuration.queueCapacity)
         var workers: [Worker] = []
-        for index in 0..<configuration.workers {
-            let worker = Worker(
-                index: index, queue: queue, context: context, replyEndpoint: replyEndpoint,
-                maxBatch: configuration.maxBatch, stats: stats, logger: logger)
-            try worker.start()
-            workers.append(worker)
+        do {
+            for index in 0..<configuration.workers {
+                let worker = Worker(
+                    index: index, queue: queue, context: context, replyEndpoint: replyEndpoint,
+                    maxBatch: configuration.maxBatch, stats: stats, logger: logger)
+                try worker.start()
+                workers.append(worker)
+            }
+        } catch {
+            // Stop the workers already running; the sockets close when released.
+            queue.close()
+            for worker in workers { worker.join() }
+            control.transition(to: .stopped)
+            throw error
         }
         let front = FrontEnd(
             router: router, replies: replies, wake: wake, queue: queue, workers: workers, models: models,

@@ -108,6 +108,26 @@ import Testing
         try expectStillServing(peer)
     }
 
+    /// A frame above the 4x socket cap makes libzmq drop that connection (no reply is possible);
+    /// the server keeps serving everyone else.
+    @Test func frameAboveTheSocketCapDropsOnlyThatConnection() throws {
+        let server = try TestServer { $0.maxMessageBytes = 4096 }
+        let peer = try server.peer()
+        try peer.send(Method.rank.path, id: 91, body: RankRequest(textTokens: Array(repeating: 1, count: 20_000)).encode())
+        #expect(try !peer.hasMessage(timeoutMs: 300))
+        try expectStillServing(try server.peer())
+    }
+
+    @Test func portInUseFailsToStartAndStops() throws {
+        let server = try TestServer()
+        var configuration = ServerConfiguration(bind: server.endpoint, modelPaths: [Fixtures.tiny])
+        configuration.workers = 1
+        let second = try RankServer(configuration: configuration, logger: quietLogger)
+        #expect(throws: ServerError.self) { try second.start() }
+        #expect(second.state == .stopped)
+        second.waitUntilStopped()  // returns at once
+    }
+
     @Test func moreEventsThanTheModelTakesUseTheNewest() throws {
         let golden = try GoldenCases.load(Fixtures.tiny)
         let server = try TestServer()
