@@ -89,4 +89,17 @@ import Testing
         var g1 = SplitMix64(seed: 1, user: 1)
         #expect(g1.next() == 0x2043_91A6_FD59_956F)
     }
+
+    @Test func sampledNegativesMatchThePythonDraws() throws {
+        // Expected lists from training/fuserank/evaluate.py sample_negatives (docs/evaluation.md).
+        let a = try Evaluator.negativeItems(seed: 1, user: 7, catalogue: Array(stride(from: 10, to: 400, by: 3)),
+                                            history: [10, 13, 16, 100, 250], count: 12)
+        #expect(a == [229, 88, 73, 298, 181, 328, 58, 349, 265, 187, 19, 217])
+        let b = try Evaluator.negativeItems(seed: 5, user: 6040, catalogue: Array(1...3416), history: Set(1..<3000))
+        #expect(b.count == 100 && Set(b).count == 100 && b.allSatisfy { $0 >= 3000 })
+        #expect(Array(b.prefix(10)) == [3041, 3316, 3236, 3142, 3108, 3253, 3046, 3009, 3215, 3364])
+        #expect(throws: EvaluationError.self) {
+            try Evaluator.negativeItems(seed: 1, user: 1, catalogue: [1, 2, 3], history: [1], count: 3)
+        }
+    }
 }
