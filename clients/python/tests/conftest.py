@@ -104,15 +104,17 @@ class RunningServer:
             self.process.wait()
 
 
-def launch(models: Sequence[Path], log_path: Path, extra_args: Sequence[str] = ()) -> RunningServer:
-    """Starts the server on a free port and waits until Health says ready.
+def launch(
+    models: Sequence[Path], log_path: Path, extra_args: Sequence[str] = (), port: int | None = None
+) -> RunningServer:
+    """Starts the server on a free port (or the given one) and waits until Health says ready.
 
     - Parameters: models: bundle folders, the first is the default model; log_path: where the
-      server's stdout and stderr go; extra_args: more command-line options.
+      server's stdout and stderr go; extra_args: more command-line options; port: a port to bind.
     - Returns: the running server.
     """
     binary = server_binary()
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    endpoint = f"tcp://127.0.0.1:{port if port is not None else free_port()}"
     args = [str(binary), "--bind", endpoint]
     for model in models:
         args += ["--model", str(require_bundle(model))]
@@ -172,6 +174,10 @@ def server(
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     running = launch([default_bundle, golden_bundle, golden_noimage_bundle], log_path, ["--workers", "2"])
     yield running
+    # Whatever the tests sent (bad input, load), the server is still healthy at the end.
+    with running.client() as last:
+        status = last.health()
+    assert status.ready and status.state == "serving", f"{status}; log:\n{running.log_tail()}"
     code = running.terminate()
     assert code == 0, f"server exited with {code} after SIGTERM; log:\n{running.log_tail()}"
 
@@ -181,8 +187,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Starts extra servers for one test; any still running at the end are killed."""
     started: list[RunningServer] = []
 
-    def start(models: Sequence[Path], extra_args: Sequence[str] = ()) -> RunningServer:
-        running = launch(models, tmp_path / f"server-{len(started)}.log", extra_args)
+    def start(models: Sequence[Path], extra_args: Sequence[str] = (), port: int | None = None) -> RunningServer:
+        running = launch(models, tmp_path / f"server-{len(started)}.log", extra_args, port)
         started.append(running)
         return running
 

@@ -55,3 +55,36 @@ def test_sigterm_with_requests_in_flight(
         sock.close(linger=0)
     code = running.terminate()
     assert code == 0, f"server exited with {code} after SIGTERM; log:\n{running.log_tail()}"
+
+
+def test_a_client_rides_out_a_server_restart(
+    start_server: Callable[..., RunningServer], default_bundle: Path
+) -> None:
+    """Lazy Pirate against the real server: calls time out while it is down, then succeed."""
+    import threading
+
+    from fuserank_client import FuseRankClient
+
+    first = start_server([default_bundle], ["--workers", "1"])
+    port = int(first.endpoint.rsplit(":", 1)[1])
+    with FuseRankClient(first.endpoint, timeout_ms=300, retries=30, backoff_ms=20, max_backoff_ms=100) as client:
+        before = client.rank(top_k=5)
+        assert first.terminate() == 0
+        outcome: dict[str, object] = {}
+
+        def call() -> None:
+            try:
+                outcome["result"] = client.rank(top_k=5)
+            except Exception as error:  # noqa: BLE001 - checked below
+                outcome["error"] = error
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        time.sleep(0.8)  # a few attempts time out against the stopped server
+        second = start_server([default_bundle], ["--workers", "1"], port=port)
+        caller.join(timeout=30)
+        assert "error" not in outcome, outcome
+        after = outcome["result"]
+        assert after.item_ids == before.item_ids  # type: ignore[attr-defined]
+        assert client.reconnects >= 1
+    assert second.terminate() == 0
