@@ -28,7 +28,7 @@ public struct Embedding: WireMessage {
         return packed(&c, size: fuserank__v1__embedding__get_packed_size, pack: fuserank__v1__embedding__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName, unpack: fuserank__v1__embedding__unpack, free: fuserank__v1__embedding__free_unpacked
         ) { Embedding(c: $0.pointee) }

@@ -41,7 +41,7 @@ public struct Event: WireMessage {
         return packed(&c, size: fuserank__v1__event__get_packed_size, pack: fuserank__v1__event__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName, unpack: fuserank__v1__event__unpack, free: fuserank__v1__event__free_unpacked
         ) { Event(c: $0.pointee) }

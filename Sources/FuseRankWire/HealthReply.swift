@@ -29,7 +29,7 @@ public struct HealthReply: WireMessage {
         return packed(&c, size: fuserank__v1__health_reply__get_packed_size, pack: fuserank__v1__health_reply__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__health_reply__unpack, free: fuserank__v1__health_reply__free_unpacked

@@ -64,7 +64,7 @@ public struct ModelInfo: WireMessage {
         return packed(&c, size: fuserank__v1__model_info__get_packed_size, pack: fuserank__v1__model_info__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__model_info__unpack, free: fuserank__v1__model_info__free_unpacked

@@ -18,7 +18,7 @@ public struct ModelInfoRequest: WireMessage {
         return packed(&c, size: fuserank__v1__model_info_request__get_packed_size, pack: fuserank__v1__model_info_request__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__model_info_request__unpack, free: fuserank__v1__model_info_request__free_unpacked

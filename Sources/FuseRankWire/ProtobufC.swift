@@ -40,7 +40,7 @@ func unpacked<C, R>(
     unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<C>?,
     free: (UnsafeMutablePointer<C>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void,
     convert: (UnsafeMutablePointer<C>) -> R
-) throws -> R {
+) throws(WireError) -> R {
     let message: UnsafeMutablePointer<C>? =
         if bytes.isEmpty {
             emptyInput.withUnsafeBufferPointer { unpack(nil, 0, $0.baseAddress) }

@@ -34,7 +34,7 @@ public struct RankReply: WireMessage {
         return packed(&c, size: fuserank__v1__rank_reply__get_packed_size, pack: fuserank__v1__rank_reply__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__rank_reply__unpack, free: fuserank__v1__rank_reply__free_unpacked

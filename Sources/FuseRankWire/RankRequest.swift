@@ -59,7 +59,7 @@ public struct RankRequest: WireMessage {
         return packed(&c, size: fuserank__v1__rank_request__get_packed_size, pack: fuserank__v1__rank_request__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__rank_request__unpack, free: fuserank__v1__rank_request__free_unpacked

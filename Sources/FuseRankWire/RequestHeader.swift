@@ -43,7 +43,7 @@ public struct RequestHeader: WireMessage {
         return packed(&c, size: fuserank__v1__request_header__get_packed_size, pack: fuserank__v1__request_header__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__request_header__unpack, free: fuserank__v1__request_header__free_unpacked

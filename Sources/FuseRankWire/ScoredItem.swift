@@ -31,7 +31,7 @@ public struct ScoredItem: WireMessage {
         return packed(&c, size: fuserank__v1__scored_item__get_packed_size, pack: fuserank__v1__scored_item__pack)
     }
 
-    public init(bytes: [UInt8]) throws {
+    public init(bytes: [UInt8]) throws(WireError) {
         self = try unpacked(
             bytes, name: Self.protoName,
             unpack: fuserank__v1__scored_item__unpack, free: fuserank__v1__scored_item__free_unpacked

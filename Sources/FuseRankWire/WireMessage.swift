@@ -13,5 +13,5 @@ public protocol WireMessage: Sendable, Equatable {
     /// Decodes a value from protobuf's binary format; unknown fields are skipped.
     /// - Parameter bytes: one whole encoded message.
     /// - Throws: ``WireError/undecodable(messageType:byteCount:)`` when the bytes do not parse.
-    init(bytes: [UInt8]) throws
+    init(bytes: [UInt8]) throws(WireError)
 }
