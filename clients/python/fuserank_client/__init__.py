@@ -9,7 +9,14 @@
 """
 
 from fuserank_client.client import GET_MODEL_INFO, HEALTH, RANK, FuseRankClient
-from fuserank_client.messages import Event, EventType, HealthStatus, ModelInfo, RankResult, ScoredItem
+from fuserank_client.messages import (
+    Event,
+    EventType,
+    HealthStatus,
+    ModelInfo,
+    RankResult,
+    ScoredItem,
+)
 from fuserank_client.status import FuseRankError, StatusCode
 from fuserank_client.tokenizer import PAD_ID, UNK_ID, load_vocab, tokenize, words
 

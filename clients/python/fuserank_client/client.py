@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 import zmq
 
 from fuserank_client._proto import ranker_pb2 as _ranker_pb2
-from fuserank_client.messages import Event, HealthStatus, ModelInfo, RankResult, ScoredItem
+from fuserank_client.messages import (
+    Event,
+    HealthStatus,
+    ModelInfo,
+    RankResult,
+    ScoredItem,
+)
 from fuserank_client.status import RETRYABLE, FuseRankError, StatusCode
 
 RANK = "/fuserank.v1.Ranker/Rank"
@@ -270,7 +276,7 @@ class FuseRankClient:
             socket.send_multipart([b"", header.SerializeToString(), request], flags=zmq.NOBLOCK)
         except zmq.Again:
             self._reconnect()
-            raise FuseRankError(StatusCode.UNAVAILABLE, f"cannot send to {self.endpoint}: queue full")
+            raise FuseRankError(StatusCode.UNAVAILABLE, f"cannot send to {self.endpoint}: queue full") from None
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             remaining_ms = math.ceil((deadline - time.monotonic()) * 1000)

@@ -110,7 +110,7 @@ def test_pipelined_requests_on_raw_sockets(server: RunningServer,
                 header = pb.RequestHeader(method=RANK, request_id=request_id, timeout_ms=30_000)
                 sock.send_multipart([b"", header.SerializeToString(), encoded[variant]])
             sent.append(ids)
-        for sock, ids in zip(sockets, sent):
+        for sock, ids in zip(sockets, sent, strict=True):
             seen: set[int] = set()
             while len(seen) < len(ids):
                 assert sock.poll(30_000, zmq.POLLIN), f"{len(ids) - len(seen)} replies missing"

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from conftest import GOLDEN_BUNDLE, GOLDEN_NOIMAGE_BUNDLE, bundle_config
 
-from fuserank_client import Event, FuseRankClient, FuseRankError, StatusCode, load_vocab, tokenize
+from fuserank_client import (
+    Event,
+    FuseRankClient,
+    FuseRankError,
+    StatusCode,
+    load_vocab,
+    tokenize,
+)
 
 BUNDLES = {"tiny": GOLDEN_BUNDLE, "tiny-noimage": GOLDEN_NOIMAGE_BUNDLE}
 

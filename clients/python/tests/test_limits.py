@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import RunningServer
 
-from fuserank_client import FuseRankError, StatusCode
+from fuserank_client import FuseRankClient, FuseRankError, StatusCode
 from fuserank_client._proto import ranker_pb2 as pb
 
 LIMIT = 4096
+
+
+def small_again(client: FuseRankClient) -> list[int]:
+    return client.rank(text_tokens=[1] * 10, top_k=5).item_ids
 
 
 def test_message_over_the_limit(start_server: Callable[..., RunningServer], default_bundle: Path) -> None:
@@ -28,6 +32,6 @@ def test_message_over_the_limit(start_server: Callable[..., RunningServer], defa
         assert caught.value.message
         # The same client (same connection) keeps working.
         assert client.health().ready
-        assert client.rank(text_tokens=[1] * 10, top_k=5).item_ids == client.rank(text_tokens=[1] * 10, top_k=5).item_ids
+        assert client.rank(text_tokens=[1] * 10, top_k=5).item_ids == small_again(client)
     code = running.terminate()
     assert code == 0, f"server exited with {code}; log:\n{running.log_tail()}"

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer, bundle_config
+from conftest import bundle_config
 
-from fuserank_client import Event, EventType, FuseRankClient, RankResult, load_vocab, tokenize
+from fuserank_client import (
+    Event,
+    EventType,
+    FuseRankClient,
+    RankResult,
+    load_vocab,
+    tokenize,
+)
 
 TOLERANCE = dict(rel=1e-5, abs=1e-5)
 
@@ -17,7 +25,7 @@ TOLERANCE = dict(rel=1e-5, abs=1e-5)
 def assert_sorted_and_finite(result: RankResult) -> None:
     scores = result.scores
     assert all(math.isfinite(score) for score in scores), scores
-    assert all(a >= b for a, b in zip(scores, scores[1:])), "items are not sorted by score"
+    assert all(a >= b for a, b in itertools.pairwise(scores)), "items are not sorted by score"
 
 
 def assert_same_ranking(a: RankResult, b: RankResult) -> None:
