@@ -35,3 +35,39 @@ def test_message_over_the_limit(start_server: Callable[..., RunningServer], defa
         assert client.rank(text_tokens=[1] * 10, top_k=5).item_ids == small_again(client)
     code = running.terminate()
     assert code == 0, f"server exited with {code}; log:\n{running.log_tail()}"
+
+
+def test_a_full_queue_answers_unavailable(start_server: Callable[..., RunningServer], default_bundle: Path) -> None:
+    """Past --queue-capacity, Rank calls get UNAVAILABLE at once; every call still gets one reply."""
+    import zmq
+
+    from fuserank_client import RANK
+
+    running = start_server([default_bundle], ["--queue-capacity", "2", "--workers", "1", "--max-batch", "1"])
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(running.endpoint)
+    count = 60
+    try:
+        request = pb.RankRequest(top_k=10_000)
+        for item in range(1, 201):
+            request.events.add(item_id=item, type=pb.RATE)
+        body = request.SerializeToString()
+        for n in range(count):
+            header = pb.RequestHeader(method=RANK, request_id=n + 1, timeout_ms=30_000)
+            sock.send_multipart([b"", header.SerializeToString(), body])
+        codes: dict[int, int] = {}
+        while len(codes) < count:
+            assert sock.poll(20_000, zmq.POLLIN), f"{count - len(codes)} replies missing"
+            _, header_bytes, _ = sock.recv_multipart()
+            header = pb.ReplyHeader()
+            header.ParseFromString(header_bytes)
+            assert header.request_id not in codes
+            codes[header.request_id] = header.code
+        assert set(codes.values()) == {pb.OK, pb.UNAVAILABLE}, codes
+    finally:
+        sock.close(linger=0)
+    # The client retries UNAVAILABLE with backoff; a lone call goes through.
+    with running.client(retries=3, backoff_ms=20) as client:
+        assert len(client.rank(top_k=5).items) == 5
+    assert running.terminate() == 0
