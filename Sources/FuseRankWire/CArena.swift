@@ -1,28 +1,27 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CFuseRankProto
 
 /// The C memory behind one protobuf-c message while it is packed: strings, arrays and nested
 /// structs, all freed together by ``release()``.
 ///
 /// Used only inside one `encode()` call (create, fill, pack, `defer { arena.release() }`), so it
-/// never crosses threads.
+/// never crosses threads. Blocks come from `fuserank_wire_alloc`, which counts them per thread
+/// (see `wire_allocator.h`).
 final class CArena {
     private var blocks: [UnsafeMutableRawPointer] = []
 
     /// A NUL-terminated copy of `string` (the text up to any embedded NUL).
     func string(_ string: String) -> UnsafeMutablePointer<CChar> {
-        guard let copy = strdup(string) else { fatalError("CArena: out of memory") }
-        blocks.append(UnsafeMutableRawPointer(copy))
-        return copy
+        string.utf8CString.withUnsafeBufferPointer { source in
+            let copy = allocate(CChar.self, count: source.count)
+            copy.initialize(from: source.baseAddress!, count: source.count)
+            return copy
+        }
     }
 
     /// Uninitialised storage for `count` values of `T`; `count` may be 0 (returns a valid pointer).
     func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let bytes = max(1, count) * MemoryLayout<T>.stride
-        guard let raw = malloc(bytes) else { fatalError("CArena: out of memory") }
+        guard let raw = fuserank_wire_alloc(bytes) else { fatalError("CArena: out of memory") }
         blocks.append(raw)
         return raw.bindMemory(to: T.self, capacity: max(1, count))
     }
@@ -54,7 +53,7 @@ final class CArena {
 
     /// Frees every block handed out (all plain data, so no deinitialisation is needed).
     func release() {
-        for block in blocks { free(block) }
+        for block in blocks { fuserank_wire_free(block) }
         blocks.removeAll()
     }
 }

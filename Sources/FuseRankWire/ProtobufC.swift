@@ -26,6 +26,8 @@ func packed<C>(
 }
 
 /// Unpacks bytes with protobuf-c, converts the C message to a Swift value, and frees the C message.
+///
+/// protobuf-c allocates through `fuserank_wire_allocator()`, which counts live blocks per thread.
 /// - Parameters:
 ///   - bytes: one whole encoded message.
 ///   - name: the protobuf message name, for the error.
@@ -43,14 +45,14 @@ func unpacked<C, R>(
 ) throws(WireError) -> R {
     let message: UnsafeMutablePointer<C>? =
         if bytes.isEmpty {
-            emptyInput.withUnsafeBufferPointer { unpack(nil, 0, $0.baseAddress) }
+            emptyInput.withUnsafeBufferPointer { unpack(fuserank_wire_allocator(), 0, $0.baseAddress) }
         } else {
-            bytes.withUnsafeBufferPointer { unpack(nil, $0.count, $0.baseAddress) }
+            bytes.withUnsafeBufferPointer { unpack(fuserank_wire_allocator(), $0.count, $0.baseAddress) }
         }
     guard let message else {
         throw WireError.undecodable(messageType: name, byteCount: bytes.count)
     }
-    defer { free(message, nil) }
+    defer { free(message, fuserank_wire_allocator()) }
     return convert(message)
 }
 

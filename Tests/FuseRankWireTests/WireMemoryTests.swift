@@ -3,33 +3,54 @@ import Testing
 
 @testable import FuseRankWire
 
-/// Encoding and decoding free every byte of C memory they take (glibc's heap stays flat over many
-/// calls), on success and on failure.
+/// Encoding and decoding free every C block they allocate, on success and on failure.
+///
+/// All of the codec's C memory goes through `fuserank_wire_alloc` / `fuserank_wire_allocator()`,
+/// which count the blocks live on the calling thread; the count is exact and unaffected by other
+/// tests allocating at the same time.
 @Suite struct WireMemoryTests {
-    /// Bytes in use on glibc's heap (every arena).
-    static func heapInUse() -> Int { Int(fuserank_heap_bytes_in_use()) }
-
-    @Test(.enabled(if: FUSERANK_HAVE_HEAP_STATS == 1)) func codecDoesNotLeak() throws {
-        let large = WireGoldenTests.largeRequest
-        let largeBytes = large.encode()  // ~34 KB; one leaked copy per call would be obvious
-        let header = RequestHeader(method: .rank, requestID: 1, timeoutMs: 5, metadata: ["a": "b", "c": "d"])
-        let reply = RankReply(items: (0..<100).map { ScoredItem(itemID: Int64($0), score: 1) }, model: "m", modelVersion: "v")
-        let health = HealthReply(ready: true, state: "serving", models: ["a", "b"])
-        func exercise(_ rounds: Int) throws {
-            for _ in 0..<rounds {
-                _ = try RankRequest(bytes: largeBytes)
-                _ = large.encode()
-                _ = try RequestHeader(bytes: header.encode())
-                _ = try RankReply(bytes: reply.encode())
-                _ = try HealthReply(bytes: health.encode())
-                _ = try? RankRequest(bytes: Array(largeBytes.dropLast(1)))  // fails after allocating
-            }
+    /// The counter sees protobuf-c's allocations (so a zero below means something).
+    @Test func counterSeesUnpackedMessages() throws {
+        let bytes = WireGoldenTests.largeRequest.encode()
+        let before = fuserank_wire_live_blocks()
+        let message = bytes.withUnsafeBufferPointer {
+            fuserank__v1__rank_request__unpack(fuserank_wire_allocator(), $0.count, $0.baseAddress)
         }
-        try exercise(50)  // warm up
-        let before = Self.heapInUse()
-        try exercise(2000)
-        let growth = Self.heapInUse() - before
-        // A leak of even one 32-byte block per round would be 64 KB per kind of call.
-        #expect(growth < 48 * 1024, "heap grew by \(growth) bytes over 2000 rounds")
+        #expect(message != nil)
+        #expect(fuserank_wire_live_blocks() > before)
+        fuserank__v1__rank_request__free_unpacked(message, fuserank_wire_allocator())
+        #expect(fuserank_wire_live_blocks() == before)
+    }
+
+    @Test func everyMessageFreesWhatItAllocates() throws {
+        let messages: [any WireMessage] = [
+            WireGoldenTests.largeRequest,
+            RankRequest(),
+            RequestHeader(method: .rank, requestID: 1, timeoutMs: 5, metadata: ["a": "b", "c": "d"]),
+            ReplyHeader(requestID: 2, code: .notFound, message: "m", trailers: ["k": "v"]),
+            RankReply(items: (0..<100).map { ScoredItem(itemID: Int64($0), score: 1) }, model: "m", modelVersion: "v", unknownCandidates: [1, 2]),
+            HealthRequest(),
+            HealthReply(ready: true, state: "serving", models: ["a", "b"]),
+            ModelInfoRequest(model: "x"),
+            ModelInfo(name: "n", version: "v", imageDim: 3),
+            Event(itemID: 1, type: .click),
+            Embedding(values: [1, 2, 3]),
+            ScoredItem(itemID: 1, score: 2),
+        ]
+        let before = fuserank_wire_live_blocks()
+        for message in messages {
+            try Self.exercise(message)
+            #expect(fuserank_wire_live_blocks() == before, "\(type(of: message)) leaves C blocks behind")
+        }
+    }
+
+    /// Encodes, decodes, and decodes a truncated and a corrupted copy (failures after allocating).
+    static func exercise<M: WireMessage>(_ message: M) throws {
+        let bytes = message.encode()
+        #expect(try M(bytes: bytes) == message)
+        if bytes.count > 1 {
+            _ = try? M(bytes: Array(bytes.dropLast()))
+            _ = try? M(bytes: bytes + [0x0A, 0x7F])  // a length-delimited field 1 that runs past the end
+        }
     }
 }
