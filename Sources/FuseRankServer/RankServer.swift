@@ -107,7 +107,7 @@ public final class RankServer: @unchecked Sendable {
             for index in 0..<configuration.workers {
                 let worker = Worker(
                     index: index, queue: queue, context: context, replyEndpoint: replyEndpoint,
-                    maxBatch: configuration.maxBatch, stats: stats, logger: logger)
+                    maxBatch: configuration.maxBatch, models: models.bundles, stats: stats, logger: logger)
                 try worker.start()
                 workers.append(worker)
             }

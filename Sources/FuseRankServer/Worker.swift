@@ -13,21 +13,25 @@ final class Worker: Sendable {
     private let context: ZMQContext
     private let replyEndpoint: String
     private let maxBatch: Int
+    private let models: [ModelBundle]
     private let stats: ServerStats
     private let logger: Logger
     /// Signalled once when the thread has finished.
     private let finished = DispatchSemaphore(value: 0)
 
     /// A worker that will push its replies to `replyEndpoint` (a PULL socket bound by the front).
+    /// - Parameter models: the bundles it ranks with; its rankers (scratch arenas) are made when
+    ///   the thread starts, so the first request pays no allocation.
     init(
         index: Int, queue: WorkQueue, context: ZMQContext, replyEndpoint: String, maxBatch: Int,
-        stats: ServerStats, logger: Logger
+        models: [ModelBundle], stats: ServerStats, logger: Logger
     ) {
         self.index = index
         self.queue = queue
         self.context = context
         self.replyEndpoint = replyEndpoint
         self.maxBatch = maxBatch
+        self.models = models
         self.stats = stats
         var logger = logger
         logger[metadataKey: "worker"] = "\(index)"
@@ -61,6 +65,7 @@ final class Worker: Sendable {
 
     private func run(push: ZMQSocket) {
         var rankers: [ObjectIdentifier: Ranker] = [:]
+        for bundle in models { rankers[ObjectIdentifier(bundle)] = Ranker(bundle: bundle, maxBatch: maxBatch) }
         while let batch = queue.takeBatch(maxBatch: maxBatch) {
             let bundle = batch[0].bundle
             let ranker = rankers[ObjectIdentifier(bundle)] ?? {

@@ -15,12 +15,12 @@ import Testing
         let worker: Worker
         let stats = ServerStats()
 
-        init(maxBatch: Int) throws {
+        init(maxBatch: Int, models: [ModelBundle] = []) throws {
             context = try ZMQContext()
             let name = "inproc://worker-\(UUID().uuidString)"
             pull = try ZMQSocket(context: context, type: .pull)
             try pull.bind(name)
-            worker = Worker(index: 0, queue: queue, context: context, replyEndpoint: name, maxBatch: maxBatch, stats: stats, logger: quietLogger)
+            worker = Worker(index: 0, queue: queue, context: context, replyEndpoint: name, maxBatch: maxBatch, models: models, stats: stats, logger: quietLogger)
             try worker.start()
         }
 
@@ -67,7 +67,7 @@ import Testing
         let single = Ranker(bundle: bundle, maxBatch: 1)
         let alone = try queries.map { try single.rank([$0])[0] }
 
-        let harness = try Harness(maxBatch: 8)
+        let harness = try Harness(maxBatch: 8, models: [bundle])
         defer { harness.stop() }
         for (n, query) in queries.enumerated() {
             #expect(harness.queue.push(RankJob(envelope: [[1], []], requestID: UInt64(n), bundle: bundle, query: query, deadline: .now + .seconds(60))))
