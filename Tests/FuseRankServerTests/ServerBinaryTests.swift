@@ -21,7 +21,7 @@ import Testing
     }
 
     /// A running server process and the endpoint from its ready line.
-    final class Process_ {
+    final class ServerProcess {
         let process = Process()
         let output = Pipe()
         var endpoint = ""
@@ -65,7 +65,7 @@ import Testing
 
     @Test(arguments: [SIGTERM, SIGINT])
     func servesThenExitsZeroOnSignal(signal: Int32) throws {
-        let server = try Process_(arguments: [
+        let server = try ServerProcess(arguments: [
             "--bind", "tcp://127.0.0.1:0", "--model", Fixtures.tiny, "--model", Fixtures.tinyNoImage, "--workers", "1",
         ])
         #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:") && !server.endpoint.hasSuffix(":0"))
