@@ -60,6 +60,21 @@ test-training: venv-torch
 fixtures: venv-torch
 	cd training && ../$(PY) -m fuserank.fixtures --out ../Tests/Fixtures/golden
 
+## train-default: rebuild models/default/ from MovieLens latest-small (needs torch); prints its figures
+train-default: venv-torch
+	cd training && ../$(PY) -m fuserank.train --config configs/default.json --out ../models/default --no-progress
+
+## train: train training/configs/$(DATASET).json into models/$(DATASET)/ (tqdm progress, learning curve)
+train: venv-torch
+	cd training && ../$(PY) -m fuserank.train --config configs/$(DATASET).json --out ../models/$(DATASET)
+
+## eval: evaluate $(MODEL) through PyTorch and the Swift engine side by side (must agree to 1e-3)
+EVAL_DATASET ?= $(if $(findstring ml-1m,$(MODEL)),ml-1m,ml-latest-small)
+eval: deps venv-torch
+	$(SWIFT) build -c release --product fuserank-eval
+	cd training && ../$(PY) -m fuserank.evaluate --model ../$(MODEL) --dataset $(EVAL_DATASET) \
+		--swift ../.build/release/fuserank-eval
+
 ## proto: regenerate the committed protobuf-c and Python code
 proto: deps venv
 	PYTHON=$(PY) scripts/gen-proto

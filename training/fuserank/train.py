@@ -78,6 +78,7 @@ class Sample:
     cuts: np.ndarray          # (G,) cut index i of each group (its RANK sees events <= i)
     targets: np.ndarray       # (G,) target row of each group (0 = none, inference)
     rank_buckets: np.ndarray  # (G,)
+    next_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (L,) item after each event
     texts: list[list[int]] = field(default_factory=list)            # (G,) token ids per group
     images: list[list[list[float]]] = field(default_factory=list)   # (G,) image vectors per group
 
@@ -111,7 +112,8 @@ def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng
             else:
                 texts.append([])
                 images.append([])
-    return Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb, texts, images)
+    return Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb,
+                  seq.rows[start + 1:end], texts, images)
 
 
 @dataclass
@@ -138,6 +140,7 @@ class Batch:
     order: Tensor         # (B, S)
     group_index: Tensor   # (B, Q, M) indices (into the group tokens) of each group token's group
     group_seen: Tensor    # (B, Q, M) bool: group member k is visible (k <= own order)
+    event_targets: Tensor  # (B, Lmax) the item after each event (0 = none): auxiliary loss
 
     def visible(self) -> Tensor:
         """(B, S, S) bool, query i may see key j:
@@ -172,12 +175,14 @@ def collate(samples: Sequence[Sample], image_dim: int) -> Batch:
     images = np.zeros((bsz, imax, image_dim), np.float32)
     rank_b = np.zeros((bsz, gmax), np.int64)
     targets = np.zeros((bsz, gmax), np.int64)
+    ev_targets = np.zeros((bsz, lmax), np.int64)
     kind = np.zeros((bsz, S), np.int64)
     cut = np.full((bsz, S), -1, np.int64)
     order = np.zeros((bsz, S), np.int64)
     for b, s in enumerate(samples):
         n, g = len(s.rows), len(s.cuts)
         rows[b, :n], types[b, :n], buckets[b, :n] = s.rows, s.types, s.buckets
+        ev_targets[b, :len(s.next_rows)] = s.next_rows
         kind[b, :n] = 1
         cut[b, :n] = np.arange(n)
         rank_b[b, :g], targets[b, :g] = s.rank_buckets, s.targets
@@ -226,7 +231,7 @@ def collate(samples: Sequence[Sample], image_dim: int) -> Batch:
                  torch.from_numpy(rank_b), torch.from_numpy(targets),
                  torch.from_numpy(np.arange(gmax)[None, :] < ncuts[:, None]),
                  torch.from_numpy(kind), torch.from_numpy(cut), torch.from_numpy(order),
-                 torch.from_numpy(gidx), torch.from_numpy(gseen))
+                 torch.from_numpy(gidx), torch.from_numpy(gseen), torch.from_numpy(ev_targets))
 
 
 def encode_fast(model: FuseRankModel, x: Tensor, batch: Batch) -> Tensor:
@@ -274,14 +279,18 @@ def encode_fast(model: FuseRankModel, x: Tensor, batch: Batch) -> Tensor:
 
 def group_outputs(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tensor:
     """Hidden states of every [RANK] token, before final_norm: (B, Gmax, d)."""
+    return encode_batch(model, batch, fast)[:, -batch.rank_buckets.shape[1]:]
+
+
+def encode_batch(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tensor:
+    """Hidden states of every token, before final_norm: (B, S, d)."""
     parts = [model.embed_events(batch.rows, batch.types, batch.buckets, batch.positions),
              model.embed_text(batch.text_ids)]
     if model.image_proj is not None:
         parts.append(model.embed_images(batch.images))
     parts.append(model.embed_rank(batch.rank_buckets))
     x = torch.cat(parts, dim=1)                                            # (B, S, d)
-    h = encode_fast(model, x, batch) if fast else model.encode(x, batch.visible())
-    return h[:, -batch.rank_buckets.shape[1]:]
+    return encode_fast(model, x, batch) if fast else model.encode(x, batch.visible())
 
 
 def ce_loss(model: FuseRankModel, u: Tensor, targets: Tensor, bf16: bool) -> Tensor:
@@ -315,14 +324,19 @@ class TrainConfig:
     threads: int = 2
     clip_norm: float = 5.0
     max_minutes: float = 0.0  # 0 = no wall-clock cap; else stop after this many minutes
+    # > 0: the cosine decay follows max(step fraction, elapsed / this many minutes), so the
+    # schedule completes within the wall-clock budget however busy the machine is.
+    schedule_minutes: float = 0.0
+    event_loss: bool = False  # also predict the next item from every event token (auxiliary loss)
     random_window_prob: float = 0.0  # a longer sequence's window ends at a random event with this probability
 
 
-def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
-    """Linear warmup, then cosine decay to `min_ratio`."""
+def lr_factor(step: int, total: int, warmup: int, min_ratio: float, time_frac: float = 0.0) -> float:
+    """Linear warmup, then cosine decay to `min_ratio` (progress = the larger of the step
+    fraction after warmup and `time_frac`)."""
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    t = min(1.0, max(time_frac, (step - warmup) / max(1, total - warmup)))
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
 
@@ -382,7 +396,12 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         (no_decay if p.ndim < 2 or "norm" in name or "bias" in name else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, warmup, tc.min_lr_ratio))
+
+    def set_lr() -> None:
+        frac = (time.time() - t_start) / (tc.schedule_minutes * 60) if tc.schedule_minutes > 0 else 0.0
+        f = lr_factor(step, total, warmup, tc.min_lr_ratio, frac)
+        for group in opt.param_groups:
+            group["lr"] = tc.lr * f
     hist: dict = {"epoch": [], "loss": [], "val_ndcg10": [], "seconds": [], "best_epoch": 0,
                   "best_val": -1.0}
     best_state = copy.deepcopy(model.state_dict())
@@ -402,22 +421,30 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                        for k, a, e in resample_windows(batches[bi], seqs, tc.random_window_prob, rng)]
             batch = collate(samples, cfg.image_dim)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tc.bf16_autocast):
-                h = group_outputs(model, batch)
-                u = model.user_vectors(h[batch.group_real])
-            loss = ce_loss(model, u.float(), batch.targets[batch.group_real], tc.bf16_logits)
+                h = encode_batch(model, batch)
+                u = model.user_vectors(h[:, -batch.rank_buckets.shape[1]:][batch.group_real])
+                tgt = batch.targets[batch.group_real]
+                if tc.event_loss:
+                    ev = batch.event_targets > 0
+                    u = torch.cat([u, model.user_vectors(h[:, :batch.rows.shape[1]][ev])])
+                    tgt = torch.cat([tgt, batch.event_targets[ev]])
+            loss = ce_loss(model, u.float(), tgt, tc.bf16_logits)
             opt.zero_grad(set_to_none=True)
+            set_lr()
             loss.backward()
             if tc.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
             opt.step()
-            sched.step()
             step += 1
             tot += loss.item()
             cnt += 1
             bar.set_postfix(loss=f"{tot / cnt:.4f}")
+            if tc.schedule_minutes > 0 and time.time() - t_start > tc.schedule_minutes * 60:
+                break
         secs = time.time() - t0
         val = float("nan")
-        if validate is not None and (epoch % tc.eval_every == 0 or epoch == tc.epochs):
+        out_of_time = tc.schedule_minutes > 0 and time.time() - t_start > tc.schedule_minutes * 60
+        if validate is not None and (epoch % tc.eval_every == 0 or epoch == tc.epochs or out_of_time):
             model.eval()
             val = validate(model)
         hist["epoch"].append(epoch)
@@ -438,6 +465,9 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 if bad >= tc.patience:
                     log(f"early stop: no improvement for {bad} evaluations")
                     break
+        if out_of_time:
+            log(f"stopping: the {tc.schedule_minutes} min schedule is complete")
+            break
         if tc.max_minutes > 0 and time.time() - t_start > tc.max_minutes * 60:
             log(f"stopping: wall-clock cap of {tc.max_minutes} min reached")
             break

@@ -139,3 +139,22 @@ def test_tiny_train_export_load_score(tmp_path) -> None:
     assert items[0][0] == 105  # row 5 follows row 4
     with torch.no_grad():
         assert torch.allclose(loaded.forward_requests([req]), m.forward_requests([req]), atol=1e-6)
+
+
+def test_event_targets_and_random_windows() -> None:
+    cfg = _model(0).cfg  # max_events 12
+    rng = np.random.default_rng(3)
+    rows = list(range(2, 27))  # 25 events
+    seq = make_sequence(rows, [6] * 25, [0] * 25, cfg.num_time_buckets)
+    s = make_sample(seq, 4, 17, cfg.num_time_buckets, rng, None, 0.0)
+    assert s.rows.tolist() == rows[4:16] and s.next_rows.tolist() == rows[5:17]
+    batch = collate([s], 0)
+    assert batch.event_targets[0].tolist() == rows[5:17]
+    assert batch.targets[0].tolist() == rows[5:17]  # every cut kept: targets == next items
+    from fuserank.train import resample_windows
+    w = windows([seq], cfg.max_events)
+    assert w == [(0, 12, 25)]
+    moved = [resample_windows(w, [seq], 1.0, rng)[0] for _ in range(200)]
+    assert all(e - a == 13 and 13 <= e <= 25 for _, a, e in moved)
+    assert len({e for _, _, e in moved}) > 5
+    assert resample_windows(w, [seq], 0.0, rng) == w
