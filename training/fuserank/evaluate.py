@@ -238,6 +238,65 @@ def compare(py: dict, sw: dict, tol: float = 1e-3) -> list[str]:
     return bad
 
 
+# Published figures on ML-1M (ml-1m.txt, leave-one-out), see ../shared/data/README.md.
+ML1M_ANCHORS = [
+    ("SASRec, full softmax CE (Klenitskiy & Vasilev, RecSys 2023)", "full", 0.3152, 0.1821),
+    ("gSASRec (Petrov & Macdonald, RecSys 2023)", "full", 0.3003, 0.1726),
+    ("SASRec, BCE with 1 negative (Klenitskiy & Vasilev, RecSys 2023)", "full", 0.2500, 0.1341),
+    ("SASRec (Kang & McAuley, ICDM 2018)", "sampled", 0.8245, 0.5905),
+]
+
+
+def card_section(result: dict, dataset: str, command: str) -> str:
+    """Markdown: PyTorch and Swift figures side by side (and the ML-1M anchors)."""
+    py, sw = result["pytorch"], result.get("swift")
+    lines = ["## Evaluation through PyTorch and the Swift engine", "",
+             f"Split: {py['split']}; users: {py['full']['users'] if 'full' in py else '?'}. "
+             "Sampled = mean over seeds 1..5 (docs/evaluation.md).", "",
+             "| protocol | metric | PyTorch | Swift | abs diff |", "|---|---|---|---|---|"]
+    for proto in ("full", "sampled", "search"):
+        if proto not in py:
+            continue
+        for metric in ("hr@10", "ndcg@10", "mrr"):
+            a = py[proto][metric]
+            b = sw[proto][metric] if sw and proto in sw else None
+            lines.append(f"| {proto} | {metric} | {a:.4f} | {'-' if b is None else f'{b:.4f}'} | "
+                         f"{'-' if b is None else f'{abs(a - b):.1e}'} |")
+    lines.append("")
+    if "search_lift" in py:
+        lines.append(f"Search-mode lift of NDCG@10 over behaviour-only: **{py['search_lift'] * 100:.1f}%** "
+                     "(same model; the query is the target's genre words).")
+    if sw:
+        lines.append("PyTorch and Swift agree within 1e-3 on every metric." if result.get("agree_1e-3")
+                     else "PyTorch and Swift DISAGREE (> 1e-3) on some metric.")
+    if dataset == "ml-1m":
+        lines += ["", "### Published anchors on the same file and protocol", "",
+                  "| model | protocol | HR@10 | NDCG@10 | ours (HR@10 / NDCG@10) |", "|---|---|---|---|---|"]
+        for name, proto, hr, nd in ML1M_ANCHORS:
+            ours = py.get(proto)
+            o = f"{ours['hr@10']:.4f} / {ours['ndcg@10']:.4f}" if ours else "-"
+            lines.append(f"| {name} | {proto} | {hr:.4f} | {nd:.4f} | {o} |")
+        lines.append("")
+        lines.append("gSASRec's figure is Recall@10 (= HR@10 with one target).")
+    lines += ["", "Command:", "", "```", command, "```", ""]
+    return "\n".join(lines)
+
+
+def update_card(bundle: str, section: str) -> None:
+    """Replace (or append) the evaluation section of the bundle's model-card.md."""
+    path = Path(bundle) / "model-card.md"
+    text = path.read_text() if path.exists() else ""
+    marker = "## Evaluation through PyTorch and the Swift engine"
+    if marker in text:
+        head, rest = text.split(marker, 1)
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1:] if nxt >= 0 else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .bundle import load_bundle
 
@@ -250,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--swift", default=None, help="path to the Swift fuserank-eval executable")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
+    ap.add_argument("--update-card", action="store_true",
+                    help="write the figures (and the anchors for ml-1m) into the bundle's model-card.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -279,6 +340,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "MISMATCH between PyTorch and Swift:\n  " + "\n  ".join(compare(py, result["swift"])))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.update_card:
+        cmd = "cd training && python -m fuserank.evaluate --model {} --dataset {}{}".format(
+            args.model, args.dataset, " --swift ../.build/release/fuserank-eval" if args.swift else "")
+        update_card(args.model, card_section(result, args.dataset, cmd + "   # or: make eval MODEL=..."))
     return status
 
 

@@ -328,6 +328,12 @@ class TrainConfig:
     # schedule completes within the wall-clock budget however busy the machine is.
     schedule_minutes: float = 0.0
     event_loss: bool = False  # also predict the next item from every event token (auxiliary loss)
+    # > 0: re-initialise the additive embeddings (event type, time, position, modality) with this
+    # std, so the item identity dominates the event tokens at the start.
+    small_init_std: float = 0.0
+    # early stopping on validation NDCG@10 of "full" (behaviour only) or "full+search" (the mean
+    # of behaviour-only and search mode: the model serves both)
+    val_metric: str = "full"
     random_window_prob: float = 0.0  # a longer sequence's window ends at a random event with this probability
 
 
@@ -552,6 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.manual_seed(tc.seed)
     model = FuseRankModel(cfg)
     model.set_item_ids(item_ids)
+    if tc.small_init_std > 0:
+        for emb in (model.event_type_emb, model.time_emb, model.pos_emb, model.modality_emb):
+            torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
     row_of = model.row_index()
     n_params = sum(p.numel() for p in model.parameters())
     log(f"dataset {ds.name}: {len(ds.users)} users, {len(ds.catalogue)} items, vocab {len(vocab)}; "
@@ -567,9 +576,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return text_of_row.get(row, []), []
 
     val_cases = build_cases(ds, "val")
+    val_search = build_cases(ds, "val", vocab, with_query=True) if tc.val_metric == "full+search" else []
 
     def validate(m: FuseRankModel) -> float:
-        return full_ranking(m, val_cases).ndcg10
+        full = full_ranking(m, val_cases).ndcg10
+        if not val_search:
+            return full
+        return 0.5 * (full + full_ranking(m, val_search).ndcg10)
 
     hist = train_model(model, seqs, tc, context if ds.item_text else None, validate, log,
                        progress=not args.no_progress)
@@ -628,7 +641,7 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         f"{n_params} parameters.",
         f"- Optimiser: AdamW lr {tc.lr} (warmup {tc.warmup_epochs} epochs, cosine to {tc.min_lr_ratio}x), "
         f"weight decay {tc.weight_decay}, batch {tc.batch_size}, seed {tc.seed}.",
-        f"- Epochs run: {epochs_run} (best validation NDCG@10 {hist['best_val']:.4f} at epoch "
+        f"- Epochs run: {epochs_run} (best validation {tc.val_metric} NDCG@10 {hist['best_val']:.4f} at epoch "
         f"{hist['best_epoch']}; patience {tc.patience}); {mean_epoch:.1f} s/epoch.",
         f"- Training wall-clock time: **{train_secs / 60:.1f} min** on {tc.threads} CPU threads "
         f"(whole command incl. data loading and evaluation: {total_secs / 60:.1f} min).",

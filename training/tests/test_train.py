@@ -111,6 +111,9 @@ def test_lr_schedule() -> None:
     assert lr_factor(10, 100, 10, 0.0) == pytest.approx(1.0)
     assert lr_factor(100, 100, 10, 0.0) == pytest.approx(0.0)
     assert lr_factor(55, 100, 10, 0.1) == pytest.approx(0.55)
+    # the wall-clock fraction takes over when it is ahead of the step fraction
+    assert lr_factor(20, 100, 10, 0.0, time_frac=0.5) == pytest.approx(0.5)
+    assert lr_factor(20, 100, 10, 0.0, time_frac=1.5) == pytest.approx(0.0)
 
 
 def test_tiny_train_export_load_score(tmp_path) -> None:
