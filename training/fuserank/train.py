@@ -609,6 +609,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def objective_line(tc: TrainConfig) -> str:
+    """The model card's description of the training objective."""
+    line = ("- Objective: full-softmax cross-entropy over the catalogue (bfloat16 logits); one forward per "
+            f"user window; {tc.cut_fraction * 100:.0f}% of the cuts get a [RANK] group (serving semantics) "
+            f"whose text context is the target's genre words with probability {tc.context_prob}")
+    if tc.event_loss:
+        line += "; every event token also predicts the next item (auxiliary SASRec-style loss)"
+    if tc.random_window_prob > 0:
+        line += (f"; windows of histories longer than max_events end at a random event with probability "
+                 f"{tc.random_window_prob}")
+    if tc.small_init_std > 0:
+        line += f"; event-type/time/position/modality embeddings initialised with std {tc.small_init_std}"
+    return line + "."
+
+
 def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, test: dict, val: dict,
                table: str, train_secs: float, n_params: int, total_secs: float) -> str:
     """The model-card.md text."""
@@ -633,9 +648,7 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         "",
         f"- Split: leave-one-out (last item test, second last validation, rest training; "
         f"{'time-ordered' if ds.has_timestamps else 'file order'}).",
-        f"- Objective: full-softmax cross-entropy over the catalogue, one forward per user window "
-        f"training every cut from its [RANK] token; text context = the target's genre words with "
-        f"probability {tc.context_prob}.",
+        objective_line(tc),
         f"- Model: d_model {cfg.d_model}, {cfg.n_heads} heads, {cfg.n_layers} layers, d_ff {cfg.d_ff}, "
         f"max_events {cfg.max_events}, dropout {cfg.dropout}, image_dim {cfg.image_dim}; "
         f"{n_params} parameters.",
