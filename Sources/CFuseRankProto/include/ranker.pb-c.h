@@ -284,6 +284,9 @@ struct  Fuserank__V1__ModelInfo
   char *version;
   uint32_t image_dim;
   uint32_t text_vocab_size;
+  /*
+   * Items the model can rank (the catalogue; the bundle's num_items less the padding and UNK rows).
+   */
   uint32_t num_items;
   uint32_t max_events;
   uint32_t max_text_tokens;
