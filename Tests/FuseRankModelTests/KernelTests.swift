@@ -62,6 +62,21 @@ import Testing
         #expect(abs(x.reduce(0, +) - 1) <= Self.tolerance)
     }
 
+    @Test func expApproxIsWithinFourTenthsOfAMillionth() {
+        // Relative error against Double exp over the range softmax uses (x - max <= 0) and beyond.
+        var worst = 0.0
+        var x: Float = -87
+        while x <= 88 {
+            let e = exp(Double(x))
+            worst = max(worst, abs(Double(expApprox(x)) - e) / e)
+            x += 0.0137
+        }
+        #expect(worst < 4e-7, "max relative error \(worst)")
+        #expect(expApprox(0) == 1)
+        #expect(expApprox(-200) > 0 && expApprox(-200) < 2e-38)  // clamped, never NaN or negative
+        #expect(expApprox(1000).isFinite)
+    }
+
     @Test func geluIsTheExactErfForm() {
         var x = randoms(64, seed: 8).map { $0 * 6 }
         let ref = x.map { 0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot())) }

@@ -14,18 +14,46 @@ func gelu(_ x: UnsafeMutablePointer<Float>, n: Int) {
 }
 
 /// x (n,) = softmax(x), in place (max subtracted first).
+///
+/// The exponentials use ``expApprox(_:)`` (relative error below 4e-7) so the loop vectorizes;
+/// the sum runs in 8 interleaved partial sums.
 func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
     guard n > 0 else { return }
     var m = x[0]
     for i in 1..<n where x[i] > m { m = x[i] }
-    var sum: Float = 0
-    for i in 0..<n {
-        let e = expf(x[i] - m)
-        x[i] = e
-        sum += e
+    for i in 0..<n { x[i] = expApprox(x[i] - m) }
+    var partial = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+    var i = 0
+    while i + 8 <= n {
+        partial.0 += x[i]; partial.1 += x[i + 1]; partial.2 += x[i + 2]; partial.3 += x[i + 3]
+        partial.4 += x[i + 4]; partial.5 += x[i + 5]; partial.6 += x[i + 6]; partial.7 += x[i + 7]
+        i += 8
     }
+    var sum = ((partial.0 + partial.1) + (partial.2 + partial.3)) + ((partial.4 + partial.5) + (partial.6 + partial.7))
+    while i < n { sum += x[i]; i += 1 }
     let inv = 1 / sum
     for i in 0..<n { x[i] *= inv }
+}
+
+/// exp(x) for x in [-87, 88] (clamped outside), relative error below 4e-7: branch-free, so loops vectorize.
+///
+/// Cephes' `expf` scheme: n = round(x / ln 2) by the 1.5 * 2^23 trick, r = x - n ln 2 in two
+/// parts, a degree-5 polynomial for e^r, then 2^n built in the exponent bits.
+@inline(__always)
+func expApprox(_ x: Float) -> Float {
+    let xc = Swift.min(Swift.max(x, -87), 88)
+    let t = xc * 1.442_695_04 + 12_582_912  // 1.5 * 2^23: round(x / ln 2) lands in the low mantissa bits
+    let n = t - 12_582_912
+    let r = (xc - n * 0.693_359_375) + n * 2.121_944_4e-4  // ln 2 = 0.693359375 - 2.12194440e-4
+    var p: Float = 1.987_569_15e-4
+    p = p * r + 1.398_199_950_7e-3
+    p = p * r + 8.333_451_907_3e-3
+    p = p * r + 4.166_579_589_4e-2
+    p = p * r + 1.666_666_545_9e-1
+    p = p * r + 5.000_000_120_1e-1
+    let y = p * r * r + r + 1
+    let scale = Float(bitPattern: (t.bitPattern &- 0x4B40_0000 &+ 127) << 23)  // 2^n
+    return y * scale
 }
 
 /// out (n,) += a (n,).
