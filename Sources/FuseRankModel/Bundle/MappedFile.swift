@@ -6,6 +6,10 @@ import Darwin
 
 /// A whole file memory-mapped read-only; unmapped when the last reference goes.
 ///
+/// The pages stay backed by the file: replace a bundle's files atomically (write a new file, then
+/// rename it over the old one). Truncating or rewriting a mapped file in place makes later reads of
+/// the map fault (SIGBUS), as with any memory-mapped loader.
+///
 /// `@unchecked Sendable`: the mapping is `PROT_READ` and never written or remapped after `init`,
 /// so any number of threads may read it; `deinit` runs only once no reference remains.
 final class MappedFile: @unchecked Sendable {
