@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -108,12 +109,22 @@ def export_bundle(model: FuseRankModel, cfg: ModelConfig, item_ids: Sequence[int
         if tuple(tensors[name].shape) != shape:
             raise BundleError(f"tensor {name!r} has shape {tuple(tensors[name].shape)}, expected {shape}")
 
-    (out / "config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
-    save_file(tensors, str(out / "weights.safetensors"), metadata={"format": "pt"})
-    (out / "vocab.txt").write_text("".join(w + "\n" for w in vocab))
-    (out / "model-card.md").write_text(model_card_text if model_card_text.endswith("\n")
-                                       else model_card_text + "\n")
+    # Each file is written beside its final name and renamed over it: a server that has the old
+    # weights memory-mapped keeps reading the old inode instead of faulting on a rewritten file.
+    _replace(out / "config.json", lambda p: p.write_text(json.dumps(cfg.to_json(), indent=2) + "\n"))
+    _replace(out / "weights.safetensors",
+             lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    _replace(out / "vocab.txt", lambda p: p.write_text("".join(w + "\n" for w in vocab)))
+    _replace(out / "model-card.md", lambda p: p.write_text(
+        model_card_text if model_card_text.endswith("\n") else model_card_text + "\n"))
     return out
+
+
+def _replace(path: Path, write) -> None:
+    """Write through `write(tmp_path)`, then atomically rename the result to `path`."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def read_vocab(path: str | Path) -> list[str]:

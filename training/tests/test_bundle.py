@@ -41,6 +41,20 @@ def test_export_load_round_trip_gives_identical_scores(tmp_path, image_dim):
         assert loaded.rank(req) == model.rank(req)
 
 
+def test_reexport_replaces_files_instead_of_rewriting_them(tmp_path):
+    # A server memory-maps weights.safetensors; rewriting that inode in place would fault it.
+    _, _, _, out = export(tmp_path)
+    before = (out / "weights.safetensors").stat().st_ino
+    held = open(out / "weights.safetensors", "rb")  # the old inode stays alive, as a mapping would
+    try:
+        export(tmp_path)
+        assert (out / "weights.safetensors").stat().st_ino != before
+    finally:
+        held.close()
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model-card.md", "vocab.txt",
+                                                     "weights.safetensors"]
+
+
 def test_exported_files_follow_the_contract(tmp_path):
     _, cfg, ids, out = export(tmp_path, image_dim=0)
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model-card.md", "vocab.txt",
