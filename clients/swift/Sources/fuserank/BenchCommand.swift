@@ -46,7 +46,7 @@ struct BenchCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try connection.makeClient()
             defer { client.close() }
-            let events = self.events?.events ?? [Event(itemID: 1), Event(itemID: 2), Event(itemID: 3)]
+            let events = self.events?.events(defaultType: .rate) ?? [1, 2, 3].map { Event(itemID: $0, type: .rate) }
             let (call, query, topK) = (self.call, self.query, self.topK)
             let once: @Sendable () async throws -> Void = {
                 switch call {

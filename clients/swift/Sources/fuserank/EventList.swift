@@ -5,10 +5,11 @@ import FuseRankClient
 /// Parses `--events 1,2,3` or `--events 1:click,2:view:1700000000000`: item id, optional event
 /// type (name or number), optional timestamp in Unix ms; oldest first.
 struct EventList: ExpressibleByArgument {
-    let events: [Event]
+    /// The events as given; `typed` says whether the argument named the event's type.
+    let entries: [(event: Event, typed: Bool)]
 
     init?(argument: String) {
-        var events: [Event] = []
+        var entries: [(event: Event, typed: Bool)] = []
         for token in argument.split(separator: ",", omittingEmptySubsequences: true) {
             let parts = token.split(separator: ":", omittingEmptySubsequences: false).map {
                 $0.trimmingCharacters(in: .whitespaces)
@@ -23,9 +24,18 @@ struct EventList: ExpressibleByArgument {
                 guard let ts = Int64(parts[2]) else { return nil }
                 event.timestampMs = ts
             }
-            events.append(event)
+            entries.append((event, parts.count >= 2))
         }
-        self.events = events
+        self.entries = entries
+    }
+
+    /// The events, those given without a type taking `defaultType`.
+    func events(defaultType: EventType) -> [Event] {
+        entries.map { entry in
+            var event = entry.event
+            if !entry.typed { event.type = defaultType }
+            return event
+        }
     }
 
     /// `view`, `VIEW`, `add_to_cart`, `add-to-cart` or a number.

@@ -16,6 +16,11 @@ struct RankCommand: AsyncParsableCommand {
         valueName: "events"))
     var events: EventList?
 
+    @Option(name: .customLong("event-type"), help: ArgumentHelp(
+        "The type of events given without one (default rate: what the bundled MovieLens models were trained on).",
+        valueName: "type"))
+    var eventType = "rate"
+
     @Option(help: "Free text (a search query), tokenized by the server with the model's vocabulary.")
     var query = ""
 
@@ -48,6 +53,7 @@ struct RankCommand: AsyncParsableCommand {
 
     func validate() throws {
         if now && nowMs != 0 { throw ValidationError("give --now or --now-ms, not both") }
+        if EventList.eventType(eventType) == nil { throw ValidationError("unknown --event-type '\(eventType)'") }
     }
 
     func run() async throws {
@@ -55,7 +61,7 @@ struct RankCommand: AsyncParsableCommand {
             let client = try connection.makeClient()
             defer { client.close() }
             let reply = try await client.rank(
-                events: events?.events ?? [], textTokens: tokens?.values ?? [], query: query,
+                events: events?.events(defaultType: EventList.eventType(eventType) ?? .rate) ?? [], textTokens: tokens?.values ?? [], query: query,
                 images: image.map(\.values), candidates: candidates?.values ?? [], topK: topK,
                 excludeSeen: excludeSeen, model: model,
                 nowMs: now ? Int64(Date().timeIntervalSince1970 * 1000) : nowMs)

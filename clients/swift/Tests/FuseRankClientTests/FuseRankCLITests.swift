@@ -8,11 +8,13 @@ import Testing
 @Suite struct FuseRankCLITests {
     @Test func eventListParsesIdsTypesAndTimestamps() throws {
         let list = try #require(EventList(argument: "1, 2:click,3:PURCHASE:1700000000000,4:add-to-cart,5:6"))
-        #expect(list.events == [
+        #expect(list.events(defaultType: .unspecified) == [
             Event(itemID: 1), Event(itemID: 2, type: .click),
             Event(itemID: 3, type: .purchase, timestampMs: 1_700_000_000_000),
             Event(itemID: 4, type: .addToCart), Event(itemID: 5, type: .rate),
         ])
+        // Only events given without a type take the default.
+        #expect(list.events(defaultType: .view).map(\.type) == [.view, .click, .purchase, .addToCart, .rate])
         #expect(EventList(argument: "1,x") == nil)
         #expect(EventList(argument: "1:flying") == nil)
         #expect(EventList(argument: "1:view:soon") == nil)
@@ -82,7 +84,7 @@ import Testing
 
             """)
         let sent = try RankRequest(bytes: try #require(server.calls.first).body)
-        #expect(sent.events == [Event(itemID: 1), Event(itemID: 2, type: .click)])
+        #expect(sent.events == [Event(itemID: 1, type: .rate), Event(itemID: 2, type: .click)])
         #expect(sent.query == "comedy" && sent.candidates == [30, 40, 50] && sent.topK == 2)
         #expect(sent.excludeSeen && sent.model == "default")
     }
