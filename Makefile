@@ -80,7 +80,7 @@ proto: deps venv
 	PYTHON=$(PY) scripts/gen-proto
 
 ## bench: forward latency, Swift engine vs PyTorch reference (batch 1 and 32, 200 events, 1 thread)
-bench:
+bench: deps venv-torch
 	MODEL=$(MODEL) SWIFT=$(SWIFT) PY=$(PY) scripts/bench
 
 clean:
