@@ -27,6 +27,20 @@ import Testing
         ]
     }
 
+    /// Format 1 bundles (no `[RANK]` position, `[RANK]`-only read-out) still load and rank right.
+    @Test func formatVersion1MatchesTheReference() throws {
+        let v1 = SyntheticBundle(config: SyntheticBundle.tinyConfig(formatVersion: 1))
+        #expect(v1.floats["rank_pos_emb.weight"] == nil)
+        let bundle = try v1.load()
+        let u = try Ranker(bundle: bundle, maxBatch: 8).userVectors(queries)
+        let d = bundle.config.dModel
+        for (b, q) in queries.enumerated() {
+            let ref = ReferenceModel(b: v1).userVector(q)
+            let diff = (0..<d).map { abs(u[b * d + $0] - Float(ref[$0])) }.max()!
+            #expect(diff <= Self.tolerance, "query \(b): max diff \(diff)")
+        }
+    }
+
     @Test func userVectorsMatchTheReference() throws {
         let bundle = try synthetic.load()
         let ranker = Ranker(bundle: bundle, maxBatch: 8)

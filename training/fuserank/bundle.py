@@ -35,6 +35,8 @@ def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
         "final_norm.weight": (d,),
         "final_norm.bias": (d,),
     }
+    if cfg.format_version >= 2:
+        shapes["rank_pos_emb.weight"] = (cfg.max_events + 1, d)
     if cfg.image_dim > 0:
         shapes["image_proj.weight"] = (d, cfg.image_dim)
         shapes["image_proj.bias"] = (d,)

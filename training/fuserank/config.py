@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 FORMAT = "fuserank-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the version new bundles are written with
+FORMAT_VERSIONS = (1, 2)  # the versions that load (docs/model-format.md)
 
 # Integer keys of config.json and their smallest allowed value.
 _INT_MINIMUMS = {
@@ -38,6 +39,8 @@ class ModelConfig:
     layer_norm_eps: float = 1e-5
     name: str = "default"
     version: str = "0"
+    # 1: [RANK] carries no position; 2: [RANK] adds rank_pos_emb[E] (E = kept events)
+    format_version: int = FORMAT_VERSION
     dropout: float = 0.0  # training only, never exported
 
     def __post_init__(self) -> None:
@@ -60,6 +63,9 @@ class ModelConfig:
             raise ConfigError(f"config key 'layer_norm_eps' must be in (0, 1), got {eps!r}")
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError("config key 'name' must be a non-empty string")
+        if self.format_version not in FORMAT_VERSIONS or isinstance(self.format_version, bool):
+            raise ConfigError(f"config 'format_version' must be one of {FORMAT_VERSIONS}, "
+                              f"got {self.format_version!r}")
         if not isinstance(self.version, str):
             raise ConfigError("config key 'version' must be a string")
         if not (0.0 <= self.dropout < 1.0):
@@ -67,7 +73,7 @@ class ModelConfig:
 
     def to_json(self) -> dict:
         """The config.json object (without the training-only dropout)."""
-        out = {"format": FORMAT, "format_version": FORMAT_VERSION,
+        out = {"format": FORMAT, "format_version": self.format_version,
                "name": self.name, "version": self.version}
         for key in _INT_MINIMUMS:
             out[key] = getattr(self, key)
@@ -79,8 +85,8 @@ class ModelConfig:
         """Parse a config.json object; unknown keys are ignored, missing ones are an error."""
         if d.get("format") != FORMAT:
             raise ConfigError(f"config 'format' must be {FORMAT!r}, got {d.get('format')!r}")
-        if d.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"config 'format_version' must be {FORMAT_VERSION}, "
+        if d.get("format_version") not in FORMAT_VERSIONS or isinstance(d.get("format_version"), bool):
+            raise ConfigError(f"config 'format_version' must be one of {FORMAT_VERSIONS}, "
                               f"got {d.get('format_version')!r}")
         known = {f.name for f in fields(cls)} - {"dropout"}
         missing = sorted(k for k in known if k not in d)

@@ -49,7 +49,9 @@ def tiny_config(image_dim: int) -> ModelConfig:
     return ModelConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32, max_events=8, max_text_tokens=4,
                        max_images=2, image_dim=image_dim, num_items=42, num_event_types=7,
                        text_vocab_size=len(VOCAB), num_time_buckets=10, layer_norm_eps=1e-5,
-                       name="tiny" if image_dim else "tiny-noimage", version="golden-1")
+                       name="tiny" if image_dim else "tiny-noimage", version="golden-1",
+                       # tiny checks the newest format, tiny-noimage keeps format_version 1 loading
+                       format_version=2 if image_dim else 1)
 
 
 def item_ids_for(num_items: int) -> list[int]:

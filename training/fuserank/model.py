@@ -72,6 +72,9 @@ class FuseRankModel(nn.Module):
         self.modality_emb = nn.Embedding(2, d)                        # (2, d_model): text, image
         self.image_proj = nn.Linear(cfg.image_dim, d) if cfg.image_dim > 0 else None
         self.rank_token = nn.Parameter(torch.zeros(d))                # (d_model,)
+        # format_version 2: the [RANK] token's position is the number of kept events E.
+        self.rank_pos_emb = (nn.Embedding(cfg.max_events + 1, d)      # (max_events + 1, d_model)
+                             if cfg.format_version >= 2 else None)
         self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
         self.final_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.drop = nn.Dropout(cfg.dropout)
@@ -85,8 +88,9 @@ class FuseRankModel(nn.Module):
     def reset_parameters(self) -> None:
         """Small initial embeddings (Xavier-normal), zero biases, PyTorch's default for Linear."""
         for emb in (self.item_emb, self.event_type_emb, self.time_emb, self.pos_emb,
-                    self.text_emb, self.modality_emb):
-            nn.init.xavier_normal_(emb.weight)
+                    self.text_emb, self.modality_emb, self.rank_pos_emb):
+            if emb is not None:
+                nn.init.xavier_normal_(emb.weight)
         nn.init.normal_(self.rank_token, std=0.02)
         nn.init.zeros_(self.item_bias)
 
@@ -125,9 +129,12 @@ class FuseRankModel(nn.Module):
             raise ValueError("this model takes no images (image_dim == 0)")
         return self.image_proj(images) + self.modality_emb.weight[1]
 
-    def embed_rank(self, rank_buckets: Tensor) -> Tensor:
-        """[RANK] tokens: (B,R) long -> (B,R,d)."""
-        return self.rank_token + self.time_emb(rank_buckets)
+    def embed_rank(self, rank_buckets: Tensor, n_events: Tensor) -> Tensor:
+        """[RANK] tokens: (B,R) long each (time bucket, kept events before it) -> (B,R,d)."""
+        x = self.rank_token + self.time_emb(rank_buckets)
+        if self.rank_pos_emb is not None:
+            x = x + self.rank_pos_emb(n_events.clamp(max=self.cfg.max_events))
+        return x
 
     # ---- encoder and scoring ---------------------------------------------------------------
 
@@ -188,7 +195,8 @@ class FuseRankModel(nn.Module):
             parts.append(self.embed_images(imgs.to(dev)))                  # (B,imax,d)
         else:
             parts.append(torch.zeros(bsz, imax, cfg.d_model, device=dev))
-        parts.append(self.embed_rank(padded([[t.rank_bucket] for t in batch], 1)))  # (B,1,d)
+        parts.append(self.embed_rank(padded([[t.rank_bucket] for t in batch], 1),
+                                     padded([[len(t.rows)] for t in batch], 1)))    # (B,1,d)
         stacked = torch.cat(parts, dim=1)                                   # (B,lmax+tmax+imax+1,d)
 
         # Gather each request's tokens into the compact order: events, text, images, [RANK].
@@ -208,8 +216,20 @@ class FuseRankModel(nn.Module):
         causal = pos[None, :, None] >= pos[None, None, :]                  # (1,S,S) j <= i
         visible = causal & (pos[None, None, :] < length[:, None, None])     # (B,S,S)
         h = self.encode(x, visible)
-        last = h[torch.arange(bsz, device=dev), length - 1]                 # (B,d) the [RANK] token
-        return self.user_vectors(last)
+        ar = torch.arange(bsz, device=dev)
+        n_events = torch.tensor([len(t.rows) for t in batch], device=dev)
+        return self.user_vectors(self.readout(h[ar, length - 1], h[ar, (n_events - 1).clamp(min=0)],
+                                              n_events > 0))
+
+    def readout(self, h_rank: Tensor, h_newest: Tensor, has_events: Tensor) -> Tensor:
+        """The hidden state the user vector normalises: (...,d) each, has_events (...) bool.
+
+        Format 1: the [RANK] token's state. Format 2: plus the newest behaviour token's state
+        when the request has events (the causal behaviour summary; [RANK] adds what the context,
+        the time to now and the whole sequence say)."""
+        if self.cfg.format_version < 2:
+            return h_rank
+        return h_rank + h_newest * has_events[..., None].to(h_newest.dtype)
 
     def forward_requests(self, requests: Sequence[Request]) -> Tensor:
         """User vectors (B,d) of a batch of requests, with serving semantics."""

@@ -142,6 +142,11 @@ class Batch:
     group_seen: Tensor    # (B, Q, M) bool: group member k is visible (k <= own order)
     event_targets: Tensor  # (B, Lmax) the item after each event (0 = none): auxiliary loss
 
+    def rank_n_events(self) -> Tensor:
+        """(B, Gmax) events each [RANK] sees: its cut index + 1 (0 for a padding group)."""
+        g = self.rank_buckets.shape[1]
+        return torch.where(self.group_real, self.cut[:, -g:] + 1, 0)
+
     def visible(self) -> Tensor:
         """(B, S, S) bool, query i may see key j:
         `(key is an event, key.cut <= query.cut, query real)
@@ -278,8 +283,17 @@ def encode_fast(model: FuseRankModel, x: Tensor, batch: Batch) -> Tensor:
 
 
 def group_outputs(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tensor:
-    """Hidden states of every [RANK] token, before final_norm: (B, Gmax, d)."""
-    return encode_batch(model, batch, fast)[:, -batch.rank_buckets.shape[1]:]
+    """The read-out hidden state of every [RANK] group, before final_norm: (B, Gmax, d)."""
+    return group_readout(model, batch, encode_batch(model, batch, fast))
+
+
+def group_readout(model: FuseRankModel, batch: Batch, h: Tensor) -> Tensor:
+    """`model.readout` of every group from the encoded batch h (B, S, d): (B, Gmax, d).
+    Group g of cut i reads its [RANK] state and (format 2) event i, the newest it sees."""
+    g = batch.rank_buckets.shape[1]
+    cut = batch.cut[:, -g:].clamp(min=0)                                    # (B, G)
+    newest = torch.gather(h[:, :batch.rows.shape[1]], 1, cut[..., None].expand(-1, -1, h.shape[-1]))
+    return model.readout(h[:, -g:], newest, batch.group_real)
 
 
 def encode_batch(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tensor:
@@ -288,7 +302,7 @@ def encode_batch(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tenso
              model.embed_text(batch.text_ids)]
     if model.image_proj is not None:
         parts.append(model.embed_images(batch.images))
-    parts.append(model.embed_rank(batch.rank_buckets))
+    parts.append(model.embed_rank(batch.rank_buckets, batch.rank_n_events()))
     x = torch.cat(parts, dim=1)                                            # (B, S, d)
     return encode_fast(model, x, batch) if fast else model.encode(x, batch.visible())
 
@@ -428,7 +442,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             batch = collate(samples, cfg.image_dim)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tc.bf16_autocast):
                 h = encode_batch(model, batch)
-                u = model.user_vectors(h[:, -batch.rank_buckets.shape[1]:][batch.group_real])
+                u = model.user_vectors(group_readout(model, batch, h)[batch.group_real])
                 tgt = batch.targets[batch.group_real]
                 if tc.event_loss:
                     ev = batch.event_targets > 0
@@ -559,8 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = FuseRankModel(cfg)
     model.set_item_ids(item_ids)
     if tc.small_init_std > 0:
-        for emb in (model.event_type_emb, model.time_emb, model.pos_emb, model.modality_emb):
-            torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
+        for emb in (model.event_type_emb, model.time_emb, model.pos_emb, model.modality_emb,
+                    model.rank_pos_emb):
+            if emb is not None:
+                torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
     row_of = model.row_index()
     n_params = sum(p.numel() for p in model.parameters())
     log(f"dataset {ds.name}: {len(ds.users)} users, {len(ds.catalogue)} items, vocab {len(vocab)}; "

@@ -135,7 +135,7 @@ def test_words_are_ascii_lower_cased():
 def test_config_json_round_trip_and_errors():
     cfg = tiny_cfg(dropout=0.3)
     data = cfg.to_json()
-    assert "dropout" not in data and data["format"] == "fuserank-bundle" and data["format_version"] == 1
+    assert "dropout" not in data and data["format"] == "fuserank-bundle" and data["format_version"] == 2
     back = ModelConfig.from_json({**data, "unknown_key": 1})
     assert back.to_json() == data and back.dropout == 0.0
     for key in ("d_model", "layer_norm_eps", "name"):
@@ -145,5 +145,7 @@ def test_config_json_round_trip_and_errors():
         ModelConfig.from_json({**data, "num_time_buckets": 2})
     with pytest.raises(ConfigError):
         ModelConfig.from_json({**data, "n_heads": 3})
-    with pytest.raises(ConfigError):
-        ModelConfig.from_json({**data, "format_version": 2})
+    assert ModelConfig.from_json({**data, "format_version": 1}).format_version == 1
+    for bad in (0, 3, True, "2"):
+        with pytest.raises(ConfigError):
+            ModelConfig.from_json({**data, "format_version": bad})

@@ -32,7 +32,10 @@ def contract_forward(model: FuseRankModel, req: Request) -> torch.Tensor:
     for img in toks.images:
         x = torch.tensor(img, dtype=torch.float64)
         rows.append(w["image_proj.weight"] @ x + w["image_proj.bias"] + w["modality_emb.weight"][1])
-    rows.append(w["rank_token"] + w["time_emb.weight"][toks.rank_bucket])
+    rank = w["rank_token"] + w["time_emb.weight"][toks.rank_bucket]
+    if cfg.format_version >= 2:
+        rank = rank + w["rank_pos_emb.weight"][len(toks.rows)]
+    rows.append(rank)
     x = torch.stack(rows)  # (S, d)
 
     def norm(v, name):
@@ -61,7 +64,10 @@ def contract_forward(model: FuseRankModel, req: Request) -> torch.Tensor:
         up = lin(norm(h_, p + "norm2"), p + "ffn_up")
         gelu = 0.5 * up * (1 + torch.erf(up / math.sqrt(2)))
         x = h_ + lin(gelu, p + "ffn_down")
-    return norm(x[-1], "final_norm")
+    out = x[-1]
+    if cfg.format_version >= 2 and toks.rows:
+        out = out + x[len(toks.rows) - 1]   # format 2 reads the newest event's state too
+    return norm(out, "final_norm")
 
 
 def sample_requests(cfg):
@@ -76,14 +82,15 @@ def sample_requests(cfg):
     ]
 
 
-@pytest.mark.parametrize("image_dim", [6, 0])
-def test_state_dict_names_and_shapes_are_the_contract(image_dim):
-    cfg = tiny_cfg(image_dim=image_dim)
+@pytest.mark.parametrize("image_dim,version", [(6, 2), (0, 2), (6, 1)])
+def test_state_dict_names_and_shapes_are_the_contract(image_dim, version):
+    cfg = tiny_cfg(image_dim=image_dim, format_version=version)
     state = FuseRankModel(cfg).state_dict()
     shapes = expected_shapes(cfg)
     assert set(state) == set(shapes)
     assert {k: tuple(v.shape) for k, v in state.items()} == shapes
     assert ("image_proj.weight" in state) == (image_dim > 0)
+    assert ("rank_pos_emb.weight" in state) == (version >= 2)
     assert state["item_ids"].dtype == torch.long
     assert all(v.dtype == torch.float32 for k, v in state.items() if k != "item_ids")
 
@@ -94,9 +101,9 @@ def test_initial_embeddings_are_small():
     assert model.item_emb.weight.std() < 0.2
 
 
-@pytest.mark.parametrize("image_dim", [6, 0])
-def test_forward_matches_the_contract_text(image_dim):
-    cfg = tiny_cfg(image_dim=image_dim)
+@pytest.mark.parametrize("image_dim,version", [(6, 2), (0, 2), (6, 1)])
+def test_forward_matches_the_contract_text(image_dim, version):
+    cfg = tiny_cfg(image_dim=image_dim, format_version=version)
     model = random_model(cfg, seed=1)
     with torch.no_grad():
         for req in sample_requests(cfg):
@@ -147,12 +154,28 @@ def test_behaviour_prefix_does_not_depend_on_context(model):
                 extra.append(model.embed_text(torch.tensor([t.text_ids])))
             if t.images:
                 extra.append(model.embed_images(torch.tensor([t.images])))
-            x = torch.cat([x, *extra, model.embed_rank(torch.tensor([[t.rank_bucket]]))], dim=1)
+            x = torch.cat([x, *extra, model.embed_rank(torch.tensor([[t.rank_bucket]]),
+                                                        torch.tensor([[len(t.rows)]]))], dim=1)
             s = x.shape[1]
             states.append(model.encode(x, torch.ones(1, s, s, dtype=torch.bool).tril())[0, :5])
     # equal up to float32 rounding of different matrix shapes (hidden states are ~10 here)
     assert torch.allclose(states[1], states[0], rtol=1e-6, atol=1e-5)
     assert torch.allclose(states[2], states[0], rtol=1e-6, atol=1e-5)
+
+
+def test_rank_position_is_the_number_of_kept_events():
+    cfg = tiny_cfg()  # max_events 8
+    model = random_model(cfg, seed=3)
+    short = Request(events=[(ext(r), 1, 0, 0) for r in range(2, 5)])
+    long = Request(events=[(ext(r), 1, 0, 0) for r in range(2, 14)])  # 12 events, 8 kept
+    with torch.no_grad():
+        before = model.forward_requests([short, long])
+        model.rank_pos_emb.weight[3] += torch.randn(cfg.d_model)  # the row of E = 3 moves only the short request
+        after = model.forward_requests([short, long])
+        assert (after[0] - before[0]).abs().max() > 1e-3
+        assert (after[1] - before[1]).abs().max() == 0
+        model.rank_pos_emb.weight[8] += torch.randn(cfg.d_model)  # E is capped at max_events
+        assert (model.forward_requests([long])[0] - before[1]).abs().max() > 1e-3
 
 
 def test_padded_query_rows_do_not_produce_nan(model, cfg):

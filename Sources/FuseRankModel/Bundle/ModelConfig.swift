@@ -5,9 +5,14 @@
 public struct ModelConfig: Sendable, Codable, Equatable {
     /// The `format` value every bundle carries.
     public static let formatName = "fuserank-bundle"
-    /// The only `format_version` this library reads.
-    public static let formatVersion = 1
+    /// The `format_version` values this library reads: 1, and 2 (`[RANK]` adds `rank_pos_emb[E]`,
+    /// E = kept events, and the read-out adds the newest behaviour token's state to `[RANK]`'s).
+    public static let supportedFormatVersions = 1...2
+    /// The newest format version, the default for configurations built in code.
+    public static let latestFormatVersion = 2
 
+    /// This bundle's format version (one of ``supportedFormatVersions``).
+    public var formatVersion: Int
     /// The name requests select the model by.
     public var name: String
     /// Free-text version, echoed to clients.
@@ -43,8 +48,10 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public init(
         name: String, version: String, dModel: Int, nHeads: Int, nLayers: Int, dFF: Int,
         maxEvents: Int, maxTextTokens: Int, maxImages: Int, imageDim: Int, numItems: Int,
-        numEventTypes: Int, textVocabSize: Int, numTimeBuckets: Int, layerNormEps: Float
+        numEventTypes: Int, textVocabSize: Int, numTimeBuckets: Int, layerNormEps: Float,
+        formatVersion: Int = ModelConfig.latestFormatVersion
     ) {
+        self.formatVersion = formatVersion
         self.name = name
         self.version = version
         self.dModel = dModel
@@ -90,11 +97,12 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(
                 forKey: .format, in: c, debugDescription: "format is \"\(format)\", expected \"\(Self.formatName)\"")
         }
-        let formatVersion = try c.decode(Int.self, forKey: .formatVersion)
-        guard formatVersion == Self.formatVersion else {
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        guard Self.supportedFormatVersions.contains(formatVersion) else {
+            let versions = Self.supportedFormatVersions
             throw DecodingError.dataCorruptedError(
                 forKey: .formatVersion, in: c,
-                debugDescription: "format_version is \(formatVersion), this engine reads \(Self.formatVersion)")
+                debugDescription: "format_version is \(formatVersion), this engine reads \(versions.lowerBound)...\(versions.upperBound)")
         }
         name = try c.decode(String.self, forKey: .name)
         version = try c.decode(String.self, forKey: .version)
@@ -117,7 +125,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Self.formatName, forKey: .format)
-        try c.encode(Self.formatVersion, forKey: .formatVersion)
+        try c.encode(formatVersion, forKey: .formatVersion)
         try c.encode(name, forKey: .name)
         try c.encode(version, forKey: .version)
         try c.encode(dModel, forKey: .dModel)
@@ -138,6 +146,12 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// The longest token sequence of one request: every kept event, text token and image, plus `[RANK]`.
     public var maxSequenceLength: Int { maxEvents + maxTextTokens + maxImages + 1 }
 
+    /// Whether `[RANK]` carries a position (`rank_pos_emb`, format_version 2 and later).
+    public var hasRankPosition: Bool { formatVersion >= 2 }
+
+    /// Whether the user vector also reads the newest behaviour token's state (format_version 2 and later).
+    public var readsNewestEvent: Bool { formatVersion >= 2 }
+
     /// Width of one attention head.
     public var dHead: Int { dModel / nHeads }
 
@@ -148,6 +162,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             range.contains(value) ? nil : "\(key) is \(value), expected \(range.lowerBound)...\(range.upperBound)"
         }
         let checks: [String?] = [
+            Self.supportedFormatVersions.contains(formatVersion)
+                ? nil : "format_version is \(formatVersion), expected \(Self.supportedFormatVersions.lowerBound)...\(Self.supportedFormatVersions.upperBound)",
             name.isEmpty ? "name is empty" : nil,
             check(dModel, "d_model", 1...65_536),
             check(nHeads, "n_heads", 1...dModel.clamped(1, 65_536)),

@@ -27,6 +27,7 @@ struct ModelWeights: @unchecked Sendable {
     let imageProjW: UnsafeBufferPointer<Float>?    // (d_model, image_dim); nil when image_dim == 0
     let imageProjB: UnsafeBufferPointer<Float>?    // (d_model,)
     let rankToken: UnsafeBufferPointer<Float>      // (d_model,)
+    let rankPosEmb: UnsafeBufferPointer<Float>?    // (max_events + 1, d_model); nil before format_version 2
     let layers: [LayerWeights]                     // n_layers
     let finalNormW, finalNormB: UnsafeBufferPointer<Float>  // (d_model,)
 
@@ -62,6 +63,7 @@ struct ModelWeights: @unchecked Sendable {
         imageProjW = config.imageDim > 0 ? f(TensorLayout.imageProjW) : nil
         imageProjB = config.imageDim > 0 ? f(TensorLayout.imageProjB) : nil
         rankToken = f(TensorLayout.rankToken)
+        rankPosEmb = config.hasRankPosition ? f(TensorLayout.rankPosEmb) : nil
         layers = (0..<config.nLayers).map { l in
             let n = TensorLayout.LayerNames(l)
             return LayerWeights(

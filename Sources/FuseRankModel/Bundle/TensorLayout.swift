@@ -38,6 +38,7 @@ public enum TensorLayout {
     static let imageProjW = "image_proj.weight"
     static let imageProjB = "image_proj.bias"
     static let rankToken = "rank_token"
+    static let rankPosEmb = "rank_pos_emb.weight"
     static let finalNormW = "final_norm.weight"
     static let finalNormB = "final_norm.bias"
 
@@ -61,6 +62,9 @@ public enum TensorLayout {
             specs.append(Spec(name: imageProjB, dtype: .f32, shape: [d]))
         }
         specs.append(Spec(name: rankToken, dtype: .f32, shape: [d]))
+        if config.hasRankPosition {
+            specs.append(Spec(name: rankPosEmb, dtype: .f32, shape: [config.maxEvents + 1, d]))
+        }
         for l in 0..<config.nLayers {
             let n = LayerNames(l)
             specs += [

@@ -11,7 +11,8 @@ extension Ranker {
     ///
     /// Every Linear runs once on the ragged `[sum S, d_model]` matrix of all requests (no padding);
     /// attention runs per request and head. The last block runs only for the `[RANK]` rows: with
-    /// causal attention nothing reads the other rows' outputs.
+    /// causal attention nothing reads the other rows' outputs (from format_version 2 the newest
+    /// behaviour token's row too: the read-out adds its state to `[RANK]`'s).
     func encode(_ queries: [RankQuery]) {
         let d = config.dModel
         let eps = config.layerNormEps
@@ -19,6 +20,7 @@ extension Ranker {
         for (b, query) in queries.enumerated() {
             offsets[b] = total
             lengths[b] = bundle.tokenCount(query)
+            newest[b] = config.readsNewestEvent ? min(query.events.count, config.maxEvents) : 0
             total += lengths[b]
         }
         for (b, query) in queries.enumerated() {
@@ -42,24 +44,40 @@ extension Ranker {
                 // x = h + ffn_down(gelu(ffn_up(norm2(h))))
                 feedForward(x, scratch: xn, w, rows: total)
             } else {
-                // The [RANK] rows only: rankX = x[last], rankN = norm1(x)[last].
-                for b in 0..<count {
-                    let row = (offsets[b] + lengths[b] - 1) * d
-                    (rankX + b * d).update(from: x + row, count: d)
-                    (rankN + b * d).update(from: xn + row, count: d)
+                // The read-out rows only: rankX = x[row], rankN = norm1(x)[row]. Rows 0 ..< count
+                // are the [RANK] tokens, then the newest behaviour token of each request that has
+                // one (format_version 2), in request order. Row r sees the first `seen` tokens.
+                var rows = 0
+                func take(_ b: Int, _ seen: Int) {
+                    let row = (offsets[b] + seen - 1) * d
+                    (rankX + rows * d).update(from: x + row, count: d)
+                    (rankN + rows * d).update(from: xn + row, count: d)
+                    rows += 1
                 }
-                linear(q, rankN, w.qW.baseAddress!, w.qB.baseAddress!, m: count, n: d, k: d)
-                for b in 0..<count {
+                for b in 0..<count { take(b, lengths[b]) }
+                for b in 0..<count where newest[b] > 0 { take(b, newest[b]) }
+                linear(q, rankN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
+                var r = 0
+                func attend(_ b: Int, _ seen: Int) {
                     let o = offsets[b] * d
-                    causalAttention(att + b * d, q: q + b * d, k: k + o, v: v + o, scores: scores,
-                                    nq: 1, s: lengths[b], d: d, heads: config.nHeads)
+                    causalAttention(att + r * d, q: q + r * d, k: k + o, v: v + o, scores: scores,
+                                    nq: 1, s: seen, d: d, heads: config.nHeads)
+                    r += 1
                 }
-                linear(rankN, att, w.oW.baseAddress!, w.oB.baseAddress!, m: count, n: d, k: d)
-                addInPlace(rankX, rankN, n: count * d)
-                feedForward(rankX, scratch: rankN, w, rows: count)
+                for b in 0..<count { attend(b, lengths[b]) }
+                for b in 0..<count where newest[b] > 0 { attend(b, newest[b]) }
+                linear(rankN, att, w.oW.baseAddress!, w.oB.baseAddress!, m: rows, n: d, k: d)
+                addInPlace(rankX, rankN, n: rows * d)
+                feedForward(rankX, scratch: rankN, w, rows: rows)
+                // read-out: x[RANK] (+ x[newest event])
+                r = count
+                for b in 0..<count where newest[b] > 0 {
+                    addInPlace(rankX + b * d, rankX + r * d, n: d)
+                    r += 1
+                }
             }
         }
-        // u = final_norm(x[RANK])
+        // u = final_norm(read-out)
         layerNorm(users, rankX, weights.finalNormW.baseAddress!, weights.finalNormB.baseAddress!,
                   rows: count, d: d, eps: eps)
     }
@@ -119,10 +137,13 @@ extension Ranker {
             for i in 0..<images { addInPlace(dst + i * d, modality, n: d) }
             t += images
         }
-        // [RANK]: rank_token + time_emb[rank_bucket]
+        // [RANK]: rank_token + time_emb[rank_bucket] (+ rank_pos_emb[kept] from format_version 2)
         let rankBucket = TimeBucket.ofRank(events: query.events, nowMs: query.nowMs, buckets: buckets)
         let time = w.timeEmb.baseAddress! + rankBucket * d
         let dst = out + t * d
         for j in 0..<d { dst[j] = w.rankToken[j] + time[j] }
+        if let rankPos = w.rankPosEmb {
+            addInPlace(dst, rankPos.baseAddress! + kept * d, n: d)
+        }
     }
 }

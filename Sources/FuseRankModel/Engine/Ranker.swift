@@ -23,14 +23,15 @@ public final class Ranker {
     let ff: UnsafeMutablePointer<Float>        // (maxTokens, d_ff)
     let scores: UnsafeMutablePointer<Float>    // (maxSeq, maxSeq) attention scores of one head
     let imageIn: UnsafeMutablePointer<Float>   // (max_images, image_dim) one request's images
-    let rankX: UnsafeMutablePointer<Float>     // (maxBatch, d_model) [RANK] rows through the last layer
-    let rankN: UnsafeMutablePointer<Float>     // (maxBatch, d_model)
+    let rankX: UnsafeMutablePointer<Float>     // (2 maxBatch, d_model) read-out rows through the last layer
+    let rankN: UnsafeMutablePointer<Float>     // (2 maxBatch, d_model)
     let users: UnsafeMutablePointer<Float>     // (maxBatch, d_model) user vectors
     let catalogue: UnsafeMutablePointer<Float> // (maxBatch, num_items - 2) catalogue scores
     let candidateScores: UnsafeMutablePointer<Float>  // (num_items,) candidate scores by row
     private let intArena: UnsafeMutablePointer<Int>
     let offsets: UnsafeMutablePointer<Int>     // (maxBatch,) first token row of each request
     let lengths: UnsafeMutablePointer<Int>     // (maxBatch,) tokens of each request
+    let newest: UnsafeMutablePointer<Int>      // (maxBatch,) kept events whose newest is read out (0 = none)
     let order: UnsafeMutablePointer<Int32>     // (num_items,) selection scratch
     let mark: UnsafeMutablePointer<UInt8>      // (num_items,) seen / duplicate marks, kept all-zero between uses
 
@@ -51,7 +52,7 @@ public final class Ranker {
         let sizes = [
             maxTokens * d, maxTokens * d, maxTokens * d, maxTokens * d, maxTokens * d, maxTokens * d,
             maxTokens * c.dFF, maxSeq * maxSeq, max(1, c.maxImages * c.imageDim),
-            self.maxBatch * d, self.maxBatch * d, self.maxBatch * d,
+            2 * self.maxBatch * d, 2 * self.maxBatch * d, self.maxBatch * d,
             self.maxBatch * (c.numItems - 2), c.numItems,
         ]
         arena = .allocate(capacity: sizes.reduce(0, +))
@@ -65,10 +66,11 @@ public final class Ranker {
         ff = carve(6); scores = carve(7); imageIn = carve(8)
         rankX = carve(9); rankN = carve(10); users = carve(11)
         catalogue = carve(12); candidateScores = carve(13)
-        intArena = .allocate(capacity: 2 * self.maxBatch)
-        intArena.initialize(repeating: 0, count: 2 * self.maxBatch)
+        intArena = .allocate(capacity: 3 * self.maxBatch)
+        intArena.initialize(repeating: 0, count: 3 * self.maxBatch)
         offsets = intArena
         lengths = intArena + self.maxBatch
+        newest = intArena + 2 * self.maxBatch
         order = .allocate(capacity: c.numItems)
         order.initialize(repeating: 0, count: c.numItems)
         mark = .allocate(capacity: c.numItems)

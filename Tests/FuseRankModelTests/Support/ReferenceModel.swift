@@ -55,7 +55,11 @@ struct ReferenceModel {
         }
         var rb = 0
         if let last = ev.last, q.nowMs > 0, last.timestampMs > 0 { rb = bucket(q.nowMs - last.timestampMs) }
-        rows.append(zip(w("rank_token"), row("time_emb.weight", rb)).map(+))
+        var rank = zip(w("rank_token"), row("time_emb.weight", rb)).map(+)
+        if c.formatVersion >= 2 {  // [RANK] position: the number of kept events
+            rank = zip(rank, row("rank_pos_emb.weight", ev.count - start)).map(+)
+        }
+        rows.append(rank)
         return rows
     }
 
@@ -100,6 +104,10 @@ struct ReferenceModel {
                 let up = linear(layerNorm(h, p + "norm2"), p + "ffn_up").map { 0.5 * $0 * (1 + erf($0 / 2.0.squareRoot())) }
                 return zip(h, linear(up, p + "ffn_down")).map(+)
             }
+        }
+        let kept = min(q.events.count, c.maxEvents)
+        if c.formatVersion >= 2 && kept > 0 {  // format 2 adds the newest event's output
+            return layerNorm(zip(x[s - 1], x[kept - 1]).map(+), "final_norm")
         }
         return layerNorm(x[s - 1], "final_norm")
     }

@@ -9,11 +9,12 @@ struct SyntheticBundle {
     var vocab: [String]
 
     /// The tiny shape of the golden fixtures.
-    static func tinyConfig(imageDim: Int = 6) -> ModelConfig {
+    static func tinyConfig(imageDim: Int = 6, formatVersion: Int = ModelConfig.latestFormatVersion) -> ModelConfig {
         ModelConfig(
             name: "synthetic", version: "test", dModel: 16, nHeads: 2, nLayers: 2, dFF: 32,
             maxEvents: 8, maxTextTokens: 4, maxImages: 2, imageDim: imageDim, numItems: 42,
-            numEventTypes: 7, textVocabSize: 12, numTimeBuckets: 10, layerNormEps: 1e-5)
+            numEventTypes: 7, textVocabSize: 12, numTimeBuckets: 10, layerNormEps: 1e-5,
+            formatVersion: formatVersion)
     }
 
     init(config: ModelConfig = SyntheticBundle.tinyConfig(), seed: UInt64 = 1) {
