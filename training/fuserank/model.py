@@ -116,8 +116,13 @@ class FuseRankModel(nn.Module):
 
     def embed_events(self, rows: Tensor, types: Tensor, buckets: Tensor, positions: Tensor) -> Tensor:
         """Behaviour tokens: (B,L) long each -> (B,L,d)."""
-        return (self.item_emb(rows) + self.event_type_emb(types) + self.time_emb(buckets)
-                + self.pos_emb(positions))
+        return (self.item_emb(rows) * self.item_input_scale + self.event_type_emb(types)
+                + self.time_emb(buckets) + self.pos_emb(positions))
+
+    @property
+    def item_input_scale(self) -> float:
+        """Factor of the item embedding in a behaviour token: sqrt(d_model) from format 2, else 1."""
+        return math.sqrt(self.cfg.d_model) if self.cfg.format_version >= 2 else 1.0
 
     def embed_text(self, token_ids: Tensor) -> Tensor:
         """Text tokens: (B,T) long -> (B,T,d)."""

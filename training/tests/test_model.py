@@ -25,7 +25,8 @@ def contract_forward(model: FuseRankModel, req: Request) -> torch.Tensor:
     toks = model.tokens(req)
     rows = []
     for p, (row, typ, bucket) in enumerate(zip(toks.rows, toks.types, toks.buckets)):
-        rows.append(w["item_emb.weight"][row] + w["event_type_emb.weight"][typ]
+        scale = math.sqrt(cfg.d_model) if cfg.format_version >= 2 else 1.0
+        rows.append(scale * w["item_emb.weight"][row] + w["event_type_emb.weight"][typ]
                     + w["time_emb.weight"][bucket] + w["pos_emb.weight"][p])
     for t in toks.text_ids:
         rows.append(w["text_emb.weight"][t] + w["modality_emb.weight"][0])

@@ -5,8 +5,9 @@
 public struct ModelConfig: Sendable, Codable, Equatable {
     /// The `format` value every bundle carries.
     public static let formatName = "fuserank-bundle"
-    /// The `format_version` values this library reads: 1, and 2 (`[RANK]` adds `rank_pos_emb[E]`,
-    /// E = kept events, and the read-out adds the newest behaviour token's state to `[RANK]`'s).
+    /// The `format_version` values this library reads: 1, and 2 (behaviour tokens scale the item
+    /// embedding by `sqrt(d_model)`, `[RANK]` adds `rank_pos_emb[E]`, E = kept events, and the
+    /// read-out adds the newest behaviour token's state to `[RANK]`'s).
     public static let supportedFormatVersions = 1...2
     /// The newest format version, the default for configurations built in code.
     public static let latestFormatVersion = 2
@@ -151,6 +152,9 @@ public struct ModelConfig: Sendable, Codable, Equatable {
 
     /// Whether the user vector also reads the newest behaviour token's state (format_version 2 and later).
     public var readsNewestEvent: Bool { formatVersion >= 2 }
+
+    /// The factor of the item embedding in a behaviour token: `sqrt(d_model)` from format_version 2, else 1.
+    public var itemInputScale: Float { formatVersion >= 2 ? Float(dModel).squareRoot() : 1 }
 
     /// Width of one attention head.
     public var dHead: Int { dModel / nHeads }

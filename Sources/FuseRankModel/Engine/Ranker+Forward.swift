@@ -99,7 +99,8 @@ extension Ranker {
         let w = weights
         let buckets = config.numTimeBuckets
         var t = 0
-        // behaviour token p: item_emb[row] + event_type_emb[type] + time_emb[bucket] + pos_emb[p]
+        // behaviour token p: s * item_emb[row] + event_type_emb[type] + time_emb[bucket] + pos_emb[p]
+        let s = config.itemInputScale
         let n = query.events.count
         let kept = min(n, config.maxEvents)
         for p in 0..<kept {
@@ -111,7 +112,7 @@ extension Ranker {
             let time = w.timeEmb.baseAddress! + TimeBucket.ofEvent(i, in: query.events, buckets: buckets) * d
             let pos = w.posEmb.baseAddress! + p * d
             let dst = out + t * d
-            for j in 0..<d { dst[j] = item[j] + type[j] + time[j] + pos[j] }
+            for j in 0..<d { dst[j] = s * item[j] + type[j] + time[j] + pos[j] }
             t += 1
         }
         // text token: text_emb[id] + modality_emb[0]

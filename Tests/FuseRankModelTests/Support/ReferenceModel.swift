@@ -33,7 +33,8 @@ struct ReferenceModel {
             let tb: Int
             if e.timestampMs <= 0 { tb = 0 } else if i == 0 { tb = 1 } else if ev[i - 1].timestampMs <= 0 { tb = 0 }
             else { tb = bucket(e.timestampMs - ev[i - 1].timestampMs) }
-            let parts = [row("item_emb.weight", r), row("event_type_emb.weight", Int(e.type)),
+            let scale = c.formatVersion >= 2 ? Double(c.dModel).squareRoot() : 1
+            let parts = [row("item_emb.weight", r).map { $0 * scale }, row("event_type_emb.weight", Int(e.type)),
                          row("time_emb.weight", tb), row("pos_emb.weight", i - start)]
             rows.append((0..<c.dModel).map { j in parts.reduce(0) { $0 + $1[j] } })
         }
