@@ -85,11 +85,12 @@ let package = Package(
             ]
         ),
 
-        // Tests.
-        .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel"]),
+        // Tests, and the golden-fixture decoding the model and server tests share.
+        .target(name: "FuseRankFixtures", path: "Tests/FuseRankFixtures"),
+        .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankFixtures"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
         .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
-        .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient"]),
+        .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankFixtures"]),
         .testTarget(
             name: "FuseRankClientTests",
             dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank"],

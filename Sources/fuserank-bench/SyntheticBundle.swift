@@ -15,29 +15,18 @@ enum SyntheticBundle {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var rng = SplitMix64(state: seed)
         func uniform() -> Float { Float(Double(rng.next() >> 11) / 9007199254740992.0) * 2 - 1 }
-        var header: [String: Any] = [:]
-        var data: [UInt8] = []
-        for spec in TensorLayout.specs(for: config) {
+        let tensors = TensorLayout.specs(for: config).map { spec -> SafetensorsTensor in
             let n = spec.shape.reduce(1, *)
-            let bytes: [UInt8]
             if spec.dtype == .i64 {
-                let ids: [Int64] = [0, -1] + (2..<n).map { Int64($0 - 1) }
-                bytes = ids.withUnsafeBytes { Array($0) }
-            } else {
-                let isNormWeight = spec.name.hasSuffix("norm1.weight") || spec.name.hasSuffix("norm2.weight")
-                    || spec.name == "final_norm.weight"
-                let scale: Float = spec.shape.count == 2 ? 1 / Float(spec.shape[1]).squareRoot() : 0.1
-                let values = (0..<n).map { _ in (isNormWeight ? 1 : 0) + scale * uniform() }
-                bytes = values.withUnsafeBytes { Array($0) }
+                return SafetensorsTensor(name: spec.name, int64s: [0, -1] + (2..<n).map { Int64($0 - 1) }, shape: spec.shape)
             }
-            header[spec.name] = ["dtype": spec.dtype.rawValue, "shape": spec.shape, "data_offsets": [data.count, data.count + bytes.count]]
-            data += bytes
+            let isNormWeight = spec.name.hasSuffix("norm1.weight") || spec.name.hasSuffix("norm2.weight")
+                || spec.name == "final_norm.weight"
+            let scale: Float = spec.shape.count == 2 ? 1 / Float(spec.shape[1]).squareRoot() : 0.1
+            return SafetensorsTensor(name: spec.name, floats: (0..<n).map { _ in (isNormWeight ? 1 : 0) + scale * uniform() },
+                                     shape: spec.shape)
         }
-        var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
-        while json.count % 8 != 0 { json.append(0x20) }
-        var file: [UInt8] = []
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
-        file += json + data
+        let file = try SafetensorsEncoding.encode(tensors)
         try Data(file).write(to: URL(fileURLWithPath: folder + "/weights.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -22,24 +22,24 @@ import Testing
         for c in file.cases {
             let q = c.query.rankQuery
             try bundle.validate(q)
-            #expect(bundle.tokenCount(q) == c.token_count, "\(c.name): token count")
+            #expect(bundle.tokenCount(q) == c.tokenCount, "\(c.name): token count")
             let u = try ranker.userVectors([q])
-            #expect(u.count == d && c.user_vector.count == d)
-            let uDiff = zip(u, c.user_vector).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(u.count == d && c.userVector.count == d)
+            let uDiff = zip(u, c.userVector).map { abs($0 - $1) }.max() ?? .infinity
             #expect(uDiff <= file.tolerance, "\(c.name): user vector max diff \(uDiff)")
             let r = try ranker.rank([q])[0]
-            #expect(r.items.map(\.itemID) == c.items.map(\.item_id), "\(c.name): ranking order")
-            #expect(r.unknownCandidates == c.unknown_candidates, "\(c.name): unknown candidates")
+            #expect(r.items.map(\.itemID) == c.items.map(\.itemId), "\(c.name): ranking order")
+            #expect(r.unknownCandidates == c.unknownCandidates, "\(c.name): unknown candidates")
             let sDiff = zip(r.items, c.items).map { abs($0.score - $1.score) }.max() ?? 0
             #expect(sDiff <= file.tolerance, "\(c.name): score max diff \(sDiff)")
             maxDiff = max(maxDiff, uDiff, sDiff)
             // The feature rules behind the tokens, where the fixture records them.
-            if let buckets = c.debug?.time_buckets {
+            if let buckets = c.debug?.timeBuckets {
                 let kept = q.events.count - min(q.events.count, bundle.config.maxEvents)
                 let mine = (kept..<q.events.count).map { TimeBucket.ofEvent($0, in: q.events, buckets: bundle.config.numTimeBuckets) }
                 #expect(mine == buckets, "\(c.name): time buckets")
             }
-            if let rankBucket = c.debug?.rank_bucket {
+            if let rankBucket = c.debug?.rankBucket {
                 #expect(TimeBucket.ofRank(events: q.events, nowMs: q.nowMs, buckets: bundle.config.numTimeBuckets) == rankBucket)
             }
             if let rows = c.debug?.rows {
@@ -63,11 +63,11 @@ import Testing
             let users = try ranker.userVectors(cases.map(\.query.rankQuery))
             let d = bundle.config.dModel
             for (i, (c, r)) in zip(cases, results).enumerated() {
-                #expect(r.items.map(\.itemID) == c.items.map(\.item_id), "\(batch.name)/\(c.name): order")
-                #expect(r.unknownCandidates == c.unknown_candidates)
+                #expect(r.items.map(\.itemID) == c.items.map(\.itemId), "\(batch.name)/\(c.name): order")
+                #expect(r.unknownCandidates == c.unknownCandidates)
                 let sDiff = zip(r.items, c.items).map { abs($0.score - $1.score) }.max() ?? 0
                 #expect(sDiff <= file.tolerance, "\(batch.name)/\(c.name): score diff \(sDiff)")
-                let uDiff = (0..<d).map { abs(users[i * d + $0] - c.user_vector[$0]) }.max()!
+                let uDiff = (0..<d).map { abs(users[i * d + $0] - c.userVector[$0]) }.max()!
                 #expect(uDiff <= file.tolerance, "\(batch.name)/\(c.name): user vector diff \(uDiff)")
             }
         }
@@ -88,7 +88,7 @@ import Testing
         let file = try GoldenFixtures.load(set)
         let bundle = try ModelBundle(path: set.path)
         let ranker = Ranker(bundle: bundle, maxBatch: 2)
-        for c in file.invalid ?? [] {
+        for c in file.invalid {
             #expect(throws: InputError.self, "\(c.name)") { try bundle.validate(c.query.rankQuery) }
             #expect(throws: InputError.self, "\(c.name)") { try ranker.rank([RankQuery(), c.query.rankQuery]) }
         }

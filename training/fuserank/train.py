@@ -625,11 +625,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def objective_line(tc: TrainConfig) -> str:
+def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
     """The model card's description of the training objective."""
     line = ("- Objective: full-softmax cross-entropy over the catalogue (bfloat16 logits); one forward per "
-            f"user window; {tc.cut_fraction * 100:.0f}% of the cuts get a [RANK] group (serving semantics) "
-            f"whose text context is the target's genre words with probability {tc.context_prob}")
+            f"user window; {tc.cut_fraction * 100:.0f}% of the cuts get a [RANK] group (serving semantics, "
+            f"format_version {cfg.format_version} read-out) whose text context is the target's genre words "
+            f"with probability {tc.context_prob}")
     if tc.event_loss:
         line += "; every event token also predicts the next item (auxiliary SASRec-style loss)"
     if tc.random_window_prob > 0:
@@ -664,7 +665,7 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         "",
         f"- Split: leave-one-out (last item test, second last validation, rest training; "
         f"{'time-ordered' if ds.has_timestamps else 'file order'}).",
-        objective_line(tc),
+        objective_line(tc, cfg),
         f"- Model: d_model {cfg.d_model}, {cfg.n_heads} heads, {cfg.n_layers} layers, d_ff {cfg.d_ff}, "
         f"max_events {cfg.max_events}, dropout {cfg.dropout}, image_dim {cfg.image_dim}; "
         f"{n_params} parameters.",

@@ -1,0 +1,60 @@
+import Foundation
+
+/// The golden fixtures in `Tests/Fixtures/golden/<set>/` (written by `training/fuserank/fixtures.py`):
+/// one decoding of `cases.json`, shared by the model tests (which turn a query into a `RankQuery`)
+/// and the server tests (which turn it into a wire `RankRequest`). Plain data: this target depends
+/// on neither layer.
+public struct GoldenCaseFile: Decodable, Sendable {
+    /// `Tests/Fixtures/golden`, found from this source file (no SwiftPM resources).
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/golden")
+
+    /// Every fixture set folder (one holding a `cases.json`), sorted by name.
+    public static var sets: [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.sorted().map { root.appendingPathComponent($0) }
+            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("cases.json").path) }
+    }
+
+    /// Reads `cases.json` of a fixture set folder.
+    public static func load(_ set: URL) throws -> GoldenCaseFile {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(GoldenCaseFile.self, from: Data(contentsOf: set.appendingPathComponent("cases.json")))
+    }
+
+    /// Reads `cases.json` of the fixture set folder at `path`.
+    public static func load(_ path: String) throws -> GoldenCaseFile {
+        try load(URL(fileURLWithPath: path))
+    }
+
+    public struct Event: Decodable, Sendable {
+        public var itemId: Int64, type: Int32, timestampMs: Int64, dwellMs: UInt32
+    }
+
+    /// A request as the reference saw it. Text token ids are kept as Int64 so that invalid
+    /// (negative) ids survive decoding; each layer converts them its own way.
+    public struct Query: Decodable, Sendable {
+        public var events: [Event], textTokens: [Int64], images: [[Float]], candidates: [Int64]
+        public var topK: Int, excludeSeen: Bool, nowMs: Int64
+    }
+
+    public struct Item: Decodable, Sendable { public var itemId: Int64, score: Float }
+
+    /// The reference's intermediate features, where recorded.
+    public struct Debug: Decodable, Sendable { public var rows: [Int]?, timeBuckets: [Int]?, rankBucket: Int? }
+
+    public struct Case: Decodable, Sendable {
+        public var name: String, query: Query, tokenCount: Int, userVector: [Float], items: [Item]
+        public var unknownCandidates: [Int64]
+        public var debug: Debug?
+    }
+
+    public struct Batch: Decodable, Sendable { public var name: String, cases: [String] }
+    public struct Invalid: Decodable, Sendable { public var name: String, query: Query }
+    public struct TokenizerCase: Decodable, Sendable { public var text: String, ids: [Int32] }
+
+    public var tolerance: Float, cases: [Case], batches: [Batch], tokenizer: [TokenizerCase]
+    public var invalid: [Invalid]
+}
