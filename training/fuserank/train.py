@@ -35,6 +35,7 @@ from torch import Tensor
 
 from .config import ModelConfig
 from .features import event_buckets, time_bucket
+from .losses import catalogue_ce
 from .model import FuseRankModel
 
 # A context provider: (target row, rng) -> (text token ids, image vectors) for one cut's group.
@@ -309,13 +310,7 @@ def encode_batch(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tenso
 
 def ce_loss(model: FuseRankModel, u: Tensor, targets: Tensor, bf16: bool) -> Tensor:
     """Full-softmax cross-entropy over the catalogue (rows 0 and 1 masked); u (N,d) normed."""
-    w = model.item_emb.weight
-    if bf16:
-        logits = (u.to(torch.bfloat16) @ w.to(torch.bfloat16).T).float() + model.item_bias
-    else:
-        logits = model.logits(u)
-    logits = torch.cat([torch.full_like(logits[:, :2], -1e9), logits[:, 2:]], dim=1)
-    return F.cross_entropy(logits, targets)
+    return catalogue_ce(u, model.item_emb.weight, model.item_bias, targets, bf16=bf16, chunk=256)
 
 
 @dataclass
