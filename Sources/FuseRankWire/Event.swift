@@ -10,7 +10,7 @@ public struct Event: WireMessage {
     public var type: EventType
     /// Unix time in milliseconds; 0 = unknown.
     public var timestampMs: Int64
-    /// Dwell time in milliseconds (carried, unused by format_version 1).
+    /// Dwell time in milliseconds (carried, unused by format_versions 1 and 2).
     public var dwellMs: UInt32
 
     public init(itemID: Int64 = 0, type: EventType = .unspecified, timestampMs: Int64 = 0, dwellMs: UInt32 = 0) {

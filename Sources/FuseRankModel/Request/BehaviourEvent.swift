@@ -6,7 +6,7 @@ public struct BehaviourEvent: Sendable, Equatable {
     public var type: Int32
     /// Unix time in milliseconds; `<= 0` means "no timestamp".
     public var timestampMs: Int64
-    /// Dwell time; carried on the wire, not used by format_version 1.
+    /// Dwell time; carried on the wire, not used by format_versions 1 and 2.
     public var dwellMs: UInt32
 
     /// Creates an event.
