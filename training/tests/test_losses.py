@@ -13,6 +13,16 @@ def plain(u, w, b, t):
     return F.cross_entropy(z, t)
 
 
+def plain_with_grads(u, w, b, t):
+    """The plain loss and its gradients for (u, w, b); leaves the .grad fields cleared."""
+    ref = plain(u, w, b, t)
+    ref.backward()
+    grads = [x.grad.clone() for x in (u, w, b)]
+    for x in (u, w, b):
+        x.grad = None
+    return ref, grads
+
+
 def leaves(seed, n=37, v=50, d=8):
     g = torch.Generator().manual_seed(seed)
     u = torch.randn(n, d, generator=g).requires_grad_()
@@ -25,11 +35,7 @@ def leaves(seed, n=37, v=50, d=8):
 @pytest.mark.parametrize("chunk", [1, 5, 37, 1024])
 def test_float32_loss_and_gradients_equal_the_plain_form(chunk):
     u, w, b, t = leaves(0)
-    ref = plain(u, w, b, t)
-    ref.backward()
-    want = [x.grad.clone() for x in (u, w, b)]
-    for x in (u, w, b):
-        x.grad = None
+    ref, want = plain_with_grads(u, w, b, t)
     got = catalogue_ce(u, w, b, t, bf16=False, chunk=chunk)
     got.backward()
     assert abs(got.item() - ref.item()) < 1e-5
@@ -40,11 +46,7 @@ def test_float32_loss_and_gradients_equal_the_plain_form(chunk):
 
 def test_bfloat16_logits_stay_close():
     u, w, b, t = leaves(1)
-    ref = plain(u, w, b, t)
-    ref.backward()
-    want = [x.grad.clone() for x in (u, w, b)]
-    for x in (u, w, b):
-        x.grad = None
+    ref, want = plain_with_grads(u, w, b, t)
     got = catalogue_ce(u, w, b, t, bf16=True, chunk=8)
     got.backward()
     assert abs(got.item() - ref.item()) / ref.item() < 2e-2
