@@ -39,7 +39,7 @@ class ModelConfig:
     layer_norm_eps: float = 1e-5
     name: str = "default"
     version: str = "0"
-    # 1: [RANK] carries no position; 2: [RANK] adds rank_pos_emb[E] (E = kept events)
+    # 1 or 2; docs/model-format.md "Versions" lists what 2 changes (new bundles are 2)
     format_version: int = FORMAT_VERSION
     dropout: float = 0.0  # training only, never exported
 
