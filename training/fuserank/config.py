@@ -85,9 +85,6 @@ class ModelConfig:
         """Parse a config.json object; unknown keys are ignored, missing ones are an error."""
         if d.get("format") != FORMAT:
             raise ConfigError(f"config 'format' must be {FORMAT!r}, got {d.get('format')!r}")
-        if d.get("format_version") not in FORMAT_VERSIONS or isinstance(d.get("format_version"), bool):
-            raise ConfigError(f"config 'format_version' must be one of {FORMAT_VERSIONS}, "
-                              f"got {d.get('format_version')!r}")
         known = {f.name for f in fields(cls)} - {"dropout"}
         missing = sorted(k for k in known if k not in d)
         if missing:

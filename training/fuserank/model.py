@@ -200,8 +200,9 @@ class FuseRankModel(nn.Module):
             parts.append(self.embed_images(imgs.to(dev)))                  # (B,imax,d)
         else:
             parts.append(torch.zeros(bsz, imax, cfg.d_model, device=dev))
+        n_events = torch.tensor([len(t.rows) for t in batch], device=dev)    # (B,) kept events
         parts.append(self.embed_rank(padded([[t.rank_bucket] for t in batch], 1),
-                                     padded([[len(t.rows)] for t in batch], 1)))    # (B,1,d)
+                                     n_events[:, None]))                     # (B,1,d)
         stacked = torch.cat(parts, dim=1)                                   # (B,lmax+tmax+imax+1,d)
 
         # Gather each request's tokens into the compact order: events, text, images, [RANK].
@@ -222,7 +223,6 @@ class FuseRankModel(nn.Module):
         visible = causal & (pos[None, None, :] < length[:, None, None])     # (B,S,S)
         h = self.encode(x, visible)
         ar = torch.arange(bsz, device=dev)
-        n_events = torch.tensor([len(t.rows) for t in batch], device=dev)
         return self.user_vectors(self.readout(h[ar, length - 1], h[ar, (n_events - 1).clamp(min=0)],
                                               n_events > 0))
 

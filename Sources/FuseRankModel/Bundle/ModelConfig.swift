@@ -89,7 +89,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         case layerNormEps = "layer_norm_eps"
     }
 
-    /// Decodes `config.json`, checking `format` and `format_version`.
+    /// Decodes `config.json`, checking `format` (the `format_version` range is checked by
+    /// ``validationProblem()`` with every other value).
     /// - Throws: `DecodingError` for a missing key, a wrong type or a wrong format.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -98,13 +99,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             throw DecodingError.dataCorruptedError(
                 forKey: .format, in: c, debugDescription: "format is \"\(format)\", expected \"\(Self.formatName)\"")
         }
-        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
-        guard Self.supportedFormatVersions.contains(formatVersion) else {
-            let versions = Self.supportedFormatVersions
-            throw DecodingError.dataCorruptedError(
-                forKey: .formatVersion, in: c,
-                debugDescription: "format_version is \(formatVersion), this engine reads \(versions.lowerBound)...\(versions.upperBound)")
-        }
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)  // range: validationProblem()
         name = try c.decode(String.self, forKey: .name)
         version = try c.decode(String.self, forKey: .version)
         dModel = try c.decode(Int.self, forKey: .dModel)
