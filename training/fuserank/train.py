@@ -417,7 +417,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         f = lr_factor(step, total, warmup, tc.min_lr_ratio, frac)
         for group in opt.param_groups:
             group["lr"] = tc.lr * f
-    hist: dict = {"epoch": [], "loss": [], "val_ndcg10": [], "seconds": [], "best_epoch": 0,
+    # "complete": False for an epoch the schedule cut short (its loss covers only the steps run)
+    hist: dict = {"epoch": [], "loss": [], "val_ndcg10": [], "seconds": [], "complete": [], "best_epoch": 0,
                   "best_val": -1.0}
     best_state = copy.deepcopy(model.state_dict())
     bad = 0
@@ -466,6 +467,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         hist["loss"].append(tot / max(1, cnt))
         hist["val_ndcg10"].append(val)
         hist["seconds"].append(secs)
+        hist["complete"].append(cnt == steps_per_epoch)
         log(f"epoch {epoch}: loss {tot / max(1, cnt):.4f}  val NDCG@10 {val:.4f}  "
             f"train {secs:.1f}s  total {(time.time() - t_start) / 60:.1f} min")
         if validate is None:
@@ -511,7 +513,8 @@ def plot_curve(hist: dict, path: str | Path, title: str) -> None:
     a1.set_xlabel("epoch")
     a1.set_ylabel("validation NDCG@10 (full ranking)")
     a1.grid(alpha=0.3)
-    a2.plot(ep, hist["loss"], color="tab:red")
+    full = np.array(hist.get("complete", [True] * len(ep)), dtype=bool)  # a cut-short epoch's loss is noise
+    a2.plot(ep[full], np.array(hist["loss"])[full], color="tab:red")
     a2.set_xlabel("epoch")
     a2.set_ylabel("training loss (full-softmax CE)")
     a2.grid(alpha=0.3)
@@ -639,8 +642,11 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
 def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, test: dict, val: dict,
                table: str, train_secs: float, n_params: int, total_secs: float) -> str:
     """The model-card.md text."""
-    epochs_run = len(hist["epoch"])
-    mean_epoch = float(np.mean(hist["seconds"])) if hist["seconds"] else 0.0
+    complete = hist.get("complete", [True] * len(hist["epoch"]))
+    full_secs = [s for s, c in zip(hist["seconds"], complete) if c]
+    epochs_run = f"{sum(complete)}" + ("" if all(complete) else f" complete and {len(complete) - sum(complete)} cut short "
+                                                                   "by the schedule")
+    mean_epoch = float(np.mean(full_secs)) if full_secs else 0.0
     lines = [
         f"# FuseRank model `{cfg.name}`",
         "",
@@ -671,6 +677,12 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         f"- Training wall-clock time: **{train_secs / 60:.1f} min** on {tc.threads} CPU threads "
         f"(whole command incl. data loading and evaluation: {total_secs / 60:.1f} min).",
         "- Learning curve: `learning-curve.png`.",
+    ]
+    if tc.schedule_minutes > 0:
+        lines.append(f"- `schedule_minutes` {tc.schedule_minutes:g}: the cosine decay follows wall-clock time, so "
+                     "the number of epochs depends on how busy the machine is; a rerun is seeded but not "
+                     "bit-identical.")
+    lines += [
         "",
         "## Reproduce",
         "",

@@ -135,6 +135,7 @@ def test_tiny_train_export_load_score(tmp_path) -> None:
     hist = train_model(m, seqs, TrainConfig(epochs=30, batch_size=16, lr=1e-2, warmup_epochs=0,
                                             bf16_logits=False), progress=False, log=lambda s: None)
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+    assert hist["complete"] == [True] * 30
     out = export_bundle(m, cfg, ids, ["[PAD]", "[UNK]", "x"], tmp_path / "b", "# tiny\n")
     loaded, _, _, _ = load_bundle(out)
     req = Request(events=[(103, 6, 0, 0), (104, 6, 0, 0)])
@@ -161,3 +162,15 @@ def test_event_targets_and_random_windows() -> None:
     assert all(e - a == 13 and 13 <= e <= 25 for _, a, e in moved)
     assert len({e for _, _, e in moved}) > 5
     assert resample_windows(w, [seq], 0.0, rng) == w
+
+
+def test_schedule_cuts_the_last_epoch_short() -> None:
+    """A wall-clock schedule that runs out mid-epoch stops there and marks the epoch as cut short."""
+    m = _model(0)
+    n = m.cfg.max_events
+    seqs = [make_sequence(list(range(2, 2 + n)), [6] * n, [0] * n, m.cfg.num_time_buckets) for _ in range(64)]
+    lines: list[str] = []
+    hist = train_model(m, seqs, TrainConfig(epochs=5, batch_size=16, schedule_minutes=1e-6, bf16_logits=False),
+                       progress=False, log=lines.append)
+    assert hist["epoch"] == [1] and hist["complete"] == [False]  # one step of 4, then the schedule is over
+    assert any("schedule is complete" in line for line in lines)
