@@ -513,7 +513,7 @@ def plot_curve(hist: dict, path: str | Path, title: str) -> None:
     a1.set_xlabel("epoch")
     a1.set_ylabel("validation NDCG@10 (full ranking)")
     a1.grid(alpha=0.3)
-    full = np.array(hist.get("complete", [True] * len(ep)), dtype=bool)  # a cut-short epoch's loss is noise
+    full = np.array(hist["complete"], dtype=bool)  # a cut-short epoch's loss is noise
     a2.plot(ep[full], np.array(hist["loss"])[full], color="tab:red")
     a2.set_xlabel("epoch")
     a2.set_ylabel("training loss (full-softmax CE)")
@@ -642,10 +642,10 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
 def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, test: dict, val: dict,
                table: str, train_secs: float, n_params: int, total_secs: float) -> str:
     """The model-card.md text."""
-    complete = hist.get("complete", [True] * len(hist["epoch"]))
+    complete = hist["complete"]
     full_secs = [s for s, c in zip(hist["seconds"], complete) if c]
-    epochs_run = f"{sum(complete)}" + ("" if all(complete) else f" complete and {len(complete) - sum(complete)} cut short "
-                                                                   "by the schedule")
+    short = len(complete) - sum(complete)
+    epochs_run = f"{sum(complete)}" + (f" complete and {short} cut short by the schedule" if short else "")
     mean_epoch = float(np.mean(full_secs)) if full_secs else 0.0
     lines = [
         f"# FuseRank model `{cfg.name}`",

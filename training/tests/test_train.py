@@ -174,3 +174,34 @@ def test_schedule_cuts_the_last_epoch_short() -> None:
                        progress=False, log=lines.append)
     assert hist["epoch"] == [1] and hist["complete"] == [False]  # one step of 4, then the schedule is over
     assert any("schedule is complete" in line for line in lines)
+
+
+@pytest.mark.parametrize("schedule_minutes, epochs_line", [
+    (0.0, "- Epochs run: 2 ("),
+    (1e-6, "- Epochs run: 0 complete and 1 cut short by the schedule ("),
+])
+def test_cli_trains_a_file_dataset_into_a_bundle(tmp_path, schedule_minutes, epochs_line) -> None:
+    """`python -m fuserank.train` on a plain `user item` file: bundle, card, curve and metrics."""
+    import json
+
+    from fuserank.train import main
+
+    lines = [f"{u} {10 + (u + k) % 7}" for u in range(1, 25) for k in range(6)]
+    (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
+    conf = {"name": "tiny-file", "version": "t1", "data": {"interactions": {"path": "inter.txt"}},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "max_events": 8,
+                      "max_text_tokens": 4, "max_images": 0, "image_dim": 0, "num_time_buckets": 10,
+                      "num_event_types": 7, "dropout": 0.0},
+            "train": {"epochs": 2, "batch_size": 8, "threads": 1, "schedule_minutes": schedule_minutes},
+            "eval_modes": ["full"]}
+    (tmp_path / "conf.json").write_text(json.dumps(conf))
+    out = tmp_path / "bundle"
+    assert main(["--config", str(tmp_path / "conf.json"), "--out", str(out), "--data-root", str(tmp_path),
+                 "--no-progress"]) == 0
+    card = (out / "model-card.md").read_text()
+    assert epochs_line in card
+    assert ("`schedule_minutes`" in card) == (schedule_minutes > 0)
+    assert (out / "learning-curve.png").stat().st_size > 0
+    hist = json.loads((out / "metrics.json").read_text())["history"]
+    assert hist["complete"] == ([True, True] if schedule_minutes == 0 else [False])
+    load_bundle(out)
