@@ -5,9 +5,15 @@ N = 128 sequences x 200 events that is several 400 MB float32 tensors per step, 
 memory-bound. Here the forward keeps only each row's log-sum-exp, and the backward recomputes the
 logits of one chunk of rows at a time, so every intermediate stays a few MB. Same loss and the
 same gradients (up to float rounding; tests/test_losses.py).
+
+Optionally each row leaves out of its softmax the items its user has already seen (`SeenItems`):
+the evaluation protocols and `exclude_seen` requests never rank those, so the model need not
+spend capacity pushing them down. The row's own target always stays in.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -15,33 +21,61 @@ from torch import Tensor
 MASKED_ROWS = 2  # item-table rows 0 (padding) and 1 (UNK) are never a prediction
 
 
-def _logits(u: Tensor, w: Tensor, b: Tensor, bf16: bool) -> Tensor:
-    """(c, V) float32 logits of u (c, d) against w (V, d) (already bfloat16 when bf16); masked rows -inf."""
+@dataclass
+class SeenItems:
+    """Which items each loss row has seen: row r has seen item v when
+    `first[user[r], v] <= pos[r]`.
+
+    - first: (B, V) int32, the position of each item's first occurrence in user b's history
+      (any value above every `pos` when never seen).
+    - user: (N,) int64, the history (row of `first`) of each loss row.
+    - pos: (N,) int32, the position of the newest event each loss row sees.
+    """
+
+    first: Tensor
+    user: Tensor
+    pos: Tensor
+
+    def mask(self, rows: slice, targets: Tensor) -> Tensor:
+        """(c, V) bool: True where the item is left out of the softmax of rows `rows`."""
+        m = self.first[self.user[rows]] <= self.pos[rows, None]
+        m[torch.arange(m.shape[0], device=m.device), targets] = False
+        return m
+
+
+def _logits(u: Tensor, w: Tensor, b: Tensor, bf16: bool, seen: SeenItems | None = None,
+            rows: slice = slice(None), targets: Tensor | None = None) -> Tensor:
+    """(c, V) float32 logits of u (c, d) against w (V, d) (already bfloat16 when bf16); masked
+    rows -inf, and with `seen` the items rows `rows` have seen (their `targets` excepted)."""
     z = (u.to(torch.bfloat16) @ w.T).float() if bf16 else u @ w.T
     z = z + b
     z[:, :MASKED_ROWS] = float("-inf")
+    if seen is not None:
+        z.masked_fill_(seen.mask(rows, targets), float("-inf"))
     return z
 
 
 class _ChunkedCatalogueCE(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u: Tensor, w: Tensor, b: Tensor, targets: Tensor, chunk: int, bf16: bool) -> Tensor:
+    def forward(ctx, u: Tensor, w: Tensor, b: Tensor, targets: Tensor, chunk: int, bf16: bool,
+                seen: SeenItems | None) -> Tensor:
         n = u.shape[0]
         wl = w.detach().to(torch.bfloat16) if bf16 else w.detach()
         lse = torch.empty(n, dtype=torch.float32, device=u.device)
         picked = torch.empty(n, dtype=torch.float32, device=u.device)
         for s in range(0, n, chunk):
-            z = _logits(u[s:s + chunk].detach(), wl, b.detach(), bf16)
+            rows = slice(s, s + chunk)
+            z = _logits(u[rows].detach(), wl, b.detach(), bf16, seen, rows, targets[rows])
             lse[s:s + chunk] = torch.logsumexp(z, dim=1)
             picked[s:s + chunk] = z.gather(1, targets[s:s + chunk, None])[:, 0]
         ctx.save_for_backward(u, w, b, targets, lse)
-        ctx.chunk, ctx.bf16 = chunk, bf16
+        ctx.chunk, ctx.bf16, ctx.seen = chunk, bf16, seen
         return (lse - picked).mean()
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         u, w, b, targets, lse = ctx.saved_tensors
-        chunk, bf16 = ctx.chunk, ctx.bf16
+        chunk, bf16, seen = ctx.chunk, ctx.bf16, ctx.seen
         n = u.shape[0]
         wl = w.to(torch.bfloat16) if bf16 else w
         gu = torch.empty_like(u)
@@ -49,8 +83,9 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
         gb = torch.zeros_like(b)
         scale = grad / n
         for s in range(0, n, chunk):
-            uc = u[s:s + chunk]
-            p = torch.exp(_logits(uc, wl, b, bf16) - lse[s:s + chunk, None])   # softmax of the chunk
+            rows = slice(s, s + chunk)
+            uc = u[rows]
+            p = torch.exp(_logits(uc, wl, b, bf16, seen, rows, targets[rows]) - lse[rows, None])  # softmax
             p[torch.arange(p.shape[0], device=p.device), targets[s:s + chunk]] -= 1.0
             p *= scale                                                        # dLoss/dlogits
             gb += p.sum(dim=0)
@@ -61,12 +96,12 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
             else:
                 gu[s:s + chunk] = p @ w
                 gw += p.T @ uc
-        return gu, gw, gb, None, None, None
+        return gu, gw, gb, None, None, None, None
 
 
 def catalogue_ce(u: Tensor, item_emb: Tensor, item_bias: Tensor, targets: Tensor, bf16: bool = False,
-                 chunk: int = 256) -> Tensor:
+                 chunk: int = 256, seen: SeenItems | None = None) -> Tensor:
     """Mean cross-entropy of targets (N,) under softmax(u @ item_emb.T + item_bias) over the
     catalogue, rows 0 and 1 excluded; u (N, d) float32. `bf16`: the logits' matmuls in bfloat16
-    (the softmax stays float32)."""
-    return _ChunkedCatalogueCE.apply(u, item_emb, item_bias, targets, chunk, bf16)
+    (the softmax stays float32). `seen`: each row's seen items (not its target) are excluded too."""
+    return _ChunkedCatalogueCE.apply(u, item_emb, item_bias, targets, chunk, bf16, seen)

@@ -18,6 +18,33 @@ from .config import ModelConfig
 from .features import Request, Tokens, build_row_index, item_row, request_tokens, seen_rows
 
 
+class FastDropout(nn.Module):
+    """Dropout whose keep mask comes from 16-bit lanes of 64-bit random draws: four masks per
+    draw, about 4x faster than `nn.Dropout` on CPU, where drawing the mask dominated a training
+    step. The drop probability is `p` rounded to a multiple of 2^-16; kept values are scaled by
+    1 / (1 - that probability). Training only; evaluation returns x unchanged."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not (0.0 <= p < 1.0):
+            raise ValueError(f"dropout must be in [0, 1), got {p!r}")
+        self.p = p
+        drop = round(p * 65536)                 # dropped lanes: the `drop` smallest int16 values
+        self.threshold = drop - 32768
+        self.scale = 65536 / (65536 - drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        n = x.numel()
+        draws = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
+        dropped = draws.view(torch.int16)[:n].view(x.shape) < self.threshold
+        return x.masked_fill(dropped, 0.0) * self.scale
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 class EncoderLayer(nn.Module):
     """One pre-norm block: `h = x + o(attn(norm1(x)))`, `x = h + ffn_down(gelu(ffn_up(norm2(h))))`."""
 
@@ -33,7 +60,7 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.ffn_up = nn.Linear(d, cfg.d_ff)    # (d_ff, d_model)
         self.ffn_down = nn.Linear(cfg.d_ff, d)  # (d_model, d_ff)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = FastDropout(cfg.dropout)
 
     def attention(self, x: Tensor, visible: Tensor) -> Tensor:
         """Multi-head attention of x (B,S,d) where visible (B,S,S) allows query i to see key j."""
@@ -77,7 +104,7 @@ class FuseRankModel(nn.Module):
                              if cfg.format_version >= 2 else None)
         self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
         self.final_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = FastDropout(cfg.dropout)
         # row -> external item id; default: external id == row for rows >= 2.
         default_ids = torch.arange(cfg.num_items, dtype=torch.long)
         default_ids[:2] = torch.tensor([0, -1])

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from .config import ModelConfig
 from .features import event_buckets, time_bucket
-from .losses import catalogue_ce
+from .losses import SeenItems, catalogue_ce
 from .model import FuseRankModel
 
 # A context provider: (target row, rng) -> (text token ids, image vectors) for one cut's group.
@@ -308,9 +308,38 @@ def encode_batch(model: FuseRankModel, batch: Batch, fast: bool = True) -> Tenso
     return encode_fast(model, x, batch) if fast else model.encode(x, batch.visible())
 
 
-def ce_loss(model: FuseRankModel, u: Tensor, targets: Tensor, bf16: bool) -> Tensor:
-    """Full-softmax cross-entropy over the catalogue (rows 0 and 1 masked); u (N,d) normed."""
-    return catalogue_ce(u, model.item_emb.weight, model.item_bias, targets, bf16=bf16, chunk=256)
+def ce_loss(model: FuseRankModel, u: Tensor, targets: Tensor, bf16: bool,
+            seen: SeenItems | None = None) -> Tensor:
+    """Full-softmax cross-entropy over the catalogue (rows 0 and 1 masked, and each row's seen
+    items with `seen`); u (N,d) normed."""
+    return catalogue_ce(u, model.item_emb.weight, model.item_bias, targets, bf16=bf16, chunk=256,
+                        seen=seen)
+
+
+def first_seen(wins: Sequence[tuple[int, int, int]], seqs: Sequence[Sequence_], num_items: int) -> Tensor:
+    """(B, num_items) int32: where each item first occurs in the history of window b
+    `(k, start, end)`, as an event index relative to `start` (negative: before the window);
+    int32 max when it is not among the events `seqs[k].rows[:end - 1]`."""
+    out = np.full((len(wins), num_items), np.iinfo(np.int32).max, np.int32)
+    for b, (k, a, e) in enumerate(wins):
+        items, idx = np.unique(seqs[k].rows[:e - 1], return_index=True)
+        out[b, items] = idx - a
+    return torch.from_numpy(out)
+
+
+def loss_rows_seen(batch: Batch, first: Tensor, with_events: bool) -> SeenItems:
+    """The seen items of every loss row, in the trainer's row order: the real [RANK] groups
+    (row-major), then with `with_events` every event that has a next item (row-major)."""
+    bsz, lmax = batch.rows.shape
+    g = batch.rank_buckets.shape[1]
+    b_idx = torch.arange(bsz)[:, None]
+    users = [b_idx.expand(bsz, g)[batch.group_real]]
+    pos = [batch.cut[:, -g:][batch.group_real]]
+    if with_events:
+        ev = batch.event_targets > 0
+        users.append(b_idx.expand(bsz, lmax)[ev])
+        pos.append(torch.arange(lmax)[None, :].expand(bsz, lmax)[ev])
+    return SeenItems(first, torch.cat(users), torch.cat(pos).to(torch.int32))
 
 
 @dataclass
@@ -344,6 +373,9 @@ class TrainConfig:
     # of behaviour-only and search mode: the model serves both)
     val_metric: str = "full"
     random_window_prob: float = 0.0  # a longer sequence's window ends at a random event with this probability
+    # leave each loss row's already-seen items out of its softmax (they are never ranked when a
+    # request sets exclude_seen, as every evaluation protocol does)
+    exclude_seen: bool = False
 
 
 def lr_factor(step: int, total: int, warmup: int, min_ratio: float, time_frac: float = 0.0) -> float:
@@ -432,10 +464,12 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         tot, cnt = 0.0, 0
         bar = tqdm(order, desc=f"epoch {epoch}", leave=False, disable=not progress, mininterval=5)
         for bi in bar:
+            wins_b = resample_windows(batches[bi], seqs, tc.random_window_prob, rng)
             samples = [make_sample(seqs[k], a, e, cfg.num_time_buckets, rng, context, tc.context_prob,
-                                   tc.cut_fraction)
-                       for k, a, e in resample_windows(batches[bi], seqs, tc.random_window_prob, rng)]
+                                   tc.cut_fraction) for k, a, e in wins_b]
             batch = collate(samples, cfg.image_dim)
+            seen = (loss_rows_seen(batch, first_seen(wins_b, seqs, cfg.num_items), tc.event_loss)
+                    if tc.exclude_seen else None)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tc.bf16_autocast):
                 h = encode_batch(model, batch)
                 u = model.user_vectors(group_readout(model, batch, h)[batch.group_real])
@@ -444,7 +478,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                     ev = batch.event_targets > 0
                     u = torch.cat([u, model.user_vectors(h[:, :batch.rows.shape[1]][ev])])
                     tgt = torch.cat([tgt, batch.event_targets[ev]])
-            loss = ce_loss(model, u.float(), tgt, tc.bf16_logits)
+            loss = ce_loss(model, u.float(), tgt, tc.bf16_logits, seen)
             opt.zero_grad(set_to_none=True)
             set_lr()
             loss.backward()
@@ -631,6 +665,9 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
             f"with probability {tc.context_prob}")
     if tc.event_loss:
         line += "; every event token also predicts the next item (auxiliary SASRec-style loss)"
+    if tc.exclude_seen:
+        line += ("; each prediction's softmax leaves out the items its history already holds (its "
+                 "target excepted): rank with exclude_seen")
     if tc.random_window_prob > 0:
         line += (f"; windows of histories longer than max_events end at a random event with probability "
                  f"{tc.random_window_prob}")

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fuserank.losses import catalogue_ce
+from fuserank.losses import SeenItems, catalogue_ce
 
 
 def plain(u, w, b, t):
@@ -61,3 +61,46 @@ def test_gradient_scales_with_the_upstream_gradient():
     u.grad = None
     catalogue_ce(u, w, b, t, chunk=4).backward()
     assert torch.allclose(g3, 3.0 * u.grad, atol=1e-6)
+
+
+def seen_case(seed, n=37, v=50, users=4, hist=12):
+    """Random histories of `users` users (with repeats) and rows that each see a prefix of one."""
+    g = torch.Generator().manual_seed(seed)
+    histories = torch.randint(2, v, (users, hist), generator=g)
+    first = torch.full((users, v), 2**31 - 1, dtype=torch.int32)
+    for b in range(users):
+        for p in reversed(range(hist)):
+            first[b, histories[b, p]] = p
+    user = torch.randint(0, users, (n,), generator=g)
+    pos = torch.randint(-1, hist, (n,), generator=g).to(torch.int32)  # -1: sees nothing yet
+    return histories, SeenItems(first, user, pos)
+
+
+@pytest.mark.parametrize("chunk", [1, 6, 1024])
+def test_seen_items_leave_the_softmax_but_the_target_stays(chunk):
+    u, w, b, t = leaves(3)
+    histories, seen = seen_case(3)
+    # a few targets the row has already seen (a repeat): they must stay in the softmax
+    for r in range(0, 37, 5):
+        if seen.pos[r] >= 0:
+            t[r] = histories[seen.user[r], seen.pos[r]]
+    mask = torch.zeros(37, 50, dtype=torch.bool)
+    for r in range(37):
+        for p in range(int(seen.pos[r]) + 1):
+            mask[r, histories[seen.user[r], p]] = True
+        mask[r, t[r]] = False
+    assert mask.any(dim=1).sum() > 20  # most rows do leave items out
+    z = (u @ w.T + b).masked_fill(mask, float("-inf"))
+    z = torch.cat([torch.full_like(z[:, :2], float("-inf")), z[:, 2:]], dim=1)
+    ref = F.cross_entropy(z, t)
+    ref.backward()
+    want = [x.grad.clone() for x in (u, w, b)]
+    for x in (u, w, b):
+        x.grad = None
+    got = catalogue_ce(u, w, b, t, bf16=False, chunk=chunk, seen=seen)
+    got.backward()
+    assert abs(got.item() - ref.item()) < 1e-5
+    for x, g in zip((u, w, b), want):
+        assert torch.allclose(x.grad, g, atol=1e-6, rtol=1e-5)
+    # an item left out of every row's softmax gets no gradient from the softmax term
+    assert got.item() < catalogue_ce(u, w, b, t, bf16=False, chunk=chunk).item()

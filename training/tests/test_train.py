@@ -10,8 +10,9 @@ from fuserank.bundle import export_bundle, load_bundle
 from fuserank.config import ModelConfig
 from fuserank.features import Request
 from fuserank.model import FuseRankModel
-from fuserank.train import (TrainConfig, collate, ce_loss, group_outputs, lr_factor, make_sample,
-                            make_sequence, train_model, windows)
+from fuserank.model import FastDropout
+from fuserank.train import (TrainConfig, collate, ce_loss, first_seen, group_outputs, loss_rows_seen,
+                            lr_factor, make_sample, make_sequence, train_model, windows)
 
 torch.set_num_threads(2)
 
@@ -162,6 +163,74 @@ def test_event_targets_and_random_windows() -> None:
     assert all(e - a == 13 and 13 <= e <= 25 for _, a, e in moved)
     assert len({e for _, _, e in moved}) > 5
     assert resample_windows(w, [seq], 0.0, rng) == w
+
+
+@pytest.mark.parametrize("with_events", [True, False])
+def test_seen_items_of_every_loss_row(with_events: bool) -> None:
+    """Each loss row leaves out exactly the items of the history it sees (the whole sequence
+    before its target, also before the window), its own target excepted."""
+    cfg = _model(0).cfg  # max_events 12, 30 items
+    rng = np.random.default_rng(5)
+    seqs = [make_sequence(rng.integers(2, 12, n).tolist(), [6] * n, [0] * n, cfg.num_time_buckets)
+            for n in (25, 9, 14)]  # 10 distinct items: plenty of repeats
+    wins = [(0, 7, 20), (1, 0, 9), (2, 1, 14)]  # the first window starts mid-sequence
+    samples = [make_sample(seqs[k], a, e, cfg.num_time_buckets, rng, None, 0.0, cut_fraction=0.5)
+               for k, a, e in wins]
+    batch = collate(samples, 0)
+    seen = loss_rows_seen(batch, first_seen(wins, seqs, cfg.num_items), with_events)
+    tgt = [batch.targets[batch.group_real]]
+    want_rows = []  # (sequence, absolute index of the newest event seen) in loss-row order
+    for b, (k, a, e) in enumerate(wins):
+        want_rows += [(k, a + int(c)) for c in samples[b].cuts]
+    if with_events:
+        ev = batch.event_targets > 0
+        tgt.append(batch.event_targets[ev])
+        for b, (k, a, e) in enumerate(wins):
+            want_rows += [(k, a + j) for j in range(e - 1 - a)]
+    targets = torch.cat(tgt)
+    mask = seen.mask(slice(None), targets)
+    assert mask.shape == (len(want_rows), cfg.num_items)
+    repeats = 0
+    for r, (k, newest) in enumerate(want_rows):
+        history = set(seqs[k].rows[:newest + 1].tolist())
+        assert int(targets[r]) == int(seqs[k].rows[newest + 1])
+        repeats += int(targets[r]) in history
+        want = history - {int(targets[r])}
+        assert set(torch.nonzero(mask[r])[:, 0].tolist()) == want, r
+    assert repeats > 0  # the target-stays-in rule was exercised
+
+
+def test_exclude_seen_trains() -> None:
+    """Training with exclude_seen runs end to end and lowers the loss."""
+    m = _model(0, dropout=0.1)
+    rng = np.random.default_rng(2)
+    n = m.cfg.max_events + 4
+    seqs = [make_sequence([2 + (s + k) % 20 for k in range(n)], [6] * n, [0] * n, m.cfg.num_time_buckets)
+            for s in rng.integers(0, 20, 48)]
+    hist = train_model(m, seqs, TrainConfig(epochs=6, batch_size=16, lr=1e-2, warmup_epochs=0,
+                                            exclude_seen=True, event_loss=True, random_window_prob=0.5),
+                       progress=False, log=lambda s: None)
+    assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+
+
+def test_fast_dropout_rate_scale_and_lanes() -> None:
+    """FastDropout drops p of the values (in each of the four 16-bit lanes of a draw), scales
+    the kept ones by 1/(1-p), is seeded by torch.manual_seed, and is the identity in eval."""
+    d = FastDropout(0.2)
+    x = torch.ones(4, 100_003)
+    torch.manual_seed(7)
+    y = d(x)
+    torch.manual_seed(7)
+    assert torch.equal(d(x), y)
+    kept = y != 0
+    assert torch.allclose(y[kept], torch.tensor(1 / 0.8), atol=1e-4)
+    assert abs(kept.float().mean().item() - 0.8) < 3e-3
+    lanes = kept.flatten()[: 4 * 100_000].view(-1, 4).float().mean(dim=0)  # lane of each draw
+    assert (lanes - 0.8).abs().max() < 6e-3
+    d.eval()
+    assert d(x) is x
+    with pytest.raises(ValueError):
+        FastDropout(1.0)
 
 
 def test_schedule_cuts_the_last_epoch_short() -> None:
