@@ -26,10 +26,10 @@ class SeenItems:
     """Which items each loss row has seen: row r has seen item v when
     `first[user[r], v] <= pos[r]`.
 
-    - first: (B, V) int32, the position of each item's first occurrence in user b's history
+    - first: (B, V) integers, the position of each item's first occurrence in user b's history
       (any value above every `pos` when never seen).
     - user: (N,) int64, the history (row of `first`) of each loss row.
-    - pos: (N,) int32, the position of the newest event each loss row sees.
+    - pos: (N,) integers (the dtype of `first`), the position of the newest event each loss row sees.
     """
 
     first: Tensor
@@ -43,15 +43,14 @@ class SeenItems:
         return m
 
 
-def _logits(u: Tensor, w: Tensor, b: Tensor, bf16: bool, seen: SeenItems | None = None,
-            rows: slice = slice(None), targets: Tensor | None = None) -> Tensor:
+def _logits(u: Tensor, w: Tensor, b: Tensor, bf16: bool, left_out: Tensor | None = None) -> Tensor:
     """(c, V) float32 logits of u (c, d) against w (V, d) (already bfloat16 when bf16); masked
-    rows -inf, and with `seen` the items rows `rows` have seen (their `targets` excepted)."""
+    rows -inf, and the items `left_out` (c, V) marks."""
     z = (u.to(torch.bfloat16) @ w.T).float() if bf16 else u @ w.T
     z = z + b
     z[:, :MASKED_ROWS] = float("-inf")
-    if seen is not None:
-        z.masked_fill_(seen.mask(rows, targets), float("-inf"))
+    if left_out is not None:
+        z.masked_fill_(left_out, float("-inf"))
     return z
 
 
@@ -63,19 +62,23 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
         wl = w.detach().to(torch.bfloat16) if bf16 else w.detach()
         lse = torch.empty(n, dtype=torch.float32, device=u.device)
         picked = torch.empty(n, dtype=torch.float32, device=u.device)
+        # the seen-item masks, built once and kept for backward (n x V bools)
+        left_out = torch.empty((n, w.shape[0]), dtype=torch.bool, device=u.device) if seen else None
         for s in range(0, n, chunk):
             rows = slice(s, s + chunk)
-            z = _logits(u[rows].detach(), wl, b.detach(), bf16, seen, rows, targets[rows])
+            if left_out is not None:
+                left_out[rows] = seen.mask(rows, targets[rows])
+            z = _logits(u[rows].detach(), wl, b.detach(), bf16, None if left_out is None else left_out[rows])
             lse[s:s + chunk] = torch.logsumexp(z, dim=1)
             picked[s:s + chunk] = z.gather(1, targets[s:s + chunk, None])[:, 0]
         ctx.save_for_backward(u, w, b, targets, lse)
-        ctx.chunk, ctx.bf16, ctx.seen = chunk, bf16, seen
+        ctx.chunk, ctx.bf16, ctx.left_out = chunk, bf16, left_out
         return (lse - picked).mean()
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         u, w, b, targets, lse = ctx.saved_tensors
-        chunk, bf16, seen = ctx.chunk, ctx.bf16, ctx.seen
+        chunk, bf16, left_out = ctx.chunk, ctx.bf16, ctx.left_out
         n = u.shape[0]
         wl = w.to(torch.bfloat16) if bf16 else w
         gu = torch.empty_like(u)
@@ -85,7 +88,8 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
         for s in range(0, n, chunk):
             rows = slice(s, s + chunk)
             uc = u[rows]
-            p = torch.exp(_logits(uc, wl, b, bf16, seen, rows, targets[rows]) - lse[rows, None])  # softmax
+            mask = None if left_out is None else left_out[rows]
+            p = torch.exp(_logits(uc, wl, b, bf16, mask) - lse[rows, None])   # softmax of the chunk
             p[torch.arange(p.shape[0], device=p.device), targets[s:s + chunk]] -= 1.0
             p *= scale                                                        # dLoss/dlogits
             gb += p.sum(dim=0)

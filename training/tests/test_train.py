@@ -178,6 +178,7 @@ def test_seen_items_of_every_loss_row(with_events: bool) -> None:
                for k, a, e in wins]
     batch = collate(samples, 0)
     seen = loss_rows_seen(batch, first_seen(wins, seqs, cfg.num_items), with_events)
+    assert seen.first.dtype == torch.int16 and seen.pos.dtype == torch.int16
     tgt = [batch.targets[batch.group_real]]
     want_rows = []  # (sequence, absolute index of the newest event seen) in loss-row order
     for b, (k, a, e) in enumerate(wins):
@@ -198,6 +199,17 @@ def test_seen_items_of_every_loss_row(with_events: bool) -> None:
         want = history - {int(targets[r])}
         assert set(torch.nonzero(mask[r])[:, 0].tolist()) == want, r
     assert repeats > 0  # the target-stays-in rule was exercised
+
+
+def test_first_seen_widens_for_long_windows() -> None:
+    """A window of 32767 events or more no longer fits int16 positions: int32, same meaning."""
+    n = 40_000
+    seq = make_sequence([2 + (k % 7) for k in range(n - 1)] + [9], [6] * n, [0] * n, 10)
+    short = first_seen([(0, n - 100, n)], [seq], 12)
+    long = first_seen([(0, 0, n)], [seq], 12)
+    assert short.dtype == torch.int16 and long.dtype == torch.int32
+    assert long[0, 2:9].tolist() == list(range(7)) and long[0, 9] == np.iinfo(np.int32).max
+    assert short[0, 2:9].tolist() == [-1] * 7 and short[0, 9] == np.iinfo(np.int16).max
 
 
 def test_exclude_seen_trains() -> None:
