@@ -69,8 +69,8 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
             if left_out is not None:
                 left_out[rows] = seen.mask(rows, targets[rows])
             z = _logits(u[rows].detach(), wl, b.detach(), bf16, None if left_out is None else left_out[rows])
-            lse[s:s + chunk] = torch.logsumexp(z, dim=1)
-            picked[s:s + chunk] = z.gather(1, targets[s:s + chunk, None])[:, 0]
+            lse[rows] = torch.logsumexp(z, dim=1)
+            picked[rows] = z.gather(1, targets[rows, None])[:, 0]
         ctx.save_for_backward(u, w, b, targets, lse)
         ctx.chunk, ctx.bf16, ctx.left_out = chunk, bf16, left_out
         return (lse - picked).mean()
@@ -90,15 +90,15 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
             uc = u[rows]
             mask = None if left_out is None else left_out[rows]
             p = torch.exp(_logits(uc, wl, b, bf16, mask) - lse[rows, None])   # softmax of the chunk
-            p[torch.arange(p.shape[0], device=p.device), targets[s:s + chunk]] -= 1.0
+            p[torch.arange(p.shape[0], device=p.device), targets[rows]] -= 1.0
             p *= scale                                                        # dLoss/dlogits
             gb += p.sum(dim=0)
             if bf16:
                 pb = p.to(torch.bfloat16)
-                gu[s:s + chunk] = (pb @ wl).float()
+                gu[rows] = (pb @ wl).float()
                 gw += (pb.T @ uc.to(torch.bfloat16)).float()
             else:
-                gu[s:s + chunk] = p @ w
+                gu[rows] = p @ w
                 gw += p.T @ uc
         return gu, gw, gb, None, None, None, None
 
