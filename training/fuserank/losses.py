@@ -63,7 +63,7 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
         lse = torch.empty(n, dtype=torch.float32, device=u.device)
         picked = torch.empty(n, dtype=torch.float32, device=u.device)
         # the seen-item masks, built once and kept for backward (n x V bools)
-        left_out = torch.empty((n, w.shape[0]), dtype=torch.bool, device=u.device) if seen else None
+        left_out = torch.empty((n, w.shape[0]), dtype=torch.bool, device=u.device) if seen is not None else None
         for s in range(0, n, chunk):
             rows = slice(s, s + chunk)
             if left_out is not None:

@@ -143,6 +143,10 @@ class Batch:
     group_seen: Tensor    # (B, Q, M) bool: group member k is visible (k <= own order)
     event_targets: Tensor  # (B, Lmax) the item after each event (0 = none): auxiliary loss
 
+    def event_rows(self) -> Tensor:
+        """(B, Lmax) bool: the events that have a next item (the auxiliary loss's rows)."""
+        return self.event_targets > 0
+
     def rank_n_events(self) -> Tensor:
         """(B, Gmax) events each [RANK] sees: its cut index + 1 (0 for a padding group)."""
         g = self.rank_buckets.shape[1]
@@ -338,7 +342,7 @@ def loss_rows_seen(batch: Batch, first: Tensor, with_events: bool) -> SeenItems:
     users = [b_idx.expand(bsz, g)[batch.group_real]]
     pos = [batch.cut[:, -g:][batch.group_real]]
     if with_events:
-        ev = batch.event_targets > 0
+        ev = batch.event_rows()
         users.append(b_idx.expand(bsz, lmax)[ev])
         pos.append(torch.arange(lmax)[None, :].expand(bsz, lmax)[ev])
     return SeenItems(first, torch.cat(users), torch.cat(pos).to(first.dtype))
@@ -477,7 +481,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 u = model.user_vectors(group_readout(model, batch, h)[batch.group_real])
                 tgt = batch.targets[batch.group_real]
                 if tc.event_loss:
-                    ev = batch.event_targets > 0
+                    ev = batch.event_rows()
                     u = torch.cat([u, model.user_vectors(h[:, :batch.rows.shape[1]][ev])])
                     tgt = torch.cat([tgt, batch.event_targets[ev]])
             loss = ce_loss(model, u.float(), tgt, tc.bf16_logits, seen)
