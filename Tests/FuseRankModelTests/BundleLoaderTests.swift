@@ -225,6 +225,15 @@ import Testing
         // Unknown keys are ignored.
         let extra = edited { $0["comment"] = "hi" }
         #expect(loadError(try synthetic.write(configJSON: extra)) == nil)
+        // exclude_seen is optional (false when absent), must be a boolean, and round-trips.
+        #expect(good["exclude_seen"] == nil && synthetic.config.excludeSeen == false)
+        guard case .badConfig? = loadError(try synthetic.write(configJSON: edited { $0["exclude_seen"] = "yes" })) else {
+            Issue.record("expected .badConfig for exclude_seen \"yes\""); return
+        }
+        let flagged = try synthetic.write(configJSON: edited { $0["exclude_seen"] = true })
+        let config = try ModelBundle(path: flagged).config
+        #expect(config.excludeSeen)
+        #expect(try JSONDecoder().decode(ModelConfig.self, from: JSONEncoder().encode(config)) == config)
     }
 
     @Test func badVocabularyAndItemIDs() throws {

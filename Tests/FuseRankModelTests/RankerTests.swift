@@ -95,6 +95,24 @@ import Testing
         #expect(try ranker.rank([q])[0].items == Array(r.items.prefix(3)))
     }
 
+    /// A bundle trained to rank only unseen items (config `exclude_seen`) leaves them out of the
+    /// catalogue even when the query does not ask; explicit candidates are all still scored.
+    @Test func modelConfigExcludeSeenOverridesTheQuery() throws {
+        var config = synthetic.config
+        config.excludeSeen = true
+        let flagged = SyntheticBundle(config: config)
+        let ranker = Ranker(bundle: try flagged.load(), maxBatch: 2)
+        let plainRanker = Ranker(bundle: try SyntheticBundle().load(), maxBatch: 2)
+        var q = queries[1]
+        q.excludeSeen = false
+        let seen = Set(q.events.map(\.itemID))
+        let r = try ranker.rank([q])[0].items
+        #expect(r.count == 40 - 12)
+        #expect(r == (try plainRanker.rank([q])[0].items).filter { !seen.contains($0.itemID) })
+        q.candidates = [id(2), id(3)]  // id(2) is one of the events
+        #expect(Set(try ranker.rank([q])[0].items.map(\.itemID)) == [id(2), id(3)])
+    }
+
     @Test func candidatesAreDedupedAndUnknownsReported() throws {
         let ranker = Ranker(bundle: try synthetic.load(), maxBatch: 2)
         let q = RankQuery(events: [BehaviourEvent(itemID: id(5))], candidates: [id(9), 555, id(3), id(9), 0, 555, id(20), -1], excludeSeen: true)

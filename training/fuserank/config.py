@@ -41,6 +41,10 @@ class ModelConfig:
     version: str = "0"
     # 1 or 2; docs/model-format.md "Versions" lists what 2 changes (new bundles are 2)
     format_version: int = FORMAT_VERSION
+    # optional key, written only when true: the model was trained with each prediction's seen
+    # items left out of its softmax, so their scores mean nothing; catalogue ranking then leaves
+    # a request's seen items out whatever the request's own exclude_seen says
+    exclude_seen: bool = False
     dropout: float = 0.0  # training only, never exported
 
     def __post_init__(self) -> None:
@@ -68,6 +72,8 @@ class ModelConfig:
                               f"got {self.format_version!r}")
         if not isinstance(self.version, str):
             raise ConfigError("config key 'version' must be a string")
+        if not isinstance(self.exclude_seen, bool):
+            raise ConfigError(f"config key 'exclude_seen' must be true or false, got {self.exclude_seen!r}")
         if not (0.0 <= self.dropout < 1.0):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
@@ -78,18 +84,22 @@ class ModelConfig:
         for key in _INT_MINIMUMS:
             out[key] = getattr(self, key)
         out["layer_norm_eps"] = float(self.layer_norm_eps)
+        if self.exclude_seen:
+            out["exclude_seen"] = True
         return out
 
     @classmethod
     def from_json(cls, d: dict) -> "ModelConfig":
-        """Parse a config.json object; unknown keys are ignored, missing ones are an error."""
+        """Parse a config.json object; unknown keys are ignored, a missing key is an error except
+        the optional `exclude_seen` (default false)."""
         if d.get("format") != FORMAT:
             raise ConfigError(f"config 'format' must be {FORMAT!r}, got {d.get('format')!r}")
+        optional = {"exclude_seen"}
         known = {f.name for f in fields(cls)} - {"dropout"}
-        missing = sorted(k for k in known if k not in d)
+        missing = sorted(k for k in known - optional if k not in d)
         if missing:
             raise ConfigError(f"config is missing keys: {', '.join(missing)}")
-        kwargs = {k: d[k] for k in known}
+        kwargs = {k: d[k] for k in known if k in d}
         if isinstance(kwargs["layer_norm_eps"], int) and not isinstance(kwargs["layer_norm_eps"], bool):
             kwargs["layer_norm_eps"] = float(kwargs["layer_norm_eps"])
         return cls(**kwargs)

@@ -284,7 +284,8 @@ class FuseRankModel(nn.Module):
                 else:
                     rows.append(row)
         else:
-            excluded = seen_rows(request, row_of) if request.exclude_seen else set()
+            exclude = request.exclude_seen or self.cfg.exclude_seen
+            excluded = seen_rows(request, row_of) if exclude else set()
             rows = [r for r in range(2, self.cfg.num_items) if r not in excluded]
         if not rows:
             return [], unknown
@@ -302,7 +303,8 @@ class FuseRankModel(nn.Module):
 
         - Returns: `(items, unknown_candidates)`: `(external id, score)` sorted by score (highest
           first, ties by ascending row) and cut to top_k; and the unknown candidate ids, once
-          each, in request order.
+          each, in request order. Catalogue ranking leaves the request's seen items out when the
+          request or the model config says `exclude_seen`.
         - Throws: RequestError for an invalid request.
         """
         u = self.forward_requests([request])[0]

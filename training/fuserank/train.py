@@ -570,7 +570,11 @@ def load_config(path: str) -> dict:
 
 
 def build_model_config(conf: dict, num_items: int, vocab_size: int) -> ModelConfig:
+    """The bundle's config: the config file's `model` object, the dataset's sizes, and
+    `exclude_seen` when the model is trained with `train.exclude_seen` (its scores of seen items
+    mean nothing, so the bundle tells every server to leave them out)."""
     m = dict(conf.get("model", {}))
+    m.setdefault("exclude_seen", bool(conf.get("train", {}).get("exclude_seen", False)))
     return ModelConfig(num_items=num_items, text_vocab_size=vocab_size, name=conf.get("name", "default"),
                        version=conf.get("version", time.strftime("%Y-%m-%d")), **m)
 

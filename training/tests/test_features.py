@@ -146,6 +146,12 @@ def test_config_json_round_trip_and_errors():
     with pytest.raises(ConfigError):
         ModelConfig.from_json({**data, "n_heads": 3})
     assert ModelConfig.from_json({**data, "format_version": 1}).format_version == 1
+    assert "exclude_seen" not in data and back.exclude_seen is False  # optional, default false
+    flagged = ModelConfig.from_json({**data, "exclude_seen": True})
+    assert flagged.exclude_seen is True and flagged.to_json() == {**data, "exclude_seen": True}
+    for bad in (1, "true", None):
+        with pytest.raises(ConfigError):
+            ModelConfig.from_json({**data, "exclude_seen": bad})
     for bad in (0, 3, True, "2"):
         with pytest.raises(ConfigError):
             ModelConfig.from_json({**data, "format_version": bad})

@@ -244,6 +244,23 @@ def test_rank_catalogue_top_k_and_exclude_seen_over_all_events(model, cfg):
     assert top == kept[:4]
 
 
+def test_model_config_exclude_seen_overrides_the_request(model, cfg):
+    """A model trained with exclude_seen (config key) leaves the seen items out of catalogue
+    ranking even when the request does not ask; explicit candidates are still all scored."""
+    rows = [3, 5, 7]
+    req = Request(events=[(ext(r), 1, T0 + 1000 * r, 0) for r in rows], now_ms=T0 + 100_000)
+    asked, _ = model.rank(Request(**{**req.__dict__, "exclude_seen": True}))
+    plain, _ = model.rank(req)
+    assert len(plain) == len(asked) + len(rows)
+    model.cfg.exclude_seen = True
+    try:
+        assert model.rank(req)[0] == asked
+        cands = Request(**{**req.__dict__, "candidates": [ext(3), ext(4)]})
+        assert sorted(i for i, _ in model.rank(cands)[0]) == [ext(3), ext(4)]
+    finally:
+        model.cfg.exclude_seen = False
+
+
 def test_rank_breaks_ties_by_ascending_row(model):
     with torch.no_grad():
         model.item_emb.weight[12] = model.item_emb.weight[5]

@@ -11,7 +11,7 @@ from fuserank.config import ModelConfig
 from fuserank.features import Request
 from fuserank.model import FuseRankModel
 from fuserank.model import FastDropout
-from fuserank.train import (TrainConfig, collate, ce_loss, first_seen, group_outputs, loss_rows_seen,
+from fuserank.train import (TrainConfig, build_model_config, collate, ce_loss, first_seen, group_outputs, loss_rows_seen,
                             lr_factor, make_sample, make_sequence, train_model, windows)
 
 torch.set_num_threads(2)
@@ -223,6 +223,15 @@ def test_exclude_seen_trains() -> None:
                                             exclude_seen=True, event_loss=True, random_window_prob=0.5),
                        progress=False, log=lambda s: None)
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
+
+
+def test_bundle_config_records_exclude_seen_training() -> None:
+    """A model trained with train.exclude_seen gets the bundle key exclude_seen (its seen-item
+    scores mean nothing); one trained without does not."""
+    conf = {"name": "m", "version": "1", "model": {"d_model": 8, "n_heads": 2}, "train": {"exclude_seen": True}}
+    assert build_model_config(conf, 12, 4).to_json()["exclude_seen"] is True
+    conf["train"]["exclude_seen"] = False
+    assert "exclude_seen" not in build_model_config(conf, 12, 4).to_json()
 
 
 def test_fast_dropout_rate_scale_and_lanes() -> None:

@@ -1,7 +1,7 @@
 /// Hyperparameters of a model bundle, read from `config.json` (snake_case keys in the file).
 ///
 /// The file format is written down in `docs/model-format.md`. Unknown keys are ignored; a missing
-/// key fails decoding and an out-of-range value fails ``validationProblem()``.
+/// key (other than the optional `exclude_seen`) fails decoding and an out-of-range value fails ``validationProblem()``.
 public struct ModelConfig: Sendable, Codable, Equatable {
     /// The `format` value every bundle carries.
     public static let formatName = "fuserank-bundle"
@@ -44,13 +44,17 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     public var numTimeBuckets: Int
     /// LayerNorm epsilon.
     public var layerNormEps: Float
+    /// The model was trained with each prediction's seen items left out of its softmax, so it
+    /// scores them meaninglessly: catalogue ranking leaves a request's seen items out whatever
+    /// the request's own `exclude_seen` says. Optional key `exclude_seen`, default false.
+    public var excludeSeen: Bool
 
     /// Creates a configuration from its values (tests and synthetic bundles).
     public init(
         name: String, version: String, dModel: Int, nHeads: Int, nLayers: Int, dFF: Int,
         maxEvents: Int, maxTextTokens: Int, maxImages: Int, imageDim: Int, numItems: Int,
         numEventTypes: Int, textVocabSize: Int, numTimeBuckets: Int, layerNormEps: Float,
-        formatVersion: Int = ModelConfig.latestFormatVersion
+        formatVersion: Int = ModelConfig.latestFormatVersion, excludeSeen: Bool = false
     ) {
         self.formatVersion = formatVersion
         self.name = name
@@ -68,6 +72,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         self.textVocabSize = textVocabSize
         self.numTimeBuckets = numTimeBuckets
         self.layerNormEps = layerNormEps
+        self.excludeSeen = excludeSeen
     }
 
     enum CodingKeys: String, CodingKey {
@@ -87,6 +92,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         case textVocabSize = "text_vocab_size"
         case numTimeBuckets = "num_time_buckets"
         case layerNormEps = "layer_norm_eps"
+        case excludeSeen = "exclude_seen"
     }
 
     /// Decodes `config.json`, checking `format` (the `format_version` range is checked by
@@ -115,6 +121,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         textVocabSize = try c.decode(Int.self, forKey: .textVocabSize)
         numTimeBuckets = try c.decode(Int.self, forKey: .numTimeBuckets)
         layerNormEps = try c.decode(Float.self, forKey: .layerNormEps)
+        excludeSeen = try c.decodeIfPresent(Bool.self, forKey: .excludeSeen) ?? false
     }
 
     /// Encodes the complete `config.json`, `format` and `format_version` included.
@@ -137,6 +144,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         try c.encode(textVocabSize, forKey: .textVocabSize)
         try c.encode(numTimeBuckets, forKey: .numTimeBuckets)
         try c.encode(layerNormEps, forKey: .layerNormEps)
+        if excludeSeen { try c.encode(true, forKey: .excludeSeen) }  // absent = false, as older bundles
     }
 
     /// The longest token sequence of one request: every kept event, text token and image, plus `[RANK]`.

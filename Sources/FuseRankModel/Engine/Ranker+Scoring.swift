@@ -30,10 +30,12 @@ extension Ranker {
         }
     }
 
-    /// Top-k of one query's catalogue scores (column j = row j + 2), seen items dropped on request.
+    /// Top-k of one query's catalogue scores (column j = row j + 2), seen items dropped when the
+    /// query or the model's config (a model trained to rank only unseen items) says so.
     private func rankCatalogue(_ query: RankQuery, scores: UnsafePointer<Float>) -> RankResult {
         let n = bundle.catalogueSize
-        if query.excludeSeen {
+        let excludeSeen = query.excludeSeen || config.excludeSeen
+        if excludeSeen {
             for e in query.events { if let row = bundle.rowOfItem[e.itemID] { mark[Int(row)] = 1 } }
         }
         var count = 0
@@ -41,7 +43,7 @@ extension Ranker {
             order[count] = Int32(j)
             count += 1
         }
-        if query.excludeSeen {
+        if excludeSeen {
             for e in query.events { if let row = bundle.rowOfItem[e.itemID] { mark[Int(row)] = 0 } }
         }
         let top = selectTop(order, count: count, k: query.topK, scores: scores)

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import bundle_config
+from conftest import REPO_ROOT, bundle_config, require_bundle
 
 from fuserank_client import (
     Event,
@@ -177,6 +177,28 @@ def test_exclude_seen_drops_the_event_items(
     assert dropped.scores == pytest.approx([item.score for item in expected], **TOLERANCE)
     top = client.rank(events=events, top_k=10, exclude_seen=True)
     assert top.item_ids == dropped.item_ids[:10]
+
+
+def test_a_model_trained_with_exclude_seen_always_leaves_seen_items_out(start_server) -> None:
+    """models/ml-1m's config sets exclude_seen (its seen-item scores mean nothing): catalogue
+    ranking leaves the seen items out even when the request does not ask; candidates are all
+    scored."""
+    bundle = require_bundle(REPO_ROOT / "models" / "ml-1m")
+    config = bundle_config(bundle)
+    assert config["exclude_seen"] is True
+    running = start_server([bundle])
+    with running.client() as ml1m:
+        everything = ml1m.rank(top_k=config["num_items"]).item_ids
+        seen = everything[:5]  # the favourites of an empty history: first unless left out
+        events = [Event(item, EventType.RATE) for item in seen]
+        plain = ml1m.rank(events=events, top_k=config["num_items"])
+        asked = ml1m.rank(events=events, top_k=config["num_items"], exclude_seen=True)
+        assert len(plain.items) == config["num_items"] - 2 - len(seen)
+        assert not set(plain.item_ids) & set(seen)
+        assert plain.item_ids == asked.item_ids
+        assert plain.scores == pytest.approx(asked.scores, **TOLERANCE)
+        picked = ml1m.rank(events=events, candidates=[seen[0], everything[-1]])
+        assert sorted(picked.item_ids) == sorted([seen[0], everything[-1]])
 
 
 def test_more_events_than_max_events_keeps_the_newest(
