@@ -1,7 +1,8 @@
 /// Hyperparameters of a model bundle, read from `config.json` (snake_case keys in the file).
 ///
 /// The file format is written down in `docs/model-format.md`. Unknown keys are ignored; a missing
-/// key (other than the optional `exclude_seen`) fails decoding and an out-of-range value fails ``validationProblem()``.
+/// key (other than the optional `exclude_seen`) fails decoding and an out-of-range value fails
+/// ``validationProblem()``.
 public struct ModelConfig: Sendable, Codable, Equatable {
     /// The `format` value every bundle carries.
     public static let formatName = "fuserank-bundle"

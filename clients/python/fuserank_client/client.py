@@ -110,7 +110,8 @@ class FuseRankClient:
           candidates: items to rank; empty ranks the whole catalogue.
           top_k: items to return; 0 = all candidates, or, for the whole catalogue, the server's
             default (100 unless the server was started with another --default-top-k).
-          exclude_seen: catalogue ranking only: leave out items already in events.
+          exclude_seen: catalogue ranking only: leave out items already in events (a model
+            whose bundle sets exclude_seen, such as models/ml-1m, always does).
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.
           timeout_ms: this call's per-attempt timeout; the client's by default.
