@@ -4,15 +4,19 @@ import FuseRankTransport
 import FuseRankWire
 import Logging
 
-/// The front thread: owns the ROUTER socket (ZeroMQ sockets are not thread-safe), answers Health
-/// and GetModelInfo itself, queues Rank jobs for the workers, and sends the workers' replies,
-/// which arrive on an inproc PULL socket. It sleeps in `zmq_poll` until a socket or the wake pipe
-/// is readable; it never busy-polls.
+/// The front thread: owns every socket (ZeroMQ sockets are not thread-safe). It reads calls from
+/// the ROUTER, answers Health and GetModelInfo itself, queues Rank jobs for the workers, and sends
+/// every reply: its own and the workers', which arrive in ``finished`` with a signal on the wake
+/// pipe. It sleeps in `zmq_poll` until the ROUTER or the wake pipe is readable; it never busy-polls.
+///
+/// The path of a call: ``run()`` -> ``receiveRequests()`` -> ``handle(_:)`` -> one file per
+/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`) -> a reply sent by ``send(_:)``
+/// (Rank: through a ``Worker`` and ``sendFinished()``).
 final class FrontEnd: Sendable {
     let router: ZMQSocket
-    let replies: ZMQSocket
     let wake: WakePipe
     let queue: WorkQueue
+    let finished: ReplyQueue
     let workers: [Worker]
     let models: ModelRegistry
     let configuration: ServerConfiguration
@@ -24,14 +28,14 @@ final class FrontEnd: Sendable {
     private static let receiveBurst = 256
 
     init(
-        router: ZMQSocket, replies: ZMQSocket, wake: WakePipe, queue: WorkQueue, workers: [Worker],
+        router: ZMQSocket, wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
         models: ModelRegistry, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
         logger: Logger
     ) {
         self.router = router
-        self.replies = replies
         self.wake = wake
         self.queue = queue
+        self.finished = finished
         self.workers = workers
         self.models = models
         self.configuration = configuration
@@ -41,11 +45,10 @@ final class FrontEnd: Sendable {
     }
 
     /// Serves until a stop is requested and every queued request is answered, then stops the
-    /// workers and closes the sockets. Runs on the front thread.
+    /// workers and closes the socket. Runs on the front thread.
     func run() {
         var poller = ZMQPoller()
         let routerItem = poller.add(router)
-        let repliesItem = poller.add(replies)
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
         var outstanding = 0  // Rank jobs queued or being ranked
         while true {
@@ -62,41 +65,32 @@ final class FrontEnd: Sendable {
                 control.transition(to: .draining)
                 break
             }
-            if ready[wakeItem].contains(.readable) { wake.drain() }
-            if ready[repliesItem].contains(.readable) { outstanding -= forwardReplies() }
+            if ready[wakeItem].contains(.readable) {
+                wake.drain()  // before taking the replies: a reply pushed after this signals again
+                outstanding -= sendFinished()
+            }
             if ready[routerItem].contains(.readable) { outstanding += receiveRequests().queued }
         }
         shutDown()
     }
 
-    /// Closes the queue, joins the workers, sends their last replies, closes the sockets.
+    /// Closes the queue, joins the workers, sends their last replies, closes the socket.
     private func shutDown() {
         // Requests that reached the socket before it closes still get their (UNAVAILABLE) reply.
         while receiveRequests().received == Self.receiveBurst {}
         queue.close()
         for worker in workers { worker.join() }
-        _ = forwardReplies()
-        replies.close()
+        _ = sendFinished()
         router.close()  // linger: replies already queued are still delivered
         logger.info("replies sent: \(stats.summary)")
     }
 
-    /// Sends every reply the workers have pushed.
-    /// - Returns: how many replies arrived.
-    private func forwardReplies() -> Int {
-        var count = 0
-        while true {
-            let frames: [[UInt8]]?
-            do {
-                frames = try replies.receiveMultipart(dontWait: true)
-            } catch {
-                logger.error("cannot read a worker reply: \(error)")
-                return count
-            }
-            guard let frames else { return count }
-            count += 1
-            send(frames)
-        }
+    /// Sends every reply the workers have finished.
+    /// - Returns: how many there were.
+    private func sendFinished() -> Int {
+        let replies = finished.takeAll()
+        for reply in replies { send(reply) }
+        return replies.count
     }
 
     /// Handles the requests waiting on the ROUTER socket (at most ``receiveBurst``).
@@ -119,11 +113,85 @@ final class FrontEnd: Sendable {
         return (received, queued)
     }
 
-    /// Sends one reply on the ROUTER socket without blocking; a peer that is gone or not reading
-    /// loses its reply (logged), the server does not wait for it.
-    func send(_ frames: [[UInt8]]) {
+    /// Answers or queues one call; every call gets exactly one reply, here or from a worker.
+    /// - Parameter call: the received message.
+    /// - Returns: true when a Rank job was queued (its reply comes from a worker).
+    func handle(_ call: IncomingCall) -> Bool {
+        let received = ContinuousClock.now
+        var requestID: UInt64 = 0
         do {
-            if try !router.send(frames, dontWait: true) {
+            let content = call.content
+            guard content.count == Framing.framesPerCall else {
+                requestID = content.first.flatMap { try? RequestHeader(bytes: $0) }?.requestID ?? 0
+                throw RequestError.invalidArgument(
+                    "expected \(Framing.framesPerCall) frames after the envelope, [RequestHeader][request], got \(content.count)")
+            }
+            let size = call.contentBytes
+            if size > configuration.maxMessageBytes {
+                if content[0].count <= configuration.maxMessageBytes {
+                    requestID = (try? RequestHeader(bytes: content[0]))?.requestID ?? 0
+                }
+                throw RequestError(
+                    code: .resourceExhausted,
+                    message: "the request is \(size) bytes, the server's limit is \(configuration.maxMessageBytes)")
+            }
+            let header: RequestHeader
+            do {
+                header = try RequestHeader(bytes: content[0])
+            } catch {
+                throw RequestError.invalidArgument("cannot decode the RequestHeader frame: \(error)")
+            }
+            requestID = header.requestID
+            guard let method = Method(path: header.method) else {
+                throw RequestError(
+                    code: .unimplemented,
+                    message: "unknown method \"\(header.method)\"; this server implements "
+                        + Method.allCases.map(\.path).joined(separator: ", "))
+            }
+            let body = content[1]
+            switch method {
+            case .health:
+                send(.ok(envelope: call.envelope, requestID: requestID, body: try health(body)))
+            case .getModelInfo:
+                send(.ok(envelope: call.envelope, requestID: requestID, body: try modelInfo(body)))
+            case .rank:
+                try rank(body, call: call, header: header, received: received)
+                return true
+            }
+        } catch {
+            let reply = Reply.failure(envelope: call.envelope, requestID: requestID, error: error)
+            if reply.code == .internal {
+                logger.error("request \(requestID): unexpected error \(error)")
+            } else {
+                logger.debug("request \(requestID): \(reply.code.name): \(reply.message)")
+            }
+            send(reply)
+        }
+        return false
+    }
+
+    /// UNAVAILABLE while draining: the server takes no new work.
+    func refuseWhileDraining() throws {
+        if control.state != .serving {
+            throw RequestError(code: .unavailable, message: "the server is \(control.state.rawValue) and takes no new requests")
+        }
+    }
+
+    /// The model a request names (the empty name selects the default), or NOT_FOUND.
+    func bundle(named name: String) throws -> ModelBundle {
+        guard let bundle = models.bundle(named: name) else {
+            throw RequestError(code: .notFound, message: models.notFoundMessage(name))
+        }
+        return bundle
+    }
+
+    /// Sends one reply on the ROUTER socket without blocking and counts it: every reply of the
+    /// server passes here. A peer that is gone or not reading loses its reply (logged); the server
+    /// does not wait for it.
+    func send(_ reply: Reply) {
+        stats.record(reply.code)
+        do {
+            if try !router.send(reply.frames, dontWait: true) {
                 logger.warning("reply dropped: the client is not reading (send high-water mark reached)")
             }
         } catch where error.isHostUnreachable {

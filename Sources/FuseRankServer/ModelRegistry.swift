@@ -1,5 +1,4 @@
 import FuseRankModel
-import FuseRankWire
 
 /// The loaded model bundles by name; the first loaded is the default.
 ///
@@ -49,15 +48,5 @@ public struct ModelRegistry: Sendable {
     /// The NOT_FOUND message for an unknown model name.
     func notFoundMessage(_ name: String) -> String {
         "model \"\(name)\" is not served; this server serves \(names.map { "\"\($0)\"" }.joined(separator: ", "))"
-    }
-
-    /// The `GetModelInfo` reply for a bundle.
-    func info(_ bundle: ModelBundle) -> ModelInfo {
-        let c = bundle.config
-        return ModelInfo(
-            name: c.name, version: c.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),
-            numItems: UInt32(bundle.catalogueSize), maxEvents: UInt32(c.maxEvents), maxTextTokens: UInt32(c.maxTextTokens),
-            maxImages: UInt32(c.maxImages), dModel: UInt32(c.dModel), nLayers: UInt32(c.nLayers),
-            isDefault: bundle === defaultBundle)
     }
 }

@@ -8,8 +8,8 @@ struct RankJob: Sendable {
     let requestID: UInt64
     /// The model that ranks it.
     let bundle: ModelBundle
-    /// The model query.
-    let query: RankQuery
+    /// The model query, validated by `bundle`.
+    let query: ValidatedQuery
     /// After this instant a worker answers DEADLINE_EXCEEDED instead of ranking.
     let deadline: ContinuousClock.Instant
 }

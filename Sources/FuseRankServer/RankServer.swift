@@ -6,6 +6,9 @@ import Logging
 
 /// The FuseRank server: a ROUTER socket served by one front thread, and worker threads that rank.
 ///
+/// A Rank call's path: `FrontEnd` (socket, dispatch) -> `FrontEnd+Rank` (wire -> validated query,
+/// queue; result -> wire reply) -> `Worker` (ranks a batch) -> back to `FrontEnd`, which sends.
+///
 /// ```swift
 /// let server = try RankServer(configuration: config, logger: logger)  // loads the models
 /// let endpoint = try server.start()                                   // binds, starts threads
@@ -82,9 +85,7 @@ public final class RankServer: @unchecked Sendable {
         }
         let context: ZMQContext
         let router: ZMQSocket
-        let replies: ZMQSocket
         let endpoint: String
-        let replyEndpoint = "inproc://fuserank-replies-\(UUID().uuidString)"
         do {
             context = try ZMQContext()
             router = try ZMQSocket(context: context, type: .router)
@@ -94,32 +95,19 @@ public final class RankServer: @unchecked Sendable {
             try router.setSendHighWaterMark(100_000)
             try router.bind(configuration.bind)
             endpoint = try router.lastEndpoint()
-            replies = try ZMQSocket(context: context, type: .pull)
-            try replies.setReceiveHighWaterMark(0)
-            try replies.bind(replyEndpoint)
         } catch {
             control.transition(to: .stopped)
             throw ServerError.transport(error)
         }
         let queue = WorkQueue(capacity: configuration.queueCapacity)
-        var workers: [Worker] = []
-        do {
-            for index in 0..<configuration.workers {
-                let worker = Worker(
-                    index: index, queue: queue, context: context, replyEndpoint: replyEndpoint,
-                    maxBatch: configuration.maxBatch, models: models.bundles, stats: stats, logger: logger)
-                try worker.start()
-                workers.append(worker)
-            }
-        } catch {
-            // Stop the workers already running; the sockets close when released.
-            queue.close()
-            for worker in workers { worker.join() }
-            control.transition(to: .stopped)
-            throw error
+        let finished = ReplyQueue(wake: wake)
+        let workers = (0..<configuration.workers).map {
+            Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch,
+                   models: models.bundles, stats: stats)
         }
+        for worker in workers { worker.start() }
         let front = FrontEnd(
-            router: router, replies: replies, wake: wake, queue: queue, workers: workers, models: models,
+            router: router, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, logger: logger)
         let control = self.control
         let logger = self.logger

@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// A configuration with every field at its default.
     public init() {}
 
+    /// Every field at its default: the one place the defaults are written (the CLI reads them here).
+    public static let defaults = ServerConfiguration()
+
     /// A configuration for the given endpoint and models, other fields at their defaults.
     /// - Parameters:
     ///   - bind: the endpoint to listen on.

@@ -15,28 +15,28 @@ struct FuseRankServerCommand: ParsableCommand {
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on; a port of 0 picks a free one (see the ready line).")
-    var bind = "tcp://127.0.0.1:5555"
+    var bind = ServerConfiguration.defaults.bind
 
     @Option(name: .customLong("model"), help: "A model bundle folder; repeat for more models. The first is the default.")
     var models: [String] = []
 
     @Option(help: "Worker threads (each ranks with 1 OpenBLAS thread). Default: cores - 1, at least 1.")
-    var workers: Int = ServerConfiguration.defaultWorkers
+    var workers: Int = ServerConfiguration.defaults.workers
 
     @Option(help: "Most Rank requests one worker ranks in one batched forward pass.")
-    var maxBatch: Int = 8
+    var maxBatch: Int = ServerConfiguration.defaults.maxBatch
 
     @Option(help: "Largest request (header + message, bytes); larger ones get RESOURCE_EXHAUSTED.")
-    var maxMessageBytes: Int = 16 * 1024 * 1024
+    var maxMessageBytes: Int = ServerConfiguration.defaults.maxMessageBytes
 
     @Option(help: "Deadline (ms) of a request whose timeout_ms is 0.")
-    var defaultTimeoutMs: UInt32 = 1000
+    var defaultTimeoutMs: UInt32 = ServerConfiguration.defaults.defaultTimeoutMs
 
     @Option(help: "top_k of a whole-catalogue request that asks for 0.")
-    var defaultTopK: Int = 100
+    var defaultTopK: Int = ServerConfiguration.defaults.defaultCatalogueTopK
 
     @Option(help: "Rank requests waiting for a worker; more get UNAVAILABLE.")
-    var queueCapacity: Int = 1024
+    var queueCapacity: Int = ServerConfiguration.defaults.queueCapacity
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"

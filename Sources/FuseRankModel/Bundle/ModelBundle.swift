@@ -54,27 +54,30 @@ public final class ModelBundle: Sendable {
 
     /// Checks a query against the model (event types, text ids, images, top_k).
     /// - Parameter query: the decoded request.
+    /// - Returns: the query, now accepted by this bundle's rankers.
     /// - Throws: ``InputError`` for the first offending field.
-    public func validate(_ query: RankQuery) throws {
+    @discardableResult
+    public func validate(_ query: RankQuery) throws -> ValidatedQuery {
         if query.topK < 0 { throw InputError.negativeTopK(query.topK) }
         for (i, e) in query.events.enumerated() where e.type < 0 || Int(e.type) >= config.numEventTypes {
             throw InputError.eventType(index: i, type: e.type, limit: config.numEventTypes)
         }
         for (i, t) in query.textTokens.enumerated() where t < 0 || Int(t) >= config.textVocabSize {
-            throw InputError.textToken(index: i, id: t, vocabSize: config.textVocabSize)
+            throw InputError.textToken(index: i, id: Int64(t), vocabSize: config.textVocabSize)
         }
         if config.imageDim == 0 {
             if !query.images.isEmpty { throw InputError.imagesNotAccepted(count: query.images.count) }
-            return
-        }
-        for (i, image) in query.images.enumerated() {
-            guard image.count == config.imageDim else {
-                throw InputError.imageLength(index: i, count: image.count, expected: config.imageDim)
+        } else {
+            for (i, image) in query.images.enumerated() {
+                guard image.count == config.imageDim else {
+                    throw InputError.imageLength(index: i, count: image.count, expected: config.imageDim)
+                }
+                if let j = image.firstIndex(where: { !$0.isFinite }) {
+                    throw InputError.imageValue(index: i, position: j)
+                }
             }
-            if let j = image.firstIndex(where: { !$0.isFinite }) {
-                throw InputError.imageValue(index: i, position: j)
-            }
         }
+        return ValidatedQuery(query, bundle: self)
     }
 
     private static func loadConfig(_ path: String) throws -> ModelConfig {

@@ -1,32 +1,33 @@
 extension Ranker {
-    /// catalogue (count, num_items - 2) = u (count, d) @ item_emb[2...]^T + item_bias[2...]: one GEMM.
+    /// state.catalogue (count, num_items - 2) = u (count, d) @ item_emb[2...]^T + item_bias[2...]: one GEMM.
     func scoreCatalogue(_ u: UnsafePointer<Float>, count: Int) {
         let d = config.dModel
         let n = bundle.catalogueSize
         guard n > 0 else { return }
         let items = weights.itemEmb.baseAddress! + 2 * d
         let bias = weights.itemBias.baseAddress! + 2
-        matmulTransposed(catalogue, u, items, m: count, n: n, k: d, lda: d, ldb: d, ldy: n)
-        for b in 0..<count { addInPlace(catalogue + b * n, bias, n: n) }
+        matmulTransposed(state.catalogue, u, items, m: count, n: n, k: d, lda: d, ldb: d, ldy: n)
+        for b in 0..<count { addInPlace(state.catalogue + b * n, bias, n: n) }
     }
 
-    /// Scores the encoded queries (user vectors in `users`) and builds their results.
+    /// Scores the encoded queries (user vectors in `state.users`) and builds their results.
     func score(_ queries: [RankQuery]) -> [RankResult] {
+        let s = state
         let d = config.dModel
-        // Gather the user vectors of the catalogue queries into rankN and score them in one GEMM.
+        // Gather the user vectors of the catalogue queries and score them in one GEMM.
         var catalogueRow = [Int](repeating: -1, count: queries.count)
         var nCatalogue = 0
         for (b, query) in queries.enumerated() where query.candidates.isEmpty {
-            (rankN + nCatalogue * d).update(from: users + b * d, count: d)
+            (s.catalogueUsers + nCatalogue * d).update(from: s.users + b * d, count: d)
             catalogueRow[b] = nCatalogue
             nCatalogue += 1
         }
-        if nCatalogue > 0 { scoreCatalogue(rankN, count: nCatalogue) }
+        if nCatalogue > 0 { scoreCatalogue(s.catalogueUsers, count: nCatalogue) }
         return queries.enumerated().map { b, query in
             if catalogueRow[b] >= 0 {
-                return rankCatalogue(query, scores: catalogue + catalogueRow[b] * bundle.catalogueSize)
+                return rankCatalogue(query, scores: s.catalogue + catalogueRow[b] * bundle.catalogueSize)
             }
-            return rankCandidates(query, user: users + b * d)
+            return rankCandidates(query, user: s.users + b * d)
         }
     }
 
@@ -36,17 +37,17 @@ extension Ranker {
         let n = bundle.catalogueSize
         let excludeSeen = query.excludeSeen || config.excludeSeen
         if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { mark[Int(row)] = 1 } }
+            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { state.mark[Int(row)] = 1 } }
         }
         var count = 0
-        for j in 0..<n where mark[j + 2] == 0 {
-            order[count] = Int32(j)
+        for j in 0..<n where state.mark[j + 2] == 0 {
+            state.order[count] = Int32(j)
             count += 1
         }
         if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { mark[Int(row)] = 0 } }
+            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { state.mark[Int(row)] = 0 } }
         }
-        let top = selectTop(order, count: count, k: query.topK, scores: scores)
+        let top = selectTop(state.order, count: count, k: query.topK, scores: scores)
         let ids = weights.itemIDs
         return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: scores[Int($0)]) })
     }
@@ -63,18 +64,32 @@ extension Ranker {
                 continue
             }
             let row = Int(row32)
-            guard mark[row] == 0 else { continue }
-            mark[row] = 1
+            guard state.mark[row] == 0 else { continue }
+            state.mark[row] = 1
             // score(row) = u . item_emb[row] + item_bias[row]
-            candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
-            order[count] = row32
+            state.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
+            state.order[count] = row32
             count += 1
         }
-        for i in 0..<count { mark[Int(order[i])] = 0 }
-        let top = selectTop(order, count: count, k: query.topK, scores: candidateScores)
+        for i in 0..<count { state.mark[Int(state.order[i])] = 0 }
+        let top = selectTop(state.order, count: count, k: query.topK, scores: state.candidateScores)
         let ids = weights.itemIDs
         return RankResult(
-            items: top.map { ScoredItem(itemID: ids[Int($0)], score: candidateScores[Int($0)]) },
+            items: top.map { ScoredItem(itemID: ids[Int($0)], score: state.candidateScores[Int($0)]) },
             unknownCandidates: unknown)
+    }
+}
+
+extension ModelBundle {
+    /// score(row) = u . item_emb[row] + item_bias[row] of one user vector and one item.
+    /// - Parameters:
+    ///   - user: a user vector of d_model floats (from ``Ranker/userVectors(_:)``).
+    ///   - itemID: an external item id.
+    /// - Returns: the score, or nil for an item not in the catalogue.
+    public func score(user: UnsafeBufferPointer<Float>, item itemID: Int64) -> Float? {
+        precondition(user.count == config.dModel, "a user vector has d_model = \(config.dModel) floats")
+        guard let row = rowOfItem[itemID].map(Int.init) else { return nil }
+        return dot(user.baseAddress!, weights.itemEmb.baseAddress! + row * config.dModel, n: config.dModel)
+            + weights.itemBias[row]
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import FuseRankModel
+import FuseRankModel
+@testable import FuseRankEvaluation
 
 /// The trained default bundle, evaluated through the Swift engine on the ml-latest-small test split
 /// (docs/evaluation.md): its NDCG@10 must beat a popularity baseline computed here on the same split.
@@ -37,15 +38,18 @@ import Testing
         // The serving path (rank with exclude_seen) puts the target where the evaluator counts it.
         let ratings = try String(contentsOfFile: Self.dataPath + "/ratings.csv", encoding: .utf8)
         let cases = Array(EvaluationCase.leaveOneOut(MovieLens.ratingsSequences(csv: ratings)).prefix(8))
+        try #require(cases.count == 8)
         let bundle = try ModelBundle(path: Self.modelPath)
+        let d = bundle.config.dModel
         let evaluator = Evaluator(bundle: bundle, batchSize: 8)
         let users = try evaluator.userVectors(cases)
-        let results = try evaluator.ranker.rank(cases.map(\.query))
-        for (c, r) in zip(cases, results) {
+        try #require(users.count == cases.count * d)
+        let results = evaluator.ranker.rank(try cases.map { try bundle.validate($0.query) })
+        for (i, (c, r)) in zip(cases, results).enumerated() {
+            let position = try #require(r.items.firstIndex { $0.itemID == c.target }, "user \(c.user): target not returned")
             var one = RankingMetrics()
-            one.add(rank: (r.items.firstIndex { $0.itemID == c.target } ?? -1) + 1)
-            let i = cases.firstIndex { $0.user == c.user }!
-            let full = try evaluator.fullRanking([c], users: Array(users[(i * bundle.config.dModel)..<((i + 1) * bundle.config.dModel)]))
+            one.add(rank: position + 1)
+            let full = try evaluator.fullRanking([c], users: Array(users[(i * d)..<((i + 1) * d)]))
             #expect(abs(one.mrr - full.mrr) < 1e-9, "user \(c.user)")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import FuseRankModel
+import FuseRankModel
+@testable import FuseRankEvaluation
 
 @Suite struct MovieLensTests {
     @Test func ratingsSortByTimestampThenFileOrder() {

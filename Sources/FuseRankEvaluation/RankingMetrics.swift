@@ -1,3 +1,5 @@
+import FuseRankModel
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

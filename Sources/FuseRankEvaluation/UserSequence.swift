@@ -1,3 +1,5 @@
+import FuseRankModel
+
 /// One user's events in time order, as the evaluation splits of docs/evaluation.md use them.
 public struct UserSequence: Sendable, Equatable {
     /// Which held-out event a case predicts.

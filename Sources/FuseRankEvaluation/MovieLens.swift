@@ -1,3 +1,5 @@
+import FuseRankModel
+
 /// Parsers for the MovieLens files of `../shared/data/` (text in, values out; the caller reads the files).
 public enum MovieLens {
     /// The event type of a rating (EventType RATE).

@@ -1,3 +1,5 @@
+import FuseRankModel
+
 /// Why an evaluation cannot run.
 public enum EvaluationError: Error, Sendable, CustomStringConvertible {
     /// A target or sampled candidate is not in the model's catalogue.
@@ -34,13 +36,7 @@ public final class Evaluator {
     /// The user vectors of the cases' queries, row-major (count, d_model).
     /// - Throws: ``InputError`` for a query the model rejects.
     public func userVectors(_ cases: [EvaluationCase]) throws -> [Float] {
-        var out: [Float] = []
-        out.reserveCapacity(cases.count * bundle.config.dModel)
-        for start in stride(from: 0, to: cases.count, by: ranker.maxBatch) {
-            let chunk = cases[start..<min(cases.count, start + ranker.maxBatch)]
-            out += try ranker.userVectors(chunk.map(\.query))
-        }
-        return out
+        try ranker.userVectors(cases.map { try bundle.validate($0.query) })
     }
 
     /// Full ranking: every catalogue item scored (one GEMM per batch), the input's items excluded,
@@ -52,15 +48,16 @@ public final class Evaluator {
         var metrics = RankingMetrics()
         for start in stride(from: 0, to: cases.count, by: ranker.maxBatch) {
             let count = min(ranker.maxBatch, cases.count - start)
-            users.withUnsafeBufferPointer { ranker.scoreCatalogue($0.baseAddress! + start * d, count: count) }
+            let scores = ranker.catalogueScores(users: Array(users[(start * d)..<((start + count) * d)]))
             for b in 0..<count {
                 let c = cases[start + b]
                 guard let row = bundle.row(ofItem: c.target) else {
                     throw EvaluationError.notInCatalogue(user: c.user, item: c.target)
                 }
                 let excluded = Set(c.query.events.compactMap { bundle.row(ofItem: $0.itemID).map { $0 - 2 } })
-                let scores = UnsafeBufferPointer(start: ranker.catalogue + b * n, count: n)
-                let (g, e) = RankingMetrics.counts(of: row - 2, scores: scores, excluded: excluded)
+                let (g, e) = scores.withUnsafeBufferPointer {
+                    RankingMetrics.counts(of: row - 2, scores: UnsafeBufferPointer(rebasing: $0[(b * n)..<((b + 1) * n)]), excluded: excluded)
+                }
                 metrics.add(greater: g, equal: e)
             }
         }
@@ -80,11 +77,11 @@ public final class Evaluator {
         for (i, c) in cases.enumerated() {
             let items = try [c.target] + Self.negativeItems(seed: seed, user: c.user, catalogue: catalogue, history: c.history)
             for (j, item) in items.enumerated() {
-                guard let row = bundle.row(ofItem: item) else { throw EvaluationError.notInCatalogue(user: c.user, item: item) }
-                // score(row) = u . item_emb[row] + item_bias[row]
-                scores[j] = users.withUnsafeBufferPointer {
-                    dot($0.baseAddress! + i * d, bundle.weights.itemEmb.baseAddress! + row * d, n: d)
-                } + bundle.weights.itemBias[row]
+                let score = users.withUnsafeBufferPointer {
+                    bundle.score(user: UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), item: item)
+                }
+                guard let score else { throw EvaluationError.notInCatalogue(user: c.user, item: item) }
+                scores[j] = score
             }
             let (g, e) = scores.withUnsafeBufferPointer { RankingMetrics.counts(of: 0, scores: $0) }
             metrics.add(greater: g, equal: e)

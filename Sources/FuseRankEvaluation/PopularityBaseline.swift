@@ -1,3 +1,5 @@
+import FuseRankModel
+
 /// Ranks items by how often they occur in the training events: the baseline a model must beat.
 public struct PopularityBaseline: Sendable {
     /// Occurrences per catalogue index (`catalogueItemIDs` order).

@@ -2,12 +2,12 @@ import Foundation
 import FuseRankModel
 
 /// One tensor to write (the library's serialisable tensor).
-typealias TensorBlob = SafetensorsTensor
+public typealias TensorBlob = SafetensorsTensor
 
 /// Writes safetensors files for tests, with a hook to break the header on purpose.
-enum SafetensorsWriter {
+public enum SafetensorsWriter {
     /// Writes `tensors`, letting `edit` change the header object first.
-    static func write(_ tensors: [TensorBlob], to path: String, edit: (inout [String: Any]) -> Void = { _ in }) throws {
+    public static func write(_ tensors: [TensorBlob], to path: String, edit: (inout [String: Any]) -> Void = { _ in }) throws {
         var h = SafetensorsEncoding.header(tensors, metadata: ["format": "pt"])
         edit(&h)
         try Data(SafetensorsEncoding.fileBytes(header: h, data: tensors.flatMap(\.bytes))).write(to: URL(fileURLWithPath: path))

@@ -1,15 +1,16 @@
 import Foundation
-@testable import FuseRankModel
+import FuseRankModel
 
-/// A bundle with seeded random weights, kept in memory as plain arrays and written on demand.
-struct SyntheticBundle {
-    var config: ModelConfig
-    var floats: [String: [Float]] = [:]
-    var itemIDs: [Int64]
-    var vocab: [String]
+/// A bundle with seeded random weights, kept in memory as plain arrays and written on demand: the
+/// model tests' bundle, the server tests' and the benchmark's (any shape, any catalogue size).
+public struct SyntheticBundle {
+    public var config: ModelConfig
+    public var floats: [String: [Float]] = [:]
+    public var itemIDs: [Int64]
+    public var vocab: [String]
 
     /// The tiny shape of the golden fixtures.
-    static func tinyConfig(imageDim: Int = 6, formatVersion: Int = ModelConfig.latestFormatVersion) -> ModelConfig {
+    public static func tinyConfig(imageDim: Int = 6, formatVersion: Int = ModelConfig.latestFormatVersion) -> ModelConfig {
         ModelConfig(
             name: "synthetic", version: "test", dModel: 16, nHeads: 2, nLayers: 2, dFF: 32,
             maxEvents: 8, maxTextTokens: 4, maxImages: 2, imageDim: imageDim, numItems: 42,
@@ -17,7 +18,7 @@ struct SyntheticBundle {
             formatVersion: formatVersion)
     }
 
-    init(config: ModelConfig = SyntheticBundle.tinyConfig(), seed: UInt64 = 1) {
+    public init(config: ModelConfig = SyntheticBundle.tinyConfig(), seed: UInt64 = 1) {
         self.config = config
         var rng = SplitMix64(state: seed)
         func normal() -> Float {
@@ -51,7 +52,7 @@ struct SyntheticBundle {
     }
 
     /// The tensors in format order.
-    func blobs() -> [TensorBlob] {
+    public func blobs() -> [TensorBlob] {
         TensorLayout.specs(for: config).map { spec in
             spec.dtype == .i64
                 ? TensorBlob(name: spec.name, int64s: itemIDs, shape: spec.shape)
@@ -61,12 +62,21 @@ struct SyntheticBundle {
 
     /// Writes config.json, vocab.txt and weights.safetensors into a fresh temporary folder.
     /// - Returns: the folder path.
-    func write(
+    public func write(
         configJSON: String? = nil, vocabText: String? = nil, blobs: [TensorBlob]? = nil,
         editHeader: (inout [String: Any]) -> Void = { _ in }
     ) throws -> String {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("fuserank-test-\(UUID().uuidString)").path
+        try write(to: dir, configJSON: configJSON, vocabText: vocabText, blobs: blobs, editHeader: editHeader)
+        return dir
+    }
+
+    /// Writes config.json, vocab.txt and weights.safetensors into `dir` (created if missing).
+    public func write(
+        to dir: String, configJSON: String? = nil, vocabText: String? = nil, blobs: [TensorBlob]? = nil,
+        editHeader: (inout [String: Any]) -> Void = { _ in }
+    ) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -75,11 +85,10 @@ struct SyntheticBundle {
         try Data((vocabText ?? vocab.joined(separator: "\n") + "\n").utf8)
             .write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
         try SafetensorsWriter.write(blobs ?? self.blobs(), to: dir + "/weights.safetensors", edit: editHeader)
-        return dir
     }
 
     /// Writes and loads the bundle.
-    func load() throws -> ModelBundle {
+    public func load() throws -> ModelBundle {
         let dir = try write()
         defer { try? FileManager.default.removeItem(atPath: dir) }  // the map outlives the file
         return try ModelBundle(path: dir)

@@ -1,3 +1,5 @@
+import FuseRankModel
+
 /// One evaluation case: the request the server would receive for a user, and the item to find.
 public struct EvaluationCase: Sendable {
     /// The dataset's user id (seeds the sampled negatives).
