@@ -53,7 +53,7 @@ final class FrontEnd: Sendable {
         var outstanding = 0  // Rank jobs queued or being ranked
         while true {
             if control.stopRequested && control.state == .serving {
-                control.transition(to: .draining)
+                control.startDraining(inFlight: outstanding)
                 logger.info("draining: \(outstanding) request(s) in flight")
             }
             if control.state == .draining && outstanding == 0 { break }
@@ -62,7 +62,7 @@ final class FrontEnd: Sendable {
                 ready = try poller.poll(timeoutMs: control.state == .draining ? 100 : -1)
             } catch {
                 logger.critical("zmq_poll failed, stopping: \(error)")
-                control.transition(to: .draining)
+                control.startDraining(inFlight: outstanding)
                 break
             }
             if ready[wakeItem].contains(.readable) {

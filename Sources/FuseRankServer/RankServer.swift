@@ -64,6 +64,10 @@ public final class RankServer: @unchecked Sendable {
         return boundEndpoint
     }
 
+    /// The Rank requests queued or being ranked when draining began (each is still answered);
+    /// nil before a stop.
+    public var inFlightWhenDraining: Int? { control.inFlightWhenDraining }
+
     /// Replies sent so far with `code` (for tests and logs).
     public func repliesSent(_ code: StatusCode) -> Int { stats.count(code) }
 

@@ -109,22 +109,43 @@ import Testing
         #expect(try ReplyHeader(bytes: frames[3]).requestID == 5)
     }
 
-    @Test func stopDrainsAndStops() throws {
-        let server = try TestServer()
+    /// Requests queued when the stop comes are still ranked, and every request gets exactly one
+    /// reply. A catalogue of 200,000 items and one worker ranking one request at a time keep
+    /// most of the 100 requests queued when the stop comes.
+    @Test func stopDrainsQueuedRequestsAndStops() throws {
+        var config = SyntheticBundle.tinyConfig(imageDim: 0)
+        config.dModel = 32
+        config.numItems = 200_000
+        let big = SyntheticBundle(config: config, seed: 5)
+        let folder = try big.write()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let server = try TestServer(models: [folder]) {
+            $0.workers = 1
+            $0.maxBatch = 1
+            $0.defaultTimeoutMs = 60_000
+        }
         let peer = try server.peer()
-        for id in 1...50 { try peer.send(Method.rank.path, id: UInt64(id), body: RankRequest(topK: 40).encode()) }
+        let total = 100
+        for id in 1...total { try peer.send(Method.rank.path, id: UInt64(id), body: RankRequest(topK: 40).encode()) }
         var ids = Set<UInt64>()
         // The first reply proves the work is under way; then stop with the rest in flight.
         let first = try peer.receive()
+        #expect(first.header.code == .ok)
         ids.insert(first.header.requestID)
         server.server.stop()
-        for _ in 2...50 {
-            let reply = try peer.receive()
+        var okAfterStop = 0
+        for _ in 2...total {
+            let reply = try peer.receive(timeoutMs: 60_000)
             #expect(reply.header.code == .ok || reply.header.code == .unavailable)
-            #expect(ids.insert(reply.header.requestID).inserted)
+            if reply.header.code == .ok { okAfterStop += 1 }
+            #expect(ids.insert(reply.header.requestID).inserted, "one reply per request")
         }
         server.server.waitUntilStopped()
         #expect(server.server.state == .stopped)
-        #expect(ids == Set(1...50))
+        #expect(ids == Set((1...total).map(UInt64.init)))
+        #expect(try !peer.hasMessage(timeoutMs: 50), "no extra reply")
+        let inFlight = try #require(server.server.inFlightWhenDraining)
+        #expect(inFlight > 0, "requests were queued when the stop came")
+        #expect(okAfterStop >= inFlight, "each request queued at the stop was ranked")
     }
 }
