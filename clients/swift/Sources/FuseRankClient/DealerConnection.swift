@@ -63,6 +63,15 @@ final class DealerConnection: @unchecked Sendable {
         }
     }
 
+    /// Counts an attempt of a call in ``ClientStatistics/attempts``, and in
+    /// ``ClientStatistics/retries`` when it is not the call's first.
+    func countAttempt(isRetry: Bool) {
+        lock.withLock {
+            stats.attempts += 1
+            if isRetry { stats.retries += 1 }
+        }
+    }
+
     /// A copy of the counters.
     var statistics: ClientStatistics { lock.withLock { stats } }
 

@@ -46,7 +46,8 @@ public final class FuseRankClient: Sendable {
     /// (it is woken through its pipe), so the wait is microseconds.
     public func close() { connection.close() }
 
-    /// Counters of the connection (requests sent, stale replies dropped, reconnects).
+    /// Counters of the connection (attempts and retries, requests sent, stale replies dropped,
+    /// reconnects).
     public var statistics: ClientStatistics { connection.statistics }
 
     /// Ranks items for a user: the behaviour sequence, text and images go in, scored items come out.
@@ -119,6 +120,7 @@ public final class FuseRankClient: Sendable {
         while true {
             attempt += 1
             if Task.isCancelled { throw .cancelled }
+            connection.countAttempt(isRetry: attempt > 1)
             let id = connection.makeRequestID()
             let header = RequestHeader(
                 method: method, requestID: id, timeoutMs: UInt32(clamping: timeout), metadata: options.metadata)
