@@ -8,7 +8,7 @@ MODEL ?= models/default
 DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
-        proto fixtures train-default train eval bench clean
+        proto fixtures parity-fixtures train-default train eval bench clean
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -59,6 +59,10 @@ test-training: venv-torch
 ## fixtures: regenerate the committed golden fixtures (Tests/Fixtures/golden) from the PyTorch reference
 fixtures: venv-torch
 	cd training && ../$(PY) -m fuserank.fixtures --out ../Tests/Fixtures/golden
+
+## parity-fixtures: regenerate Tests/Fixtures/parity/ml-1m-top10.json (served top-10 of models/ml-1m, PyTorch reference)
+parity-fixtures: venv-torch
+	cd training && ../$(PY) -m fuserank.parity --model ../models/ml-1m --out ../Tests/Fixtures/parity/ml-1m-top10.json
 
 ## train-default: rebuild models/default/ from MovieLens latest-small (needs torch); prints its figures
 train-default: venv-torch
