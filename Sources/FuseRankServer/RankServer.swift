@@ -107,7 +107,7 @@ public final class RankServer: @unchecked Sendable {
         let finished = ReplyQueue(wake: wake)
         let workers = (0..<configuration.workers).map {
             Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch,
-                   models: models.bundles, stats: stats)
+                   catalogueScoring: configuration.catalogueScoring, models: models.bundles, stats: stats)
         }
         for worker in workers { worker.start() }
         let front = FrontEnd(

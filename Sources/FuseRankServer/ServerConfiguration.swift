@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankModel
 
 /// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
 public struct ServerConfiguration: Sendable, Equatable {
@@ -18,6 +19,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var defaultCatalogueTopK: Int = 100
     /// Rank requests waiting for a worker; more get UNAVAILABLE.
     public var queueCapacity: Int = 1024
+    /// How whole-catalogue requests are scored: `exact` (float32), `int8` (8-bit pass, best few
+    /// hundred re-scored exactly), or `auto` (int8 from 100,000 items).
+    public var catalogueScoring: CatalogueScoring = .auto
 
     /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }

@@ -12,6 +12,8 @@ public final class ModelBundle: Sendable {
     let weights: ModelWeights
     /// External item id -> catalogue row (rows >= 2 only).
     let rowOfItem: [Int64: Int32]
+    /// The int8 catalogue, built on first use.
+    private let quantized = LazyQuantizedCatalogue()
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -41,6 +43,19 @@ public final class ModelBundle: Sendable {
             }
         }
         rowOfItem = rows
+    }
+
+    /// The catalogue in int8 (``CatalogueScoring/int8``), built on first use (thread-safe) and
+    /// kept for the bundle's life.
+    public var quantizedCatalogue: QuantizedCatalogue { quantized.get { QuantizedCatalogue(bundle: self) } }
+
+    /// A copy of one F32 tensor of `weights.safetensors` by its name (docs/model-format.md), for
+    /// tools that build bundles from bundles; nil when the bundle has no such F32 tensor.
+    /// - Throws: ``BundleError`` when the file no longer reads.
+    public func floatTensor(named name: String) throws -> [Float]? {
+        let file = try SafetensorsFile(path: (path as NSString).appendingPathComponent("weights.safetensors"))
+        guard let entry = file.entries[name], entry.dtype == .f32 else { return nil }
+        return Array(file.floats(entry))
     }
 
     /// Items that can be ranked: `num_items - 2`.
@@ -137,5 +152,21 @@ public final class ModelBundle: Sendable {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+/// Builds a ``QuantizedCatalogue`` once, on first use, from any thread.
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class LazyQuantizedCatalogue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: QuantizedCatalogue?
+
+    func get(_ make: () -> QuantizedCatalogue) -> QuantizedCatalogue {
+        lock.lock()
+        defer { lock.unlock() }
+        if let value { return value }
+        let made = make()
+        value = made
+        return made
     }
 }

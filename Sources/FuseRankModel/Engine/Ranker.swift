@@ -9,21 +9,29 @@ public final class Ranker {
     /// The most queries one forward pass carries; longer calls run in passes of this size.
     public let maxBatch: Int
 
+    /// How it scores the whole catalogue (``CatalogueScoring/auto`` resolved).
+    public let catalogueScoring: CatalogueScoring
+
     let config: ModelConfig
     let weights: ModelWeights
     let state: RunState
+    /// The int8 table, on the int8 path.
+    let quantized: QuantizedCatalogue?
 
     /// Creates a ranker and its scratch.
     /// - Parameters:
     ///   - bundle: the loaded model.
     ///   - maxBatch: the most queries one forward pass carries (at least 1).
-    public init(bundle: ModelBundle, maxBatch: Int) {
+    ///   - catalogueScoring: how to score the whole catalogue (default: by catalogue size).
+    public init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto) {
         BLAS.applyDefault()
         self.bundle = bundle
         self.maxBatch = max(1, maxBatch)
         self.config = bundle.config
         self.weights = bundle.weights
         self.state = RunState(config: bundle.config, maxBatch: self.maxBatch)
+        self.catalogueScoring = catalogueScoring.resolved(catalogueSize: bundle.catalogueSize)
+        self.quantized = self.catalogueScoring == .int8 ? bundle.quantizedCatalogue : nil
     }
 
     /// Ranks queries in batched forward passes of up to ``maxBatch``.

@@ -55,3 +55,11 @@ func matmul(
 func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) -> Float {
     cblas_sdot(Int32(n), a, 1, b, 1)
 }
+
+/// y (m,) = a (m, k) @ x (k,) + y * beta, a with row stride lda: the one-row case of scoring (gemv
+/// streams the matrix once; a GEMM with one row does not always).
+func matvec(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+            m: Int, k: Int, lda: Int, beta: Float = 0) {
+    guard m > 0 else { return }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, beta, y, 1)
+}
