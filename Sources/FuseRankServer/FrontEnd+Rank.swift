@@ -56,7 +56,7 @@ extension ValidatedQuery {
                     BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
                 },
                 textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
-                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs))
+                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID))
     }
 }
 

@@ -46,6 +46,9 @@ struct FuseRankBench: ParsableCommand {
     @Option(help: "With --catalogue: users whose top-10 the recall is measured on.")
     var users: Int = 1000
 
+    @Flag(help: "Session prefix cache instead: appending one event to 200 cached events vs a full pass (one JSON line).")
+    var session = false
+
     /// The shape of `models/default` (docs/model-format.md example) with 200 events.
     static let syntheticConfig = ModelConfig(
         name: "synthetic", version: "bench", dModel: 64, nHeads: 2, nLayers: 2, dFF: 256,
@@ -66,6 +69,14 @@ struct FuseRankBench: ParsableCommand {
             return
         }
         BLAS.setThreads(threads)
+        if session {
+            var bench = SessionBench()
+            bench.iters = iters
+            bench.warmup = warmup
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
         if let items = catalogue {
             var bench = CatalogueBench(items: items)
             bench.dModel = catalogueDModel

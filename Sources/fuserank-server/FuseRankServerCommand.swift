@@ -42,6 +42,9 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "Whole-catalogue scoring: exact (float32), int8 (8-bit pass, best few hundred re-scored exactly), auto (int8 from 100,000 items).")
     var catalogueScoring: String = ServerConfiguration.defaults.catalogueScoring.rawValue
 
+    @Option(help: "MiB for per-session prefix caches (requests with a session_id); 0 turns them off.")
+    var sessionCacheMb: Int = ServerConfiguration.defaults.sessionCacheMB
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -54,6 +57,7 @@ struct FuseRankServerCommand: ParsableCommand {
         c.defaultCatalogueTopK = defaultTopK
         c.queueCapacity = queueCapacity
         c.catalogueScoring = CatalogueScoring(rawValue: catalogueScoring) ?? c.catalogueScoring
+        c.sessionCacheMB = sessionCacheMb
         return c
     }
 

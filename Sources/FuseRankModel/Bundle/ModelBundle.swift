@@ -4,6 +4,9 @@ import Foundation
 public final class ModelBundle: Sendable {
     /// The bundle folder.
     public let path: String
+    /// Unique to this load of a bundle in this process (caches keyed by model use it: a reloaded
+    /// bundle never reuses another load's states).
+    public let loadID: UInt64 = ModelBundle.nextLoadID()
     /// The hyperparameters from `config.json`.
     public let config: ModelConfig
     /// The text vocabulary from `vocab.txt`.
@@ -152,6 +155,25 @@ public final class ModelBundle: Sendable {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+extension ModelBundle {
+    private static let loadCounter = LoadCounter()
+
+    fileprivate static func nextLoadID() -> UInt64 { loadCounter.next() }
+}
+
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class LoadCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
     }
 }
 

@@ -97,6 +97,7 @@ class FuseRankClient:
         exclude_seen: bool = False,
         model: str = "",
         now_ms: int = 0,
+        session_id: str = "",
         timeout_ms: int | None = None,
     ) -> RankResult:
         """Ranks items for one user.
@@ -114,6 +115,9 @@ class FuseRankClient:
             whose bundle sets exclude_seen, such as models/ml-1m, always does).
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.
+          session_id: a key for the server's per-session prefix cache: send the session's whole
+            history each time; a request that only appends events to the previous one costs the
+            new events only, with the same reply. Empty = no cache.
           timeout_ms: this call's per-attempt timeout; the client's by default.
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
@@ -127,6 +131,7 @@ class FuseRankClient:
             model=model,
             now_ms=now_ms,
             query=query,
+            session_id=session_id,
         )
         for event in events:
             wire_event = request.events.add()
