@@ -209,10 +209,23 @@ struct  Fuserank__V1__RankRequest
    * the same as without the cache. See docs/wire.md.
    */
   char *session_id;
+  /*
+   * Business filters. Items never to return (e.g. bought long ago, beyond the events sent):
+   * applies to catalogue ranking and to candidates.
+   */
+  size_t n_exclude_items;
+  int64_t *exclude_items;
+  /*
+   * Rank only within these items (e.g. a category page), with catalogue semantics: top_k 0 takes
+   * the server default, exclude_seen and the bundle's exclude_seen apply, ids the model does not
+   * know come back in unknown_candidates. Not together with candidates (INVALID_ARGUMENT).
+   */
+  size_t n_restrict_to;
+  int64_t *restrict_to;
 };
 #define FUSERANK__V1__RANK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_request__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
 
 
 struct  Fuserank__V1__ScoredItem

@@ -77,6 +77,7 @@ public final class ModelBundle: Sendable {
     @discardableResult
     public func validate(_ query: RankQuery) throws -> ValidatedQuery {
         if query.topK < 0 { throw InputError.negativeTopK(query.topK) }
+        if !query.restrictTo.isEmpty && !query.candidates.isEmpty { throw InputError.restrictWithCandidates }
         for (i, e) in query.events.enumerated() where e.type < 0 || Int(e.type) >= config.numEventTypes {
             throw InputError.eventType(index: i, type: e.type, limit: config.numEventTypes)
         }

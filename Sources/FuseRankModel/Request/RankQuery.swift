@@ -16,11 +16,16 @@ public struct RankQuery: Sendable, Equatable {
     public var nowMs: Int64
     /// The session whose cached event states a ranker with a ``SessionCache`` may reuse; empty = none.
     public var sessionID: String
+    /// Items never returned (catalogue ranking and candidates).
+    public var excludeItems: [Int64]
+    /// Catalogue ranking within these items only (not with `candidates`); empty = every item.
+    public var restrictTo: [Int64]
 
     /// Creates a query.
     public init(
         events: [BehaviourEvent] = [], textTokens: [Int32] = [], images: [[Float]] = [],
-        candidates: [Int64] = [], topK: Int = 0, excludeSeen: Bool = false, nowMs: Int64 = 0, sessionID: String = ""
+        candidates: [Int64] = [], topK: Int = 0, excludeSeen: Bool = false, nowMs: Int64 = 0, sessionID: String = "",
+        excludeItems: [Int64] = [], restrictTo: [Int64] = []
     ) {
         self.events = events
         self.textTokens = textTokens
@@ -30,5 +35,7 @@ public struct RankQuery: Sendable, Equatable {
         self.excludeSeen = excludeSeen
         self.nowMs = nowMs
         self.sessionID = sessionID
+        self.excludeItems = excludeItems
+        self.restrictTo = restrictTo
     }
 }

@@ -98,6 +98,8 @@ class FuseRankClient:
         model: str = "",
         now_ms: int = 0,
         session_id: str = "",
+        exclude_items: Iterable[int] = (),
+        restrict_to: Iterable[int] = (),
         timeout_ms: int | None = None,
     ) -> RankResult:
         """Ranks items for one user.
@@ -118,6 +120,9 @@ class FuseRankClient:
           session_id: a key for the server's per-session prefix cache: send the session's whole
             history each time; a request that only appends events to the previous one costs the
             new events only, with the same reply. Empty = no cache.
+          exclude_items: items never to return (catalogue ranking and candidates).
+          restrict_to: rank only within these items, with catalogue semantics (top_k 0 = the
+            server default; seen items left out as in catalogue ranking); not with candidates.
           timeout_ms: this call's per-attempt timeout; the client's by default.
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
@@ -132,6 +137,8 @@ class FuseRankClient:
             now_ms=now_ms,
             query=query,
             session_id=session_id,
+            exclude_items=list(exclude_items),
+            restrict_to=list(restrict_to),
         )
         for event in events:
             wire_event = request.events.add()

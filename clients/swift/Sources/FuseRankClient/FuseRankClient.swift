@@ -64,6 +64,8 @@ public final class FuseRankClient: Sendable {
     ///   - nowMs: Request time in Unix ms (for the time-since-last-event feature); 0 = unknown.
     ///   - sessionID: The server's per-session prefix cache key (send the whole history each
     ///     time; an append costs only the new events); empty = no cache.
+    ///   - excludeItems: Items never to return.
+    ///   - restrictTo: Rank only within these items (catalogue semantics); not with `candidates`.
     ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
     /// - Returns: The items, highest score first, plus the model's name and version and the
     ///   candidates it does not know.
@@ -72,12 +74,13 @@ public final class FuseRankClient: Sendable {
     public func rank(
         events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
         candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
-        nowMs: Int64 = 0, sessionID: String = "", timeoutMs: Int? = nil
+        nowMs: Int64 = 0, sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = [],
+        timeoutMs: Int? = nil
     ) async throws(FuseRankClientError) -> RankReply {
         let request = RankRequest(
             events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
             candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
-            query: query, sessionID: sessionID)
+            query: query, sessionID: sessionID, excludeItems: excludeItems, restrictTo: restrictTo)
         return try await rank(request, timeoutMs: timeoutMs)
     }
 
