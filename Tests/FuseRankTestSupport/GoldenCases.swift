@@ -10,7 +10,7 @@ extension GoldenCaseFile.Query {
         RankQuery(
             events: events.map { BehaviourEvent(itemID: $0.itemId, type: $0.type, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs) },
             textTokens: textTokens.map { Int32(truncatingIfNeeded: $0) }, images: images, candidates: candidates,
-            topK: topK, excludeSeen: excludeSeen, nowMs: nowMs)
+            topK: topK, excludeSeen: excludeSeen, nowMs: nowMs, explainEvents: explainEvents ?? 0)
     }
 
     /// The wire request for this query (a negative token id becomes its UInt32 bit pattern).

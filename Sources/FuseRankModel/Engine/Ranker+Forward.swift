@@ -1,8 +1,13 @@
 extension ModelBundle {
     /// The number of tokens the encoder sees for `query`: kept events, kept text, kept images, `[RANK]`.
     public func tokenCount(_ query: RankQuery) -> Int {
+        tokenCount(query, keptEvents: min(query.events.count, config.maxEvents))
+    }
+
+    /// The number of tokens of `query` when it keeps its newest `keptEvents` events.
+    func tokenCount(_ query: RankQuery, keptEvents: Int) -> Int {
         let text = min(query.textTokens.lazy.filter { $0 != 0 }.count, config.maxTextTokens)
-        return min(query.events.count, config.maxEvents) + text + min(query.images.count, config.maxImages) + 1
+        return keptEvents + text + min(query.images.count, config.maxImages) + 1
     }
 }
 
@@ -26,19 +31,21 @@ extension Ranker {
             total += s.lengths[b]
         }
         for (b, query) in queries.enumerated() {
-            embed(query, into: s.x + s.offsets[b] * d)
+            embed(query, keptEvents: min(query.events.count, config.maxEvents), into: s.x + s.offsets[b] * d)
         }
         let count = queries.count
+        let layerStride = maxBatch * config.maxSequenceLength * d
         for (l, w) in weights.layers.enumerated() {
-            // x = x + o(attention(norm1(x)))
+            // x = x + o(attention(norm1(x))); this layer's keys and values stay in keys[l], values[l]
+            let k = s.keys + l * layerStride, v = s.values + l * layerStride
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
-            linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
-            linear(s.v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
+            linear(k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
+            linear(v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
             if l < weights.layers.count - 1 {
                 linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
                 for b in 0..<count {
                     let o = s.offsets[b] * d
-                    causalAttention(s.att + o, q: s.q + o, k: s.k + o, v: s.v + o, scores: s.scores,
+                    causalAttention(s.att + o, q: s.q + o, k: k + o, v: v + o, scores: s.scores,
                                     nq: s.lengths[b], s: s.lengths[b], d: d, heads: config.nHeads)
                 }
                 linear(s.h, s.att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
@@ -62,7 +69,7 @@ extension Ranker {
                 var r = 0
                 func attend(_ b: Int, _ seen: Int) {
                     let o = s.offsets[b] * d
-                    causalAttention(s.readAtt + r * d, q: s.readQ + r * d, k: s.k + o, v: s.v + o, scores: s.scores,
+                    causalAttention(s.readAtt + r * d, q: s.readQ + r * d, k: k + o, v: v + o, scores: s.scores,
                                     nq: 1, s: seen, d: d, heads: config.nHeads)
                     r += 1
                 }
@@ -86,7 +93,7 @@ extension Ranker {
 
     /// x (rows, d) += ffn_down(gelu(ffn_up(norm2(x)))), with `norm` (rows, d) = norm2(x),
     /// `state.hidden` (rows, d_ff) and `out` (rows, d) = the sublayer's output.
-    private func feedForward(_ x: UnsafeMutablePointer<Float>, norm: UnsafeMutablePointer<Float>,
+    func feedForward(_ x: UnsafeMutablePointer<Float>, norm: UnsafeMutablePointer<Float>,
                              out: UnsafeMutablePointer<Float>, _ w: LayerWeights, rows: Int) {
         let d = config.dModel, dff = config.dFF
         let hidden = state.hidden
@@ -97,8 +104,10 @@ extension Ranker {
         addInPlace(x, out, n: rows * d)
     }
 
-    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model).
-    private func embed(_ query: RankQuery, into out: UnsafeMutablePointer<Float>) {
+    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model), keeping its
+    /// newest `keptEvents` events (`min(events, max_events)`; an explanation's deletion keeps one
+    /// fewer, see Ranker+Explain.swift).
+    func embed(_ query: RankQuery, keptEvents kept: Int, into out: UnsafeMutablePointer<Float>) {
         let d = config.dModel
         let w = weights
         let buckets = config.numTimeBuckets
@@ -106,7 +115,6 @@ extension Ranker {
         // behaviour token p: s * item_emb[row] + event_type_emb[type] + time_emb[bucket] + pos_emb[p]
         let s = config.itemInputScale
         let n = query.events.count
-        let kept = min(n, config.maxEvents)
         for p in 0..<kept {
             let i = n - kept + p
             let e = query.events[i]

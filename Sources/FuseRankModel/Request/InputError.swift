@@ -14,6 +14,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     case imageValue(index: Int, position: Int)
     /// A negative `top_k`.
     case negativeTopK(Int)
+    /// `explain_events` outside `0 ... limit`.
+    case explainEvents(Int, limit: Int)
 
     /// A readable message naming the offending field.
     public var description: String {
@@ -30,6 +32,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "images[\(index)][\(position)] is not a finite number"
         case let .negativeTopK(k):
             return "top_k is \(k), expected >= 0"
+        case let .explainEvents(k, limit):
+            return "explain_events is \(k), at most \(limit) are allowed"
         }
     }
 }
