@@ -150,8 +150,8 @@ extension Ranker {
         for p in chosen {
             var deletion = query
             deletion.events.remove(at: firstEvent + p)
-            embed(deletion, keptEvents: kept - 1, into: s.deletionTokens)
             let first = Explainer.firstChangedRow(deleting: p, kept: kept)
+            embed(deletion, keptEvents: kept - 1, into: s.deletionTokens, firstEvent: first)
             let rows = length - 1 - first
             (s.x + total * d).update(from: s.deletionTokens + first * d, count: rows * d)
             segments.append((first, rows, total))
@@ -159,24 +159,26 @@ extension Ranker {
         }
         let count = segments.count
         let layerStride = maxBatch * config.maxSequenceLength * d
-        // The deletion's keys and values in one place: the request's rows before `first`, then its own.
-        func join(_ seg: (first: Int, rows: Int, offset: Int), k: UnsafePointer<Float>, v: UnsafePointer<Float>) {
-            s.joinedK.update(from: k, count: seg.first * d)
-            s.joinedV.update(from: v, count: seg.first * d)
+        // joinedK/V hold the request's keys and values of the layer; a deletion writes its own
+        // rows from `first` on over them. Taken in descending `first`, every deletion finds the
+        // rows before its `first` untouched: the deletions before it wrote only later rows.
+        let joinOrder = segments.indices.sorted { segments[$0].first > segments[$1].first }
+        func join(_ seg: (first: Int, rows: Int, offset: Int)) {
             (s.joinedK + seg.first * d).update(from: s.deletionK + seg.offset * d, count: seg.rows * d)
             (s.joinedV + seg.first * d).update(from: s.deletionV + seg.offset * d, count: seg.rows * d)
         }
         for (l, w) in weights.layers.enumerated() {
             // x = x + o(attention(norm1(x))), the unchanged rows' keys and values from the plain pass
-            let requestK = s.keys + l * layerStride + s.offsets[b] * d
-            let requestV = s.values + l * layerStride + s.offsets[b] * d
+            s.joinedK.update(from: s.keys + l * layerStride + s.offsets[b] * d, count: (length - 1) * d)
+            s.joinedV.update(from: s.values + l * layerStride + s.offsets[b] * d, count: (length - 1) * d)
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
             linear(s.deletionK, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
             linear(s.deletionV, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
             if l < weights.layers.count - 1 {
                 linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
-                for seg in segments {
-                    join(seg, k: requestK, v: requestV)
+                for v in joinOrder {
+                    let seg = segments[v]
+                    join(seg)
                     causalAttention(s.att + seg.offset * d, q: s.q + seg.offset * d, k: s.joinedK, v: s.joinedV,
                                     scores: s.scores, nq: seg.rows, s: seg.first + seg.rows, d: d, heads: config.nHeads)
                 }
@@ -197,8 +199,9 @@ extension Ranker {
                 for seg in segments { take(seg.offset + seg.rows - 1) }
                 if readsNewest { for seg in segments { take(seg.offset + (kept - 2 - seg.first)) } }
                 linear(s.readQ, s.readN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
-                for (i, seg) in segments.enumerated() {
-                    join(seg, k: requestK, v: requestV)
+                for i in joinOrder {
+                    let seg = segments[i]
+                    join(seg)
                     causalAttention(s.readAtt + i * d, q: s.readQ + i * d, k: s.joinedK, v: s.joinedV, scores: s.scores,
                                     nq: 1, s: length - 1, d: d, heads: config.nHeads)
                     if readsNewest {

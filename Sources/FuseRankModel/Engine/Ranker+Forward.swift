@@ -107,7 +107,8 @@ extension Ranker {
     /// Writes the token rows of one query at `out` (its tokenCount rows of d_model), keeping its
     /// newest `keptEvents` events (`min(events, max_events)`; an explanation's deletion keeps one
     /// fewer, see Ranker+Explain.swift).
-    func embed(_ query: RankQuery, keptEvents kept: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Behaviour tokens before `firstEvent` are not written (an explanation's deletion reuses them).
+    func embed(_ query: RankQuery, keptEvents kept: Int, into out: UnsafeMutablePointer<Float>, firstEvent: Int = 0) {
         let d = config.dModel
         let w = weights
         let buckets = config.numTimeBuckets
@@ -115,7 +116,8 @@ extension Ranker {
         // behaviour token p: s * item_emb[row] + event_type_emb[type] + time_emb[bucket] + pos_emb[p]
         let s = config.itemInputScale
         let n = query.events.count
-        for p in 0..<kept {
+        t = min(firstEvent, kept)
+        for p in t..<kept {
             let i = n - kept + p
             let e = query.events[i]
             let row = bundle.rowOfItem[e.itemID].map(Int.init) ?? 1
