@@ -56,7 +56,8 @@ extension ValidatedQuery {
                     BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
                 },
                 textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
-                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs))
+                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs,
+                explainEvents: Int(request.explainEvents)))
     }
 }
 
@@ -67,7 +68,11 @@ extension RankReply {
     ///   - bundle: the model that computed it (its name and version go into the reply).
     init(result: RankResult, bundle: ModelBundle) {
         self.init(
-            items: result.items.map { FuseRankWire.ScoredItem(itemID: $0.itemID, score: $0.score) },
+            items: result.items.map {
+                FuseRankWire.ScoredItem(
+                    itemID: $0.itemID, score: $0.score,
+                    reasons: $0.reasons.map { FuseRankWire.EventContribution(eventIndex: UInt32($0.eventIndex), weight: $0.weight) })
+            },
             model: bundle.config.name, modelVersion: bundle.config.version,
             unknownCandidates: result.unknownCandidates)
     }

@@ -62,6 +62,8 @@ public final class FuseRankClient: Sendable {
     ///   - excludeSeen: Catalogue ranking only: leave out items already in `events`.
     ///   - model: The model name; empty = the server's default model.
     ///   - nowMs: Request time in Unix ms (for the time-since-last-event feature); 0 = unknown.
+    ///   - explainEvents: Reasons per returned item (`ScoredItem.reasons`: indices into `events`
+    ///     with their score contribution, strongest first); 0 = none, at most 32.
     ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
     /// - Returns: The items, highest score first, plus the model's name and version and the
     ///   candidates it does not know.
@@ -70,12 +72,12 @@ public final class FuseRankClient: Sendable {
     public func rank(
         events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
         candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
-        nowMs: Int64 = 0, timeoutMs: Int? = nil
+        nowMs: Int64 = 0, explainEvents: UInt32 = 0, timeoutMs: Int? = nil
     ) async throws(FuseRankClientError) -> RankReply {
         let request = RankRequest(
             events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
             candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
-            query: query)
+            query: query, explainEvents: explainEvents)
         return try await rank(request, timeoutMs: timeoutMs)
     }
 
