@@ -15,6 +15,7 @@ import zmq
 from fuserank_client._proto import ranker_pb2 as _ranker_pb2
 from fuserank_client.messages import (
     Event,
+    EventContribution,
     HealthStatus,
     ModelInfo,
     RankResult,
@@ -97,6 +98,7 @@ class FuseRankClient:
         exclude_seen: bool = False,
         model: str = "",
         now_ms: int = 0,
+        explain_events: int = 0,
         timeout_ms: int | None = None,
     ) -> RankResult:
         """Ranks items for one user.
@@ -114,6 +116,8 @@ class FuseRankClient:
             whose bundle sets exclude_seen, such as models/ml-1m, always does).
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.
+          explain_events: reasons per returned item (ScoredItem.reasons: indices into events
+            with their score contribution, strongest first); 0 = none, at most 32.
           timeout_ms: this call's per-attempt timeout; the client's by default.
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
@@ -127,6 +131,7 @@ class FuseRankClient:
             model=model,
             now_ms=now_ms,
             query=query,
+            explain_events=explain_events,
         )
         for event in events:
             wire_event = request.events.add()
@@ -141,7 +146,11 @@ class FuseRankClient:
             request.images.add().values.extend(float(value) for value in image)
         reply = self._call(RANK, request, pb.RankReply, timeout_ms)
         return RankResult(
-            items=[ScoredItem(item.item_id, item.score) for item in reply.items],
+            items=[
+                ScoredItem(item.item_id, item.score,
+                           tuple(EventContribution(r.event_index, r.weight) for r in item.reasons))
+                for item in reply.items
+            ],
             model=reply.model,
             model_version=reply.model_version,
             unknown_candidates=list(reply.unknown_candidates),
