@@ -9,7 +9,10 @@ older event when the user has more than max_events) and the item's score drop is
 - random-3: 3 kept events drawn uniformly (seeded per user);
 - newest-3: the 3 newest events.
 
-Prints a JSON object with the mean drops, the ratios and the settings.
+Prints a JSON object with the mean drops, the ratios and the settings. With `--server BINARY`
+(a built `fuserank-server`) it also serves the bundle and checks that the Swift engine returns
+the same items and the same reasons (indices, weights to 1e-4) for every sampled user; this needs
+the Python client (`fuserank_client`, installed in the project venv).
 
 Run from training/: `python -m fuserank.explain_eval --model ../models/ml-1m --users 500`
 """
@@ -86,6 +89,39 @@ def faithfulness(model, cases, top_k: int = TOP_K, k: int = EXPLAIN, seed: int =
     }
 
 
+def compare_with_server(binary: str, bundle: str, model, cases, top_k: int = TOP_K, k: int = EXPLAIN) -> dict:
+    """Serve `bundle` with `binary` and compare its reasons with the reference's, user by user."""
+    import subprocess
+
+    from fuserank_client import Event, FuseRankClient
+
+    proc = subprocess.Popen([binary, "--bind", "tcp://127.0.0.1:0", "--model", bundle, "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        endpoint = proc.stdout.readline().strip().split()[-1]   # "fuserank-server: serving on <endpoint>"
+        items = same = 0
+        max_diff = 0.0
+        with FuseRankClient(endpoint, timeout_ms=30_000) as client:
+            for case in cases:
+                req = Request(**{**case.request.__dict__, "top_k": top_k})
+                u = model.forward_requests([req])[0]
+                ids = [i for i, _ in rank_user(model, req, u)[0]]
+                want = explain_user(model, req, u, ids, k)
+                got = client.rank(events=[Event(i, t, ts, dw) for i, t, ts, dw in req.events], top_k=top_k,
+                                  exclude_seen=req.exclude_seen, now_ms=req.now_ms, explain_events=k)
+                if got.item_ids != ids:
+                    raise AssertionError(f"user {case.user}: served items {got.item_ids}, reference {ids}")
+                for item, reasons in zip(got.items, want):
+                    items += 1
+                    if [r.event_index for r in item.reasons] == [r.event_index for r in reasons]:
+                        same += 1
+                        max_diff = max([max_diff] + [abs(a.weight - b.weight) for a, b in zip(item.reasons, reasons)])
+    finally:
+        proc.terminate()
+        proc.wait()
+    return {"server_items": items, "server_same_reasons": same, "server_max_weight_diff": max_diff}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="../models/ml-1m")
@@ -94,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=500, help="test users, every n-th so that this many are used")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random-3 baseline")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--server", help="a fuserank-server binary: also compare its reasons with the reference's")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, _, _, _ = load_bundle(args.model)
@@ -103,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = cases[::stride][: args.users]
     start = time.time()
     out = faithfulness(model, cases, seed=args.seed)
+    if args.server:
+        out.update(compare_with_server(args.server, args.model, model, cases))
     out.update({"model": args.model, "dataset": args.dataset, "user_stride": stride,
                 "seconds": round(time.time() - start, 1)})
     print(json.dumps(out, indent=1))
