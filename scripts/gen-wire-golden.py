@@ -88,6 +88,19 @@ def cases() -> dict[str, object]:
         unknown_candidates=[999999, -3],
     )
     c["rank_reply_empty"] = pb.RankReply()
+    # Explanations: RankRequest.explain_events (field 20), ScoredItem.reasons (field 10).
+    c["rank_request_explain"] = pb.RankRequest(
+        events=[pb.Event(item_id=1193, type=pb.RATE), pb.Event(item_id=661, type=pb.RATE)], top_k=10,
+        explain_events=3,
+    )
+    c["rank_reply_explained"] = pb.RankReply(
+        items=[pb.ScoredItem(item_id=2858, score=4.75,
+                             reasons=[pb.EventContribution(event_index=1, weight=0.5),
+                                      pb.EventContribution(event_index=0, weight=0.125)]),
+               pb.ScoredItem(item_id=260, score=0.125),
+               pb.ScoredItem(item_id=1, score=-2.0, reasons=[pb.EventContribution(event_index=0, weight=2.0**-20)])],
+        model="ml-1m",
+    )
 
     c["health_request"] = pb.HealthRequest()
     c["health_reply"] = pb.HealthReply(ready=True, state="serving", models=["default", "tiny"])

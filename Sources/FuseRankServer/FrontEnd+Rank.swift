@@ -58,7 +58,7 @@ extension ValidatedQuery {
                 },
                 textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
                 topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID,
-                excludeItems: request.excludeItems, restrictTo: request.restrictTo))
+                excludeItems: request.excludeItems, restrictTo: request.restrictTo, explainEvents: Int(request.explainEvents)))
     }
 }
 
@@ -69,7 +69,11 @@ extension RankReply {
     ///   - bundle: the model that computed it (its name and version go into the reply).
     init(result: RankResult, bundle: ModelBundle) {
         self.init(
-            items: result.items.map { FuseRankWire.ScoredItem(itemID: $0.itemID, score: $0.score) },
+            items: result.items.map {
+                FuseRankWire.ScoredItem(
+                    itemID: $0.itemID, score: $0.score,
+                    reasons: $0.reasons.map { FuseRankWire.EventContribution(eventIndex: UInt32($0.eventIndex), weight: $0.weight) })
+            },
             model: bundle.config.name, modelVersion: bundle.config.version,
             unknownCandidates: result.unknownCandidates)
     }

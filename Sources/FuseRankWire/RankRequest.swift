@@ -28,11 +28,13 @@ public struct RankRequest: WireMessage {
     public var excludeItems: [Int64]
     /// Catalogue ranking within these items only; not with `candidates`.
     public var restrictTo: [Int64]
+    /// Reasons per returned item (`ScoredItem.reasons`), at most this many; 0 = none.
+    public var explainEvents: UInt32
 
     public init(
         events: [Event] = [], textTokens: [UInt32] = [], images: [Embedding] = [], candidates: [Int64] = [],
         topK: UInt32 = 0, excludeSeen: Bool = false, model: String = "", nowMs: Int64 = 0, query: String = "",
-        sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = []
+        sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = [], explainEvents: UInt32 = 0
     ) {
         self.events = events
         self.textTokens = textTokens
@@ -46,6 +48,7 @@ public struct RankRequest: WireMessage {
         self.sessionID = sessionID
         self.excludeItems = excludeItems
         self.restrictTo = restrictTo
+        self.explainEvents = explainEvents
     }
 
     public func encode() -> [UInt8] {
@@ -71,6 +74,7 @@ public struct RankRequest: WireMessage {
         c.exclude_items = arena.array(excludeItems)
         c.n_restrict_to = restrictTo.count
         c.restrict_to = arena.array(restrictTo)
+        c.explain_events = explainEvents
         return packed(&c, size: fuserank__v1__rank_request__get_packed_size, pack: fuserank__v1__rank_request__pack)
     }
 
@@ -87,7 +91,8 @@ public struct RankRequest: WireMessage {
                 candidates: swiftArray(c.candidates, c.n_candidates),
                 topK: c.top_k, excludeSeen: c.exclude_seen != 0, model: swiftString(c.model),
                 nowMs: c.now_ms, query: swiftString(c.query), sessionID: swiftString(c.session_id),
-                excludeItems: swiftArray(c.exclude_items, c.n_exclude_items), restrictTo: swiftArray(c.restrict_to, c.n_restrict_to))
+                excludeItems: swiftArray(c.exclude_items, c.n_exclude_items), restrictTo: swiftArray(c.restrict_to, c.n_restrict_to),
+                explainEvents: c.explain_events)
         }
     }
 }

@@ -10,6 +10,7 @@ from .config import ModelConfig
 
 PAD_ROW = 0
 UNK_ROW = 1
+MAX_EXPLAIN_EVENTS = 32  # the largest explain_events a request may ask for (fuserank.explain)
 
 
 class RequestError(ValueError):
@@ -31,6 +32,7 @@ class Request:
     top_k: int = 0
     exclude_seen: bool = False
     now_ms: int = 0
+    explain_events: int = 0  # reasons per returned item (fuserank.explain); 0 = none
 
     @classmethod
     def from_json(cls, q: dict) -> "Request":
@@ -41,15 +43,18 @@ class Request:
                    images=[[float(x) for x in img] for img in q.get("images", [])],
                    candidates=[int(c) for c in q.get("candidates", [])],
                    top_k=int(q.get("top_k", 0)), exclude_seen=bool(q.get("exclude_seen", False)),
-                   now_ms=int(q.get("now_ms", 0)))
+                   now_ms=int(q.get("now_ms", 0)), explain_events=int(q.get("explain_events", 0)))
 
     def to_json(self) -> dict:
-        """The fixture/query JSON layout of this request."""
-        return {"events": [{"item_id": i, "type": t, "timestamp_ms": ts, "dwell_ms": dw}
-                           for i, t, ts, dw in self.events],
-                "text_tokens": list(self.text_tokens), "images": [list(x) for x in self.images],
-                "candidates": list(self.candidates), "top_k": self.top_k,
-                "exclude_seen": self.exclude_seen, "now_ms": self.now_ms}
+        """The fixture/query JSON layout of this request (`explain_events` only when set)."""
+        out = {"events": [{"item_id": i, "type": t, "timestamp_ms": ts, "dwell_ms": dw}
+                          for i, t, ts, dw in self.events],
+               "text_tokens": list(self.text_tokens), "images": [list(x) for x in self.images],
+               "candidates": list(self.candidates), "top_k": self.top_k,
+               "exclude_seen": self.exclude_seen, "now_ms": self.now_ms}
+        if self.explain_events:
+            out["explain_events"] = self.explain_events
+        return out
 
 
 @dataclass
@@ -133,6 +138,8 @@ def validate_request(request: Request, cfg: ModelConfig) -> None:
             raise RequestError(f"image {i}: NaN or infinite value")
     if request.top_k < 0:
         raise RequestError(f"top_k {request.top_k} is negative")
+    if not 0 <= request.explain_events <= MAX_EXPLAIN_EVENTS:
+        raise RequestError(f"explain_events is {request.explain_events}, at most {MAX_EXPLAIN_EVENTS} are allowed")
 
 
 def request_tokens(request: Request, cfg: ModelConfig, row_of: Mapping[int, int]) -> Tokens:

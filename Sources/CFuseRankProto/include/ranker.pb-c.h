@@ -23,6 +23,7 @@ typedef struct Fuserank__V1__ReplyHeader__TrailersEntry Fuserank__V1__ReplyHeade
 typedef struct Fuserank__V1__Event Fuserank__V1__Event;
 typedef struct Fuserank__V1__Embedding Fuserank__V1__Embedding;
 typedef struct Fuserank__V1__RankRequest Fuserank__V1__RankRequest;
+typedef struct Fuserank__V1__EventContribution Fuserank__V1__EventContribution;
 typedef struct Fuserank__V1__ScoredItem Fuserank__V1__ScoredItem;
 typedef struct Fuserank__V1__RankReply Fuserank__V1__RankReply;
 typedef struct Fuserank__V1__HealthRequest Fuserank__V1__HealthRequest;
@@ -222,10 +223,36 @@ struct  Fuserank__V1__RankRequest
    */
   size_t n_restrict_to;
   int64_t *restrict_to;
+  /*
+   * Explanations (docs/explanations.md): for each returned item, up to this many events of
+   * `events` that raised its score, strongest first, in ScoredItem.reasons. 0 = off; at most 32.
+   * (Field numbers from 20 on: other branches append below 20.)
+   */
+  uint32_t explain_events;
 };
 #define FUSERANK__V1__RANK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_request__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
+
+
+/*
+ * One reason of a ScoredItem: an event of the request and how much it raised the item's score.
+ */
+struct  Fuserank__V1__EventContribution
+{
+  ProtobufCMessage base;
+  /*
+   * 0-based index in RankRequest.events as sent (an event dropped by truncation never appears).
+   */
+  uint32_t event_index;
+  /*
+   * The item's score minus its score without that event (> 0; logit units).
+   */
+  float weight;
+};
+#define FUSERANK__V1__EVENT_CONTRIBUTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__event_contribution__descriptor) \
+    , 0, 0 }
 
 
 struct  Fuserank__V1__ScoredItem
@@ -233,10 +260,16 @@ struct  Fuserank__V1__ScoredItem
   ProtobufCMessage base;
   int64_t item_id;
   float score;
+  /*
+   * Filled when RankRequest.explain_events > 0: strongest first, at most explain_events.
+   * (Field numbers from 10 on: other branches append below 10.)
+   */
+  size_t n_reasons;
+  Fuserank__V1__EventContribution **reasons;
 };
 #define FUSERANK__V1__SCORED_ITEM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__scored_item__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0,NULL }
 
 
 struct  Fuserank__V1__RankReply
@@ -422,6 +455,25 @@ Fuserank__V1__RankRequest *
 void   fuserank__v1__rank_request__free_unpacked
                      (Fuserank__V1__RankRequest *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__EventContribution methods */
+void   fuserank__v1__event_contribution__init
+                     (Fuserank__V1__EventContribution         *message);
+size_t fuserank__v1__event_contribution__get_packed_size
+                     (const Fuserank__V1__EventContribution   *message);
+size_t fuserank__v1__event_contribution__pack
+                     (const Fuserank__V1__EventContribution   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__event_contribution__pack_to_buffer
+                     (const Fuserank__V1__EventContribution   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__EventContribution *
+       fuserank__v1__event_contribution__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__event_contribution__free_unpacked
+                     (Fuserank__V1__EventContribution *message,
+                      ProtobufCAllocator *allocator);
 /* Fuserank__V1__ScoredItem methods */
 void   fuserank__v1__scored_item__init
                      (Fuserank__V1__ScoredItem         *message);
@@ -559,6 +611,9 @@ typedef void (*Fuserank__V1__Embedding_Closure)
 typedef void (*Fuserank__V1__RankRequest_Closure)
                  (const Fuserank__V1__RankRequest *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__EventContribution_Closure)
+                 (const Fuserank__V1__EventContribution *message,
+                  void *closure_data);
 typedef void (*Fuserank__V1__ScoredItem_Closure)
                  (const Fuserank__V1__ScoredItem *message,
                   void *closure_data);
@@ -631,6 +686,7 @@ extern const ProtobufCMessageDescriptor fuserank__v1__reply_header__trailers_ent
 extern const ProtobufCMessageDescriptor fuserank__v1__event__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__embedding__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__event_contribution__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__rank_reply__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__health_request__descriptor;

@@ -15,6 +15,7 @@ import zmq
 from fuserank_client._proto import ranker_pb2 as _ranker_pb2
 from fuserank_client.messages import (
     Event,
+    EventContribution,
     HealthStatus,
     ModelInfo,
     RankResult,
@@ -100,6 +101,7 @@ class FuseRankClient:
         session_id: str = "",
         exclude_items: Iterable[int] = (),
         restrict_to: Iterable[int] = (),
+        explain_events: int = 0,
         timeout_ms: int | None = None,
     ) -> RankResult:
         """Ranks items for one user.
@@ -123,6 +125,8 @@ class FuseRankClient:
           exclude_items: items never to return (catalogue ranking and candidates).
           restrict_to: rank only within these items, with catalogue semantics (top_k 0 = the
             server default; seen items left out as in catalogue ranking); not with candidates.
+          explain_events: reasons per returned item (ScoredItem.reasons: indices into events
+            with their score contribution, strongest first); 0 = none, at most 32.
           timeout_ms: this call's per-attempt timeout; the client's by default.
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
@@ -139,6 +143,7 @@ class FuseRankClient:
             session_id=session_id,
             exclude_items=list(exclude_items),
             restrict_to=list(restrict_to),
+            explain_events=explain_events,
         )
         for event in events:
             wire_event = request.events.add()
@@ -153,7 +158,11 @@ class FuseRankClient:
             request.images.add().values.extend(float(value) for value in image)
         reply = self._call(RANK, request, pb.RankReply, timeout_ms)
         return RankResult(
-            items=[ScoredItem(item.item_id, item.score) for item in reply.items],
+            items=[
+                ScoredItem(item.item_id, item.score,
+                           tuple(EventContribution(r.event_index, r.weight) for r in item.reasons))
+                for item in reply.items
+            ],
             model=reply.model,
             model_version=reply.model_version,
             unknown_candidates=list(reply.unknown_candidates),

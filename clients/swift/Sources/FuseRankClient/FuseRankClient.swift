@@ -66,6 +66,8 @@ public final class FuseRankClient: Sendable {
     ///     time; an append costs only the new events); empty = no cache.
     ///   - excludeItems: Items never to return.
     ///   - restrictTo: Rank only within these items (catalogue semantics); not with `candidates`.
+    ///   - explainEvents: Reasons per returned item (`ScoredItem.reasons`: indices into `events`
+    ///     with their score contribution, strongest first); 0 = none, at most 32.
     ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
     /// - Returns: The items, highest score first, plus the model's name and version and the
     ///   candidates it does not know.
@@ -75,12 +77,13 @@ public final class FuseRankClient: Sendable {
         events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
         candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
         nowMs: Int64 = 0, sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = [],
-        timeoutMs: Int? = nil
+        explainEvents: UInt32 = 0, timeoutMs: Int? = nil
     ) async throws(FuseRankClientError) -> RankReply {
         let request = RankRequest(
             events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
             candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
-            query: query, sessionID: sessionID, excludeItems: excludeItems, restrictTo: restrictTo)
+            query: query, sessionID: sessionID, excludeItems: excludeItems, restrictTo: restrictTo,
+            explainEvents: explainEvents)
         return try await rank(request, timeoutMs: timeoutMs)
     }
 
