@@ -223,9 +223,9 @@ def load(ctx: zmq.Context, endpoint: str, bodies: list[bytes], clients: int, sec
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--server", required=True, help="the fuserank-server binary")
+    parser.add_argument("--server", help="the fuserank-server binary")
     parser.add_argument("--model", required=True, help="bundle folder")
-    parser.add_argument("--onnx", required=True, help="the exported forward for the Python peer")
+    parser.add_argument("--onnx", help="the exported forward for the Python peer")
     parser.add_argument("--clients", type=int, action="append", help="concurrent clients (repeatable); default 1 4 16")
     parser.add_argument("--seconds", type=float, default=5.0, help="timed window per level")
     parser.add_argument("--warmup", type=float, default=1.0, help="untimed seconds first, per level")
@@ -234,7 +234,13 @@ def main() -> int:
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--server-cpu", type=int, help="the CPU both servers are pinned to (default: the last)")
     parser.add_argument("--impl", action="append", choices=["swift", "python"], help="default both")
+    parser.add_argument("--endpoint", help="only load this running loopback server (no spawn, no check; "
+                                           "for profiling it, bench/profile.sh)")
     args = parser.parse_args()
+    if not args.endpoint and not (args.server and args.onnx):
+        parser.error("--server and --onnx are needed unless --endpoint is given")
+    if args.endpoint and not args.endpoint.startswith(("tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://")):
+        parser.error("--endpoint must be a loopback address")
 
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus: set[int] | None = None
@@ -245,6 +251,12 @@ def main() -> int:
     bodies = make_bodies(ids, 256, args.events, args.top_k, seed=1)
     check = make_bodies(ids, 32, args.events, args.top_k, seed=2)
     ctx = zmq.Context()
+    if args.endpoint:
+        for n in args.clients or [16]:
+            row = load(ctx, args.endpoint, bodies, n, args.seconds, args.max_requests, args.warmup)
+            print(json.dumps({"bench": "server", "impl": "external", **row, "events": args.events}), flush=True)
+        ctx.term()
+        return 0
     os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})  # both servers' BLAS: 1 thread
     argvs = {
         "swift": [args.server, "--bind", "", "--model", args.model, "--workers", "1", "--log-level", "warning"],
