@@ -22,6 +22,9 @@ extension Ranker {
             nCatalogue += 1
         }
         if nCatalogue > 0 { scoreCatalogue(rankN, count: nCatalogue) }
+        for (b, query) in queries.enumerated() where catalogueRow[b] >= 0 {  // format 3: seen items' bonus
+            addRepeatBonuses(query, user: users + b * d, catalogueScores: catalogue + catalogueRow[b] * bundle.catalogueSize)
+        }
         return queries.enumerated().map { b, query in
             if catalogueRow[b] >= 0 {
                 return rankCatalogue(query, scores: catalogue + catalogueRow[b] * bundle.catalogueSize)
@@ -70,6 +73,7 @@ extension Ranker {
             order[count] = row32
             count += 1
         }
+        for b in repeatBonuses(query, user: user) where mark[b.row] == 1 { candidateScores[b.row] += b.bonus }  // format 3
         for i in 0..<count { mark[Int(order[i])] = 0 }
         let top = selectTop(order, count: count, k: query.topK, scores: candidateScores)
         let ids = weights.itemIDs

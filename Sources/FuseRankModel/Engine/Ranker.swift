@@ -106,7 +106,8 @@ public final class Ranker {
         return Array(UnsafeBufferPointer(start: users, count: queries.count * config.dModel))
     }
 
-    /// The scores of every catalogue row (2 ..< num_items) for each query, nothing excluded.
+    /// The served scores of every catalogue row (2 ..< num_items) for each query (the repeat
+    /// head's bonus included, format_version 3), nothing excluded.
     /// - Parameter queries: up to ``maxBatch`` requests (their candidates are ignored).
     /// - Returns: row-major `(count, catalogueSize)`; column j is catalogue row j + 2.
     /// - Throws: ``InputError`` as ``rank(_:)``.
@@ -115,6 +116,9 @@ public final class Ranker {
         guard !queries.isEmpty else { return [] }
         encode(queries)
         scoreCatalogue(users, count: queries.count)
+        for (b, query) in queries.enumerated() {
+            addRepeatBonuses(query, user: users + b * config.dModel, catalogueScores: catalogue + b * bundle.catalogueSize)
+        }
         return Array(UnsafeBufferPointer(start: catalogue, count: queries.count * bundle.catalogueSize))
     }
 
