@@ -130,7 +130,7 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         "```",
         f"cd training && python -m fuserank.train --config {args.config} --out {args.out}",
         f"cd training && python -m fuserank.evaluate --model {args.out} --dataset "
-        f"{conf['data'].get('preset', args.config)}",
+        f"{conf['data'].get('preset', args.config)} --baselines",
         "```",
         "",
         "## Config",

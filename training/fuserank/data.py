@@ -331,7 +331,9 @@ def load_dataset(name_or_spec: str | dict, data_root: str) -> Dataset:
         return from_spec(name_or_spec, data_root)
     if name_or_spec.endswith(".json"):
         with open(name_or_spec, encoding="utf-8") as f:
-            return from_spec(json.load(f), data_root)
+            obj = json.load(f)
+        # a training config (configs/*.json, a bundle's train-config.json) holds its spec in "data"
+        return from_spec(obj["data"] if "data" in obj and "interactions" not in obj else obj, data_root)
     return from_spec({"preset": name_or_spec}, data_root)
 
 

@@ -258,27 +258,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .tokenizer import tokenize, vocab_index
 
     ap = argparse.ArgumentParser(description="Train a FuseRank model and export its bundle.")
-    ap.add_argument("--config", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="a training config (configs/*.json): reproduces a shipped bundle")
+    src.add_argument("--data", help="an interactions file (`user item [type] [timestamp]`, CSV or whitespace, "
+                                    "header optional): settings chosen from the data (fuserank/autoconfig.py)")
+    ap.add_argument("--items", default=None, help="with --data: an item text CSV (id first, text last, "
+                                                  "`|`-separated genres allowed)")
+    ap.add_argument("--minutes", type=float, default=60.0, help="with --data: the time budget")
     ap.add_argument("--out", required=True, help="bundle folder to write")
     ap.add_argument("--data-root", default=default_data_root())
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    conf = load_config(args.config)
+    t_all = time.time()
+    if args.config:
+        conf = load_config(args.config)
+        ds = load_dataset(conf["data"], args.data_root)
+    else:
+        from .autoconfig import auto_config, sniff_interactions
+        spec: dict = {"name": Path(args.data).stem, "interactions": sniff_interactions(args.data)}
+        if args.items:
+            spec["items"] = {"path": args.items, "sep": ",", "id_col": 0, "text_col": -1}
+        ds = load_dataset(spec, args.data_root)
+        conf = {**auto_config(ds, args.minutes, Path(args.out).name), "data": spec}
+        args.config = str(Path(args.out) / "train-config.json")
     tc = TrainConfig(**conf.get("train", {}))
     if args.epochs is not None:
         tc.epochs = args.epochs
     torch.set_num_threads(tc.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.data:  # the settings the data chose, so that --config reproduces the run
+        Path(args.config).write_text(json.dumps(conf, indent=2) + "\n")
     log_lines: list[str] = []
 
     def log(msg: str) -> None:
         print(msg, flush=True)
         log_lines.append(msg)
 
-    t_all = time.time()
-    ds = load_dataset(conf["data"], args.data_root)
     vocab = build_vocab(ds.item_text.get(i, "") for i in ds.catalogue)
     vindex = vocab_index(vocab)
     item_ids = [0, -1] + list(ds.catalogue)
