@@ -56,6 +56,10 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
         line += ("; seen items stay in the softmax and get the repeat head's bonus (recency rank, count, "
                  "event types and time since the item's newest event, plus the user's return propensity "
                  "u . gate; docs/model-format.md \"Repeat head\")")
+    if tc.drop_type_prob > 0 or tc.drop_time_prob > 0:
+        line += (f"; a window is trained with every event type unspecified with probability "
+                 f"{tc.drop_type_prob} and with no timestamps with probability {tc.drop_time_prob} "
+                 "(clients that send neither get a model that has seen such requests)")
     if tc.random_window_prob > 0:
         line += (f"; windows of histories longer than max_events end at a random event with probability "
                  f"{tc.random_window_prob}")

@@ -132,6 +132,10 @@ def batch_pairs(wins: Sequence[tuple[int, int, int]], samples: Sequence[Sample],
             tables[k] = occurrence_tables(seqs[k])
         n = len(s.rows)
         cp = cut_pairs(seqs[k], a + np.arange(n), num_time_buckets, tables[k])   # every cut 0..n-1
+        if s.types_dropped:  # every event of the request is type 0
+            cp.mask = np.ones_like(cp.mask)
+        if s.times_dropped:  # no timestamps: no time since the item's newest event
+            cp.time_b = np.zeros_like(cp.time_b)
         # [RANK] group g has cut s.cuts[g]
         group_of_cut = np.full(n, -1, dtype=np.int64)
         group_of_cut[s.cuts] = np.arange(len(s.cuts))

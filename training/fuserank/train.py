@@ -76,6 +76,10 @@ class TrainConfig:
     # of behaviour-only and search mode: the model serves both)
     val_metric: str = "full"
     random_window_prob: float = 0.0  # a longer sequence's window ends at a random event with this probability
+    # robustness to clients that send no event types / no timestamps: a window is trained with every
+    # type 0 (unspecified) / every timestamp unknown with these probabilities (docs/wire.md)
+    drop_type_prob: float = 0.0
+    drop_time_prob: float = 0.0
     # leave each loss row's already-seen items out of its softmax (they are never ranked when a
     # request sets exclude_seen, as every evaluation protocol does); "auto": decided from the
     # training data (`data.decide_exclude_seen`: true only when users almost never return to an item)
@@ -148,6 +152,9 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             wins_b = resample_windows(batches[bi], seqs, tc.random_window_prob, rng)
             samples = [make_sample(seqs[k], a, e, cfg.num_time_buckets, rng, context, tc.context_prob,
                                    tc.cut_fraction) for k, a, e in wins_b]
+            if tc.drop_type_prob > 0 or tc.drop_time_prob > 0:
+                for s in samples:
+                    s.drop_fields(rng.random() < tc.drop_type_prob, rng.random() < tc.drop_time_prob)
             batch = collate(samples, cfg.image_dim)
             seen = (loss_rows_seen(batch, first_seen(wins_b, seqs, cfg.num_items), tc.event_loss)
                     if tc.exclude_seen is True else None)

@@ -186,3 +186,25 @@ def test_the_repeat_head_learns_to_return() -> None:
                                    top_k=1, now_ms=T0 + 9000))
         hits += items[0][0] == int(m.item_ids[h[-3]])
     assert hits >= 18
+
+
+def test_dropped_fields_are_what_serving_sees() -> None:
+    """A window trained without types / timestamps computes what serving computes for a request
+    that sends none: [RANK] outputs and the repeat pairs' features."""
+    from fuserank.multicut import group_outputs
+    m = _repeat_model(5)
+    cfg = m.cfg
+    rng = np.random.default_rng(9)
+    rows, types, ts = _history(rng, 9, cfg.num_items)
+    rows[rows == 1] = 3
+    seq = make_sequence(rows, types, ts, cfg.num_time_buckets)
+    s = make_sample(seq, 0, 9, cfg.num_time_buckets, rng, None, 0.0)
+    s.drop_fields(types=True, times=True)
+    batch = collate([s], 0)
+    with torch.no_grad():
+        got = m.user_vectors(group_outputs(m, batch)[batch.group_real])
+        reqs = [Request(events=[(int(m.item_ids[rows[j]]), 0, 0, 0) for j in range(i + 1)]) for i in s.cuts.tolist()]
+        want = m.forward_requests(reqs)
+    assert torch.allclose(got, want, atol=1e-5)
+    pairs = batch_pairs([(0, 0, 9)], [s], [seq], batch, False, cfg.num_time_buckets, cfg.num_event_types, {})
+    assert set(pairs.time_b.tolist()) == {0} and pairs.type_bits[:, 0].eq(1).all() and pairs.type_bits[:, 1:].eq(0).all()
