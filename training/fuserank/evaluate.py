@@ -230,16 +230,29 @@ def baselines(ds: Dataset, split: str = "test", exclude_seen: bool = True) -> di
     return {name: aggregate([g for g, _ in v], [e for _, e in v]) for name, v in out.items()}
 
 
+def strip_fields(cases: Sequence[Case], types: bool, times: bool) -> list[Case]:
+    """The cases as a client that sends no event types (`types`: every type 0) or no timestamps
+    (`times`: every timestamp and now_ms 0) would send them."""
+    out = []
+    for c in cases:
+        r = c.request
+        events = [(i, 0 if types else t, 0 if times else ts, dw) for i, t, ts, dw in r.events]
+        out.append(Case(c.user, Request(events=events, text_tokens=r.text_tokens, exclude_seen=r.exclude_seen,
+                                        now_ms=0 if times else r.now_ms), c.target, c.history))
+    return out
+
+
 def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str = "test",
              modes: Sequence[str] = ("full", "sampled", "search"), batch_size: int = 256,
-             exclude_seen: bool = True, with_baselines: bool = False) -> dict:
+             exclude_seen: bool = True, with_baselines: bool = False, robustness: bool = False) -> dict:
     """Every requested protocol on `split`; returns a JSON-able dict of metric dicts.
 
     Keys: `full`, `sampled` (mean over seeds 1..5, plus `sampled_seeds`), `search`, `search_lift`
     (relative NDCG@10 gain of search over full); with `with_baselines`, `popularity` and
     `recency` (full ranking) and `paired_vs_recency` (the model's NDCG@10 minus recency's, with
     the paired standard error). `exclude_seen`: the full and search protocols leave the input's
-    items out (data without repeats) or keep them (a shop's data).
+    items out (data without repeats) or keep them (a shop's data). `robustness`: full ranking again
+    with every event type unspecified (`full_no_types`) and with no timestamps (`full_no_times`).
     """
     model.eval()
     out: dict = {"split": split, "exclude_seen": exclude_seen}
@@ -265,6 +278,10 @@ def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str
         out["search"] = full_ranking(model, qcases, batch_size, exclude_seen=exclude_seen).as_dict()
         if "full" in out and out["full"]["ndcg@10"] > 0:
             out["search_lift"] = out["search"]["ndcg@10"] / out["full"]["ndcg@10"] - 1.0
+    if robustness:
+        for key, types, times in (("full_no_types", True, False), ("full_no_times", False, True)):
+            out[key] = full_ranking(model, strip_fields(cases, types, times), batch_size,
+                                    exclude_seen=exclude_seen).as_dict()
     if with_baselines:
         base = baselines(ds, split, exclude_seen)
         out.update({name: m.as_dict() for name, m in base.items()})
@@ -338,6 +355,19 @@ def card_section(result: dict, dataset: str, command: str) -> str:
             b = sw[proto][metric] if sw and proto in sw else None
             lines.append(f"| {proto} | {metric} | {a:.4f} | {'-' if b is None else f'{b:.4f}'} | "
                          f"{'-' if b is None else f'{abs(a - b):.1e}'} |")
+    extra = [k for k in ("recency", "popularity", "full_no_types", "full_no_times") if k in py]
+    if extra:
+        lines += ["", "Same protocol, PyTorch (± standard error over users): baselines, and the requests as a "
+                  "client that sends no event types (`full_no_types`) or no timestamps (`full_no_times`) "
+                  "sends them.", "", "| protocol | HR@10 | NDCG@10 |", "|---|---|---|"]
+        for k in extra:
+            m = py[k]
+            lines.append(f"| {k} | {m['hr@10']:.4f} ± {m.get('hr@10_se', 0):.4f} | "
+                         f"{m['ndcg@10']:.4f} ± {m.get('ndcg@10_se', 0):.4f} |")
+    if "paired_vs_recency" in py:
+        pr = py["paired_vs_recency"]
+        lines += ["", f"Model / recency NDCG@10: {pr['ratio']:.3f}x; paired difference "
+                  f"{pr['ndcg@10_diff']:+.4f} ± {pr['ndcg@10_diff_se']:.4f}."]
     lines.append("")
     if "search_lift" in py:
         lines.append(f"Search-mode lift of NDCG@10 over behaviour-only: **{py['search_lift'] * 100:.1f}%** "
@@ -358,11 +388,11 @@ def card_section(result: dict, dataset: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def update_card(bundle: str, section: str) -> None:
-    """Replace (or append) the evaluation section of the bundle's model-card.md."""
+def update_card(bundle: str, section: str,
+                marker: str = "## Evaluation through PyTorch and the Swift engine") -> None:
+    """Replace (or append) the section of the bundle's model-card.md that starts with `marker`."""
     path = Path(bundle) / "model-card.md"
     text = path.read_text() if path.exists() else ""
-    marker = "## Evaluation through PyTorch and the Swift engine"
     if marker in text:
         head, rest = text.split(marker, 1)
         nxt = rest.find("\n## ")
@@ -385,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--swift", default=None, help="path to the Swift fuserank-eval executable")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--baselines", action="store_true", help="also rank by recency and by popularity")
+    ap.add_argument("--robustness", action="store_true",
+                    help="also full ranking with every event type unspecified, and with no timestamps")
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
     ap.add_argument("--update-card", action="store_true",
                     help="write the figures (and the anchors for ml-1m) into the bundle's model-card.md")
@@ -397,10 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # seen items leave the protocol when the bundle or the data (no repeats) say so
     exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]
     py = evaluate(model, ds, vocab, args.split, args.modes.split(","), exclude_seen=exclude,
-                  with_baselines=args.baselines)
+                  with_baselines=args.baselines, robustness=args.robustness)
     py["seconds"] = round(time.time() - t0, 1)
     rows = {f"pytorch {k}": py[k] for k in ("full", "sampled", "search") if k in py}
-    rows.update({k: py[k] for k in ("recency", "popularity") if k in py})
+    rows.update({k: py[k] for k in ("recency", "popularity", "full_no_types", "full_no_times") if k in py})
     result = {"pytorch": py}
     status = 0
     if args.swift:
@@ -426,8 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.update_card:
-        cmd = "cd training && python -m fuserank.evaluate --model {} --dataset {}{}".format(
-            args.model, args.dataset, " --swift ../.build/release/fuserank-eval" if args.swift else "")
+        cmd = "cd training && python -m fuserank.evaluate --model {} --dataset {} --modes {}{}{}{}".format(
+            args.model, args.dataset, args.modes, " --baselines" if args.baselines else "",
+            " --robustness" if args.robustness else "",
+            " --swift ../.build/release/fuserank-eval" if args.swift else "")
         update_card(args.model, card_section(result, args.dataset, cmd + "   # or: make eval MODEL=..."))
     return status
 

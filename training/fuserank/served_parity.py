@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--split", default="test", choices=["test", "val"])
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--update-card", action="store_true", help="write the result into the bundle's model-card.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     model, cfg, _, _ = load_bundle(args.model)
@@ -91,10 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"{Path(args.model).name} on {ds.name} ({args.split}, {len(cases)} users, top-{args.top_k}): "
-          f"max |Swift - PyTorch| score {max_abs:.2e} (relative {max_rel:.2e}); "
-          f"users whose ids differ (no tie): {len(id_mismatch)} {id_mismatch[:10]}")
-    return 0 if max_rel <= args.tol and not id_mismatch else 1
+    line = (f"{Path(args.model).name} on {ds.name} ({args.split}, {len(cases)} users, top-{args.top_k}): "
+            f"max |Swift - PyTorch| score {max_abs:.2e} (relative {max_rel:.2e}); "
+            f"users whose ids differ (no tie): {len(id_mismatch)} {id_mismatch[:10]}")
+    print(line)
+    ok = max_rel <= args.tol and not id_mismatch
+    if args.update_card:
+        from .evaluate import update_card
+        cmd = (f"cd training && python -m fuserank.served_parity --server ../.build/release/fuserank-server "
+               f"--model {args.model} --dataset {args.dataset} --split {args.split}")
+        update_card(args.model, "\n".join([
+            "## Swift and PyTorch through the wire", "",
+            "Every evaluation request, sent to `fuserank-server` with the Python client (event types and "
+            "timestamps as the data have them), against the PyTorch reference's served top-"
+            f"{args.top_k} (`fuserank.served_parity`):", "", f"- {line}",
+            f"- {'agree' if ok else 'DISAGREE'} within {args.tol:g} relative, ids equal except exact ties.", "",
+            "```", cmd, "```", ""]), marker="## Swift and PyTorch through the wire")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
