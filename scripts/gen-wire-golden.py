@@ -50,6 +50,7 @@ def cases() -> dict[str, object]:
     c["reply_header_code_99"] = pb.ReplyHeader(request_id=5, code=99, message="from the future")
 
     c["event_purchase"] = pb.Event(item_id=-5, type=pb.PURCHASE, timestamp_ms=1732550400000, dwell_ms=1500)
+    c["event_favorite"] = pb.Event(item_id=2268318, type=pb.FAVORITE, timestamp_ms=1511544070000)
     c["event_type_42"] = pb.Event(item_id=3, type=42)
     c["event_type_negative"] = pb.Event(item_id=3, type=-1)
     c["embedding"] = pb.Embedding(values=[0.5, -1.25, 2.0**-30, 1.0e30, 0.0, 3.0])

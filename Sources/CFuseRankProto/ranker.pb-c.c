@@ -1665,7 +1665,7 @@ const ProtobufCEnumDescriptor fuserank__v1__code__descriptor =
   fuserank__v1__code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fuserank__v1__event_type__enum_values_by_number[7] =
+static const ProtobufCEnumValue fuserank__v1__event_type__enum_values_by_number[8] =
 {
   { "EVENT_TYPE_UNSPECIFIED", "FUSERANK__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED", 0 },
   { "VIEW", "FUSERANK__V1__EVENT_TYPE__VIEW", 1 },
@@ -1674,15 +1674,17 @@ static const ProtobufCEnumValue fuserank__v1__event_type__enum_values_by_number[
   { "PURCHASE", "FUSERANK__V1__EVENT_TYPE__PURCHASE", 4 },
   { "SEARCH", "FUSERANK__V1__EVENT_TYPE__SEARCH", 5 },
   { "RATE", "FUSERANK__V1__EVENT_TYPE__RATE", 6 },
+  { "FAVORITE", "FUSERANK__V1__EVENT_TYPE__FAVORITE", 7 },
 };
 static const ProtobufCIntRange fuserank__v1__event_type__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex fuserank__v1__event_type__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex fuserank__v1__event_type__enum_values_by_name[8] =
 {
   { "ADD_TO_CART", 3 },
   { "CLICK", 2 },
   { "EVENT_TYPE_UNSPECIFIED", 0 },
+  { "FAVORITE", 7 },
   { "PURCHASE", 4 },
   { "RATE", 6 },
   { "SEARCH", 5 },
@@ -1695,9 +1697,9 @@ const ProtobufCEnumDescriptor fuserank__v1__event_type__descriptor =
   "EventType",
   "Fuserank__V1__EventType",
   "fuserank.v1",
-  7,
+  8,
   fuserank__v1__event_type__enum_values_by_number,
-  7,
+  8,
   fuserank__v1__event_type__enum_values_by_name,
   1,
   fuserank__v1__event_type__value_ranges,

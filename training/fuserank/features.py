@@ -170,3 +170,52 @@ def request_tokens(request: Request, cfg: ModelConfig, row_of: Mapping[int, int]
 def seen_rows(request: Request, row_of: Mapping[int, int]) -> set[int]:
     """Rows of every known event item of the request (all events, not only the kept window)."""
     return {row for row in (item_row(i, row_of) for i, _, _, _ in request.events) if row >= 2}
+
+
+# ---- the repeat head's features (format_version 3, docs/model-format.md "Repeat head") ---------
+
+@dataclass
+class RepeatFeature:
+    """What the repeat head knows of one seen item of a request."""
+
+    row: int           # the item's row (>= 2)
+    rank_bucket: int   # recency rank among the distinct seen items, bucketed (`repeat_rank_bucket`)
+    count_bucket: int  # number of the item's events, bucketed (`repeat_count_bucket`)
+    type_mask: int     # bit t set when one of the item's events has type t
+    time_bucket: int   # `time_bucket(now_ms - ts of the item's newest event)`, 0 when either is unknown
+
+
+def repeat_rank_bucket(rank: int, buckets: int = 16) -> int:
+    """Recency rank (0 = the newest distinct item) -> bucket: 0..7 exact, then one bucket per
+    power of two (`4 + bit_length(rank)`: 8..15 -> 8, 16..31 -> 9, ...), capped at `buckets - 1`."""
+    return rank if rank < 8 else min(buckets - 1, 4 + int(rank).bit_length())
+
+
+def repeat_count_bucket(count: int, buckets: int = 8) -> int:
+    """Events of the item (>= 1) -> `min(count, buckets) - 1`."""
+    return min(count, buckets) - 1
+
+
+def repeat_features(events: Sequence[tuple[int, int, int, int]], row_of: Mapping[int, int], now_ms: int,
+                    cfg: ModelConfig) -> list[RepeatFeature]:
+    """The features of every distinct known item of `events` (all of them, not only the kept
+    window), newest first. Unknown item ids have no row and get no bonus."""
+    from .config import REPEAT_COUNT_BUCKETS, REPEAT_RANK_BUCKETS
+
+    last: dict[int, int] = {}
+    count: dict[int, int] = {}
+    mask: dict[int, int] = {}
+    for i, (item, etype, _, _) in enumerate(events):
+        row = item_row(item, row_of)
+        if row < 2:
+            continue
+        last[row] = i
+        count[row] = count.get(row, 0) + 1
+        mask[row] = mask.get(row, 0) | (1 << etype)
+    out = []
+    for rank, row in enumerate(sorted(last, key=lambda r: -last[r])):
+        ts = events[last[row]][2]
+        tb = time_bucket(now_ms - ts, cfg.num_time_buckets) if now_ms > 0 and ts > 0 else 0
+        out.append(RepeatFeature(row, repeat_rank_bucket(rank, REPEAT_RANK_BUCKETS),
+                                 repeat_count_bucket(count[row], REPEAT_COUNT_BUCKETS), mask[row], tb))
+    return out

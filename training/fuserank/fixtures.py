@@ -47,13 +47,18 @@ TOKENIZER_TEXTS = [
 ]
 
 
-def tiny_config(image_dim: int) -> ModelConfig:
+# set name -> (image_dim, format_version, num_event_types): tiny checks format 2 with images,
+# tiny-noimage keeps format_version 1 loading, tiny-repeat checks format 3 (the repeat head) with
+# the FAVORITE event type
+SETS = {"tiny": (6, 2, 7), "tiny-noimage": (0, 1, 7), "tiny-repeat": (0, 3, 8)}
+
+
+def tiny_config(set_name: str) -> ModelConfig:
+    image_dim, version, types = SETS[set_name]
     return ModelConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32, max_events=8, max_text_tokens=4,
-                       max_images=2, image_dim=image_dim, num_items=42, num_event_types=7,
+                       max_images=2, image_dim=image_dim, num_items=42, num_event_types=types,
                        text_vocab_size=len(VOCAB), num_time_buckets=10, layer_norm_eps=1e-5,
-                       name="tiny" if image_dim else "tiny-noimage", version="golden-1",
-                       # tiny checks the newest format, tiny-noimage keeps format_version 1 loading
-                       format_version=2 if image_dim else 1)
+                       name=set_name, version="golden-1", format_version=version)
 
 
 def item_ids_for(num_items: int) -> list[int]:
@@ -90,6 +95,8 @@ def randomize(model: FuseRankModel, seed: int) -> None:
             normal_(p, 0.1)
         elif name.startswith("layers."):
             normal_(p, 0.3)
+        elif name.startswith("repeat."):  # seen items' bonus: a few logits either way
+            normal_(p, 1.0)
         else:  # embeddings, rank token, image projection
             normal_(p, 0.5)
     a, b = TIE_ROWS
@@ -97,7 +104,7 @@ def randomize(model: FuseRankModel, seed: int) -> None:
     model.item_bias[b] = model.item_bias[a]
 
 
-def make_cases(ids: list[int], with_images: bool, image_dim: int) -> list[tuple[str, Request]]:
+def make_cases(ids: list[int], with_images: bool, image_dim: int, repeats: bool = False) -> list[tuple[str, Request]]:
     """The hand-made requests; `ids[row]` is the external id of a row."""
     rng = random.Random(11)
 
@@ -188,6 +195,19 @@ def make_cases(ids: list[int], with_images: bool, image_dim: int) -> list[tuple[
     ev = events([8, 16, 24, 32], [5, 50, 500])
     add("explain_max", Request(events=ev, candidates=[ids[r] for r in range(3, 42, 6)] + [555_555],
                                now_ms=ev[-1][2] + 1_000, explain_events=MAX_EXPLAIN_EVENTS))
+    if repeats:  # the repeat head: items seen again, every event type, bonus on candidates too
+        ev = events([9, 14, 9, 21, 14, 9, 30, 21, 5, 9, 33, 14], [3, 40, 2, 600, 5, 1, 86400, 9, 2, 30, 7],
+                    types=[1, 1, 3, 7, 1, 4, 1, 2, 0, 7, 5, 6])
+        add("repeat_catalogue", Request(events=ev, top_k=10, now_ms=ev[-1][2] + 30_000))
+        add("repeat_candidates", Request(events=ev, candidates=[ids[r] for r in (5, 9, 10, 14, 21, 22, 30, 41)],
+                                         now_ms=ev[-1][2] + 5_000_000))
+        add("repeat_exclude_seen", Request(events=ev, top_k=8, exclude_seen=True, now_ms=ev[-1][2] + 30_000))
+        ev2 = [(ids[r], 7 if k % 2 else 3, 0, 0) for k, r in enumerate([4, 4, 4, 12, 4, 12, 8, 4, 4, 4])]
+        add("repeat_counts_no_timestamps", Request(events=ev2, top_k=6))
+        ev3 = events([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 3, 2],
+                     [1] * 21, types=[1] * 22)
+        ev3 = [ev3[0], (999_999, 1, ev3[1][2], 0)] + ev3[2:]  # an unknown item gets no bonus
+        add("repeat_many_distinct", Request(events=ev3, top_k=0, now_ms=ev3[-1][2] + 1000))
     return cases
 
 
@@ -244,11 +264,12 @@ def check_explain(model: FuseRankModel, req: Request, u: torch.Tensor) -> bool:
     return True
 
 
-def build_set(out: Path, set_name: str, image_dim: int, seed: int) -> int:
+def build_set(out: Path, set_name: str, seed: int) -> int:
     """Write one fixture set; returns the weight seed that made every expected order robust."""
-    cfg = tiny_config(image_dim)
+    cfg = tiny_config(set_name)
+    image_dim = cfg.image_dim
     ids = item_ids_for(cfg.num_items)
-    cases = make_cases(ids, image_dim > 0, image_dim)
+    cases = make_cases(ids, image_dim > 0, image_dim, repeats=cfg.has_repeat_head)
     for attempt in range(200):
         model = FuseRankModel(cfg)
         model.set_item_ids(ids)
@@ -333,8 +354,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
-    for set_name, image_dim in (("tiny", 6), ("tiny-noimage", 0)):
-        seed = build_set(out, set_name, image_dim, args.seed)
+    for set_name in SETS:
+        seed = build_set(out, set_name, args.seed)
         print(f"{out / set_name}: seed {seed}")
 
 

@@ -64,7 +64,12 @@ typedef enum _Fuserank__V1__EventType {
   FUSERANK__V1__EVENT_TYPE__ADD_TO_CART = 3,
   FUSERANK__V1__EVENT_TYPE__PURCHASE = 4,
   FUSERANK__V1__EVENT_TYPE__SEARCH = 5,
-  FUSERANK__V1__EVENT_TYPE__RATE = 6
+  FUSERANK__V1__EVENT_TYPE__RATE = 6,
+  /*
+   * Added the item to a favourites / wish list (Taobao's "fav"). New numbers are appended, never
+   * renumbered; a model accepts the types below its config's num_event_types (7: 0..6, 8: 0..7).
+   */
+  FUSERANK__V1__EVENT_TYPE__FAVORITE = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FUSERANK__V1__EVENT_TYPE)
 } Fuserank__V1__EventType;
 

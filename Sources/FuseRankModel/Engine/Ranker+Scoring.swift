@@ -46,6 +46,10 @@ extension Ranker {
                 if shortlist > 0 { shortlistCatalogueInt8(quantized, count: nCatalogue, shortlist: shortlist) }
             } else {
                 scoreCatalogue(s.catalogueUsers, count: nCatalogue)
+                for (b, query) in queries.enumerated() where catalogueRow[b] >= 0 {  // format 3: seen items' bonus
+                    addRepeatBonuses(query, user: s.catalogueUsers + catalogueRow[b] * d,
+                                     catalogueScores: s.catalogue + catalogueRow[b] * bundle.catalogueSize)
+                }
             }
         }
         return queries.enumerated().map { b, query in
@@ -61,6 +65,7 @@ extension Ranker {
                     // scores = item_bias + item_emb @ u
                     matvec(scores, weights.itemEmb.baseAddress! + 2 * d, s.catalogueUsers + row * d,
                            m: bundle.catalogueSize, k: d, lda: d, beta: 1)
+                    addRepeatBonuses(query, user: s.catalogueUsers + row * d, catalogueScores: scores)  // format 3
                     return rankCatalogue(query, scores: scores)
                 }
                 return rankShortlist(query, rows: s.shortlist + row * shortlist, count: min(shortlist, bundle.catalogueSize),
@@ -121,13 +126,21 @@ extension Ranker {
         let dropped = droppedRows(query, seen: query.excludeSeen || config.excludeSeen)
         for row in dropped { s.mark[row] = 1 }
         var kept = 0
-        for i in 0..<count where s.mark[Int(rows[i]) + 2] == 0 {
-            let j = Int(rows[i])
+        func take(_ j: Int) {  // marks 2 = taken (1 = dropped)
             // score(row) = u . item_emb[row] + item_bias[row], row = column + 2
             s.candidateScores[j] = dot(user, weights.itemEmb.baseAddress! + (j + 2) * d, n: d) + weights.itemBias[j + 2]
-            s.order[kept] = rows[i]
+            s.order[kept] = Int32(j)
+            s.mark[j + 2] = 2
             kept += 1
         }
+        for i in 0..<count where s.mark[Int(rows[i]) + 2] == 0 { take(Int(rows[i])) }
+        // Format 3: the seen items' bonus is not in the 8-bit scores, so each of them is scored
+        // exactly here whether or not it made the shortlist.
+        for bonus in repeatBonuses(query, user: user) where s.mark[bonus.row] != 1 {
+            if s.mark[bonus.row] == 0 { take(bonus.row - 2) }
+            s.candidateScores[bonus.row - 2] += bonus.bonus
+        }
+        for i in 0..<kept { s.mark[Int(s.order[i]) + 2] = 0 }
         for row in dropped { s.mark[row] = 0 }
         let top = selectTop(s.order, count: kept, k: query.topK, scores: s.candidateScores)
         let ids = weights.itemIDs
@@ -167,6 +180,7 @@ extension Ranker {
             s.order[count] = row32
             count += 1
         }
+        for b in repeatBonuses(query, user: user) where s.mark[b.row] == 1 { s.candidateScores[b.row] += b.bonus }  // format 3
         for i in 0..<count { s.mark[Int(s.order[i])] = 0 }
         for row in dropped { s.mark[row] = 0 }
         let top = selectTop(s.order, count: count, k: query.topK, scores: s.candidateScores)

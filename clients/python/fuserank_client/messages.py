@@ -16,6 +16,7 @@ class EventType(enum.IntEnum):
     PURCHASE = 4
     SEARCH = 5
     RATE = 6
+    FAVORITE = 7  # a model takes it when its num_event_types is 8 or more
 
 
 @dataclass(frozen=True)
