@@ -97,11 +97,11 @@ let package = Package(
         .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankEvaluationTests", dependencies: ["FuseRankEvaluation", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
-        .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
+        .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport"]),
         .testTarget(
             name: "FuseRankClientTests",
-            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank"],
+            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank", "FuseRankTestSupport"],
             path: "clients/swift/Tests/FuseRankClientTests"
         ),
     ]
