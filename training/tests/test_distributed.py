@@ -77,6 +77,7 @@ def _train(conf: Path, out: Path, nproc: int) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
            if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
+    env["FUSERANK_DIST_TIMEOUT_MIN"] = "2"  # a rank stuck in a collective fails instead of hanging
     args = ["-m", "fuserank.train", "--config", str(conf), "--out", str(out), "--data-root", str(conf.parent),
             "--no-progress"]
     cmd = ([sys.executable] + args if nproc == 0 else
@@ -122,3 +123,15 @@ def test_two_processes_train_what_one_does(tmp_path) -> None:
     card = (two / "model-card.md").read_text()
     assert "## Distributed training" in card and "2 processes" in card
     assert "## Distributed training" not in (one / "model-card.md").read_text()
+
+
+def test_two_processes_stop_together_on_the_schedule(tmp_path) -> None:
+    """A wall-clock schedule that is over after the first step: every rank stops at that step
+    (rank 0's clock decides; a rank that went on would wait forever in the next all-reduce)."""
+    conf = _dataset(tmp_path)
+    c = json.loads(conf.read_text())
+    c["train"]["schedule_minutes"] = 1e-6
+    conf.write_text(json.dumps(c))
+    _train(conf, tmp_path / "two", 2)
+    hist = json.loads((tmp_path / "two" / "metrics.json").read_text())["history"]
+    assert hist["epoch"] == [1] and hist["complete"] == [False]
