@@ -41,16 +41,22 @@ the other ranks exit.
 **When it is exact.** With dropout 0 and no per-sample random draws (`cut_fraction` 1, no item
 text or `context_prob` 0, `random_window_prob` 0, `drop_type_prob`/`drop_time_prob` 0) the N-process
 run trains exactly the single process's examples at every step, and differs only by float
-rounding (other padding per sub-batch, gradients summed in another order):
-tests/test_distributed.py checks 2 processes against 1 to 1e-4. The numpy stream that draws
+rounding (other padding per sub-batch, gradients summed in another order): in float32
+(`bf16_autocast` and `bf16_logits` false) tests/test_distributed.py checks 2 processes against 1
+to 1e-4 (measured 3e-7 after 15 steps). Under bfloat16 (the default) every rank's partial weight
+gradient, a sum over its rows only, is rounded to bfloat16 before the all-reduce adds them, where
+one process rounds the whole batch's sum once: the runs then differ by bfloat16 rounding (about
+1e-4 in loss after 15 steps for each of the two options, 4e-4 with both, on the test's tiny
+model), the same training but not the same bits. The numpy stream that draws
 those per-sample choices is consumed window by window in batch order, so a rank cannot replay the
 single process's draws without the other ranks' windows: rank r draws from its own stream (seed
 + r; rank 0's is the single process's), and so does dropout (torch seed + r). Such runs are the
 same training in distribution, not bit for bit.
 
 **Data.** Every rank parses the interaction file (the catalogue, the item table, the vocabulary
-and the validation cases must be identical on every rank, and parsing costs seconds), then builds
-windows, samples, batches, seen-item masks and repeat-head pairs only for its own users.
+and the validation cases must be identical on every rank, and parsing costs seconds) and knows
+every user's window bounds (the plan needs every window's length), but builds samples, batches,
+seen-item masks and repeat-head pairs, and runs forward and backward, only for its own users.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ from torch import Tensor, nn
 
 T = TypeVar("T")
 
-# Rank 0 validates (and after training evaluates) while the other ranks wait in a collective.
+# How long a collective may wait: the other ranks wait in a broadcast while rank 0 validates.
 TIMEOUT = timedelta(minutes=int(os.environ.get("FUSERANK_DIST_TIMEOUT_MIN", "120")))
 
 
