@@ -38,6 +38,7 @@ import torch
 from .batch import collate
 from .card import model_card, plot_curve
 from .config import REPEAT_FORMAT_VERSION, ModelConfig
+from .distributed import Distributed, SingleProcess, init_distributed
 from .model import FuseRankModel
 from .multicut import encode_batch, group_readout
 from .objective import ce_loss, first_seen, loss_rows_seen
@@ -95,24 +96,30 @@ class TrainConfig:
 def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig,
                 context: ContextFn | None = None,
                 validate: Callable[[FuseRankModel], float] | None = None,
-                log: Callable[[str], None] = print, progress: bool = True) -> dict:
+                log: Callable[[str], None] = print, progress: bool = True,
+                dist: Distributed | None = None) -> dict:
     """Train in place; keep the best validation state (early stopping on `validate`).
 
     - Parameters:
       - seqs: training sequences (rows), each cut of each window is a training example.
       - context: gives the context of a cut from its target row (text/images).
       - validate: model -> validation NDCG@10 (higher is better); None trains every epoch.
+      - dist: this rank of a torchrun job (`distributed.py`: its shard of every batch, DDP,
+        decisions agreed with rank 0); None: one process (the trainer exactly as without it).
     - Returns: history dict: per-epoch loss, validation, seconds; best epoch.
     """
     from tqdm import tqdm
 
-    torch.manual_seed(tc.seed)
-    rng = np.random.default_rng(tc.seed)
+    par = dist if dist is not None else SingleProcess()
+    torch.manual_seed(tc.seed + par.rank)
+    rng = np.random.default_rng(tc.seed + par.rank)
     pyrng = random.Random(tc.seed)
     cfg = model.cfg
     wins = windows(seqs, cfg.max_events)
     wins.sort(key=lambda w: w[2] - w[1])  # similar lengths share a batch: less padding
     batches = [wins[i:i + tc.batch_size] for i in range(0, len(wins), tc.batch_size)]
+    batches = par.shard(batches)  # this rank's windows of every global batch (one process: all)
+    fwd, validate = par.forward(model), par.validator(validate)
     steps_per_epoch = len(batches)
     total = steps_per_epoch * tc.epochs
     warmup = int(tc.warmup_epochs * steps_per_epoch)
@@ -129,7 +136,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     opt = torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98))
 
     def set_lr() -> None:
-        frac = (time.time() - t_start) / (tc.schedule_minutes * 60) if tc.schedule_minutes > 0 else 0.0
+        frac = par.elapsed(t_start) / (tc.schedule_minutes * 60) if tc.schedule_minutes > 0 else 0.0
         f = lr_factor(step, total, warmup, tc.min_lr_ratio, frac)
         for group in opt.param_groups:
             group["lr"] = tc.lr * f * group["lr_scale"]
@@ -161,7 +168,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             pairs = (batch_pairs(wins_b, samples, seqs, batch, tc.event_loss, cfg.num_time_buckets,
                                  cfg.num_event_types, occ_tables) if model.repeat is not None else None)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tc.bf16_autocast):
-                h = encode_batch(model, batch)
+                h = fwd(encode_batch, batch)
                 u = model.user_vectors(group_readout(model, batch, h)[batch.group_real])
                 tgt = batch.targets[batch.group_real]
                 if tc.event_loss:
@@ -170,6 +177,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                     tgt = torch.cat([tgt, batch.event_targets[ev]])
             u = u.float()
             loss = ce_loss(model, u, tgt, tc.bf16_logits, seen, None if pairs is None else pairs.extra(model, u))
+            loss, step_loss = par.global_loss(loss, len(tgt), t_start)
             opt.zero_grad(set_to_none=True)
             set_lr()
             loss.backward()
@@ -177,14 +185,14 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
             opt.step()
             step += 1
-            tot += loss.item()
+            tot += step_loss
             cnt += 1
             bar.set_postfix(loss=f"{tot / cnt:.4f}")
-            if tc.schedule_minutes > 0 and time.time() - t_start > tc.schedule_minutes * 60:
+            if tc.schedule_minutes > 0 and par.elapsed(t_start) > tc.schedule_minutes * 60:
                 break
         secs = time.time() - t0
         val = float("nan")
-        out_of_time = tc.schedule_minutes > 0 and time.time() - t_start > tc.schedule_minutes * 60
+        out_of_time = tc.schedule_minutes > 0 and par.elapsed(t_start) > tc.schedule_minutes * 60
         if validate is not None and (epoch % tc.eval_every == 0 or epoch == tc.epochs or out_of_time):
             model.eval()
             val = validate(model)
@@ -210,7 +218,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         if out_of_time:
             log(f"stopping: the {tc.schedule_minutes} min schedule is complete")
             break
-        if tc.max_minutes > 0 and time.time() - t_start > tc.max_minutes * 60:
+        if tc.max_minutes > 0 and par.elapsed(t_start) > tc.max_minutes * 60:
             log(f"stopping: wall-clock cap of {tc.max_minutes} min reached")
             break
     if validate is not None:
@@ -278,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     t_all = time.time()
+    dist = init_distributed()  # None unless launched by torchrun (WORLD_SIZE set)
+    rank0 = dist is None or dist.is_main  # rank 0 alone writes files and prints
     if args.config:
         conf = load_config(args.config)
         ds = load_dataset(conf["data"], args.data_root)
@@ -294,13 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         tc.epochs = args.epochs
     torch.set_num_threads(tc.threads)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    if args.data:  # the settings the data chose, so that --config reproduces the run
+    if rank0:
+        out.mkdir(parents=True, exist_ok=True)
+    if args.data and rank0:  # the settings the data chose, so that --config reproduces the run
         Path(args.config).write_text(json.dumps(conf, indent=2) + "\n")
     log_lines: list[str] = []
 
     def log(msg: str) -> None:
-        print(msg, flush=True)
+        if rank0:
+            print(msg, flush=True)
         log_lines.append(msg)
 
     vocab = build_vocab(ds.item_text.get(i, "") for i in ds.catalogue)
@@ -346,8 +358,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return full
         return 0.5 * (full + full_ranking(m, val_search, exclude_seen=eval_exclude).ndcg10)
 
+    if dist is not None:
+        log(f"distributed: {dist.world} processes ({dist.backend}), global batch {tc.batch_size}, "
+            f"{tc.batch_size / dist.world:g} windows per process")
     hist = train_model(model, seqs, tc, context if ds.item_text else None, validate, log,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress and rank0, dist=dist)
+    if dist is not None:  # training is over: rank 0 evaluates and writes, the others leave
+        dist.close()
+        if not rank0:
+            return 0
     train_secs = hist["train_seconds"]
     plot_curve(hist, out / "learning-curve.png", f"{ds.name}: validation NDCG@10 and loss per epoch")
 
@@ -369,6 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     card = model_card(conf, args, ds, cfg, tc, hist, test, val, table, train_secs, n_params,
                       time.time() - t_all, repeat_rate=rate, decisions=decisions, eval_exclude=eval_exclude)
+    if dist is not None:
+        card += dist.card_section(tc.batch_size)
     export_bundle(model, cfg, item_ids, vocab, out, card)
     (out / "metrics.json").write_text(json.dumps({"test": test, "val": val, "history": hist,
                                                   "train_seconds": train_secs}, indent=2) + "\n")
