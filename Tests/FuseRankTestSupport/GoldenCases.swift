@@ -19,6 +19,7 @@ extension GoldenCaseFile.Query {
             events: events.map { FuseRankWire.Event(itemID: $0.itemId, type: EventType(rawValue: $0.type), timestampMs: $0.timestampMs, dwellMs: $0.dwellMs) },
             textTokens: textTokens.map { UInt32(truncatingIfNeeded: $0) },
             images: images.map { Embedding(values: $0) },
-            candidates: candidates, topK: UInt32(topK), excludeSeen: excludeSeen, model: model, nowMs: nowMs)
+            candidates: candidates, topK: UInt32(topK), excludeSeen: excludeSeen, model: model, nowMs: nowMs,
+            explainEvents: UInt32(explainEvents ?? 0))
     }
 }
