@@ -83,7 +83,9 @@ eval: deps venv-torch
 proto: deps venv
 	PYTHON=$(PY) scripts/gen-proto
 
-## bench: forward latency, Swift engine vs PyTorch reference (batch 1 and 32, 200 events, 1 thread)
+## bench: the benchmark suite with its peers (scripts/bench): engine forward vs ONNX Runtime and
+## PyTorch, fuserank-server vs a Python peer at 1/4/16 clients, catalogue scoring vs numpy; installs
+## the peers (bench/requirements.txt), writes bench/results/latest.{jsonl,md} and BENCHMARKS.md
 bench: deps venv-torch
 	MODEL=$(MODEL) SWIFT=$(SWIFT) PY=$(PY) scripts/bench
 

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // The folder tree is the architecture:
-//   C shims (COpenBLAS, CZeroMQ, CFuseRankProto)
+//   C shims (COpenBLAS, CZeroMQ, CFuseRankProto) and C kernels (CFuseRankKernels: int8 scoring)
 //   -> FuseRankModel (tensors, kernels, encoder, safetensors; no I/O but bundle loading)
 //   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
 //   -> FuseRankWire (Swift value types <-> protobuf-c bytes) and FuseRankTransport (ZeroMQ sockets)
@@ -35,7 +35,9 @@ let package = Package(
         ),
 
         // The pure model library.
-        .target(name: "FuseRankModel", dependencies: ["COpenBLAS"]),
+        // Int8 catalogue scoring kernels (runtime dispatch: AVX-512 VNNI, AVX2, plain C).
+        .target(name: "CFuseRankKernels", path: "Sources/CFuseRankKernels"),
+        .target(name: "FuseRankModel", dependencies: ["COpenBLAS", "CFuseRankKernels"]),
         // Evaluation protocols, MovieLens parsers, popularity: on top of the model's public API.
         .target(name: "FuseRankEvaluation", dependencies: ["FuseRankModel"]),
 
@@ -61,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "fuserank-server",
             dependencies: [
-                "FuseRankServer",
+                "FuseRankServer", "FuseRankModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -931,7 +931,7 @@ const ProtobufCMessageDescriptor fuserank__v1__embedding__descriptor =
   (ProtobufCMessageInit) fuserank__v1__embedding__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[13] =
 {
   {
     "events",
@@ -1042,6 +1042,42 @@ static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descript
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "session_id",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__RankRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exclude_items",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__RankRequest, n_exclude_items),
+    offsetof(Fuserank__V1__RankRequest, exclude_items),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "restrict_to",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__RankRequest, n_restrict_to),
+    offsetof(Fuserank__V1__RankRequest, restrict_to),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "explain_events",
     20,
     PROTOBUF_C_LABEL_NONE,
@@ -1057,20 +1093,23 @@ static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descript
 static const unsigned fuserank__v1__rank_request__field_indices_by_name[] = {
   3,   /* field[3] = candidates */
   0,   /* field[0] = events */
+  10,   /* field[10] = exclude_items */
   5,   /* field[5] = exclude_seen */
-  9,   /* field[9] = explain_events */
+  12,   /* field[12] = explain_events */
   2,   /* field[2] = images */
   6,   /* field[6] = model */
   7,   /* field[7] = now_ms */
   8,   /* field[8] = query */
+  11,   /* field[11] = restrict_to */
+  9,   /* field[9] = session_id */
   1,   /* field[1] = text_tokens */
   4,   /* field[4] = top_k */
 };
 static const ProtobufCIntRange fuserank__v1__rank_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 9 },
-  { 0, 10 }
+  { 20, 12 },
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
 {
@@ -1080,7 +1119,7 @@ const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
   "Fuserank__V1__RankRequest",
   "fuserank.v1",
   sizeof(Fuserank__V1__RankRequest),
-  10,
+  13,
   fuserank__v1__rank_request__field_descriptors,
   fuserank__v1__rank_request__field_indices_by_name,
   2,  fuserank__v1__rank_request__number_ranges,

@@ -49,6 +49,7 @@ extension ValidatedQuery {
             tokens.append(id)
         }
         if !request.query.isEmpty { tokens += bundle.vocabulary.tokenize(request.query) }
+        // top_k 0 over the catalogue (or a restrict_to list) is the server default; over candidates, all.
         let topK = (request.topK == 0 && request.candidates.isEmpty) ? defaultCatalogueTopK : Int(request.topK)
         self = try bundle.validate(
             RankQuery(
@@ -56,8 +57,8 @@ extension ValidatedQuery {
                     BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
                 },
                 textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
-                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs,
-                explainEvents: Int(request.explainEvents)))
+                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID,
+                excludeItems: request.excludeItems, restrictTo: request.restrictTo, explainEvents: Int(request.explainEvents)))
     }
 }
 

@@ -25,6 +25,8 @@ public final class RankServer: @unchecked Sendable {
     private let logger: Logger
     private let control: ServerControl
     private let stats = ServerStats()
+    /// The sessions' prefix states, shared by every worker; nil when turned off.
+    private let sessionCache: SessionCache?
     private let wake: WakePipe
     private let startLock = NSLock()
     private var started = false
@@ -40,6 +42,7 @@ public final class RankServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.control = ServerControl(logger: logger)
+        self.sessionCache = configuration.sessionCacheMB > 0 ? SessionCache(capacityBytes: configuration.sessionCacheMB << 20) : nil
         logger.info("lifecycle: starting", metadata: ["state": "starting"])
         self.models = try ModelRegistry(paths: configuration.modelPaths)
         for bundle in models.bundles {
@@ -67,6 +70,9 @@ public final class RankServer: @unchecked Sendable {
     /// The Rank requests queued or being ranked when draining began (each is still answered);
     /// nil before a stop.
     public var inFlightWhenDraining: Int? { control.inFlightWhenDraining }
+
+    /// What the session cache did so far (hits, misses, evictions, sessions held); nil when off.
+    public var sessionCacheStatistics: SessionCache.Statistics? { sessionCache?.statistics }
 
     /// Replies sent so far with `code` (for tests and logs).
     public func repliesSent(_ code: StatusCode) -> Int { stats.count(code) }
@@ -107,7 +113,8 @@ public final class RankServer: @unchecked Sendable {
         let finished = ReplyQueue(wake: wake)
         let workers = (0..<configuration.workers).map {
             Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch,
-                   models: models.bundles, stats: stats)
+                   catalogueScoring: configuration.catalogueScoring, sessionCache: sessionCache, models: models.bundles,
+                   stats: stats)
         }
         for worker in workers { worker.start() }
         let front = FrontEnd(
@@ -129,7 +136,7 @@ public final class RankServer: @unchecked Sendable {
         boundEndpoint = endpoint
         control.transition(to: .serving)
         logger.info(
-            "serving on \(endpoint): models \(models.names.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads)")
+            "serving on \(endpoint): models \(models.names.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads), catalogue scoring \(configuration.catalogueScoring.rawValue), session cache \(configuration.sessionCacheMB) MiB")
         thread.start()
         return endpoint
     }

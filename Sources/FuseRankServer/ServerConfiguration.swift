@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankModel
 
 /// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
 public struct ServerConfiguration: Sendable, Equatable {
@@ -18,6 +19,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var defaultCatalogueTopK: Int = 100
     /// Rank requests waiting for a worker; more get UNAVAILABLE.
     public var queueCapacity: Int = 1024
+    /// How whole-catalogue requests are scored: `exact` (float32), `int8` (8-bit pass, best few
+    /// hundred re-scored exactly), or `auto` (int8 from 100,000 items).
+    public var catalogueScoring: CatalogueScoring = .auto
+    /// Memory for per-session prefix caches (`RankRequest.session_id`), in MiB; 0 turns them off.
+    public var sessionCacheMB: Int = 256
 
     /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
@@ -46,6 +52,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         if defaultTimeoutMs < 1 { return "--default-timeout-ms must be at least 1" }
         if defaultCatalogueTopK < 1 { return "--default-top-k must be at least 1 (got \(defaultCatalogueTopK))" }
         if queueCapacity < 1 { return "--queue-capacity must be at least 1 (got \(queueCapacity))" }
+        if sessionCacheMB < 0 { return "--session-cache-mb must be at least 0 (got \(sessionCacheMB))" }
         return nil
     }
 

@@ -12,6 +12,8 @@ final class Worker: Sendable {
     private let queue: WorkQueue
     private let finished: ReplyQueue
     private let maxBatch: Int
+    private let catalogueScoring: CatalogueScoring
+    private let sessionCache: SessionCache?
     private let models: [ModelBundle]
     private let stats: ServerStats
     /// Signalled once when the thread has finished.
@@ -20,11 +22,14 @@ final class Worker: Sendable {
     /// A worker that will hand its replies to `finished`.
     /// - Parameter models: the bundles it ranks with; its rankers (scratch) are made when the
     ///   thread starts, so the first request pays no allocation.
-    init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, models: [ModelBundle], stats: ServerStats) {
+    init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto,
+         sessionCache: SessionCache? = nil, models: [ModelBundle], stats: ServerStats) {
         self.index = index
         self.queue = queue
         self.finished = finished
         self.maxBatch = maxBatch
+        self.catalogueScoring = catalogueScoring
+        self.sessionCache = sessionCache
         self.models = models
         self.stats = stats
     }
@@ -44,11 +49,14 @@ final class Worker: Sendable {
 
     private func run() {
         var rankers: [ObjectIdentifier: Ranker] = [:]
-        for bundle in models { rankers[ObjectIdentifier(bundle)] = Ranker(bundle: bundle, maxBatch: maxBatch) }
+        func ranker(_ bundle: ModelBundle) -> Ranker {
+            Ranker(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring, sessionCache: sessionCache)
+        }
+        for bundle in models { rankers[ObjectIdentifier(bundle)] = ranker(bundle) }
         while let batch = queue.takeBatch(maxBatch: maxBatch) {
             let bundle = batch[0].bundle
             let ranker = rankers[ObjectIdentifier(bundle)] ?? {
-                let made = Ranker(bundle: bundle, maxBatch: maxBatch)
+                let made = ranker(bundle)
                 rankers[ObjectIdentifier(bundle)] = made
                 return made
             }()

@@ -36,6 +36,21 @@ struct FuseRankBench: ParsableCommand {
     @Option(help: "Only write a synthetic bundle of the default shape into this folder, then exit.")
     var writeSynthetic: String?
 
+    @Option(help: "Whole-catalogue scoring instead: exact float32 vs int8 on a synthetic bundle of this many items (one JSON line).")
+    var catalogue: Int?
+
+    @Option(help: "d_model of the --catalogue bundle.")
+    var catalogueDModel: Int = 64
+
+    @Option(help: "With --catalogue: reuse this trained bundle's encoder and (resampled) item rows.")
+    var realModel: String?
+
+    @Option(help: "With --catalogue: users whose top-10 the recall is measured on.")
+    var users: Int = 1000
+
+    @Flag(help: "Session prefix cache instead: appending one event to 200 cached events vs a full pass (one JSON line).")
+    var session = false
+
     /// The shape of `models/default` (docs/model-format.md example) with 200 events.
     static let syntheticConfig = ModelConfig(
         name: "synthetic", version: "bench", dModel: 64, nHeads: 2, nLayers: 2, dFF: 256,
@@ -43,6 +58,7 @@ struct FuseRankBench: ParsableCommand {
         numEventTypes: 7, textVocabSize: 30, numTimeBuckets: 34, layerNormEps: 1e-5)
 
     func validate() throws {
+        if let catalogue, catalogue < 100 || users < 10 { throw ValidationError("--catalogue >= 100 and --users >= 10") }
         guard events >= 0, threads >= 1, iters >= 1, warmup >= 0, batches.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--events >= 0, --threads, --iters, --batch >= 1, --warmup >= 0")
         }
@@ -55,6 +71,24 @@ struct FuseRankBench: ParsableCommand {
             return
         }
         BLAS.setThreads(threads)
+        if session {
+            var bench = SessionBench()
+            bench.iters = iters
+            bench.warmup = warmup
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        if let items = catalogue {
+            var bench = CatalogueBench(items: items)
+            bench.dModel = catalogueDModel
+            bench.realModel = realModel
+            bench.users = users
+            bench.iters = iters
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
         let bundle = try ModelBundle(path: model)
         for batch in batches.isEmpty ? [1, 32] : batches {
             let queries = try makeQueries(bundle, batch: batch)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseRankModel
 import FuseRankServer
 import Logging
 
@@ -38,6 +39,12 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "Rank requests waiting for a worker; more get UNAVAILABLE.")
     var queueCapacity: Int = ServerConfiguration.defaults.queueCapacity
 
+    @Option(help: "Whole-catalogue scoring: exact (float32), int8 (8-bit pass, best few hundred re-scored exactly), auto (int8 from 100,000 items).")
+    var catalogueScoring: String = ServerConfiguration.defaults.catalogueScoring.rawValue
+
+    @Option(help: "MiB for per-session prefix caches (requests with a session_id); 0 turns them off.")
+    var sessionCacheMb: Int = ServerConfiguration.defaults.sessionCacheMB
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -49,6 +56,8 @@ struct FuseRankServerCommand: ParsableCommand {
         c.defaultTimeoutMs = defaultTimeoutMs
         c.defaultCatalogueTopK = defaultTopK
         c.queueCapacity = queueCapacity
+        c.catalogueScoring = CatalogueScoring(rawValue: catalogueScoring) ?? c.catalogueScoring
+        c.sessionCacheMB = sessionCacheMb
         return c
     }
 
@@ -56,6 +65,9 @@ struct FuseRankServerCommand: ParsableCommand {
         if models.isEmpty { throw ValidationError("give at least one --model bundle folder") }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if CatalogueScoring(rawValue: catalogueScoring) == nil {
+            throw ValidationError("--catalogue-scoring must be exact, int8 or auto")
         }
         if let problem = serverConfiguration.validationProblem() { throw ValidationError(problem) }
     }

@@ -204,6 +204,26 @@ struct  Fuserank__V1__RankRequest
    */
   char *query;
   /*
+   * Per-session prefix cache key (empty = no cache). A later request of the same session whose
+   * events extend the cached ones (same items, types and times, in order, plus new ones at the
+   * end, at most max_events in all) computes only the new events and the read-out; the reply is
+   * the same as without the cache. See docs/wire.md.
+   */
+  char *session_id;
+  /*
+   * Business filters. Items never to return (e.g. bought long ago, beyond the events sent):
+   * applies to catalogue ranking and to candidates.
+   */
+  size_t n_exclude_items;
+  int64_t *exclude_items;
+  /*
+   * Rank only within these items (e.g. a category page), with catalogue semantics: top_k 0 takes
+   * the server default, exclude_seen and the bundle's exclude_seen apply, ids the model does not
+   * know come back in unknown_candidates. Not together with candidates (INVALID_ARGUMENT).
+   */
+  size_t n_restrict_to;
+  int64_t *restrict_to;
+  /*
    * Explanations (docs/explanations.md): for each returned item, up to this many events of
    * `events` that raised its score, strongest first, in ScoredItem.reasons. 0 = off; at most 32.
    * (Field numbers from 20 on: other branches append below 20.)
@@ -212,7 +232,7 @@ struct  Fuserank__V1__RankRequest
 };
 #define FUSERANK__V1__RANK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_request__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
 
 
 /*

@@ -1,4 +1,10 @@
+import CFuseRankKernels
+
 extension Ranker {
+    /// The most items the int8 path re-scores exactly for one request: `max(256, 4 * top_k)`,
+    /// and a request asking for more than a quarter of this (or for every item) is scored exactly.
+    static let maxShortlist = 4096
+
     /// state.catalogue (count, num_items - 2) = u (count, d) @ item_emb[2...]^T + item_bias[2...]: one GEMM.
     func scoreCatalogue(_ u: UnsafePointer<Float>, count: Int) {
         let d = config.dModel
@@ -6,7 +12,18 @@ extension Ranker {
         guard n > 0 else { return }
         let items = weights.itemEmb.baseAddress! + 2 * d
         let bias = weights.itemBias.baseAddress! + 2
-        matmulTransposed(state.catalogue, u, items, m: count, n: n, k: d, lda: d, ldb: d, ldy: n)
+        if count == 1 {
+            // catalogue = item_bias + item_emb @ u, one gemv
+            state.catalogue.update(from: bias, count: n)
+            matvec(state.catalogue, items, u, m: n, k: d, lda: d, beta: 1)
+            return
+        }
+        // In slices of items, so that the GEMM's packed copy of each slice stays in cache.
+        let slice = 8192
+        for first in stride(from: 0, to: n, by: slice) {
+            let m = min(slice, n - first)
+            matmulTransposed(state.catalogue + first, u, items + first * d, m: count, n: m, k: d, lda: d, ldb: d, ldy: n)
+        }
         for b in 0..<count { addInPlace(state.catalogue + b * n, bias, n: n) }
     }
 
@@ -17,65 +34,145 @@ extension Ranker {
         // Gather the user vectors of the catalogue queries and score them in one GEMM.
         var catalogueRow = [Int](repeating: -1, count: queries.count)
         var nCatalogue = 0
-        for (b, query) in queries.enumerated() where query.candidates.isEmpty {
+        for (b, query) in queries.enumerated() where query.candidates.isEmpty && query.restrictTo.isEmpty {
             (s.catalogueUsers + nCatalogue * d).update(from: s.users + b * d, count: d)
             catalogueRow[b] = nCatalogue
             nCatalogue += 1
         }
-        if nCatalogue > 0 { scoreCatalogue(s.catalogueUsers, count: nCatalogue) }
+        var shortlist = 0
+        if nCatalogue > 0 {
+            if let quantized {
+                shortlist = queries.indices.map { catalogueRow[$0] >= 0 ? int8Shortlist(queries[$0]) ?? 0 : 0 }.max() ?? 0
+                if shortlist > 0 { shortlistCatalogueInt8(quantized, count: nCatalogue, shortlist: shortlist) }
+            } else {
+                scoreCatalogue(s.catalogueUsers, count: nCatalogue)
+            }
+        }
         return queries.enumerated().map { b, query in
             if catalogueRow[b] >= 0 {
-                return rankCatalogue(query, scores: s.catalogue + catalogueRow[b] * bundle.catalogueSize)
+                let row = catalogueRow[b]
+                guard quantized != nil else {
+                    return rankCatalogue(query, scores: s.catalogue + row * bundle.catalogueSize)
+                }
+                if int8Shortlist(query) == nil {
+                    // Every item, or more than the int8 path re-scores: this user exactly.
+                    let scores = s.catalogue + row * bundle.catalogueSize
+                    scores.update(from: weights.itemBias.baseAddress! + 2, count: bundle.catalogueSize)
+                    // scores = item_bias + item_emb @ u
+                    matvec(scores, weights.itemEmb.baseAddress! + 2 * d, s.catalogueUsers + row * d,
+                           m: bundle.catalogueSize, k: d, lda: d, beta: 1)
+                    return rankCatalogue(query, scores: scores)
+                }
+                return rankShortlist(query, rows: s.shortlist + row * shortlist, count: min(shortlist, bundle.catalogueSize),
+                                     user: s.catalogueUsers + row * d)
             }
             return rankCandidates(query, user: s.users + b * d)
         }
     }
 
     /// Top-k of one query's catalogue scores (column j = row j + 2), seen items dropped when the
-    /// query or the model's config (a model trained to rank only unseen items) says so.
-    private func rankCatalogue(_ query: RankQuery, scores: UnsafePointer<Float>) -> RankResult {
+    /// query or the model's config (a model trained to rank only unseen items) says so. The
+    /// scores of dropped items are overwritten (NaN): `scores` is this pass's scratch.
+    private func rankCatalogue(_ query: RankQuery, scores: UnsafeMutablePointer<Float>) -> RankResult {
         let n = bundle.catalogueSize
-        let excludeSeen = query.excludeSeen || config.excludeSeen
-        if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { state.mark[Int(row)] = 1 } }
-        }
-        var count = 0
-        for j in 0..<n where state.mark[j + 2] == 0 {
-            state.order[count] = Int32(j)
-            count += 1
-        }
-        if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { state.mark[Int(row)] = 0 } }
-        }
-        let top = selectTop(state.order, count: count, k: query.topK, scores: scores)
         let ids = weights.itemIDs
+        if query.excludeSeen || config.excludeSeen {
+            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { scores[Int(row) - 2] = .nan } }
+        }
+        for id in query.excludeItems { if let row = bundle.rowOfItem[id] { scores[Int(row) - 2] = .nan } }
+        // The k best in one pass over the scores (dropped items never kept), then sorted.
+        let kept = fr_top_indices(scores, n, query.topK == 0 ? n : min(query.topK, n), state.order)
+        var top = UnsafeMutableBufferPointer(start: state.order, count: kept)
+        top.sort { ranksBefore($0, $1, scores) }
         return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: scores[Int($0)]) })
     }
 
-    /// Scores each known candidate once (first occurrence) and reports unknown ids in request order.
-    private func rankCandidates(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
+    /// How many approximate best items the int8 path re-scores for `query`: `max(256, 4 k)` plus
+    /// the seen items it will drop; nil when the query is scored exactly instead (every item asked
+    /// for, or more than ``maxShortlist``).
+    private func int8Shortlist(_ query: RankQuery) -> Int? {
+        guard query.topK > 0 else { return nil }
+        let dropped = ((query.excludeSeen || config.excludeSeen) ? query.events.count : 0) + query.excludeItems.count
+        let size = max(256, 4 * query.topK) + dropped
+        return size <= Self.maxShortlist ? size : nil
+    }
+
+    /// state.shortlist (count, shortlist): for each gathered user vector, the catalogue columns of
+    /// its `shortlist` best scores in 8-bit arithmetic (each user quantized with one scale). The
+    /// int8 table is read once for the batch, and no (count, num_items) score matrix is written.
+    private func shortlistCatalogueInt8(_ table: QuantizedCatalogue, count: Int, shortlist: Int) {
+        let s = state
+        let d = config.dModel, p = table.paddedDimension
+        guard table.count > 0 else { return }
+        for b in 0..<count {
+            s.userScales[b] = fr_int8_quantize(s.catalogueUsers + b * d, d, s.quantizedUsers + b * p)
+        }
+        table.scales.withUnsafeBufferPointer { scales in
+            _ = fr_int8_top(table.packed, scales.baseAddress!, weights.itemBias.baseAddress! + 2, table.count, d,
+                            s.quantizedUsers, s.userScales, count, shortlist, s.shortlist, s.shortlistScores, s.chunk)
+        }
+    }
+
+    /// Top-k of one query from its int8 shortlist (catalogue columns): seen items dropped as the
+    /// exact path drops them, the rest re-scored exactly; returned scores are float32-exact.
+    private func rankShortlist(_ query: RankQuery, rows: UnsafePointer<Int32>, count: Int, user: UnsafePointer<Float>) -> RankResult {
+        let s = state
         let d = config.dModel
+        let dropped = droppedRows(query, seen: query.excludeSeen || config.excludeSeen)
+        for row in dropped { s.mark[row] = 1 }
+        var kept = 0
+        for i in 0..<count where s.mark[Int(rows[i]) + 2] == 0 {
+            let j = Int(rows[i])
+            // score(row) = u . item_emb[row] + item_bias[row], row = column + 2
+            s.candidateScores[j] = dot(user, weights.itemEmb.baseAddress! + (j + 2) * d, n: d) + weights.itemBias[j + 2]
+            s.order[kept] = rows[i]
+            kept += 1
+        }
+        for row in dropped { s.mark[row] = 0 }
+        let top = selectTop(s.order, count: kept, k: query.topK, scores: s.candidateScores)
+        let ids = weights.itemIDs
+        return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: s.candidateScores[Int($0)]) })
+    }
+
+    /// The catalogue rows a query must never return: its `exclude_items`, and its events' items
+    /// when `seen` (unknown ids have no row).
+    private func droppedRows(_ query: RankQuery, seen: Bool) -> [Int] {
+        var rows = query.excludeItems.compactMap { bundle.rowOfItem[$0].map(Int.init) }
+        if seen { rows += query.events.compactMap { bundle.rowOfItem[$0.itemID].map(Int.init) } }
+        return rows
+    }
+
+    /// Scores each known candidate once (first occurrence) and reports unknown ids in request
+    /// order. The candidates are `candidates`, or `restrict_to` (catalogue ranking within a list:
+    /// seen items are then left out as in catalogue ranking); `exclude_items` are never scored.
+    private func rankCandidates(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
+        let s = state
+        let d = config.dModel
+        let restricted = query.candidates.isEmpty
+        let dropped = droppedRows(query, seen: restricted && (query.excludeSeen || config.excludeSeen))
+        for row in dropped { s.mark[row] = 1 }
         var unknown: [Int64] = []
         var unknownSeen = Set<Int64>()
         var count = 0
-        for id in query.candidates {
+        for id in restricted ? query.restrictTo : query.candidates {
             guard let row32 = bundle.rowOfItem[id] else {
                 if unknownSeen.insert(id).inserted { unknown.append(id) }
                 continue
             }
             let row = Int(row32)
-            guard state.mark[row] == 0 else { continue }
-            state.mark[row] = 1
+            guard s.mark[row] == 0 else { continue }
+            s.mark[row] = 1
             // score(row) = u . item_emb[row] + item_bias[row]
-            state.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
-            state.order[count] = row32
+            s.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
+            s.order[count] = row32
             count += 1
         }
-        for i in 0..<count { state.mark[Int(state.order[i])] = 0 }
-        let top = selectTop(state.order, count: count, k: query.topK, scores: state.candidateScores)
+        for i in 0..<count { s.mark[Int(s.order[i])] = 0 }
+        for row in dropped { s.mark[row] = 0 }
+        let top = selectTop(s.order, count: count, k: query.topK, scores: s.candidateScores)
         let ids = weights.itemIDs
         return RankResult(
-            items: top.map { ScoredItem(itemID: ids[Int($0)], score: state.candidateScores[Int($0)]) },
+            items: top.map { ScoredItem(itemID: ids[Int($0)], score: s.candidateScores[Int($0)]) },
             unknownCandidates: unknown)
     }
 }

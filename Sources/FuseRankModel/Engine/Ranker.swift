@@ -9,21 +9,34 @@ public final class Ranker {
     /// The most queries one forward pass carries; longer calls run in passes of this size.
     public let maxBatch: Int
 
+    /// How it scores the whole catalogue (``CatalogueScoring/auto`` resolved).
+    public let catalogueScoring: CatalogueScoring
+
     let config: ModelConfig
     let weights: ModelWeights
     let state: RunState
+    /// The int8 table, on the int8 path.
+    let quantized: QuantizedCatalogue?
+    /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
+    public let sessionCache: SessionCache?
 
     /// Creates a ranker and its scratch.
     /// - Parameters:
     ///   - bundle: the loaded model.
     ///   - maxBatch: the most queries one forward pass carries (at least 1).
-    public init(bundle: ModelBundle, maxBatch: Int) {
+    ///   - catalogueScoring: how to score the whole catalogue (default: by catalogue size).
+    ///   - sessionCache: the cache that queries with a `sessionID` reuse and extend (shared by
+    ///     every ranker of a server); nil = every query is a full pass.
+    public init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto, sessionCache: SessionCache? = nil) {
         BLAS.applyDefault()
         self.bundle = bundle
         self.maxBatch = max(1, maxBatch)
         self.config = bundle.config
         self.weights = bundle.weights
         self.state = RunState(config: bundle.config, maxBatch: self.maxBatch)
+        self.catalogueScoring = catalogueScoring.resolved(catalogueSize: bundle.catalogueSize)
+        self.quantized = self.catalogueScoring == .int8 ? bundle.quantizedCatalogue : nil
+        self.sessionCache = sessionCache
     }
 
     /// Ranks queries in batched forward passes of up to ``maxBatch``; a query with

@@ -1,3 +1,5 @@
+import CFuseRankKernels
+
 /// The scratch of one ``Ranker`` (llama2.c's `RunState`): every buffer a forward pass and its
 /// scoring write, allocated once, each with one meaning for the whole pass.
 ///
@@ -30,13 +32,18 @@ final class RunState {
     // The outputs.
     let users: UnsafeMutablePointer<Float>      // (B, d_model) user vectors, request order
     let catalogueUsers: UnsafeMutablePointer<Float>  // (B, d_model) the user vectors of catalogue requests, gathered
-    let catalogue: UnsafeMutablePointer<Float>  // (B, N - 2) catalogue scores, column j = row j + 2
-    let candidateScores: UnsafeMutablePointer<Float>  // (N,) candidate scores by catalogue row
+    let catalogue: UnsafeMutablePointer<Float>  // (B, N - 2) catalogue scores, column j = row j + 2 (approximate on the int8 path)
+    let candidateScores: UnsafeMutablePointer<Float>  // (N,) exact scores of candidates (by row) or of the int8 shortlist (by column)
+    let quantizedUsers: UnsafeMutablePointer<Int8>  // (B, ceil(d_model / 4) * 4) catalogue users in int8 (int8 path)
+    let userScales: UnsafeMutablePointer<Float>      // (B,) their scales
+    let shortlist: UnsafeMutablePointer<Int32>       // (B, maxShortlist) int8 path: each user's best approximate columns
+    let shortlistScores: UnsafeMutablePointer<Float> // (B, maxShortlist) their approximate scores
+    let chunk: UnsafeMutablePointer<Float>           // (B, FR_INT8_CHUNK_ROWS) int8 path: scores of one step
     // Token layout and selection.
     let offsets: UnsafeMutablePointer<Int>      // (B,) first token row of each request
     let lengths: UnsafeMutablePointer<Int>      // (B,) tokens of each request
     let newest: UnsafeMutablePointer<Int>       // (B,) kept events, whose newest is read out (0 = none)
-    let order: UnsafeMutablePointer<Int32>      // (N,) selection: the rows in play
+    let order: UnsafeMutablePointer<Int32>      // (N,) selection: the rows (or columns) in play
     let mark: UnsafeMutablePointer<UInt8>       // (N,) seen / duplicate marks, all zero between uses
     // Explanations (Ranker+Explain.swift): the deletions of one request, run as one ragged batch
     // of the token rows they change, in x ... hidden (rows 0 ..< D).
@@ -80,6 +87,16 @@ final class RunState {
         hidden = carve(); scores = carve(); imageIn = carve()
         readX = carve(); readN = carve(); readQ = carve(); readAtt = carve(); readH = carve(); readHn = carve()
         users = carve(); catalogueUsers = carve(); catalogue = carve(); candidateScores = carve()
+        quantizedUsers = .allocate(capacity: maxBatch * (d + 3) / 4 * 4)
+        quantizedUsers.initialize(repeating: 0, count: maxBatch * (d + 3) / 4 * 4)
+        userScales = .allocate(capacity: maxBatch)
+        userScales.initialize(repeating: 0, count: maxBatch)
+        shortlist = .allocate(capacity: maxBatch * Ranker.maxShortlist)
+        shortlist.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
+        shortlistScores = .allocate(capacity: maxBatch * Ranker.maxShortlist)
+        shortlistScores.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
+        chunk = .allocate(capacity: maxBatch * Int(FR_INT8_CHUNK_ROWS))
+        chunk.initialize(repeating: 0, count: maxBatch * Int(FR_INT8_CHUNK_ROWS))
         deletionTokens = carve(); deletionK = carve(); deletionV = carve(); joinedK = carve(); joinedV = carve()
         deletionUsers = carve(); headValues = carve()
         ints = .allocate(capacity: 3 * maxBatch)
@@ -95,6 +112,11 @@ final class RunState {
 
     deinit {
         floats.deallocate()
+        quantizedUsers.deallocate()
+        userScales.deallocate()
+        shortlist.deallocate()
+        shortlistScores.deallocate()
+        chunk.deallocate()
         ints.deallocate()
         order.deallocate()
         mark.deallocate()

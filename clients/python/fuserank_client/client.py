@@ -98,6 +98,9 @@ class FuseRankClient:
         exclude_seen: bool = False,
         model: str = "",
         now_ms: int = 0,
+        session_id: str = "",
+        exclude_items: Iterable[int] = (),
+        restrict_to: Iterable[int] = (),
         explain_events: int = 0,
         timeout_ms: int | None = None,
     ) -> RankResult:
@@ -116,6 +119,12 @@ class FuseRankClient:
             whose bundle sets exclude_seen, such as models/ml-1m, always does).
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.
+          session_id: a key for the server's per-session prefix cache: send the session's whole
+            history each time; a request that only appends events to the previous one costs the
+            new events only, with the same reply. Empty = no cache.
+          exclude_items: items never to return (catalogue ranking and candidates).
+          restrict_to: rank only within these items, with catalogue semantics (top_k 0 = the
+            server default; seen items left out as in catalogue ranking); not with candidates.
           explain_events: reasons per returned item (ScoredItem.reasons: indices into events
             with their score contribution, strongest first); 0 = none, at most 32.
           timeout_ms: this call's per-attempt timeout; the client's by default.
@@ -131,6 +140,9 @@ class FuseRankClient:
             model=model,
             now_ms=now_ms,
             query=query,
+            session_id=session_id,
+            exclude_items=list(exclude_items),
+            restrict_to=list(restrict_to),
             explain_events=explain_events,
         )
         for event in events:

@@ -62,6 +62,10 @@ public final class FuseRankClient: Sendable {
     ///   - excludeSeen: Catalogue ranking only: leave out items already in `events`.
     ///   - model: The model name; empty = the server's default model.
     ///   - nowMs: Request time in Unix ms (for the time-since-last-event feature); 0 = unknown.
+    ///   - sessionID: The server's per-session prefix cache key (send the whole history each
+    ///     time; an append costs only the new events); empty = no cache.
+    ///   - excludeItems: Items never to return.
+    ///   - restrictTo: Rank only within these items (catalogue semantics); not with `candidates`.
     ///   - explainEvents: Reasons per returned item (`ScoredItem.reasons`: indices into `events`
     ///     with their score contribution, strongest first); 0 = none, at most 32.
     ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
@@ -72,12 +76,14 @@ public final class FuseRankClient: Sendable {
     public func rank(
         events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
         candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
-        nowMs: Int64 = 0, explainEvents: UInt32 = 0, timeoutMs: Int? = nil
+        nowMs: Int64 = 0, sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = [],
+        explainEvents: UInt32 = 0, timeoutMs: Int? = nil
     ) async throws(FuseRankClientError) -> RankReply {
         let request = RankRequest(
             events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
             candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
-            query: query, explainEvents: explainEvents)
+            query: query, sessionID: sessionID, excludeItems: excludeItems, restrictTo: restrictTo,
+            explainEvents: explainEvents)
         return try await rank(request, timeoutMs: timeoutMs)
     }
 

@@ -262,13 +262,13 @@ import Testing
     @Test func cancellingACallEndsItPromptly() async throws {
         let server = try FakeRanker { _ in [] }
         let client = try FuseRankClient(endpoint: server.endpoint, options: Self.options(timeoutMs: 10_000))
-        let start = ContinuousClock.now
         let waiting = Task { try await client.health() }
         // The request reached the server, which never answers: the call is waiting for its reply.
-        try #require(await server.waitForCalls(1, timeout: .seconds(5)), "the request never reached the server")
+        try #require(await server.waitForCalls(1, timeout: .seconds(30)), "the request never reached the server")
         waiting.cancel()
+        // CANCELLED, not DEADLINE_EXCEEDED: the call ended on the cancel, before its 10 s timeout
+        // (no wall-clock bound here: the machines are shared and noisy).
         await #expect(throws: FuseRankClientError.cancelled) { try await waiting.value }
-        #expect(ContinuousClock.now - start < .seconds(5))
         #expect(client.statistics.sent == 1)
         #expect(client.statistics.reconnects == 0)
     }
