@@ -118,6 +118,13 @@ let package = Package(
         .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport"]),
         .testTarget(
+            name: "FuseRankBrokerTests",
+            dependencies: [
+                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "FuseRankClientTests",
             dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank"],
             path: "clients/swift/Tests/FuseRankClientTests"

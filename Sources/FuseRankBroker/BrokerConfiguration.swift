@@ -35,8 +35,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// What is wrong with the configuration, or nil when it can run.
     public func validationProblem() -> String? {
         if frontend.isEmpty || backend.isEmpty { return "--frontend and --backend are both needed" }
-        if frontend == backend { return "--frontend and --backend must differ" }
-        if let health, health == frontend || health == backend { return "--health must differ from --frontend and --backend" }
+        // The same endpoint twice cannot be bound twice (a free port, `:*` or `:0`, is picked apart).
+        func clash(_ a: String, _ b: String) -> Bool { a == b && !a.hasSuffix(":*") && !a.hasSuffix(":0") }
+        if clash(frontend, backend) { return "--frontend and --backend must differ" }
+        if let health, clash(health, frontend) || clash(health, backend) {
+            return "--health must differ from --frontend and --backend"
+        }
         if statisticsLogIntervalMs < 1 || statisticsRefreshMs < 1 { return "statistics intervals must be at least 1 ms" }
         if highWaterMark < 0 { return "the high-water mark must be 0 or more" }
         return heartbeat.validationProblem
