@@ -234,7 +234,10 @@ public final class Broker: @unchecked Sendable {
                     nextLog = now + .milliseconds(c.statisticsLogIntervalMs)
                 }
             }
-            let wakeAt = [stopDeadline ?? nextLog, nextLog, awaitingStatistics ? nextLog : nextRefresh].min()!
+            // Sleep until the next log line, refresh (unless one is awaited) or the stop deadline;
+            // a reply, a monitor event, a Health call or the wake pipe ends the sleep sooner.
+            var wakeAt = awaitingStatistics ? nextLog : min(nextLog, nextRefresh)
+            if let stopDeadline { wakeAt = min(wakeAt, stopDeadline) }
             let ready: [ZMQPollEvents]
             do {
                 ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt, clock: clock))

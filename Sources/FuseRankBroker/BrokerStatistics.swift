@@ -47,7 +47,8 @@ public struct BrokerStatistics: Sendable, Equatable {
         traffic.backend.messagesOut &- min(traffic.backend.messagesOut, traffic.backend.messagesIn)
     }
 
-    /// One log line, e.g. `requests in 120 (14 KiB) -> servers 120; replies from servers 118 -> clients 118 (...)`.
+    /// One log line: `requests: 120 in (6000 B), 120 to servers (6000 B); replies: 118 from servers
+    /// (...), 118 to clients (...); servers connected 3 (accepted 4)`.
     public var summary: String {
         let f = traffic.frontend, b = traffic.backend
         return "requests: \(f.messagesIn) in (\(f.bytesIn) B), \(b.messagesOut) to servers (\(b.bytesOut) B); "
