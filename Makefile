@@ -42,15 +42,19 @@ serve: release
 ## test: every Swift and Python test (no torch needed)
 test: deps venv
 	$(SWIFT) build -c release --product fuserank-server
+	$(SWIFT) build -c release --product fuserank-broker
 	$(SWIFT) test
-	FUSERANK_SERVER=.build/release/fuserank-server $(PY) -m pytest -q clients/python/tests
+	FUSERANK_SERVER=.build/release/fuserank-server FUSERANK_BROKER=.build/release/fuserank-broker \
+		$(PY) -m pytest -q clients/python/tests
 
 test-swift: deps
 	$(SWIFT) test
 
 test-python: deps venv
 	$(SWIFT) build -c release --product fuserank-server
-	FUSERANK_SERVER=.build/release/fuserank-server $(PY) -m pytest -q clients/python/tests
+	$(SWIFT) build -c release --product fuserank-broker
+	FUSERANK_SERVER=.build/release/fuserank-server FUSERANK_BROKER=.build/release/fuserank-broker \
+		$(PY) -m pytest -q clients/python/tests
 
 ## test-training: the training package's own tests (installs torch into the venv)
 test-training: venv-torch

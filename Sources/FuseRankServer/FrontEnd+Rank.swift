@@ -6,7 +6,7 @@ extension FrontEnd {
     /// back through ``ReplyQueue``. Throws (an immediate error reply) when the request cannot run.
     /// - Parameters:
     ///   - body: the request frame.
-    ///   - call: the call, for its envelope.
+    ///   - call: the call, for its socket and envelope.
     ///   - header: its header (request id, deadline).
     ///   - received: when the front thread read it; the deadline counts from here.
     func rank(_ body: [UInt8], call: IncomingCall, header: RequestHeader, received: ContinuousClock.Instant) throws {
@@ -16,7 +16,7 @@ extension FrontEnd {
         let query = try ValidatedQuery(wire: request, bundle: bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
         let timeoutMs = header.timeoutMs == 0 ? configuration.defaultTimeoutMs : header.timeoutMs
         let job = RankJob(
-            envelope: call.envelope, requestID: header.requestID, bundle: bundle, query: query,
+            socket: call.socket, envelope: call.envelope, requestID: header.requestID, bundle: bundle, query: query,
             deadline: received + .milliseconds(Int64(timeoutMs)))
         guard queue.push(job) else {
             throw RequestError(

@@ -72,12 +72,12 @@ final class Worker: Sendable {
         let live = batch.filter { $0.deadline >= now }
         let results = ranker.rank(live.map(\.query))
         var replies = batch.filter { $0.deadline < now }.map {
-            Reply.error(envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
+            Reply.error(socket: $0.socket, envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
                         message: "the deadline passed before a worker could take the request")
         }
         for (job, result) in zip(live, results) {
             let body = RankReply(result: result, bundle: job.bundle).encode()
-            replies.append(.ok(envelope: job.envelope, requestID: job.requestID, body: body))
+            replies.append(.ok(socket: job.socket, envelope: job.envelope, requestID: job.requestID, body: body))
         }
         return replies
     }

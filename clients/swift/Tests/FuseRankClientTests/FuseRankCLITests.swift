@@ -155,6 +155,16 @@ import Testing
         #expect(bad.stderr.hasPrefix("error: INVALID_ARGUMENT: zmq_connect(nowhere) failed"))
     }
 
+    @Test func severalEndpointsShareTheCalls() throws {
+        let servers = try (0..<2).map { _ in try FakeRanker { call in [.ok(call, HealthReply(ready: true, state: "serving"))] } }
+        let result = try runCLI([
+            "bench", "--endpoint", servers[0].endpoint, "--endpoint", servers[1].endpoint,
+            "--requests", "20", "--warmup", "0",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(servers.map(\.calls.count) == [10, 10])  // one call at a time: strictly in turn
+    }
+
     @Test func badUsageExits64() throws {
         let result = try runCLI(["rank", "--events", "1,x"])
         #expect(result.status == 64)
