@@ -14,7 +14,7 @@ extension FrontEnd {
             name: c.name, version: c.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),
             numItems: UInt32(bundle.catalogueSize), maxEvents: UInt32(c.maxEvents), maxTextTokens: UInt32(c.maxTextTokens),
             maxImages: UInt32(c.maxImages), dModel: UInt32(c.dModel), nLayers: UInt32(c.nLayers),
-            isDefault: bundle === models.defaultBundle
+            isDefault: bundle === models.defaultBundle, hasTitles: bundle.hasTitles
         ).encode()
     }
 }

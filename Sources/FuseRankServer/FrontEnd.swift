@@ -162,6 +162,8 @@ final class FrontEnd: Sendable {
                 send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try health(body)))
             case .getModelInfo:
                 send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try modelInfo(body)))
+            case .getItems:
+                send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try getItems(body)))
             case .rank:
                 try rank(body, call: call, header: header, received: received)
                 return true
