@@ -21,6 +21,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Metrics (FuseRankMetrics only): the swift-metrics API, the Prometheus text format, and
+        // FlyingFox, the lightest HTTP server available (no SwiftNIO; see docs/metrics.md).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C shims.
@@ -38,6 +43,16 @@ let package = Package(
         // Wire types and codec; transport.
         .target(name: "FuseRankWire", dependencies: ["CFuseRankProto"]),
         .target(name: "FuseRankTransport", dependencies: ["CZeroMQ"]),
+
+        // Prometheus metrics and their HTTP endpoint.
+        .target(
+            name: "FuseRankMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ]
+        ),
 
         // Server and client.
         .target(
@@ -90,6 +105,7 @@ let package = Package(
         .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankFixtures"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
         .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
+        .testTarget(name: "FuseRankMetricsTests", dependencies: ["FuseRankMetrics"]),
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankFixtures"]),
         .testTarget(
             name: "FuseRankClientTests",
