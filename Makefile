@@ -8,7 +8,7 @@ MODEL ?= models/default
 DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
-        proto fixtures train-default train eval bench clean
+        proto fixtures parity-fixtures train-default train eval bench clean
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -60,6 +60,10 @@ test-training: venv-torch
 fixtures: venv-torch
 	cd training && ../$(PY) -m fuserank.fixtures --out ../Tests/Fixtures/golden
 
+## parity-fixtures: regenerate Tests/Fixtures/parity/ml-1m-top10.json (served top-10 of models/ml-1m, PyTorch reference)
+parity-fixtures: venv-torch
+	cd training && ../$(PY) -m fuserank.parity --model ../models/ml-1m --out ../Tests/Fixtures/parity/ml-1m-top10.json
+
 ## train-default: rebuild models/default/ from MovieLens latest-small (needs torch); prints its figures
 train-default: venv-torch
 	cd training && ../$(PY) -m fuserank.train --config configs/default.json --out ../models/default --no-progress
@@ -82,6 +86,18 @@ proto: deps venv
 ## bench: forward latency, Swift engine vs PyTorch reference (batch 1 and 32, 200 events, 1 thread)
 bench: deps venv-torch
 	MODEL=$(MODEL) SWIFT=$(SWIFT) PY=$(PY) scripts/bench
+
+## fuzz: libFuzzer over the request path short of the socket (frames -> decode -> validation ->
+## ranking -> reply) for FUZZ_SECONDS (default 300); a separate build in .build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS = -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link,address
+fuzz: deps venv
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product fuserank-fuzz $(FUZZ_FLAGS)
+	$(PY) scripts/fuzz-seeds.py .build-fuzz/corpus-seeds
+	mkdir -p .build-fuzz/corpus .build-fuzz/crashes
+	.build-fuzz/release/fuserank-fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=.build-fuzz/crashes/ -max_len=4096 -detect_leaks=0 \
+		.build-fuzz/corpus .build-fuzz/corpus-seeds
 
 clean:
 	rm -rf .build

@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // The folder tree is the architecture:
-//   C shims (COpenBLAS, CZeroMQ, CFuseRankProto)
+//   C shims (COpenBLAS, CZeroMQ, CFuseRankProto) and C kernels (CFuseRankKernels: int8 scoring)
 //   -> FuseRankModel (tensors, kernels, encoder, safetensors; no I/O but bundle loading)
+//   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
 //   -> FuseRankWire (Swift value types <-> protobuf-c bytes) and FuseRankTransport (ZeroMQ sockets)
 //   -> FuseRankServer (workers, batching, deadlines) and FuseRankClient (clients/swift)
 //   -> thin executables.
@@ -12,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "FuseRankModel", targets: ["FuseRankModel"]),
+        .library(name: "FuseRankEvaluation", targets: ["FuseRankEvaluation"]),
         .library(name: "FuseRankClient", targets: ["FuseRankClient"]),
         .executable(name: "fuserank-server", targets: ["fuserank-server"]),
         .executable(name: "fuserank", targets: ["fuserank"]),
@@ -38,7 +40,11 @@ let package = Package(
         ),
 
         // The pure model library.
-        .target(name: "FuseRankModel", dependencies: ["COpenBLAS"]),
+        // Int8 catalogue scoring kernels (runtime dispatch: AVX-512 VNNI, AVX2, plain C).
+        .target(name: "CFuseRankKernels", path: "Sources/CFuseRankKernels"),
+        .target(name: "FuseRankModel", dependencies: ["COpenBLAS", "CFuseRankKernels"]),
+        // Evaluation protocols, MovieLens parsers, popularity: on top of the model's public API.
+        .target(name: "FuseRankEvaluation", dependencies: ["FuseRankModel"]),
 
         // Wire types and codec; transport.
         .target(name: "FuseRankWire", dependencies: ["CFuseRankProto"]),
@@ -58,7 +64,7 @@ let package = Package(
         .target(
             name: "FuseRankServer",
             dependencies: [
-                "FuseRankModel", "FuseRankWire", "FuseRankTransport",
+                "FuseRankModel", "FuseRankWire", "FuseRankTransport", "FuseRankMetrics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -72,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "fuserank-server",
             dependencies: [
-                "FuseRankServer",
+                "FuseRankServer", "FuseRankModel", "FuseRankMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -85,28 +91,35 @@ let package = Package(
             ],
             path: "clients/swift/Sources/fuserank"
         ),
+        // The request path under libFuzzer (`make fuzz`); a plain build replays inputs.
+        .executableTarget(
+            name: "fuserank-fuzz",
+            dependencies: ["FuseRankServer"]
+        ),
         .executableTarget(
             name: "fuserank-eval",
             dependencies: [
-                "FuseRankModel",
+                "FuseRankModel", "FuseRankEvaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "fuserank-bench",
             dependencies: [
-                "FuseRankModel",
+                "FuseRankModel", "FuseRankTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        // Tests, and the golden-fixture decoding the model and server tests share.
-        .target(name: "FuseRankFixtures", path: "Tests/FuseRankFixtures"),
-        .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankFixtures"]),
+        // Tests, and what they share: the golden-fixture decoding and the synthetic-bundle writer
+        // (the benchmark writes its synthetic bundles with it too).
+        .target(name: "FuseRankTestSupport", dependencies: ["FuseRankModel", "FuseRankWire"], path: "Tests/FuseRankTestSupport"),
+        .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankTestSupport"]),
+        .testTarget(name: "FuseRankEvaluationTests", dependencies: ["FuseRankEvaluation", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
         .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
         .testTarget(name: "FuseRankMetricsTests", dependencies: ["FuseRankMetrics"]),
-        .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankFixtures"]),
+        .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport"]),
         .testTarget(
             name: "FuseRankClientTests",
             dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank"],

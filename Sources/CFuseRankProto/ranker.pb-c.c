@@ -1066,7 +1066,7 @@ const ProtobufCMessageDescriptor fuserank__v1__embedding__descriptor =
   (ProtobufCMessageInit) fuserank__v1__embedding__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[10] =
 {
   {
     "events",
@@ -1176,6 +1176,18 @@ static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session_id",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__RankRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__rank_request__field_indices_by_name[] = {
   3,   /* field[3] = candidates */
@@ -1185,13 +1197,14 @@ static const unsigned fuserank__v1__rank_request__field_indices_by_name[] = {
   6,   /* field[6] = model */
   7,   /* field[7] = now_ms */
   8,   /* field[8] = query */
+  9,   /* field[9] = session_id */
   1,   /* field[1] = text_tokens */
   4,   /* field[4] = top_k */
 };
 static const ProtobufCIntRange fuserank__v1__rank_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
 {
@@ -1201,7 +1214,7 @@ const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
   "Fuserank__V1__RankRequest",
   "fuserank.v1",
   sizeof(Fuserank__V1__RankRequest),
-  9,
+  10,
   fuserank__v1__rank_request__field_descriptors,
   fuserank__v1__rank_request__field_indices_by_name,
   1,  fuserank__v1__rank_request__number_ranges,

@@ -24,7 +24,7 @@ public final class ServerMetrics: Sendable {
         public static let batchSize = "fuserank_batch_size"
         public static let queueDepth = "fuserank_queue_depth"
         public static let modelLoads = "fuserank_model_loads_total"
-        public static let modelVersionInfo = "fuserank_model_version_info"
+        public static let modelVersionInfo = "fuserank_model_version_info"  // made from a descriptor below
         public static let authFailures = "fuserank_auth_failures_total"
         public static let residentMemory = "process_resident_memory_bytes"
     }
@@ -109,7 +109,11 @@ public final class ServerMetrics: Sendable {
                 table[model] = nil
             }
             guard let version else { return }
-            let gauge = registry.makeGauge(name: Name.modelVersionInfo, labels: [("model", model), ("version", version)])
+            let gauge = registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "fuserank", metricName: "model_version", unitName: "info",
+                    helpText: "1 for the version each model serves"),
+                labels: [("model", model), ("version", version)])
             gauge.set(to: 1.0)
             table[model] = (version, gauge)
         }

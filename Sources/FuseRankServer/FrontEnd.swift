@@ -1,56 +1,66 @@
 import Foundation
+import FuseRankMetrics
 import FuseRankModel
 import FuseRankTransport
 import FuseRankWire
 import Logging
 
-/// The front thread: owns the ROUTER socket (ZeroMQ sockets are not thread-safe), answers Health
-/// and GetModelInfo itself, queues Rank jobs for the workers, and sends the workers' replies,
-/// which arrive on an inproc PULL socket. It sleeps in `zmq_poll` until a socket or the wake pipe
-/// is readable; it never busy-polls.
+/// The front thread: owns every socket (ZeroMQ sockets are not thread-safe). It reads calls from
+/// the ROUTER, answers Health and GetModelInfo itself, queues Rank jobs for the workers, and sends
+/// every reply: its own and the workers', which arrive in ``finished`` with a signal on the wake
+/// pipe. It sleeps in `zmq_poll` until the ROUTER or the wake pipe is readable; it never busy-polls.
+///
+/// The path of a call: ``run()`` -> ``receiveRequests()`` -> ``handle(_:)`` -> one file per
+/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`, `FrontEnd+ReloadModels`) ->
+/// a reply sent by ``send(_:)`` (Rank: through a ``Worker``, ReloadModels: through the
+/// ``ModelLoader``, both then ``sendFinished()``).
 final class FrontEnd: Sendable {
     let router: ZMQSocket
-    let replies: ZMQSocket
     let wake: WakePipe
     let queue: WorkQueue
+    let finished: ReplyQueue
     let workers: [Worker]
-    let models: ModelRegistry
+    let models: ModelTable
     let configuration: ServerConfiguration
     let control: ServerControl
     let stats: ServerStats
+    let metrics: ServerMetrics
+    /// Rescans repositories for ReloadModels; nil in tests that drive the front end alone.
+    let loader: ModelLoader?
     let logger: Logger
 
     /// Most requests taken off the ROUTER per poll round, so replies are never starved.
     private static let receiveBurst = 256
 
     init(
-        router: ZMQSocket, replies: ZMQSocket, wake: WakePipe, queue: WorkQueue, workers: [Worker],
-        models: ModelRegistry, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
-        logger: Logger
+        router: ZMQSocket, wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
+        models: ModelTable, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
+        metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, logger: Logger
     ) {
         self.router = router
-        self.replies = replies
         self.wake = wake
         self.queue = queue
+        self.finished = finished
         self.workers = workers
         self.models = models
         self.configuration = configuration
         self.control = control
         self.stats = stats
+        self.metrics = metrics
+        self.loader = loader
         self.logger = logger
     }
 
     /// Serves until a stop is requested and every queued request is answered, then stops the
-    /// workers and closes the sockets. Runs on the front thread.
+    /// workers and closes the socket. Runs on the front thread.
     func run() {
         var poller = ZMQPoller()
         let routerItem = poller.add(router)
-        let repliesItem = poller.add(replies)
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
-        var outstanding = 0  // Rank jobs queued or being ranked
+        var outstanding = 0  // Rank jobs queued or being ranked, and ReloadModels calls scanning
         while true {
-            if control.stopRequested && control.state == .serving {
-                control.transition(to: .draining)
+            if control.stopRequested && (control.state == .serving || control.state == .starting) {
+                control.startDraining(inFlight: outstanding)
                 logger.info("draining: \(outstanding) request(s) in flight")
             }
             if control.state == .draining && outstanding == 0 { break }
@@ -59,44 +69,36 @@ final class FrontEnd: Sendable {
                 ready = try poller.poll(timeoutMs: control.state == .draining ? 100 : -1)
             } catch {
                 logger.critical("zmq_poll failed, stopping: \(error)")
-                control.transition(to: .draining)
+                control.startDraining(inFlight: outstanding)
                 break
             }
-            if ready[wakeItem].contains(.readable) { wake.drain() }
-            if ready[repliesItem].contains(.readable) { outstanding -= forwardReplies() }
+            if ready[wakeItem].contains(.readable) {
+                wake.drain()  // before taking the replies: a reply pushed after this signals again
+                outstanding -= sendFinished()
+            }
             if ready[routerItem].contains(.readable) { outstanding += receiveRequests().queued }
+            metrics.setQueueDepth(queue.count)
         }
         shutDown()
     }
 
-    /// Closes the queue, joins the workers, sends their last replies, closes the sockets.
+    /// Closes the queue, joins the workers, sends their last replies, closes the socket.
     private func shutDown() {
         // Requests that reached the socket before it closes still get their (UNAVAILABLE) reply.
         while receiveRequests().received == Self.receiveBurst {}
         queue.close()
         for worker in workers { worker.join() }
-        _ = forwardReplies()
-        replies.close()
+        _ = sendFinished()
         router.close()  // linger: replies already queued are still delivered
         logger.info("replies sent: \(stats.summary)")
     }
 
-    /// Sends every reply the workers have pushed.
-    /// - Returns: how many replies arrived.
-    private func forwardReplies() -> Int {
-        var count = 0
-        while true {
-            let frames: [[UInt8]]?
-            do {
-                frames = try replies.receiveMultipart(dontWait: true)
-            } catch {
-                logger.error("cannot read a worker reply: \(error)")
-                return count
-            }
-            guard let frames else { return count }
-            count += 1
-            send(frames)
-        }
+    /// Sends every reply the workers have finished.
+    /// - Returns: how many there were.
+    private func sendFinished() -> Int {
+        let replies = finished.takeAll()
+        for reply in replies { send(reply) }
+        return replies.count
     }
 
     /// Handles the requests waiting on the ROUTER socket (at most ``receiveBurst``).
@@ -119,11 +121,96 @@ final class FrontEnd: Sendable {
         return (received, queued)
     }
 
-    /// Sends one reply on the ROUTER socket without blocking; a peer that is gone or not reading
-    /// loses its reply (logged), the server does not wait for it.
-    func send(_ frames: [[UInt8]]) {
+    /// Answers or queues one call; every call gets exactly one reply, here or from a worker.
+    /// - Parameter call: the received message.
+    /// - Returns: true when the reply comes later: a queued Rank job (from a worker) or a
+    ///   ReloadModels call (from the loader).
+    func handle(_ call: IncomingCall) -> Bool {
+        let received = ContinuousClock.now
+        var info = CallInfo(received: received)
+        var requestID: UInt64 = 0
         do {
-            if try !router.send(frames, dontWait: true) {
+            let content = call.content
+            guard content.count == Framing.framesPerCall else {
+                requestID = content.first.flatMap { try? RequestHeader(bytes: $0) }?.requestID ?? 0
+                throw RequestError.invalidArgument(
+                    "expected \(Framing.framesPerCall) frames after the envelope, [RequestHeader][request], got \(content.count)")
+            }
+            let size = call.contentBytes
+            if size > configuration.maxMessageBytes {
+                if content[0].count <= configuration.maxMessageBytes {
+                    requestID = (try? RequestHeader(bytes: content[0]))?.requestID ?? 0
+                }
+                throw RequestError(
+                    code: .resourceExhausted,
+                    message: "the request is \(size) bytes, the server's limit is \(configuration.maxMessageBytes)")
+            }
+            let header: RequestHeader
+            do {
+                header = try RequestHeader(bytes: content[0])
+            } catch {
+                throw RequestError.invalidArgument("cannot decode the RequestHeader frame: \(error)")
+            }
+            requestID = header.requestID
+            guard let method = Method(path: header.method) else {
+                throw RequestError(
+                    code: .unimplemented,
+                    message: "unknown method \"\(header.method)\"; this server implements "
+                        + Method.allCases.map(\.path).joined(separator: ", "))
+            }
+            info.method = CallInfo.label(method)
+            let body = content[1]
+            switch method {
+            case .health:
+                send(Reply.ok(envelope: call.envelope, requestID: requestID, body: try health(body)).labelled(info))
+            case .getModelInfo:
+                send(Reply.ok(envelope: call.envelope, requestID: requestID, body: try modelInfo(body, info: &info)).labelled(info))
+            case .rank:
+                try rank(body, call: call, header: header, info: &info)
+                return true
+            case .reloadModels:
+                try reloadModels(body, call: call, requestID: requestID, info: info)
+                return true
+            }
+        } catch {
+            let reply = Reply.failure(envelope: call.envelope, requestID: requestID, error: error).labelled(info)
+            if reply.code == .internal {
+                logger.error("request \(requestID): unexpected error \(error)")
+            } else {
+                logger.debug("request \(requestID): \(reply.code.name): \(reply.message)")
+            }
+            send(reply)
+        }
+        return false
+    }
+
+    /// UNAVAILABLE while draining: the server takes no new work.
+    func refuseWhileDraining() throws {
+        if control.state != .serving {
+            throw RequestError(code: .unavailable, message: "the server is \(control.state.rawValue) and takes no new requests")
+        }
+    }
+
+    /// The model version a request names (the empty name selects the default), or NOT_FOUND.
+    /// The caller holds the instance for the whole request.
+    func servedModel(named name: String) throws -> ServedModel {
+        guard let model = models.model(named: name) else {
+            throw RequestError(code: .notFound, message: models.notFoundMessage(name))
+        }
+        return model
+    }
+
+    /// Sends one reply on the ROUTER socket without blocking and counts it: every reply of the
+    /// server passes here. A peer that is gone or not reading loses its reply (logged); the server
+    /// does not wait for it.
+    func send(_ reply: Reply) {
+        stats.record(reply.code)
+        if let received = reply.call.received {
+            metrics.recordReply(
+                method: reply.call.method, model: reply.call.model, code: reply.code.name, duration: .now - received)
+        }
+        do {
+            if try !router.send(reply.frames, dontWait: true) {
                 logger.warning("reply dropped: the client is not reading (send high-water mark reached)")
             }
         } catch where error.isHostUnreachable {

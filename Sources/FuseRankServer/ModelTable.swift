@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankModel
 
 /// The models served now, by name: swapped atomically, read by every thread.
 ///
@@ -14,6 +15,21 @@ public final class ModelTable: @unchecked Sendable {
 
     /// An empty table.
     public init() {}
+
+    /// A table serving fixed bundles under their own names and versions, the first the default
+    /// (tests and tools; the server loads through ``ModelLoader``).
+    /// - Throws: ``ServerError/modelLoad(path:reason:)``.
+    public convenience init(bundlePaths: [String]) throws {
+        self.init()
+        for path in bundlePaths {
+            do {
+                let bundle = try ModelBundle(path: path)
+                publish(ServedModel(name: bundle.config.name, version: bundle.config.version, bundle: bundle, origin: .fixed))
+            } catch {
+                throw ServerError.modelLoad(path: path, reason: "\(error)")
+            }
+        }
+    }
 
     /// The model a request names; the empty name selects the default model.
     /// - Parameter name: `RankRequest.model` or `ModelInfoRequest.model`.

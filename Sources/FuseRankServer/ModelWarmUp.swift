@@ -8,16 +8,17 @@ enum ModelWarmUp {
     /// - Parameters:
     ///   - bundle: the model.
     ///   - maxBatch: the server's `--max-batch`.
-    /// - Throws: whatever the ranker throws.
-    static func run(_ bundle: ModelBundle, maxBatch: Int) throws {
-        let ranker = Ranker(bundle: bundle, maxBatch: maxBatch)
+    ///   - catalogueScoring: the server's `--catalogue-scoring`, so its tables are built here.
+    /// - Throws: ``InputError`` if the bundle rejects the warm-up query.
+    static func run(_ bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto) throws {
+        let ranker = Ranker(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring)
         let items = Array(bundle.catalogueItemIDs.prefix(bundle.config.maxEvents))
         let query = RankQuery(
             events: items.map { BehaviourEvent(itemID: $0, type: 1, timestampMs: 0, dwellMs: 0) },
             textTokens: [], images: [], candidates: [], topK: 10, excludeSeen: false, nowMs: 0)
-        try bundle.validate(query)
+        let validated = try bundle.validate(query)
         for size in 1...max(1, maxBatch) {
-            _ = try ranker.rank(Array(repeating: query, count: size))
+            _ = ranker.rank(Array(repeating: validated, count: size))
         }
     }
 }

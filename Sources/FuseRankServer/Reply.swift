@@ -1,25 +1,47 @@
+import FuseRankModel
 import FuseRankWire
 
-/// Builds reply messages: the request's envelope, then `[ReplyHeader][reply]`.
-enum Reply {
+/// One reply on its way out: the request's envelope, then `[ReplyHeader][reply]`. Made by the
+/// front thread or a worker; sent and counted by the front thread only.
+struct Reply: Sendable {
+    /// The routing frames of the request, delimiter included.
+    let envelope: [[UInt8]]
+    /// The request's id (0 when its header was undecodable).
+    let requestID: UInt64
+    /// The status.
+    let code: StatusCode
+    /// What is wrong; empty when OK.
+    let message: String
+    /// The encoded reply message; empty unless OK.
+    let body: [UInt8]
+    /// What the metrics label the reply with: the method, the model, and when the call came in.
+    var call = CallInfo()
+
     /// An OK reply carrying `body`.
-    /// - Parameters:
-    ///   - envelope: the routing frames of the request, delimiter included.
-    ///   - requestID: the request's id.
-    ///   - body: the encoded reply message.
-    /// - Returns: the frames to send on the ROUTER socket.
-    static func ok(envelope: [[UInt8]], requestID: UInt64, body: [UInt8]) -> [[UInt8]] {
-        envelope + [ReplyHeader(requestID: requestID, code: .ok).encode(), body]
+    static func ok(envelope: [[UInt8]], requestID: UInt64, body: [UInt8]) -> Reply {
+        Reply(envelope: envelope, requestID: requestID, code: .ok, message: "", body: body)
     }
 
     /// An error reply: the code and message, and an empty reply frame.
-    /// - Parameters:
-    ///   - envelope: the routing frames of the request, delimiter included.
-    ///   - requestID: the request's id (0 when its header was undecodable).
-    ///   - code: the status; not OK.
-    ///   - message: what is wrong.
-    /// - Returns: the frames to send on the ROUTER socket.
-    static func error(envelope: [[UInt8]], requestID: UInt64, code: StatusCode, message: String) -> [[UInt8]] {
-        envelope + [ReplyHeader(requestID: requestID, code: code, message: message).encode(), []]
+    static func error(envelope: [[UInt8]], requestID: UInt64, code: StatusCode, message: String) -> Reply {
+        Reply(envelope: envelope, requestID: requestID, code: code, message: message, body: [])
+    }
+
+    /// The error reply of a request that failed with `error`, through ``RequestError/status(of:)``.
+    static func failure(envelope: [[UInt8]], requestID: UInt64, error: any Error) -> Reply {
+        let (code, message) = RequestError.status(of: error)
+        return .error(envelope: envelope, requestID: requestID, code: code, message: message)
+    }
+
+    /// This reply labelled with `call`.
+    func labelled(_ call: CallInfo) -> Reply {
+        var reply = self
+        reply.call = call
+        return reply
+    }
+
+    /// The frames to send on the ROUTER socket.
+    var frames: [[UInt8]] {
+        envelope + [ReplyHeader(requestID: requestID, code: code, message: message).encode(), body]
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankModel
 
 /// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
 public struct ServerConfiguration: Sendable, Equatable {
@@ -18,12 +19,32 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var defaultCatalogueTopK: Int = 100
     /// Rank requests waiting for a worker; more get UNAVAILABLE.
     public var queueCapacity: Int = 1024
+    /// How whole-catalogue requests are scored: `exact` (float32), `int8` (8-bit pass, best few
+    /// hundred re-scored exactly), or `auto` (int8 from 100,000 items).
+    public var catalogueScoring: CatalogueScoring = .auto
+    /// Memory for per-session prefix caches (`RankRequest.session_id`), in MiB; 0 turns them off.
+    public var sessionCacheMB: Int = 256
+    /// Model repositories, each laid out `DIR/<model>/<version>/` (docs/operations.md).
+    public var modelRepositories: [String] = []
+    /// Rescan the repositories every this many milliseconds; 0: only on SIGHUP and ReloadModels.
+    public var repositoryPollMs: Int = 5000
+    /// `HOST:PORT` serving `GET /metrics` (Prometheus); nil: no metrics endpoint.
+    public var metricsBind: String?
+    /// The server's CURVE secret key file (Z85); with ``curveAllowPath``, only allowed clients are served.
+    public var curveSecretKeyPath: String?
+    /// The CURVE allowlist: one client public key (Z85) per line, `#` comments.
+    public var curveAllowPath: String?
+    /// How often an auth failure from one peer address is logged, at most (seconds).
+    public var authFailureLogIntervalSeconds: Int = 60
 
     /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
 
     /// A configuration with every field at its default.
     public init() {}
+
+    /// Every field at its default: the one place the defaults are written (the CLI reads them here).
+    public static let defaults = ServerConfiguration()
 
     /// A configuration for the given endpoint and models, other fields at their defaults.
     /// - Parameters:
@@ -36,13 +57,20 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// What is wrong with the configuration, or nil when it can run.
     public func validationProblem() -> String? {
-        if modelPaths.isEmpty { return "at least one --model bundle is needed" }
+        if modelPaths.isEmpty && modelRepositories.isEmpty {
+            return "at least one --model bundle or --model-repository folder is needed"
+        }
+        if repositoryPollMs < 0 { return "--repository-poll-ms must be at least 0 (got \(repositoryPollMs))" }
+        if (curveSecretKeyPath == nil) != (curveAllowPath == nil) {
+            return "--curve-secret-key and --curve-allow go together: give both or neither"
+        }
         if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
         if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }
         if maxMessageBytes < 64 { return "--max-message-bytes must be at least 64 (got \(maxMessageBytes))" }
         if defaultTimeoutMs < 1 { return "--default-timeout-ms must be at least 1" }
         if defaultCatalogueTopK < 1 { return "--default-top-k must be at least 1 (got \(defaultCatalogueTopK))" }
         if queueCapacity < 1 { return "--queue-capacity must be at least 1 (got \(queueCapacity))" }
+        if sessionCacheMB < 0 { return "--session-cache-mb must be at least 0 (got \(sessionCacheMB))" }
         return nil
     }
 

@@ -9,6 +9,7 @@ final class ServerControl: @unchecked Sendable {
     private let condition = NSCondition()
     private var current: LifecycleState = .starting
     private var stopRequestedFlag = false
+    private var inFlightAtDrain: Int?
     private let logger: Logger
 
     init(logger: Logger) { self.logger = logger }
@@ -31,6 +32,32 @@ final class ServerControl: @unchecked Sendable {
             logger.info("lifecycle: \(previous.rawValue) -> \(state.rawValue)", metadata: ["state": "\(state.rawValue)"])
         }
         condition.broadcast()
+    }
+
+    /// Moves from ``LifecycleState/starting`` to `state`; a no-op in any other state (a stop that
+    /// came during start-up wins).
+    func transitionIfStarting(to state: LifecycleState) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard current == .starting else { return }
+        current = state
+        logger.info("lifecycle: starting -> \(state.rawValue)", metadata: ["state": "\(state.rawValue)"])
+        condition.broadcast()
+    }
+
+    /// Moves to ``LifecycleState/draining`` with `inFlight` Rank requests queued or being ranked.
+    func startDraining(inFlight: Int) {
+        condition.lock()
+        inFlightAtDrain = inFlight
+        condition.unlock()
+        transition(to: .draining)
+    }
+
+    /// The Rank requests queued or being ranked when draining began; nil before.
+    var inFlightWhenDraining: Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        return inFlightAtDrain
     }
 
     /// Records a stop request; returns false if one was already made.

@@ -22,10 +22,13 @@ public struct RankRequest: WireMessage {
     public var nowMs: Int64
     /// Free text, tokenized by the server with the model's vocabulary and appended after `textTokens`.
     public var query: String
+    /// Per-session prefix cache key; empty = no cache.
+    public var sessionID: String
 
     public init(
         events: [Event] = [], textTokens: [UInt32] = [], images: [Embedding] = [], candidates: [Int64] = [],
-        topK: UInt32 = 0, excludeSeen: Bool = false, model: String = "", nowMs: Int64 = 0, query: String = ""
+        topK: UInt32 = 0, excludeSeen: Bool = false, model: String = "", nowMs: Int64 = 0, query: String = "",
+        sessionID: String = ""
     ) {
         self.events = events
         self.textTokens = textTokens
@@ -36,6 +39,7 @@ public struct RankRequest: WireMessage {
         self.model = model
         self.nowMs = nowMs
         self.query = query
+        self.sessionID = sessionID
     }
 
     public func encode() -> [UInt8] {
@@ -56,6 +60,7 @@ public struct RankRequest: WireMessage {
         c.model = arena.string(model)
         c.now_ms = nowMs
         c.query = arena.string(query)
+        c.session_id = arena.string(sessionID)
         return packed(&c, size: fuserank__v1__rank_request__get_packed_size, pack: fuserank__v1__rank_request__pack)
     }
 
@@ -71,7 +76,7 @@ public struct RankRequest: WireMessage {
                 images: swiftMessages(c.images, c.n_images, Embedding.init(c:)),
                 candidates: swiftArray(c.candidates, c.n_candidates),
                 topK: c.top_k, excludeSeen: c.exclude_seen != 0, model: swiftString(c.model),
-                nowMs: c.now_ms, query: swiftString(c.query))
+                nowMs: c.now_ms, query: swiftString(c.query), sessionID: swiftString(c.session_id))
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseRankModel
+import FuseRankTestSupport
 
 /// Forward latency of the Swift engine: median and p90 for each batch size, one JSON line each.
 ///
@@ -33,7 +34,29 @@ struct FuseRankBench: ParsableCommand {
     @Option(help: "Only write a synthetic bundle of the default shape into this folder, then exit.")
     var writeSynthetic: String?
 
+    @Option(help: "Whole-catalogue scoring instead: exact float32 vs int8 on a synthetic bundle of this many items (one JSON line).")
+    var catalogue: Int?
+
+    @Option(help: "d_model of the --catalogue bundle.")
+    var catalogueDModel: Int = 64
+
+    @Option(help: "With --catalogue: reuse this trained bundle's encoder and (resampled) item rows.")
+    var realModel: String?
+
+    @Option(help: "With --catalogue: users whose top-10 the recall is measured on.")
+    var users: Int = 1000
+
+    @Flag(help: "Session prefix cache instead: appending one event to 200 cached events vs a full pass (one JSON line).")
+    var session = false
+
+    /// The shape of `models/default` (docs/model-format.md example) with 200 events.
+    static let syntheticConfig = ModelConfig(
+        name: "synthetic", version: "bench", dModel: 64, nHeads: 2, nLayers: 2, dFF: 256,
+        maxEvents: 200, maxTextTokens: 16, maxImages: 4, imageDim: 32, numItems: 9744,
+        numEventTypes: 7, textVocabSize: 30, numTimeBuckets: 34, layerNormEps: 1e-5)
+
     func validate() throws {
+        if let catalogue, catalogue < 100 || users < 10 { throw ValidationError("--catalogue >= 100 and --users >= 10") }
         guard events >= 0, threads >= 1, iters >= 1, warmup >= 0, batches.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--events >= 0, --threads, --iters, --batch >= 1, --warmup >= 0")
         }
@@ -41,22 +64,40 @@ struct FuseRankBench: ParsableCommand {
 
     func run() throws {
         if let folder = writeSynthetic {
-            try SyntheticBundle.write(to: folder)
+            try SyntheticBundle(config: Self.syntheticConfig, seed: 7).write(to: folder)
             print("wrote a synthetic bundle (d_model 64, 2 layers, max_events 200) to \(folder)")
             return
         }
         BLAS.setThreads(threads)
+        if session {
+            var bench = SessionBench()
+            bench.iters = iters
+            bench.warmup = warmup
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        if let items = catalogue {
+            var bench = CatalogueBench(items: items)
+            bench.dModel = catalogueDModel
+            bench.realModel = realModel
+            bench.users = users
+            bench.iters = iters
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
         let bundle = try ModelBundle(path: model)
         for batch in batches.isEmpty ? [1, 32] : batches {
-            let queries = makeQueries(bundle, batch: batch)
+            let queries = try makeQueries(bundle, batch: batch)
             let ranker = Ranker(bundle: bundle, maxBatch: batch)
-            let forward = try time { _ = try ranker.userVectors(queries) }
-            let ranking = try time { _ = try ranker.rank(queries) }
+            let forward = time { _ = ranker.userVectors(queries) }
+            let ranking = time { _ = ranker.rank(queries) }
             let line: [String: Any] = [
                 "impl": "swift", "batch": batch, "events": events,
                 "median_ms": forward.median, "p90_ms": forward.p90,
                 "rank_median_ms": ranking.median, "rank_p90_ms": ranking.p90,
-                "tokens": bundle.tokenCount(queries[0]), "threads": threads, "iters": iters,
+                "tokens": bundle.tokenCount(queries[0].query), "threads": threads, "iters": iters,
                 "model": bundle.config.name, "d_model": bundle.config.dModel, "n_layers": bundle.config.nLayers,
             ]
             let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
@@ -65,28 +106,28 @@ struct FuseRankBench: ParsableCommand {
     }
 
     /// `batch` requests of `events` known-item events each, about one event per five minutes.
-    private func makeQueries(_ bundle: ModelBundle, batch: Int) -> [RankQuery] {
+    private func makeQueries(_ bundle: ModelBundle, batch: Int) throws -> [ValidatedQuery] {
         var rng = SplitMix64(state: 0)
         let ids = bundle.catalogueItemIDs
         let types = UInt64(bundle.config.numEventTypes)
-        return (0..<batch).map { _ in
+        return try (0..<batch).map { _ in
             var ts: Int64 = 1_700_000_000_000
             let evs = (0..<events).map { _ -> BehaviourEvent in
                 ts += 1 + Int64(rng.below(600_000))
                 return BehaviourEvent(itemID: ids[Int(rng.below(UInt64(ids.count)))], type: Int32(rng.below(types)), timestampMs: ts)
             }
-            return RankQuery(events: evs, topK: 10, excludeSeen: true, nowMs: ts + 60_000)
+            return try bundle.validate(RankQuery(events: evs, topK: 10, excludeSeen: true, nowMs: ts + 60_000))
         }
     }
 
     /// Median and p90 wall time of `body` in milliseconds.
-    private func time(_ body: () throws -> Void) throws -> (median: Double, p90: Double) {
-        for _ in 0..<warmup { try body() }
+    private func time(_ body: () -> Void) -> (median: Double, p90: Double) {
+        for _ in 0..<warmup { body() }
         var ms: [Double] = []
         ms.reserveCapacity(iters)
         for _ in 0..<iters {
             let start = DispatchTime.now().uptimeNanoseconds
-            try body()
+            body()
             ms.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
         ms.sort()

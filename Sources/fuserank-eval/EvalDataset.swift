@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankEvaluation
 import FuseRankModel
 
 /// A dataset of `../shared/data/` read for evaluation: sequences, catalogue and item text.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseRankEvaluation
 import FuseRankModel
 
 /// Evaluates a bundle through the Swift engine on a dataset split and prints JSON metrics.

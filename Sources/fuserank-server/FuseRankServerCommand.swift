@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import FuseRankMetrics
+import FuseRankModel
 import FuseRankServer
 import Logging
 
@@ -10,33 +12,57 @@ struct FuseRankServerCommand: ParsableCommand {
         commandName: "fuserank-server",
         abstract: "Serve FuseRank model bundles over ZeroMQ (protocol: docs/wire.md).",
         discussion: """
-            Prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests.
+            Binds first (Health answers "starting" at once), then loads and warms up the models, then
+            prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests.
             SIGINT or SIGTERM: stop taking work, finish what is in flight, exit 0.
+            SIGHUP: rescan the model repositories now.
+            Exit codes: 0 stopped by a signal; 1 cannot start (bind, model load); 2 bad CURVE key files.
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on; a port of 0 picks a free one (see the ready line).")
-    var bind = "tcp://127.0.0.1:5555"
+    var bind = ServerConfiguration.defaults.bind
 
-    @Option(name: .customLong("model"), help: "A model bundle folder; repeat for more models. The first is the default.")
+    @Option(name: .customLong("model"), help: "A model bundle folder, loaded once and never reloaded; repeat for more models. The first is the default.")
     var models: [String] = []
 
+    @Option(name: .customLong("model-repository"), help: "A model repository DIR/<model>/<version>/: the highest version that loads is served, new versions are swapped in (docs/operations.md). Repeatable.")
+    var modelRepositories: [String] = []
+
+    @Option(help: "Rescan the model repositories every this many ms; 0: only on SIGHUP and ReloadModels.")
+    var repositoryPollMs: Int = ServerConfiguration.defaults.repositoryPollMs
+
+    @Option(help: "HOST:PORT serving GET /metrics (Prometheus text format); off by default.")
+    var metricsBind: String?
+
+    @Option(help: "The server's CURVE secret key file (Z85, from `fuserank keygen`); needs --curve-allow.")
+    var curveSecretKey: String?
+
+    @Option(help: "Allowed client public keys (Z85), one per line, # comments; needs --curve-secret-key.")
+    var curveAllow: String?
+
     @Option(help: "Worker threads (each ranks with 1 OpenBLAS thread). Default: cores - 1, at least 1.")
-    var workers: Int = ServerConfiguration.defaultWorkers
+    var workers: Int = ServerConfiguration.defaults.workers
 
     @Option(help: "Most Rank requests one worker ranks in one batched forward pass.")
-    var maxBatch: Int = 8
+    var maxBatch: Int = ServerConfiguration.defaults.maxBatch
 
     @Option(help: "Largest request (header + message, bytes); larger ones get RESOURCE_EXHAUSTED.")
-    var maxMessageBytes: Int = 16 * 1024 * 1024
+    var maxMessageBytes: Int = ServerConfiguration.defaults.maxMessageBytes
 
     @Option(help: "Deadline (ms) of a request whose timeout_ms is 0.")
-    var defaultTimeoutMs: UInt32 = 1000
+    var defaultTimeoutMs: UInt32 = ServerConfiguration.defaults.defaultTimeoutMs
 
     @Option(help: "top_k of a whole-catalogue request that asks for 0.")
-    var defaultTopK: Int = 100
+    var defaultTopK: Int = ServerConfiguration.defaults.defaultCatalogueTopK
 
     @Option(help: "Rank requests waiting for a worker; more get UNAVAILABLE.")
-    var queueCapacity: Int = 1024
+    var queueCapacity: Int = ServerConfiguration.defaults.queueCapacity
+
+    @Option(help: "Whole-catalogue scoring: exact (float32), int8 (8-bit pass, best few hundred re-scored exactly), auto (int8 from 100,000 items).")
+    var catalogueScoring: String = ServerConfiguration.defaults.catalogueScoring.rawValue
+
+    @Option(help: "MiB for per-session prefix caches (requests with a session_id); 0 turns them off.")
+    var sessionCacheMb: Int = ServerConfiguration.defaults.sessionCacheMB
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -49,13 +75,28 @@ struct FuseRankServerCommand: ParsableCommand {
         c.defaultTimeoutMs = defaultTimeoutMs
         c.defaultCatalogueTopK = defaultTopK
         c.queueCapacity = queueCapacity
+        c.catalogueScoring = CatalogueScoring(rawValue: catalogueScoring) ?? c.catalogueScoring
+        c.sessionCacheMB = sessionCacheMb
+        c.modelRepositories = modelRepositories
+        c.repositoryPollMs = repositoryPollMs
+        c.metricsBind = metricsBind
+        c.curveSecretKeyPath = curveSecretKey
+        c.curveAllowPath = curveAllow
         return c
     }
 
     func validate() throws {
-        if models.isEmpty { throw ValidationError("give at least one --model bundle folder") }
+        if models.isEmpty && modelRepositories.isEmpty {
+            throw ValidationError("give at least one --model bundle folder or --model-repository")
+        }
+        if let metricsBind, MetricsEndpoint.parse(metricsBind) == nil {
+            throw ValidationError("--metrics-bind must be HOST:PORT with an IPv4 host, localhost or * (got \"\(metricsBind)\")")
+        }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if CatalogueScoring(rawValue: catalogueScoring) == nil {
+            throw ValidationError("--catalogue-scoring must be exact, int8 or auto")
         }
         if let problem = serverConfiguration.validationProblem() { throw ValidationError(problem) }
     }
@@ -75,8 +116,25 @@ struct FuseRankServerCommand: ParsableCommand {
             stopper.stop()
         }
         defer { signals.cancel() }
+        let reloader = PendingReload()
+        let hangups = ShutdownSignals([SIGHUP]) { _ in
+            logger.info("received SIGHUP: rescanning the model repositories")
+            reloader.reload()
+        }
+        defer { hangups.cancel() }
         do {
             let server = try RankServer(configuration: serverConfiguration, logger: logger)
+            reloader.attach(server)
+            if let metricsBind {
+                do {
+                    let metrics = try MetricsEndpoint.startBlocking(metrics: server.metrics, bind: metricsBind)
+                    logger.info("metrics on http://\(metrics.host):\(metrics.port)/metrics")
+                    FileHandle.standardOutput.write(Data("fuserank-server: metrics on \(metrics.host):\(metrics.port)\n".utf8))
+                } catch {
+                    logger.critical("\(error)")
+                    throw ExitCode.failure
+                }
+            }
             let endpoint = try server.start()
             // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("fuserank-server: serving on \(endpoint)\n".utf8))
@@ -84,6 +142,7 @@ struct FuseRankServerCommand: ParsableCommand {
             server.waitUntilStopped()
         } catch let error as ServerError {
             logger.critical("\(error)")
+            if case .badKeys = error { throw ExitCode(2) }
             throw ExitCode.failure
         }
         logger.info("lifecycle: stopped; exiting")

@@ -1,3 +1,4 @@
+import FuseRankTestSupport
 import Foundation
 import Testing
 @testable import FuseRankModel
@@ -7,13 +8,13 @@ import Testing
 /// unknown candidates; batches equal single runs.
 @Suite struct GoldenFixtureTests {
     @Test func fixtureSetsExist() {
-        let names = GoldenFixtures.sets.map(\.lastPathComponent)
-        #expect(names.contains("tiny") && names.contains("tiny-noimage"), "fixture sets in \(GoldenFixtures.root.path): \(names)")
+        let names = GoldenCases.sets.map(\.lastPathComponent)
+        #expect(names.contains("tiny") && names.contains("tiny-noimage"), "fixture sets in \(GoldenCases.root.path): \(names)")
     }
 
-    @Test(arguments: GoldenFixtures.sets)
+    @Test(arguments: GoldenCases.sets)
     func casesMatchPyTorch(_ set: URL) throws {
-        let file = try GoldenFixtures.load(set)
+        let file = try GoldenCases.load(set)
         let bundle = try ModelBundle(path: set.path)
         let ranker = Ranker(bundle: bundle, maxBatch: file.cases.count)
         let d = bundle.config.dModel
@@ -50,9 +51,9 @@ import Testing
         print("golden \(set.lastPathComponent): \(file.cases.count) cases, max |Swift - PyTorch| = \(maxDiff)")
     }
 
-    @Test(arguments: GoldenFixtures.sets)
+    @Test(arguments: GoldenCases.sets)
     func batchesEqualSingleRuns(_ set: URL) throws {
-        let file = try GoldenFixtures.load(set)
+        let file = try GoldenCases.load(set)
         let bundle = try ModelBundle(path: set.path)
         let byName = Dictionary(uniqueKeysWithValues: file.cases.map { ($0.name, $0) })
         #expect(!file.batches.isEmpty)
@@ -73,9 +74,9 @@ import Testing
         }
     }
 
-    @Test(arguments: GoldenFixtures.sets)
+    @Test(arguments: GoldenCases.sets)
     func tokenizerMatchesPython(_ set: URL) throws {
-        let file = try GoldenFixtures.load(set)
+        let file = try GoldenCases.load(set)
         let bundle = try ModelBundle(path: set.path)
         #expect(!file.tokenizer.isEmpty)
         for t in file.tokenizer {
@@ -83,9 +84,9 @@ import Testing
         }
     }
 
-    @Test(arguments: GoldenFixtures.sets)
+    @Test(arguments: GoldenCases.sets)
     func invalidQueriesAreRejected(_ set: URL) throws {
-        let file = try GoldenFixtures.load(set)
+        let file = try GoldenCases.load(set)
         let bundle = try ModelBundle(path: set.path)
         let ranker = Ranker(bundle: bundle, maxBatch: 2)
         for c in file.invalid {

@@ -1,3 +1,4 @@
+import FuseRankTestSupport
 import Foundation
 import Testing
 @testable import FuseRankModel
@@ -169,9 +170,10 @@ import Testing
         withoutContext.images = []
         ranker.encode([q, withoutContext])
         let d = synthetic.config.dModel, events = synthetic.config.maxEvents
-        #expect(ranker.offsets[1] == ranker.lengths[0])
+        let s = ranker.state
+        #expect(s.offsets[1] == s.lengths[0])
         // Equal up to float rounding (the GEMMs run on different row counts): 1e-5.
-        let diff = (0..<(events * d)).map { abs(ranker.x[$0] - ranker.x[ranker.offsets[1] * d + $0]) }.max()!
+        let diff = (0..<(events * d)).map { abs(s.x[$0] - s.x[s.offsets[1] * d + $0]) }.max()!
         #expect(diff <= 1e-5)
         // ...while the user vectors differ, since [RANK] sees the context.
         #expect(try ranker.userVectors([q]) != ranker.userVectors([withoutContext]))
@@ -215,20 +217,32 @@ import Testing
             try bundle.validate(RankQuery(images: [[1, 2, 3, 4, 5, -.infinity]]))
         }
         #expect(throws: InputError.negativeTopK(-1)) { try bundle.validate(RankQuery(topK: -1)) }
-        #expect(throws: InputError.batchTooLarge(count: 3, maxBatch: 2)) {
-            try ranker.rank([RankQuery(), RankQuery(), RankQuery()])
-        }
         #expect(InputError.imageLength(index: 1, count: 12, expected: 32).description
                 == "images[1] has 12 values, the model takes 32")
-        #expect(try ranker.rank([]).isEmpty)
+        #expect(ranker.rank([ValidatedQuery]()).isEmpty)
     }
 
-    @Test func blasThreadsDefaultToOne() {
-        _ = Ranker(bundle: try! synthetic.load(), maxBatch: 1)
-        #expect(BLAS.threads == 1)
-        BLAS.setThreads(2)
-        #expect(BLAS.threads == 2)
-        BLAS.setThreads(1)
+    /// A call longer than maxBatch runs in passes of maxBatch, each query as it ranks alone.
+    @Test func callsLongerThanMaxBatchRunInPasses() throws {
+        let ranker = Ranker(bundle: try synthetic.load(), maxBatch: 2)
+        let qs = queries
+        #expect(qs.count > 2 * ranker.maxBatch)
+        let all = try ranker.rank(qs)
+        #expect(all.count == qs.count)
+        for (q, r) in zip(qs, all) {
+            let alone = try ranker.rank([q])[0]
+            #expect(r.items.map(\.itemID) == alone.items.map(\.itemID))
+        }
+        let d = synthetic.config.dModel
+        let u = try ranker.userVectors(qs)
+        #expect(u.count == qs.count * d)
+        #expect(Array(u[(4 * d)..<(5 * d)]) == (try ranker.userVectors([qs[4]])))
+    }
+
+    /// OpenBLAS would start one thread per core; a ranker leaves it at 1 unless told otherwise.
+    /// (Read-only: the count is process-wide and other tests run GEMMs concurrently.)
+    @Test func blasThreadsDefaultToOne() throws {
+        _ = Ranker(bundle: try synthetic.load(), maxBatch: 1)
         #expect(BLAS.threads == 1)
     }
 }

@@ -1,3 +1,4 @@
+import FuseRankTestSupport
 import Foundation
 import FuseRankServer
 import FuseRankWire

@@ -14,7 +14,6 @@ import Testing
     final class Harness {
         let context: ZMQContext
         let router: ZMQSocket
-        let pull: ZMQSocket
         let dealer: ZMQSocket
         let queue: WorkQueue
         let control = ServerControl(logger: quietLogger)
@@ -26,17 +25,16 @@ import Testing
             router = try ZMQSocket(context: context, type: .router)
             try router.setRouterMandatory(true)
             try router.bind(name)
-            pull = try ZMQSocket(context: context, type: .pull)
-            try pull.bind(name + "-replies")
             dealer = try ZMQSocket(context: context, type: .dealer)
             try dealer.setLinger(0)
             try dealer.connect(name)
             queue = WorkQueue(capacity: queueCapacity)
             var configuration = ServerConfiguration(bind: name, modelPaths: [Fixtures.tiny])
             configuration.queueCapacity = queueCapacity
+            let wake = try WakePipe()
             front = FrontEnd(
-                router: router, replies: pull, wake: try WakePipe(), queue: queue, workers: [],
-                models: try ModelRegistry(paths: [Fixtures.tiny]), configuration: configuration, control: control,
+                router: router, wake: wake, queue: queue, finished: ReplyQueue(wake: wake), workers: [],
+                models: try ModelTable(bundlePaths: [Fixtures.tiny]), configuration: configuration, control: control,
                 stats: ServerStats(), logger: quietLogger)
             control.transition(to: .serving)
         }
@@ -44,7 +42,6 @@ import Testing
         deinit {
             dealer.close()
             router.close()
-            pull.close()
         }
 
         /// Sends a call from the peer, lets the front end handle it.
@@ -91,7 +88,7 @@ import Testing
         #expect(try zmqPoll(harness.dealer, timeoutMs: 10_000).contains(.readable))
         let reply = try #require(try harness.dealer.receiveMultipart(dontWait: true))
         #expect(try ReplyHeader(bytes: reply[1]).code == .ok)
-        #expect(try HealthReply(bytes: reply[2]) == HealthReply(ready: false, state: "draining", models: ["tiny"]))
+        #expect(try HealthReply(bytes: reply[2]) == HealthReply(ready: false, state: "draining", models: ["tiny"], modelVersions: [ModelVersion(model: "tiny", version: "golden-1")]))
         #expect(harness.queue.count == 0)
     }
 
@@ -114,6 +111,6 @@ import Testing
         #expect(harness.front.handle(IncomingCall(frames: second)))
         let defaultJob = try #require(harness.queue.takeBatch(maxBatch: 1)?.first)
         #expect(defaultJob.deadline >= received + .milliseconds(1000))
-        #expect(defaultJob.query.topK == 100, "top_k 0 over the whole catalogue takes the server default")
+        #expect(defaultJob.query.query.topK == 100, "top_k 0 over the whole catalogue takes the server default")
     }
 }

@@ -117,8 +117,9 @@ final class RepositoryProbe: @unchecked Sendable {
         repo.scan()
         #expect(repo.table.model(named: "m")?.version == "2")
         // The request still ranks on version 1.
-        let ranker = Ranker(bundle: try #require(held).bundle, maxBatch: 1)
-        #expect(try ranker.rank([RankQuery(events: [BehaviourEvent(itemID: held!.bundle.catalogueItemIDs[0])], topK: 3)])[0].items.count == 3)
+        let bundle = try #require(held).bundle
+        let query = try bundle.validate(RankQuery(events: [BehaviourEvent(itemID: bundle.catalogueItemIDs[0])], topK: 3))
+        #expect(Ranker(bundle: bundle, maxBatch: 1).rank([query])[0].items.count == 3)
         #expect(held?.version == "1")
         held = nil
         #expect(weakOld == nil)  // released with its last holder

@@ -1,3 +1,4 @@
+import FuseRankTestSupport
 import Foundation
 import FuseRankServer
 import FuseRankWire
@@ -77,7 +78,9 @@ import Testing
         let peer = try server.peer()
         let reply = try peer.call(.health, id: 77, body: HealthRequest().encode())
         #expect(reply.header == ReplyHeader(requestID: 77, code: .ok))
-        #expect(try HealthReply(bytes: reply.body) == HealthReply(ready: true, state: "serving", models: ["tiny", "tiny-noimage"]))
+        #expect(try HealthReply(bytes: reply.body) == HealthReply(
+            ready: true, state: "serving", models: ["tiny", "tiny-noimage"],
+            modelVersions: [ModelVersion(model: "tiny", version: "golden-1"), ModelVersion(model: "tiny-noimage", version: "golden-1")]))
         #expect(server.server.state == .serving)
     }
 
@@ -108,22 +111,68 @@ import Testing
         #expect(try ReplyHeader(bytes: frames[3]).requestID == 5)
     }
 
-    @Test func stopDrainsAndStops() throws {
-        let server = try TestServer()
+    /// Requests queued when the stop comes are still ranked, and every request gets exactly one
+    /// reply. A catalogue of 200,000 items and one worker ranking one request at a time keep
+    /// most of the 100 requests queued when the stop comes.
+    @Test func stopDrainsQueuedRequestsAndStops() throws {
+        var config = SyntheticBundle.tinyConfig(imageDim: 0)
+        config.dModel = 32
+        config.numItems = 200_000
+        let big = SyntheticBundle(config: config, seed: 5)
+        let folder = try big.write()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let server = try TestServer(models: [folder]) {
+            $0.workers = 1
+            $0.maxBatch = 1
+            $0.defaultTimeoutMs = 60_000
+        }
         let peer = try server.peer()
-        for id in 1...50 { try peer.send(Method.rank.path, id: UInt64(id), body: RankRequest(topK: 40).encode()) }
+        let total = 100
+        for id in 1...total { try peer.send(Method.rank.path, id: UInt64(id), body: RankRequest(topK: 40).encode()) }
         var ids = Set<UInt64>()
         // The first reply proves the work is under way; then stop with the rest in flight.
         let first = try peer.receive()
+        #expect(first.header.code == .ok)
         ids.insert(first.header.requestID)
         server.server.stop()
-        for _ in 2...50 {
-            let reply = try peer.receive()
+        var okAfterStop = 0
+        for _ in 2...total {
+            let reply = try peer.receive(timeoutMs: 60_000)
             #expect(reply.header.code == .ok || reply.header.code == .unavailable)
-            #expect(ids.insert(reply.header.requestID).inserted)
+            if reply.header.code == .ok { okAfterStop += 1 }
+            #expect(ids.insert(reply.header.requestID).inserted, "one reply per request")
         }
         server.server.waitUntilStopped()
         #expect(server.server.state == .stopped)
-        #expect(ids == Set(1...50))
+        #expect(ids == Set((1...total).map(UInt64.init)))
+        #expect(try !peer.hasMessage(timeoutMs: 50), "no extra reply")
+        let inFlight = try #require(server.server.inFlightWhenDraining)
+        #expect(inFlight > 0, "requests were queued when the stop came")
+        #expect(okAfterStop >= inFlight, "each request queued at the stop was ranked")
+    }
+}
+
+/// The server's session cache: requests of one session reuse its states over the wire.
+@Suite struct ServerSessionCacheTests {
+    @Test func sessionRequestsHitTheCacheAndMatchPlainOnes() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        var events: [Event] = []
+        for step in 1...6 {
+            events.append(Event(itemID: 85320 + Int64(step), type: .view, timestampMs: 1_700_000_000_000 + Int64(step) * 60_000))
+            let cached = try peer.rank(RankRequest(events: events, topK: 5, sessionID: "s-1"), id: UInt64(2 * step))
+            let plain = try peer.rank(RankRequest(events: events, topK: 5), id: UInt64(2 * step + 1))
+            #expect(cached.items.map(\.itemID) == plain.items.map(\.itemID))
+            for (a, b) in zip(cached.items, plain.items) { #expect(abs(a.score - b.score) <= 1e-5 * max(1, abs(b.score))) }
+        }
+        let stats = try #require(server.server.sessionCacheStatistics)
+        #expect(stats.misses == 1 && stats.hits == 5 && stats.sessions == 1)
+    }
+
+    @Test func aZeroBudgetTurnsTheCacheOff() throws {
+        let server = try TestServer { $0.sessionCacheMB = 0 }
+        let peer = try server.peer()
+        _ = try peer.rank(RankRequest(events: [Event(itemID: 85320)], topK: 5, sessionID: "s-1"))
+        #expect(server.server.sessionCacheStatistics == nil)
     }
 }

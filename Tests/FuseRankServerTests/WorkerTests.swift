@@ -1,86 +1,98 @@
 import Foundation
 import FuseRankModel
+import FuseRankTestSupport
 import FuseRankTransport
 import FuseRankWire
 import Testing
 
 @testable import FuseRankServer
 
-/// A worker with a real inproc PUSH -> PULL reply path.
+/// A worker and the front thread's side of its reply path: the ``ReplyQueue`` and the wake pipe.
 @Suite struct WorkerTests {
     final class Harness {
-        let context: ZMQContext
-        let pull: ZMQSocket
+        let wake: WakePipe
+        let finished: ReplyQueue
         let queue = WorkQueue(capacity: 64)
         let worker: Worker
         let stats = ServerStats()
+        private var taken: [Reply] = []
 
+        /// A worker that is not started yet: jobs pushed before ``start()`` wait together.
         init(maxBatch: Int, models: [ModelBundle] = []) throws {
-            context = try ZMQContext()
-            let name = "inproc://worker-\(UUID().uuidString)"
-            pull = try ZMQSocket(context: context, type: .pull)
-            try pull.bind(name)
-            worker = Worker(index: 0, queue: queue, context: context, replyEndpoint: name, maxBatch: maxBatch, models: models, stats: stats, logger: quietLogger)
-            try worker.start()
+            wake = try WakePipe()
+            finished = ReplyQueue(wake: wake)
+            worker = Worker(index: 0, queue: queue, finished: finished, maxBatch: maxBatch, models: models, stats: stats)
         }
 
-        /// The next reply: (request id, code, body).
-        func reply() throws -> (id: UInt64, code: StatusCode, body: [UInt8], envelope: [[UInt8]]) {
-            guard try zmqPoll(pull, timeoutMs: 10_000).contains(.readable),
-                let frames = try pull.receiveMultipart(dontWait: true)
-            else { throw PeerError(description: "no reply from the worker") }
-            let header = try ReplyHeader(bytes: frames[frames.count - 2])
-            return (header.requestID, header.code, frames[frames.count - 1], Array(frames.dropLast(2)))
+        func start() { worker.start() }
+
+        /// The next reply, waiting on the wake pipe as the front thread does.
+        func reply() throws -> Reply {
+            var poller = ZMQPoller()
+            poller.add(fileDescriptor: wake.fileDescriptor)
+            while taken.isEmpty {
+                guard try poller.poll(timeoutMs: 10_000) == [.readable] else {
+                    throw PeerError(description: "no reply from the worker")
+                }
+                wake.drain()
+                taken += finished.takeAll()
+            }
+            return taken.removeFirst()
         }
 
         func stop() {
             queue.close()
             worker.join()
-            pull.close()
         }
     }
 
     @Test func expiredRequestsGetDeadlineExceeded() throws {
         let harness = try Harness(maxBatch: 4)
+        harness.start()
         defer { harness.stop() }
         let bundle = try ModelBundle(path: Fixtures.tiny)
+        let query = try bundle.validate(RankQuery(topK: 2))
         let past = ContinuousClock.now - .milliseconds(1)
-        #expect(harness.queue.push(RankJob(envelope: [[7], []], requestID: 1, bundle: bundle, query: RankQuery(topK: 2), deadline: past)))
-        #expect(harness.queue.push(RankJob(envelope: [[8], []], requestID: 2, bundle: bundle, query: RankQuery(topK: 2), deadline: .now + .seconds(60))))
-        var replies: [UInt64: (StatusCode, [UInt8], [[UInt8]])] = [:]
+        #expect(harness.queue.push(RankJob(envelope: [[7], []], requestID: 1, bundle: bundle, query: query, deadline: past)))
+        #expect(harness.queue.push(RankJob(envelope: [[8], []], requestID: 2, bundle: bundle, query: query, deadline: .now + .seconds(60))))
+        var replies: [UInt64: Reply] = [:]
         for _ in 0..<2 {
             let r = try harness.reply()
-            replies[r.id] = (r.code, r.body, r.envelope)
+            replies[r.requestID] = r
         }
-        #expect(replies[1]?.0 == .deadlineExceeded && replies[1]?.1.isEmpty == true)
-        #expect(replies[1]?.2 == [[7], []], "the envelope is echoed")
-        #expect(replies[2]?.0 == .ok)
-        #expect(try RankReply(bytes: replies[2]?.1 ?? []).items.count == 2)
-        #expect(harness.stats.count(.deadlineExceeded) == 1)
+        #expect(replies[1]?.code == .deadlineExceeded && replies[1]?.body.isEmpty == true)
+        #expect(replies[1]?.envelope == [[7], []], "the envelope is echoed")
+        #expect(replies[2]?.code == .ok)
+        #expect(try RankReply(bytes: replies[2]?.body ?? []).items.count == 2)
     }
 
-    /// A batch ranks each request as it would be ranked alone.
-    @Test func batchedResultsEqualSingleResults() throws {
+    /// Jobs waiting together are ranked as one batch, and each as it would be ranked alone.
+    @Test func waitingJobsAreRankedAsOneBatchLikeSingles() throws {
         let golden = try GoldenCases.load(Fixtures.tiny)
         let bundle = try ModelBundle(path: Fixtures.tiny)
-        let queries = try golden.cases.map { try $0.query.request().rankQuery(for: bundle, defaultCatalogueTopK: 100) }
+        let queries = try golden.cases.map {
+            try ValidatedQuery(wire: $0.query.request(), bundle: bundle, defaultCatalogueTopK: 100)
+        }
+        #expect(queries.count > 1)
         let single = Ranker(bundle: bundle, maxBatch: 1)
-        let alone = try queries.map { try single.rank([$0])[0] }
+        let alone = queries.map { single.rank([$0])[0] }
 
-        let harness = try Harness(maxBatch: 8, models: [bundle])
-        defer { harness.stop() }
+        let harness = try Harness(maxBatch: queries.count, models: [bundle])
         for (n, query) in queries.enumerated() {
             #expect(harness.queue.push(RankJob(envelope: [[1], []], requestID: UInt64(n), bundle: bundle, query: query, deadline: .now + .seconds(60))))
         }
+        harness.start()  // every job is already waiting: the worker takes them in one batch
+        defer { harness.stop() }
         for _ in queries {
             let r = try harness.reply()
             #expect(r.code == .ok)
             let reply = try RankReply(bytes: r.body)
-            let expected = alone[Int(r.id)]
+            let expected = alone[Int(r.requestID)]
             #expect(reply.items.map(\.itemID) == expected.items.map(\.itemID))
             // BLAS blocks a batch's GEMM differently from a single row's: equal to float rounding.
             for (got, want) in zip(reply.items, expected.items) { #expect(abs(got.score - want.score) <= 1e-5) }
             #expect(reply.unknownCandidates == expected.unknownCandidates)
         }
+        #expect(harness.stats.batchSizes == [queries.count: 1], "one batch of \(queries.count)")
     }
 }

@@ -111,9 +111,10 @@ struct CurveTests {
         defer { foreign.stop() }
         #expect(throws: ZMQError.self) { try router.makeCurveServer(keys: server, zap: foreign) }
         // One handler per context: a second bind of the ZAP endpoint fails.
-        let first = try ZAPHandler(context: context, allowed: [])
+        let third = try ZMQContext()
+        let first = try ZAPHandler(context: third, allowed: [])
         defer { first.stop() }
-        #expect(throws: ZMQError.self) { _ = try ZAPHandler(context: context, allowed: []) }
+        #expect(throws: ZMQError.self) { _ = try ZAPHandler(context: third, allowed: []) }
     }
 
     @Test func withoutAHandlerLibzmqAdmitsAnyKey() throws {

@@ -50,44 +50,74 @@ import Testing
         let wakeSender = try ZMQSocket(context: context, type: .pair)
         try wakeSender.connect("inproc://wake")
 
-        let (stream, continuation) = AsyncStream<[ZMQPollEvents]>.makeStream()
+        // The thread says who it is, then blocks in poll; `returnedAt` is when poll came back.
+        let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
+        let returnedAt = Shared<ContinuousClock.Instant?>(nil)
+        let (stream, continuation) = AsyncStream<([ZMQPollEvents], [[UInt8]]?)>.makeStream()
         let thread = Thread {
+            threadIDSink.yield(KernelThread.currentID())
+            threadIDSink.finish()
             var poller = ZMQPoller()
             poller.add(wakeReceiver)
             let ready = (try? poller.poll(timeoutMs: 10_000)) ?? []
-            _ = try? wakeReceiver.receiveMultipart(dontWait: true)
-            continuation.yield(ready)
+            returnedAt.value = ContinuousClock.now
+            let message = (try? wakeReceiver.receiveMultipart(dontWait: true)) ?? nil
+            continuation.yield((ready, message))
             continuation.finish()
         }
         thread.start()
-        try await Task.sleep(for: .milliseconds(20))
+        let tid = try #require(await threadIDs.first { _ in true } ?? nil)
+        // Send only once the kernel shows the thread asleep, i.e. blocked in poll with nothing to read.
+        try #require(try await KernelThread.waitUntilSleeping(tid), "the polling thread never blocked")
+        #expect(returnedAt.value == nil, "poll returned before anything was sent")
+        let sentAt = ContinuousClock.now
         try wakeSender.send([[1]])
-        var result: [ZMQPollEvents]?
+        var result: ([ZMQPollEvents], [[UInt8]]?)?
         for await r in stream { result = r }
-        #expect(result == [.readable])
+        #expect(result?.0 == [.readable])
+        #expect(result?.1 == [[1]])
+        // The send woke it (not the 10 s poll timeout), and not before the send.
+        let woke = try #require(returnedAt.value)
+        #expect(woke >= sentAt)
+        #expect(woke - sentAt < .seconds(5))
     }
 
     @Test func contextShutdownInterruptsABlockedReceive() async throws {
         let ctx = try ZMQContext()
         let socket = try ZMQSocket(context: ctx, type: .pull)
         try socket.bind("inproc://shutdown")
+        // Without the shutdown the receive would give up after 10 s and return nil (not ETERM).
+        try socket.setReceiveTimeout(10_000)
+        let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
+        let returnedAt = Shared<ContinuousClock.Instant?>(nil)
         let (stream, continuation) = AsyncStream<ZMQError?>.makeStream()
         let thread = Thread {
+            threadIDSink.yield(KernelThread.currentID())
+            threadIDSink.finish()
             do {
                 _ = try socket.receiveMultipart()
+                returnedAt.value = ContinuousClock.now
                 continuation.yield(nil)
             } catch {
+                returnedAt.value = ContinuousClock.now
                 continuation.yield(error as? ZMQError)
             }
             socket.close()
             continuation.finish()
         }
         thread.start()
-        try await Task.sleep(for: .milliseconds(20))
+        let tid = try #require(await threadIDs.first { _ in true } ?? nil)
+        // Shut down only once the kernel shows the thread asleep in its receive.
+        try #require(try await KernelThread.waitUntilSleeping(tid), "the receiving thread never blocked")
+        #expect(returnedAt.value == nil, "the receive returned before the shutdown")
+        let shutdownAt = ContinuousClock.now
         ctx.shutdown()
         var seen: ZMQError?
         for await e in stream { seen = e }
         #expect(seen?.isTerminated == true)
+        let returned = try #require(returnedAt.value)
+        #expect(returned >= shutdownAt)
+        #expect(returned - shutdownAt < .seconds(5))
         try ctx.terminate()
         try ctx.terminate()  // idempotent
     }

@@ -17,6 +17,7 @@ from .bundle import export_bundle
 from .config import ModelConfig
 from .features import Request, RequestError
 from .model import FuseRankModel
+from .ranking import rank_user
 from .tokenizer import tokenize
 
 TOLERANCE = 1e-4
@@ -192,7 +193,7 @@ def invalid_cases(ids: list[int], cfg: ModelConfig) -> list[dict]:
 def check_gaps(name: str, model: FuseRankModel, req: Request, u: torch.Tensor) -> bool:
     """True when the expected order is robust: adjacent scores differ by >= MIN_GAP (or are the tie)."""
     full = Request(**{**req.__dict__, "top_k": 0})
-    items, _ = model.rank_user(full, u)
+    items, _ = rank_user(model, full, u)
     cut = len(items) if req.top_k == 0 else min(len(items), req.top_k + 1)
     row_of = model.row_index()
     tie = {model.item_ids[r].item() for r in TIE_ROWS}
@@ -219,7 +220,7 @@ def build_set(out: Path, set_name: str, image_dim: int, seed: int) -> int:
         if all(check_gaps(n, model, r, u) for (n, r), u in zip(cases, us)):
             # the exclude-seen case must actually drop something from the top 10
             exc = dict(cases)["catalogue_exclude_seen"]
-            plain, _ = model.rank_user(Request(**{**exc.__dict__, "exclude_seen": False}),
+            plain, _ = rank_user(model, Request(**{**exc.__dict__, "exclude_seen": False}),
                                        us[[n for n, _ in cases].index("catalogue_exclude_seen")])
             seen = {e[0] for e in exc.events}
             if any(i in seen for i, _ in plain):
@@ -237,7 +238,7 @@ def build_set(out: Path, set_name: str, image_dim: int, seed: int) -> int:
     out_cases = []
     for (name, req), u in zip(cases, us):
         toks = model.tokens(req)
-        items, unknown = model.rank_user(req, u)
+        items, unknown = rank_user(model, req, u)
         out_cases.append({
             "name": name, "query": req.to_json(), "token_count": toks.length,
             "user_vector": [float(x) for x in u.tolist()],

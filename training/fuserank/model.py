@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .features import Request, Tokens, build_row_index, item_row, request_tokens, seen_rows
+from .features import Request, Tokens, build_row_index, request_tokens
 
 
 class FastDropout(nn.Module):
@@ -266,46 +266,3 @@ class FuseRankModel(nn.Module):
     def forward_requests(self, requests: Sequence[Request]) -> Tensor:
         """User vectors (B,d) of a batch of requests, with serving semantics."""
         return self.forward_tokens([self.tokens(r) for r in requests])
-
-    def rank_user(self, request: Request, u: Tensor) -> tuple[list[tuple[int, float]], list[int]]:
-        """Rank for one request given its user vector u (d,); see `rank`."""
-        row_of = self.row_index()
-        unknown: list[int] = []
-        if request.candidates:
-            rows: list[int] = []
-            seen_ids: set[int] = set()
-            for cand in request.candidates:
-                if cand in seen_ids:
-                    continue
-                seen_ids.add(cand)
-                row = item_row(cand, row_of)
-                if row == 1:
-                    unknown.append(cand)
-                else:
-                    rows.append(row)
-        else:
-            exclude = request.exclude_seen or self.cfg.exclude_seen
-            excluded = seen_rows(request, row_of) if exclude else set()
-            rows = [r for r in range(2, self.cfg.num_items) if r not in excluded]
-        if not rows:
-            return [], unknown
-        row_t = torch.tensor(rows, dtype=torch.long, device=u.device)
-        scores = (self.item_emb.weight[row_t] @ u + self.item_bias[row_t]).tolist()
-        order = sorted(range(len(rows)), key=lambda i: (-scores[i], rows[i]))
-        if request.top_k > 0:
-            order = order[: request.top_k]
-        ids = self.item_ids.tolist()
-        return [(ids[rows[i]], float(scores[i])) for i in order], unknown
-
-    @torch.no_grad()
-    def rank(self, request: Request) -> tuple[list[tuple[int, float]], list[int]]:
-        """Reference ranking of one request.
-
-        - Returns: `(items, unknown_candidates)`: `(external id, score)` sorted by score (highest
-          first, ties by ascending row) and cut to top_k; and the unknown candidate ids, once
-          each, in request order. Catalogue ranking leaves the request's seen items out when the
-          request or the model config says `exclude_seen`.
-        - Throws: RequestError for an invalid request.
-        """
-        u = self.forward_requests([request])[0]
-        return self.rank_user(request, u)

@@ -17,7 +17,7 @@ import numpy as np
 from .config import ModelConfig
 from .evaluate import Case
 from .features import Request
-from .train import ContextFn, Sequence_, make_sequence
+from .windows import ContextFn, Sequence_, make_sequence
 
 EVENT_TYPE = 6
 

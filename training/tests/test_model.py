@@ -10,6 +10,7 @@ from conftest import random_model, tiny_cfg
 from fuserank.bundle import expected_shapes
 from fuserank.features import Request, RequestError
 from fuserank.model import FuseRankModel
+from fuserank.ranking import rank
 
 T0 = 1_700_000_000_000
 
@@ -218,7 +219,7 @@ def test_embed_images_needs_image_dim():
 def test_rank_with_candidates_dedups_and_reports_unknown(model):
     req = Request(events=[(ext(4), 1, T0, 0)], candidates=[ext(9), 555, ext(3), ext(9), 0, 555, -2, ext(20)],
                   now_ms=T0 + 1000)
-    items, unknown = model.rank(req)
+    items, unknown = rank(model, req)
     assert unknown == [555, 0, -2]
     assert sorted(i for i, _ in items) == sorted([ext(9), ext(3), ext(20)])
     with torch.no_grad():
@@ -227,7 +228,7 @@ def test_rank_with_candidates_dedups_and_reports_unknown(model):
     for item, score in items:
         assert score == pytest.approx(want[item], abs=1e-6)
     assert [s for _, s in items] == sorted((s for _, s in items), reverse=True)
-    top, _ = model.rank(Request(**{**req.__dict__, "top_k": 2}))
+    top, _ = rank(model, Request(**{**req.__dict__, "top_k": 2}))
     assert top == items[:2]
 
 
@@ -235,12 +236,12 @@ def test_rank_catalogue_top_k_and_exclude_seen_over_all_events(model, cfg):
     rows = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]  # 10 events > max_events 8: rows 2, 3 fall outside
     req = Request(events=[(ext(r), 1, T0 + 1000 * r, 0) for r in rows] + [(424242, 1, T0 + 99_000, 0)],
                   now_ms=T0 + 100_000)
-    items, unknown = model.rank(req)
+    items, unknown = rank(model, req)
     assert unknown == [] and len(items) == cfg.num_items - 2
     assert sorted(i for i, _ in items) == [ext(r) for r in range(2, cfg.num_items)]
-    kept, _ = model.rank(Request(**{**req.__dict__, "exclude_seen": True}))
+    kept, _ = rank(model, Request(**{**req.__dict__, "exclude_seen": True}))
     assert [i for i, _ in kept] == [i for i, _ in items if i not in {ext(r) for r in rows}]
-    top, _ = model.rank(Request(**{**req.__dict__, "exclude_seen": True, "top_k": 4}))
+    top, _ = rank(model, Request(**{**req.__dict__, "exclude_seen": True, "top_k": 4}))
     assert top == kept[:4]
 
 
@@ -249,14 +250,14 @@ def test_model_config_exclude_seen_overrides_the_request(model, cfg):
     ranking even when the request does not ask; explicit candidates are still all scored."""
     rows = [3, 5, 7]
     req = Request(events=[(ext(r), 1, T0 + 1000 * r, 0) for r in rows], now_ms=T0 + 100_000)
-    asked, _ = model.rank(Request(**{**req.__dict__, "exclude_seen": True}))
-    plain, _ = model.rank(req)
+    asked, _ = rank(model, Request(**{**req.__dict__, "exclude_seen": True}))
+    plain, _ = rank(model, req)
     assert len(plain) == len(asked) + len(rows)
     model.cfg.exclude_seen = True
     try:
-        assert model.rank(req)[0] == asked
+        assert rank(model, req)[0] == asked
         cands = Request(**{**req.__dict__, "candidates": [ext(3), ext(4)]})
-        assert sorted(i for i, _ in model.rank(cands)[0]) == [ext(3), ext(4)]
+        assert sorted(i for i, _ in rank(model, cands)[0]) == [ext(3), ext(4)]
     finally:
         model.cfg.exclude_seen = False
 
@@ -265,19 +266,19 @@ def test_rank_breaks_ties_by_ascending_row(model):
     with torch.no_grad():
         model.item_emb.weight[12] = model.item_emb.weight[5]
         model.item_bias[12] = model.item_bias[5]
-    items, _ = model.rank(Request(candidates=[ext(12), ext(7), ext(5)]))
+    items, _ = rank(model, Request(candidates=[ext(12), ext(7), ext(5)]))
     tied = [i for i, _ in items if i in (ext(5), ext(12))]
     assert tied == [ext(5), ext(12)]
     model.set_item_ids([0, -1] + [10**6 - r for r in range(2, model.cfg.num_items)])  # ids descending
-    items, _ = model.rank(Request(candidates=[10**6 - 12, 10**6 - 5]))
+    items, _ = rank(model, Request(candidates=[10**6 - 12, 10**6 - 5]))
     assert [i for i, _ in items] == [10**6 - 5, 10**6 - 12]
     assert items[0][1] == items[1][1]
 
 
 def test_rank_rejects_invalid_requests(model):
     with pytest.raises(RequestError):
-        model.rank(Request(events=[(ext(3), 99, T0, 0)]))
+        rank(model, Request(events=[(ext(3), 99, T0, 0)]))
 
 
 def test_only_unknown_candidates_rank_nothing(model):
-    assert model.rank(Request(candidates=[1, 2, 3])) == ([], [1, 2, 3])
+    assert rank(model, Request(candidates=[1, 2, 3])) == ([], [1, 2, 3])

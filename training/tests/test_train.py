@@ -11,8 +11,13 @@ from fuserank.config import ModelConfig
 from fuserank.features import Request
 from fuserank.model import FuseRankModel
 from fuserank.model import FastDropout
-from fuserank.train import (TrainConfig, build_model_config, collate, ce_loss, first_seen, group_outputs, loss_rows_seen,
-                            lr_factor, make_sample, make_sequence, train_model, windows)
+from fuserank.batch import collate
+from fuserank.multicut import group_outputs
+from fuserank.objective import ce_loss, first_seen, loss_rows_seen
+from fuserank.ranking import rank
+from fuserank.schedule import lr_factor
+from fuserank.train import TrainConfig, build_model_config, train_model
+from fuserank.windows import make_sample, make_sequence, windows
 
 torch.set_num_threads(2)
 
@@ -140,7 +145,7 @@ def test_tiny_train_export_load_score(tmp_path) -> None:
     out = export_bundle(m, cfg, ids, ["[PAD]", "[UNK]", "x"], tmp_path / "b", "# tiny\n")
     loaded, _, _, _ = load_bundle(out)
     req = Request(events=[(103, 6, 0, 0), (104, 6, 0, 0)])
-    items, _ = loaded.rank(req)
+    items, _ = rank(loaded, req)
     assert items[0][0] == 105  # row 5 follows row 4
     with torch.no_grad():
         assert torch.allclose(loaded.forward_requests([req]), m.forward_requests([req]), atol=1e-6)
@@ -156,7 +161,7 @@ def test_event_targets_and_random_windows() -> None:
     batch = collate([s], 0)
     assert batch.event_targets[0].tolist() == rows[5:17]
     assert batch.targets[0].tolist() == rows[5:17]  # every cut kept: targets == next items
-    from fuserank.train import resample_windows
+    from fuserank.windows import resample_windows
     w = windows([seq], cfg.max_events)
     assert w == [(0, 12, 25)]
     moved = [resample_windows(w, [seq], 1.0, rng)[0] for _ in range(200)]

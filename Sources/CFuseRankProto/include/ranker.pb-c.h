@@ -206,10 +206,17 @@ struct  Fuserank__V1__RankRequest
    * appended after text_tokens.
    */
   char *query;
+  /*
+   * Per-session prefix cache key (empty = no cache). A later request of the same session whose
+   * events extend the cached ones (same items, types and times, in order, plus new ones at the
+   * end, at most max_events in all) computes only the new events and the read-out; the reply is
+   * the same as without the cache. See docs/wire.md.
+   */
+  char *session_id;
 };
 #define FUSERANK__V1__RANK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_request__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Fuserank__V1__ScoredItem

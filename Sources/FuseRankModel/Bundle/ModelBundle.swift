@@ -4,6 +4,9 @@ import Foundation
 public final class ModelBundle: Sendable {
     /// The bundle folder.
     public let path: String
+    /// Unique to this load of a bundle in this process (caches keyed by model use it: a reloaded
+    /// bundle never reuses another load's states).
+    public let loadID: UInt64 = ModelBundle.nextLoadID()
     /// The hyperparameters from `config.json`.
     public let config: ModelConfig
     /// The text vocabulary from `vocab.txt`.
@@ -12,6 +15,8 @@ public final class ModelBundle: Sendable {
     let weights: ModelWeights
     /// External item id -> catalogue row (rows >= 2 only).
     let rowOfItem: [Int64: Int32]
+    /// The int8 catalogue, built on first use.
+    private let quantized = LazyQuantizedCatalogue()
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -43,6 +48,19 @@ public final class ModelBundle: Sendable {
         rowOfItem = rows
     }
 
+    /// The catalogue in int8 (``CatalogueScoring/int8``), built on first use (thread-safe) and
+    /// kept for the bundle's life.
+    public var quantizedCatalogue: QuantizedCatalogue { quantized.get { QuantizedCatalogue(bundle: self) } }
+
+    /// A copy of one F32 tensor of `weights.safetensors` by its name (docs/model-format.md), for
+    /// tools that build bundles from bundles; nil when the bundle has no such F32 tensor.
+    /// - Throws: ``BundleError`` when the file no longer reads.
+    public func floatTensor(named name: String) throws -> [Float]? {
+        let file = try SafetensorsFile(path: (path as NSString).appendingPathComponent("weights.safetensors"))
+        guard let entry = file.entries[name], entry.dtype == .f32 else { return nil }
+        return Array(file.floats(entry))
+    }
+
     /// Items that can be ranked: `num_items - 2`.
     public var catalogueSize: Int { config.numItems - 2 }
 
@@ -54,27 +72,30 @@ public final class ModelBundle: Sendable {
 
     /// Checks a query against the model (event types, text ids, images, top_k).
     /// - Parameter query: the decoded request.
+    /// - Returns: the query, now accepted by this bundle's rankers.
     /// - Throws: ``InputError`` for the first offending field.
-    public func validate(_ query: RankQuery) throws {
+    @discardableResult
+    public func validate(_ query: RankQuery) throws -> ValidatedQuery {
         if query.topK < 0 { throw InputError.negativeTopK(query.topK) }
         for (i, e) in query.events.enumerated() where e.type < 0 || Int(e.type) >= config.numEventTypes {
             throw InputError.eventType(index: i, type: e.type, limit: config.numEventTypes)
         }
         for (i, t) in query.textTokens.enumerated() where t < 0 || Int(t) >= config.textVocabSize {
-            throw InputError.textToken(index: i, id: t, vocabSize: config.textVocabSize)
+            throw InputError.textToken(index: i, id: Int64(t), vocabSize: config.textVocabSize)
         }
         if config.imageDim == 0 {
             if !query.images.isEmpty { throw InputError.imagesNotAccepted(count: query.images.count) }
-            return
-        }
-        for (i, image) in query.images.enumerated() {
-            guard image.count == config.imageDim else {
-                throw InputError.imageLength(index: i, count: image.count, expected: config.imageDim)
+        } else {
+            for (i, image) in query.images.enumerated() {
+                guard image.count == config.imageDim else {
+                    throw InputError.imageLength(index: i, count: image.count, expected: config.imageDim)
+                }
+                if let j = image.firstIndex(where: { !$0.isFinite }) {
+                    throw InputError.imageValue(index: i, position: j)
+                }
             }
-            if let j = image.firstIndex(where: { !$0.isFinite }) {
-                throw InputError.imageValue(index: i, position: j)
-            }
         }
+        return ValidatedQuery(query, bundle: self)
     }
 
     private static func loadConfig(_ path: String) throws -> ModelConfig {
@@ -134,5 +155,40 @@ public final class ModelBundle: Sendable {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+extension ModelBundle {
+    private static let loadCounter = LoadCounter()
+
+    fileprivate static func nextLoadID() -> UInt64 { loadCounter.next() }
+}
+
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class LoadCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+/// Builds a ``QuantizedCatalogue`` once, on first use, from any thread.
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class LazyQuantizedCatalogue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: QuantizedCatalogue?
+
+    func get(_ make: () -> QuantizedCatalogue) -> QuantizedCatalogue {
+        lock.lock()
+        defer { lock.unlock() }
+        if let value { return value }
+        let made = make()
+        value = made
+        return made
     }
 }

@@ -7,94 +7,158 @@ extension ModelBundle {
 }
 
 extension Ranker {
-    /// Runs the encoder on validated queries and leaves their user vectors in `users` (count, d_model).
+    /// Runs the encoder on validated queries (at most ``maxBatch``) and leaves their user vectors
+    /// in `state.users` (count, d_model).
     ///
     /// Every Linear runs once on the ragged `[sum S, d_model]` matrix of all requests (no padding);
-    /// attention runs per request and head. The last block runs only for the `[RANK]` rows: with
+    /// attention runs per request and head. The last block runs only for the read-out rows: with
     /// causal attention nothing reads the other rows' outputs (from format_version 2 the newest
-    /// behaviour token's row too: the read-out adds its state to `[RANK]`'s).
+    /// behaviour token's row too: the read-out adds its state to `[RANK]`'s). A request of a cached
+    /// session (``SessionCache``) enters with only its new events: the keys and values of the
+    /// cached ones come from the cache, and its new event rows are appended there.
     func encode(_ queries: [RankQuery]) {
+        let s = state
         let d = config.dModel
         let eps = config.layerNormEps
+        let count = queries.count
+        let sessions = queries.map(sessionPlan)
         var total = 0
         for (b, query) in queries.enumerated() {
-            offsets[b] = total
-            lengths[b] = bundle.tokenCount(query)
-            newest[b] = config.readsNewestEvent ? min(query.events.count, config.maxEvents) : 0
-            total += lengths[b]
+            s.offsets[b] = total
+            s.lengths[b] = bundle.tokenCount(query) - (sessions[b]?.cached ?? 0)
+            s.newest[b] = config.readsNewestEvent ? min(query.events.count, config.maxEvents) : 0
+            total += s.lengths[b]
         }
         for (b, query) in queries.enumerated() {
-            embed(query, into: x + offsets[b] * d)
+            embed(query, from: sessions[b]?.cached ?? 0, into: s.x + s.offsets[b] * d)
         }
-        let count = queries.count
+        var newestStates = [[Float]](repeating: [], count: count)
         for (l, w) in weights.layers.enumerated() {
-            // h = x + o(attention(norm1(x)))
-            layerNorm(xn, x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
-            linear(k, xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
-            linear(v, xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
+            // x = x + o(attention(norm1(x)))
+            layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
+            linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
+            linear(s.v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
+            // A session's new event rows join its cached states, where its attention reads them.
+            for b in 0..<count {
+                guard let plan = sessions[b], plan.fresh > 0 else { continue }
+                let o = s.offsets[b] * d
+                (plan.states.keys(l) + plan.cached * d).update(from: s.k + o, count: plan.fresh * d)
+                (plan.states.values(l) + plan.cached * d).update(from: s.v + o, count: plan.fresh * d)
+            }
+            // Request b's keys and values: the session's states, then its rows after those.
+            func prefix(_ b: Int) -> (k: UnsafePointer<Float>, v: UnsafePointer<Float>, rows: Int)? {
+                sessions[b].map { (UnsafePointer($0.states.keys(l)), UnsafePointer($0.states.values(l)), $0.cached + $0.fresh) }
+            }
+            func rest(_ b: Int) -> Int { (s.offsets[b] + (sessions[b]?.fresh ?? 0)) * d }
+            func seen(_ b: Int) -> Int { (sessions[b]?.cached ?? 0) + s.lengths[b] }
             if l < weights.layers.count - 1 {
-                linear(q, xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
+                linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
                 for b in 0..<count {
-                    let o = offsets[b] * d
-                    causalAttention(att + o, q: q + o, k: k + o, v: v + o, scores: scores,
-                                    nq: lengths[b], s: lengths[b], d: d, heads: config.nHeads)
+                    let o = s.offsets[b] * d
+                    causalAttention(s.att + o, q: s.q + o, prefix: prefix(b), k: s.k + rest(b), v: s.v + rest(b),
+                                    scores: s.scores, nq: s.lengths[b], s: seen(b), d: d, heads: config.nHeads)
                 }
-                linear(xn, att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
-                addInPlace(x, xn, n: total * d)
-                // x = h + ffn_down(gelu(ffn_up(norm2(h))))
-                feedForward(x, scratch: xn, w, rows: total)
+                linear(s.h, s.att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
+                addInPlace(s.x, s.h, n: total * d)
+                // x = x + ffn_down(gelu(ffn_up(norm2(x))))
+                feedForward(s.x, norm: s.hn, out: s.h, w, rows: total)
             } else {
-                // The read-out rows only: rankX = x[row], rankN = norm1(x)[row]. Rows 0 ..< count
+                // The read-out rows only: readX = x[row], readN = norm1(x)[row]. Rows 0 ..< count
                 // are the [RANK] tokens, then the newest behaviour token of each request that has
                 // one (format_version 2), in request order. Row r sees the first `seen` tokens.
                 var rows = 0
-                func take(_ b: Int, _ seen: Int) {
-                    let row = (offsets[b] + seen - 1) * d
-                    (rankX + rows * d).update(from: x + row, count: d)
-                    (rankN + rows * d).update(from: xn + row, count: d)
+                for b in 0..<count {
+                    let row = (s.offsets[b] + s.lengths[b] - 1) * d
+                    (s.readX + rows * d).update(from: s.x + row, count: d)
+                    (s.readN + rows * d).update(from: s.xn + row, count: d)
                     rows += 1
                 }
-                for b in 0..<count { take(b, lengths[b]) }
-                for b in 0..<count where newest[b] > 0 { take(b, newest[b]) }
-                linear(q, rankN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
+                for b in 0..<count where s.newest[b] > 0 {
+                    let cached = sessions[b]?.cached ?? 0
+                    if s.newest[b] > cached {
+                        let row = (s.offsets[b] + s.newest[b] - cached - 1) * d
+                        (s.readX + rows * d).update(from: s.x + row, count: d)
+                        (s.readN + rows * d).update(from: s.xn + row, count: d)
+                    } else if let previous = sessions[b]?.previous {
+                        // No new event: the newest one's state is the session's.
+                        previous.newestState.withUnsafeBufferPointer { (s.readX + rows * d).update(from: $0.baseAddress!, count: d) }
+                        layerNorm(s.readN + rows * d, s.readX + rows * d, w.norm1W.baseAddress!, w.norm1B.baseAddress!,
+                                  rows: 1, d: d, eps: eps)
+                    }
+                    if sessions[b] != nil { newestStates[b] = Array(UnsafeBufferPointer(start: s.readX + rows * d, count: d)) }
+                    rows += 1
+                }
+                linear(s.readQ, s.readN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
                 var r = 0
                 func attend(_ b: Int, _ seen: Int) {
-                    let o = offsets[b] * d
-                    causalAttention(att + r * d, q: q + r * d, k: k + o, v: v + o, scores: scores,
-                                    nq: 1, s: seen, d: d, heads: config.nHeads)
+                    causalAttention(s.readAtt + r * d, q: s.readQ + r * d, prefix: prefix(b), k: s.k + rest(b), v: s.v + rest(b),
+                                    scores: s.scores, nq: 1, s: seen, d: d, heads: config.nHeads)
                     r += 1
                 }
-                for b in 0..<count { attend(b, lengths[b]) }
-                for b in 0..<count where newest[b] > 0 { attend(b, newest[b]) }
-                linear(rankN, att, w.oW.baseAddress!, w.oB.baseAddress!, m: rows, n: d, k: d)
-                addInPlace(rankX, rankN, n: rows * d)
-                feedForward(rankX, scratch: rankN, w, rows: rows)
+                for b in 0..<count { attend(b, seen(b)) }
+                for b in 0..<count where s.newest[b] > 0 { attend(b, s.newest[b]) }
+                linear(s.readH, s.readAtt, w.oW.baseAddress!, w.oB.baseAddress!, m: rows, n: d, k: d)
+                addInPlace(s.readX, s.readH, n: rows * d)
+                feedForward(s.readX, norm: s.readHn, out: s.readH, w, rows: rows)
                 // read-out: x[RANK] (+ x[newest event])
                 r = count
-                for b in 0..<count where newest[b] > 0 {
-                    addInPlace(rankX + b * d, rankX + r * d, n: d)
+                for b in 0..<count where s.newest[b] > 0 {
+                    addInPlace(s.readX + b * d, s.readX + r * d, n: d)
                     r += 1
                 }
             }
         }
         // u = final_norm(read-out)
-        layerNorm(users, rankX, weights.finalNormW.baseAddress!, weights.finalNormB.baseAddress!,
+        layerNorm(s.users, s.readX, weights.finalNormW.baseAddress!, weights.finalNormB.baseAddress!,
                   rows: count, d: d, eps: eps)
+        // The sessions that grew keep their states.
+        for (b, query) in queries.enumerated() {
+            guard let plan = sessions[b], plan.fresh > 0, let cache = sessionCache else { continue }
+            cache.store(SessionCache.Entry(events: query.events, states: plan.states, newestState: newestStates[b]),
+                        bundle: bundle, session: query.sessionID)
+        }
     }
 
-    /// x (rows, d) += ffn_down(gelu(ffn_up(norm2(x)))), using `scratch` (rows, d) and `ff`.
-    private func feedForward(_ x: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                             _ w: LayerWeights, rows: Int) {
+    /// Where a request of a session starts: the cached states its events extend (`cached` rows,
+    /// `previous` their entry) and the `fresh` event rows it appends to `states`; nil when it has no
+    /// session, no events or more events than the model keeps (the window slides: a full pass).
+    private func sessionPlan(_ query: RankQuery) -> SessionPlan? {
+        guard let cache = sessionCache, !query.sessionID.isEmpty, !query.events.isEmpty else { return nil }
+        guard query.events.count <= config.maxEvents else {
+            cache.recordMiss()
+            return nil
+        }
+        let previous = cache.lookup(bundle: bundle, session: query.sessionID, events: query.events)
+        let cached = previous?.events.count ?? 0
+        let fresh = query.events.count - cached
+        let states: SessionStates
+        if let previous {
+            // Append in place when this entry is the newest of its buffer; else a private copy.
+            states = fresh == 0 || previous.states.claim(from: cached, adding: fresh)
+                ? previous.states : previous.states.copy(rows: cached)
+        } else {
+            states = SessionStates(layers: config.nLayers, dimension: config.dModel, capacity: config.maxEvents)
+        }
+        if previous == nil || states !== previous?.states { _ = states.claim(from: cached, adding: fresh) }
+        return SessionPlan(states: states, cached: cached, fresh: fresh, previous: previous)
+    }
+
+    /// x (rows, d) += ffn_down(gelu(ffn_up(norm2(x)))), with `norm` (rows, d) = norm2(x),
+    /// `state.hidden` (rows, d_ff) and `out` (rows, d) = the sublayer's output.
+    private func feedForward(_ x: UnsafeMutablePointer<Float>, norm: UnsafeMutablePointer<Float>,
+                             out: UnsafeMutablePointer<Float>, _ w: LayerWeights, rows: Int) {
         let d = config.dModel, dff = config.dFF
-        layerNorm(scratch, x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: rows, d: d, eps: config.layerNormEps)
-        linear(ff, scratch, w.upW.baseAddress!, w.upB.baseAddress!, m: rows, n: dff, k: d)
-        gelu(ff, n: rows * dff)
-        linear(scratch, ff, w.downW.baseAddress!, w.downB.baseAddress!, m: rows, n: d, k: dff)
-        addInPlace(x, scratch, n: rows * d)
+        let hidden = state.hidden
+        layerNorm(norm, x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: rows, d: d, eps: config.layerNormEps)
+        linear(hidden, norm, w.upW.baseAddress!, w.upB.baseAddress!, m: rows, n: dff, k: d)
+        gelu(hidden, n: rows * dff)
+        linear(out, hidden, w.downW.baseAddress!, w.downB.baseAddress!, m: rows, n: d, k: dff)
+        addInPlace(x, out, n: rows * d)
     }
 
-    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model).
-    private func embed(_ query: RankQuery, into out: UnsafeMutablePointer<Float>) {
+    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model), leaving out
+    /// its first `cached` kept events (a session's, already in the cache).
+    private func embed(_ query: RankQuery, from cached: Int, into out: UnsafeMutablePointer<Float>) {
         let d = config.dModel
         let w = weights
         let buckets = config.numTimeBuckets
@@ -103,7 +167,7 @@ extension Ranker {
         let s = config.itemInputScale
         let n = query.events.count
         let kept = min(n, config.maxEvents)
-        for p in 0..<kept {
+        for p in cached..<kept {
             let i = n - kept + p
             let e = query.events[i]
             let row = bundle.rowOfItem[e.itemID].map(Int.init) ?? 1
@@ -130,10 +194,10 @@ extension Ranker {
         if images > 0, let projW = w.imageProjW, let projB = w.imageProjB {
             let dim = config.imageDim
             for i in 0..<images {
-                query.images[i].withUnsafeBufferPointer { (imageIn + i * dim).update(from: $0.baseAddress!, count: dim) }
+                query.images[i].withUnsafeBufferPointer { (state.imageIn + i * dim).update(from: $0.baseAddress!, count: dim) }
             }
             let dst = out + t * d
-            linear(dst, imageIn, projW.baseAddress!, projB.baseAddress!, m: images, n: d, k: dim)
+            linear(dst, state.imageIn, projW.baseAddress!, projB.baseAddress!, m: images, n: d, k: dim)
             let modality = w.modalityEmb.baseAddress! + d
             for i in 0..<images { addInPlace(dst + i * d, modality, n: d) }
             t += images
@@ -147,4 +211,12 @@ extension Ranker {
             addInPlace(dst, rankPos.baseAddress! + kept * d, n: d)
         }
     }
+}
+
+/// A session request's start: see `Ranker.sessionPlan`.
+struct SessionPlan {
+    let states: SessionStates
+    let cached: Int
+    let fresh: Int
+    let previous: SessionCache.Entry?
 }

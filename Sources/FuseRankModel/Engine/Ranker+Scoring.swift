@@ -1,54 +1,140 @@
+import CFuseRankKernels
+
 extension Ranker {
-    /// catalogue (count, num_items - 2) = u (count, d) @ item_emb[2...]^T + item_bias[2...]: one GEMM.
+    /// The most items the int8 path re-scores exactly for one request: `max(256, 4 * top_k)`,
+    /// and a request asking for more than a quarter of this (or for every item) is scored exactly.
+    static let maxShortlist = 4096
+
+    /// state.catalogue (count, num_items - 2) = u (count, d) @ item_emb[2...]^T + item_bias[2...]: one GEMM.
     func scoreCatalogue(_ u: UnsafePointer<Float>, count: Int) {
         let d = config.dModel
         let n = bundle.catalogueSize
         guard n > 0 else { return }
         let items = weights.itemEmb.baseAddress! + 2 * d
         let bias = weights.itemBias.baseAddress! + 2
-        matmulTransposed(catalogue, u, items, m: count, n: n, k: d, lda: d, ldb: d, ldy: n)
-        for b in 0..<count { addInPlace(catalogue + b * n, bias, n: n) }
+        if count == 1 {
+            // catalogue = item_bias + item_emb @ u, one gemv
+            state.catalogue.update(from: bias, count: n)
+            matvec(state.catalogue, items, u, m: n, k: d, lda: d, beta: 1)
+            return
+        }
+        // In slices of items, so that the GEMM's packed copy of each slice stays in cache.
+        let slice = 8192
+        for first in stride(from: 0, to: n, by: slice) {
+            let m = min(slice, n - first)
+            matmulTransposed(state.catalogue + first, u, items + first * d, m: count, n: m, k: d, lda: d, ldb: d, ldy: n)
+        }
+        for b in 0..<count { addInPlace(state.catalogue + b * n, bias, n: n) }
     }
 
-    /// Scores the encoded queries (user vectors in `users`) and builds their results.
+    /// Scores the encoded queries (user vectors in `state.users`) and builds their results.
     func score(_ queries: [RankQuery]) -> [RankResult] {
+        let s = state
         let d = config.dModel
-        // Gather the user vectors of the catalogue queries into rankN and score them in one GEMM.
+        // Gather the user vectors of the catalogue queries and score them in one GEMM.
         var catalogueRow = [Int](repeating: -1, count: queries.count)
         var nCatalogue = 0
         for (b, query) in queries.enumerated() where query.candidates.isEmpty {
-            (rankN + nCatalogue * d).update(from: users + b * d, count: d)
+            (s.catalogueUsers + nCatalogue * d).update(from: s.users + b * d, count: d)
             catalogueRow[b] = nCatalogue
             nCatalogue += 1
         }
-        if nCatalogue > 0 { scoreCatalogue(rankN, count: nCatalogue) }
+        var shortlist = 0
+        if nCatalogue > 0 {
+            if let quantized {
+                shortlist = queries.map { $0.candidates.isEmpty ? int8Shortlist($0) ?? 0 : 0 }.max() ?? 0
+                if shortlist > 0 { shortlistCatalogueInt8(quantized, count: nCatalogue, shortlist: shortlist) }
+            } else {
+                scoreCatalogue(s.catalogueUsers, count: nCatalogue)
+            }
+        }
         return queries.enumerated().map { b, query in
             if catalogueRow[b] >= 0 {
-                return rankCatalogue(query, scores: catalogue + catalogueRow[b] * bundle.catalogueSize)
+                let row = catalogueRow[b]
+                guard quantized != nil else {
+                    return rankCatalogue(query, scores: s.catalogue + row * bundle.catalogueSize)
+                }
+                if int8Shortlist(query) == nil {
+                    // Every item, or more than the int8 path re-scores: this user exactly.
+                    let scores = s.catalogue + row * bundle.catalogueSize
+                    scores.update(from: weights.itemBias.baseAddress! + 2, count: bundle.catalogueSize)
+                    // scores = item_bias + item_emb @ u
+                    matvec(scores, weights.itemEmb.baseAddress! + 2 * d, s.catalogueUsers + row * d,
+                           m: bundle.catalogueSize, k: d, lda: d, beta: 1)
+                    return rankCatalogue(query, scores: scores)
+                }
+                return rankShortlist(query, rows: s.shortlist + row * shortlist, count: min(shortlist, bundle.catalogueSize),
+                                     user: s.catalogueUsers + row * d)
             }
-            return rankCandidates(query, user: users + b * d)
+            return rankCandidates(query, user: s.users + b * d)
         }
     }
 
     /// Top-k of one query's catalogue scores (column j = row j + 2), seen items dropped when the
-    /// query or the model's config (a model trained to rank only unseen items) says so.
-    private func rankCatalogue(_ query: RankQuery, scores: UnsafePointer<Float>) -> RankResult {
+    /// query or the model's config (a model trained to rank only unseen items) says so. The
+    /// scores of dropped items are overwritten (NaN): `scores` is this pass's scratch.
+    private func rankCatalogue(_ query: RankQuery, scores: UnsafeMutablePointer<Float>) -> RankResult {
         let n = bundle.catalogueSize
+        let ids = weights.itemIDs
+        if query.excludeSeen || config.excludeSeen {
+            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { scores[Int(row) - 2] = .nan } }
+        }
+        // The k best in one pass over the scores (dropped items never kept), then sorted.
+        let kept = fr_top_indices(scores, n, query.topK == 0 ? n : min(query.topK, n), state.order)
+        var top = UnsafeMutableBufferPointer(start: state.order, count: kept)
+        top.sort { ranksBefore($0, $1, scores) }
+        return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: scores[Int($0)]) })
+    }
+
+    /// How many approximate best items the int8 path re-scores for `query`: `max(256, 4 k)` plus
+    /// the seen items it will drop; nil when the query is scored exactly instead (every item asked
+    /// for, or more than ``maxShortlist``).
+    private func int8Shortlist(_ query: RankQuery) -> Int? {
+        guard query.topK > 0 else { return nil }
+        let dropped = (query.excludeSeen || config.excludeSeen) ? query.events.count : 0
+        let size = max(256, 4 * query.topK) + dropped
+        return size <= Self.maxShortlist ? size : nil
+    }
+
+    /// state.shortlist (count, shortlist): for each gathered user vector, the catalogue columns of
+    /// its `shortlist` best scores in 8-bit arithmetic (each user quantized with one scale). The
+    /// int8 table is read once for the batch, and no (count, num_items) score matrix is written.
+    private func shortlistCatalogueInt8(_ table: QuantizedCatalogue, count: Int, shortlist: Int) {
+        let s = state
+        let d = config.dModel, p = table.paddedDimension
+        guard table.count > 0 else { return }
+        for b in 0..<count {
+            s.userScales[b] = fr_int8_quantize(s.catalogueUsers + b * d, d, s.quantizedUsers + b * p)
+        }
+        table.scales.withUnsafeBufferPointer { scales in
+            _ = fr_int8_top(table.packed, scales.baseAddress!, weights.itemBias.baseAddress! + 2, table.count, d,
+                            s.quantizedUsers, s.userScales, count, shortlist, s.shortlist, s.shortlistScores, s.chunk)
+        }
+    }
+
+    /// Top-k of one query from its int8 shortlist (catalogue columns): seen items dropped as the
+    /// exact path drops them, the rest re-scored exactly; returned scores are float32-exact.
+    private func rankShortlist(_ query: RankQuery, rows: UnsafePointer<Int32>, count: Int, user: UnsafePointer<Float>) -> RankResult {
+        let s = state
+        let d = config.dModel
         let excludeSeen = query.excludeSeen || config.excludeSeen
         if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { mark[Int(row)] = 1 } }
+            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { s.mark[Int(row)] = 1 } }
         }
-        var count = 0
-        for j in 0..<n where mark[j + 2] == 0 {
-            order[count] = Int32(j)
-            count += 1
+        var kept = 0
+        for i in 0..<count where s.mark[Int(rows[i]) + 2] == 0 {
+            let j = Int(rows[i])
+            // score(row) = u . item_emb[row] + item_bias[row], row = column + 2
+            s.candidateScores[j] = dot(user, weights.itemEmb.baseAddress! + (j + 2) * d, n: d) + weights.itemBias[j + 2]
+            s.order[kept] = rows[i]
+            kept += 1
         }
         if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { mark[Int(row)] = 0 } }
+            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { s.mark[Int(row)] = 0 } }
         }
-        let top = selectTop(order, count: count, k: query.topK, scores: scores)
+        let top = selectTop(s.order, count: kept, k: query.topK, scores: s.candidateScores)
         let ids = weights.itemIDs
-        return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: scores[Int($0)]) })
+        return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: s.candidateScores[Int($0)]) })
     }
 
     /// Scores each known candidate once (first occurrence) and reports unknown ids in request order.
@@ -63,18 +149,32 @@ extension Ranker {
                 continue
             }
             let row = Int(row32)
-            guard mark[row] == 0 else { continue }
-            mark[row] = 1
+            guard state.mark[row] == 0 else { continue }
+            state.mark[row] = 1
             // score(row) = u . item_emb[row] + item_bias[row]
-            candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
-            order[count] = row32
+            state.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
+            state.order[count] = row32
             count += 1
         }
-        for i in 0..<count { mark[Int(order[i])] = 0 }
-        let top = selectTop(order, count: count, k: query.topK, scores: candidateScores)
+        for i in 0..<count { state.mark[Int(state.order[i])] = 0 }
+        let top = selectTop(state.order, count: count, k: query.topK, scores: state.candidateScores)
         let ids = weights.itemIDs
         return RankResult(
-            items: top.map { ScoredItem(itemID: ids[Int($0)], score: candidateScores[Int($0)]) },
+            items: top.map { ScoredItem(itemID: ids[Int($0)], score: state.candidateScores[Int($0)]) },
             unknownCandidates: unknown)
+    }
+}
+
+extension ModelBundle {
+    /// score(row) = u . item_emb[row] + item_bias[row] of one user vector and one item.
+    /// - Parameters:
+    ///   - user: a user vector of d_model floats (from ``Ranker/userVectors(_:)``).
+    ///   - itemID: an external item id.
+    /// - Returns: the score, or nil for an item not in the catalogue.
+    public func score(user: UnsafeBufferPointer<Float>, item itemID: Int64) -> Float? {
+        precondition(user.count == config.dModel, "a user vector has d_model = \(config.dModel) floats")
+        guard let row = rowOfItem[itemID].map(Int.init) else { return nil }
+        return dot(user.baseAddress!, weights.itemEmb.baseAddress! + row * config.dModel, n: config.dModel)
+            + weights.itemBias[row]
     }
 }

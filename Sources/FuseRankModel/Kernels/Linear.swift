@@ -40,18 +40,26 @@ func matmulTransposed(
         alpha, a, Int32(lda), b, Int32(ldb), 0, y, Int32(ldy))
 }
 
-/// y (m, n) = a (m, k) @ b (k, n), with row strides.
+/// y (m, n) = a (m, k) @ b (k, n) + beta * y, with row strides.
 func matmul(
     _ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldy: Int
+    m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldy: Int, beta: Float = 0
 ) {
     guard m > 0, n > 0 else { return }
     cblas_sgemm(
         CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-        1, a, Int32(lda), b, Int32(ldb), 0, y, Int32(ldy))
+        1, a, Int32(lda), b, Int32(ldb), beta, y, Int32(ldy))
 }
 
 /// The dot product of a (n,) and b (n,).
 func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) -> Float {
     cblas_sdot(Int32(n), a, 1, b, 1)
+}
+
+/// y (m,) = a (m, k) @ x (k,) + y * beta, a with row stride lda: the one-row case of scoring (gemv
+/// streams the matrix once; a GEMM with one row does not always).
+func matvec(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
+            m: Int, k: Int, lda: Int, beta: Float = 0) {
+    guard m > 0 else { return }
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, beta, y, 1)
 }

@@ -4,8 +4,8 @@
 public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An event type outside `0 ..< limit`.
     case eventType(index: Int, type: Int32, limit: Int)
-    /// A text token id that is negative or `>= vocabSize`.
-    case textToken(index: Int, id: Int32, vocabSize: Int)
+    /// A text token id that is negative or `>= vocabSize` (Int64: a wire id may not fit Int32).
+    case textToken(index: Int, id: Int64, vocabSize: Int)
     /// The request carries images but the model takes none (`image_dim == 0`).
     case imagesNotAccepted(count: Int)
     /// An image whose length is not `image_dim`.
@@ -14,8 +14,6 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     case imageValue(index: Int, position: Int)
     /// A negative `top_k`.
     case negativeTopK(Int)
-    /// More queries than the ranker's `maxBatch` in one call.
-    case batchTooLarge(count: Int, maxBatch: Int)
 
     /// A readable message naming the offending field.
     public var description: String {
@@ -32,8 +30,6 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "images[\(index)][\(position)] is not a finite number"
         case let .negativeTopK(k):
             return "top_k is \(k), expected >= 0"
-        case let .batchTooLarge(count, maxBatch):
-            return "a batch of \(count) queries exceeds the ranker's maximum of \(maxBatch)"
         }
     }
 }

@@ -14,11 +14,13 @@ public struct RankQuery: Sendable, Equatable {
     public var excludeSeen: Bool
     /// Request time in Unix milliseconds; 0 = unknown.
     public var nowMs: Int64
+    /// The session whose cached event states a ranker with a ``SessionCache`` may reuse; empty = none.
+    public var sessionID: String
 
     /// Creates a query.
     public init(
         events: [BehaviourEvent] = [], textTokens: [Int32] = [], images: [[Float]] = [],
-        candidates: [Int64] = [], topK: Int = 0, excludeSeen: Bool = false, nowMs: Int64 = 0
+        candidates: [Int64] = [], topK: Int = 0, excludeSeen: Bool = false, nowMs: Int64 = 0, sessionID: String = ""
     ) {
         self.events = events
         self.textTokens = textTokens
@@ -27,5 +29,6 @@ public struct RankQuery: Sendable, Equatable {
         self.topK = topK
         self.excludeSeen = excludeSeen
         self.nowMs = nowMs
+        self.sessionID = sessionID
     }
 }

@@ -14,7 +14,7 @@ public struct CurveKeyPair: Sendable, Equatable {
         var pub = [CChar](repeating: 0, count: 41)
         var sec = [CChar](repeating: 0, count: 41)
         try zmqCall("zmq_curve_keypair") { zmq_curve_keypair(&pub, &sec) }
-        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+        return CurveKeyPair(publicKey: CurveKey.text(pub), secretKey: CurveKey.text(sec))
     }
 
     /// The pair of a secret key, its public key derived (`zmq_curve_public`).
@@ -26,7 +26,7 @@ public struct CurveKeyPair: Sendable, Equatable {
         guard zmq_curve_public(&pub, secretKey) == 0 else {
             throw CurveKeyError.malformed("libzmq cannot derive a public key (errno \(zmq_errno()); built without CURVE?)")
         }
-        self.publicKey = String(cString: pub)
+        self.publicKey = CurveKey.text(pub)
         self.secretKey = secretKey
     }
 
@@ -43,6 +43,11 @@ public struct CurveKeyPair: Sendable, Equatable {
 public enum CurveKey {
     /// The Z85 alphabet (ZeroMQ RFC 32).
     static let alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
+
+    /// The Swift string of a NUL-terminated Z85 buffer libzmq filled.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     /// Checks that `text` is a 40-character Z85 key.
     /// - Throws: ``CurveKeyError/malformed(_:)`` saying what is wrong.

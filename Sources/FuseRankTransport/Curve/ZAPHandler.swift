@@ -74,6 +74,7 @@ public final class ZAPHandler: @unchecked Sendable {
         let thread = Thread { [self] in
             serve(rep: rep, monitor: watcher)
             watcher?.close()
+            try? rep.unbind(Self.endpoint)  // at once: closing alone frees the name asynchronously
             rep.close()
             finished.signal()
         }
@@ -147,7 +148,7 @@ public final class ZAPHandler: @unchecked Sendable {
         }
         var z85 = [CChar](repeating: 0, count: 41)
         frames[6].withUnsafeBufferPointer { _ = zmq_z85_encode(&z85, $0.baseAddress, 32) }
-        let key = String(cString: z85)
+        let key = CurveKey.text(z85)
         guard allowed.contains(key) else {
             onFailure(AuthFailure(peer: address, reason: .unknownKey(key)))
             return reply("400", "client key not allowed")

@@ -8,12 +8,21 @@
             print(item.item_id, item.score)
 """
 
-from fuserank_client.client import GET_MODEL_INFO, HEALTH, RANK, FuseRankClient
+from fuserank_client.client import (
+    GET_MODEL_INFO,
+    HEALTH,
+    RANK,
+    RELOAD_MODELS,
+    CurveKeys,
+    FuseRankClient,
+    load_curve_key,
+)
 from fuserank_client.messages import (
     Event,
     EventType,
     HealthStatus,
     ModelInfo,
+    ModelLoadStatus,
     RankResult,
     ScoredItem,
 )
@@ -22,6 +31,10 @@ from fuserank_client.tokenizer import PAD_ID, UNK_ID, load_vocab, tokenize, word
 
 __all__ = [
     "FuseRankClient",
+    "CurveKeys",
+    "load_curve_key",
+    "ModelLoadStatus",
+    "RELOAD_MODELS",
     "FuseRankError",
     "StatusCode",
     "Event",

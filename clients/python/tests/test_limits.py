@@ -14,8 +14,9 @@ from fuserank_client._proto import ranker_pb2 as pb
 LIMIT = 4096
 
 
-def small_again(client: FuseRankClient) -> list[int]:
-    return client.rank(text_tokens=[1] * 10, top_k=5).item_ids
+def scored(client: FuseRankClient, tokens: list[int]) -> list[tuple[int, float]]:
+    """The (item id, score) pairs of a top-5 ranking for the given text tokens."""
+    return [(item.item_id, item.score) for item in client.rank(text_tokens=tokens, top_k=5).items]
 
 
 def test_message_over_the_limit(start_server: Callable[..., RunningServer], default_bundle: Path) -> None:
@@ -30,9 +31,17 @@ def test_message_over_the_limit(start_server: Callable[..., RunningServer], defa
             client.rank(text_tokens=tokens, top_k=5)
         assert caught.value.code is StatusCode.RESOURCE_EXHAUSTED
         assert caught.value.message
-        # The same client (same connection) keeps working.
+        # The same client keeps working on the same connection (no timeout, no reconnect) ...
         assert client.health().ready
-        assert client.rank(text_tokens=[1] * 10, top_k=5).item_ids == small_again(client)
+        after = scored(client, [1] * 10)
+        other = scored(client, [2] * 10)
+        assert client.reconnects == 0
+    # ... and its answers are its own: equal to a fresh connection's answer to the same request,
+    # different from its answer to another request.
+    with running.client() as fresh:
+        expected = scored(fresh, [1] * 10)
+    assert after == expected
+    assert other != expected
     code = running.terminate()
     assert code == 0, f"server exited with {code}; log:\n{running.log_tail()}"
 

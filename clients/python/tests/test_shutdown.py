@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 import random
+import re
+import signal
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import zmq
-from conftest import RunningServer, bundle_config
+from conftest import STOP_TIMEOUT_S, RunningServer, bundle_config
+from zmq.utils.monitor import recv_monitor_message
 
 from fuserank_client import RANK
 from fuserank_client._proto import ranker_pb2 as pb
 
-IN_FLIGHT = 120
+IN_FLIGHT = 40
+# One worker ranking one request at a time: the requests are answered one after another.
+ONE_AT_A_TIME = ["--workers", "1", "--max-batch", "1"]
+DRAINING_LINE = re.compile(r"draining: (\d+) request\(s\) in flight")
 
 
 def test_sigterm_with_requests_in_flight(
     start_server: Callable[..., RunningServer], default_bundle: Path
 ) -> None:
     config = bundle_config(default_bundle)
-    running = start_server([default_bundle], ["--workers", "2"])
+    running = start_server([default_bundle], ONE_AT_A_TIME)
     with running.client() as client:
         items = client.rank(top_k=config["num_items"]).item_ids
     rng = random.Random(12)
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
     sock.connect(running.endpoint)
+    codes: dict[int, list[int]] = defaultdict(list)  # request id -> the code of each reply to it
+
+    def receive() -> None:
+        _, header_bytes, _ = sock.recv_multipart(flags=zmq.NOBLOCK)
+        header = pb.ReplyHeader()
+        header.ParseFromString(header_bytes)
+        codes[header.request_id].append(header.code)
+
     try:
         # Whole-catalogue requests with full histories, so that work is still queued at SIGTERM.
         for n in range(IN_FLIGHT):
@@ -35,26 +51,42 @@ def test_sigterm_with_requests_in_flight(
                 request.events.add(item_id=item, type=pb.RATE)
             header = pb.RequestHeader(method=RANK, request_id=n + 1, timeout_ms=60_000)
             sock.send_multipart([b"", header.SerializeToString(), request.SerializeToString()])
-        # The server is working once the first reply is back; give the rest time to arrive.
+        # The server is working once the first reply is back; take every reply already here.
         assert sock.poll(30_000, zmq.POLLIN), "no reply to the first request"
-        time.sleep(0.05)
-        running.process.send_signal(15)  # SIGTERM
-        replies: dict[int, int] = {}
-        while len(replies) < IN_FLIGHT and sock.poll(20_000, zmq.POLLIN):
-            empty, header_bytes, body = sock.recv_multipart()
-            header = pb.ReplyHeader()
-            header.ParseFromString(header_bytes)
-            assert header.request_id not in replies, f"two replies for {header.request_id}"
-            replies[header.request_id] = header.code
-        missing = sorted(set(range(1, IN_FLIGHT + 1)) - set(replies))
-        assert not missing, f"{len(missing)} requests got no reply after SIGTERM: {missing[:10]}..."
-        # Work already taken is finished (OK); work not yet started may be refused as UNAVAILABLE.
-        assert set(replies.values()) <= {pb.OK, pb.UNAVAILABLE}, replies
-        assert replies[1] == pb.OK
+        while sock.poll(0, zmq.POLLIN):
+            receive()
+        answered_before_signal = sum(len(replies) for replies in codes.values())
+        ok_before_signal = sum(replies.count(pb.OK) for replies in codes.values())
+        running.process.send_signal(signal.SIGTERM)
+        assert answered_before_signal < IN_FLIGHT, "every request was answered before SIGTERM"
+
+        # The server drains and exits; once its connection is closed, every reply it sent is here.
+        code = running.process.wait(timeout=STOP_TIMEOUT_S)
+        assert code == 0, f"server exited with {code} after SIGTERM; log:\n{running.log_tail()}"
+        assert monitor.poll(10_000, zmq.POLLIN), "the server's connection was never closed"
+        assert recv_monitor_message(monitor)["event"] == zmq.EVENT_DISCONNECTED
+        while sock.poll(0, zmq.POLLIN):
+            receive()
     finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
         sock.close(linger=0)
-    code = running.terminate()
-    assert code == 0, f"server exited with {code} after SIGTERM; log:\n{running.log_tail()}"
+
+    # Exactly one reply per request: none missing, none twice, none to an id never sent.
+    assert set(codes) == set(range(1, IN_FLIGHT + 1)), f"missing: {sorted(set(range(1, IN_FLIGHT + 1)) - set(codes))}"
+    duplicated = {request_id: replies for request_id, replies in codes.items() if len(replies) != 1}
+    assert not duplicated, f"requests answered more than once: {duplicated}"
+    # Work already taken is finished (OK); work not yet started may be refused as UNAVAILABLE.
+    assert {replies[0] for replies in codes.values()} <= {pb.OK, pb.UNAVAILABLE}, codes
+    assert codes[1] == [pb.OK]
+    # The server itself says that requests were in flight when it started draining: at most the
+    # ones not yet answered when the signal was sent, each then finished with an OK reply.
+    found = DRAINING_LINE.search(running.log_path.read_text(encoding="utf-8", errors="replace"))
+    assert found, f"no draining line in the server log:\n{running.log_tail()}"
+    in_flight = int(found.group(1))
+    assert 1 <= in_flight <= IN_FLIGHT - answered_before_signal, (in_flight, answered_before_signal)
+    ok_after_signal = sum(replies.count(pb.OK) for replies in codes.values()) - ok_before_signal
+    assert ok_after_signal >= in_flight, (ok_after_signal, in_flight)
 
 
 def test_a_client_rides_out_a_server_restart(
@@ -80,11 +112,17 @@ def test_a_client_rides_out_a_server_restart(
 
         caller = threading.Thread(target=call)
         caller.start()
-        time.sleep(0.8)  # a few attempts time out against the stopped server
+        # Start the second server only once a few attempts timed out against the stopped one.
+        deadline = time.monotonic() + 10
+        while client.reconnects < 2 and "error" not in outcome and time.monotonic() < deadline:
+            time.sleep(0.005)
+        timed_out_while_down = client.reconnects
+        assert timed_out_while_down >= 2, (timed_out_while_down, outcome)
         second = start_server([default_bundle], ["--workers", "1"], port=port)
         caller.join(timeout=30)
+        assert not caller.is_alive(), "the call did not end within 30 s of the restart"
         assert "error" not in outcome, outcome
         after = outcome["result"]
         assert after.item_ids == before.item_ids  # type: ignore[attr-defined]
-        assert client.reconnects >= 1
+        assert client.reconnects >= timed_out_while_down
     assert second.terminate() == 0

@@ -1,5 +1,10 @@
 /// Counters of one client's connection, for logs and tests.
 public struct ClientStatistics: Sendable, Equatable {
+    /// Attempts the calls started: one per call plus one per retry. A re-send of the same attempt
+    /// after a reconnect is not a new attempt (it counts in ``sent`` only).
+    public var attempts: Int = 0
+    /// Attempts after a call's first one: retries after a timeout or an UNAVAILABLE reply.
+    public var retries: Int = 0
     /// Requests sent (every attempt and every re-send after a reconnect counts).
     public var sent: Int = 0
     /// Replies whose request id matched a waiting call.

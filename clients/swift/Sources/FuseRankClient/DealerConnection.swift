@@ -63,6 +63,15 @@ final class DealerConnection: @unchecked Sendable {
         }
     }
 
+    /// Counts an attempt of a call in ``ClientStatistics/attempts``, and in
+    /// ``ClientStatistics/retries`` when it is not the call's first.
+    func countAttempt(isRetry: Bool) {
+        lock.withLock {
+            stats.attempts += 1
+            if isRetry { stats.retries += 1 }
+        }
+    }
+
     /// A copy of the counters.
     var statistics: ClientStatistics { lock.withLock { stats } }
 
@@ -121,6 +130,9 @@ final class DealerConnection: @unchecked Sendable {
         try socket.setLinger(0)
         try socket.setMaxMessageSize(options.maxReplyBytes)
         try socket.setSendHighWaterMark(options.sendHighWaterMark)
+        if let curve = options.curve {
+            try socket.makeCurveClient(serverKey: curve.serverPublicKey, keys: curve.client)
+        }
         try socket.setReceiveHighWaterMark(0)
         try socket.connect(endpoint)
         return socket

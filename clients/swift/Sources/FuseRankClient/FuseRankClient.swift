@@ -46,7 +46,8 @@ public final class FuseRankClient: Sendable {
     /// (it is woken through its pipe), so the wait is microseconds.
     public func close() { connection.close() }
 
-    /// Counters of the connection (requests sent, stale replies dropped, reconnects).
+    /// Counters of the connection (attempts and retries, requests sent, stale replies dropped,
+    /// reconnects).
     public var statistics: ClientStatistics { connection.statistics }
 
     /// Ranks items for a user: the behaviour sequence, text and images go in, scored items come out.
@@ -61,6 +62,8 @@ public final class FuseRankClient: Sendable {
     ///   - excludeSeen: Catalogue ranking only: leave out items already in `events`.
     ///   - model: The model name; empty = the server's default model.
     ///   - nowMs: Request time in Unix ms (for the time-since-last-event feature); 0 = unknown.
+    ///   - sessionID: The server's per-session prefix cache key (send the whole history each
+    ///     time; an append costs only the new events); empty = no cache.
     ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
     /// - Returns: The items, highest score first, plus the model's name and version and the
     ///   candidates it does not know.
@@ -69,12 +72,12 @@ public final class FuseRankClient: Sendable {
     public func rank(
         events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
         candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
-        nowMs: Int64 = 0, timeoutMs: Int? = nil
+        nowMs: Int64 = 0, sessionID: String = "", timeoutMs: Int? = nil
     ) async throws(FuseRankClientError) -> RankReply {
         let request = RankRequest(
             events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
             candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
-            query: query)
+            query: query, sessionID: sessionID)
         return try await rank(request, timeoutMs: timeoutMs)
     }
 
@@ -106,6 +109,15 @@ public final class FuseRankClient: Sendable {
         try await call(.getModelInfo, ModelInfoRequest(model: model), timeoutMs: timeoutMs)
     }
 
+    /// Makes the server rescan its model repositories now; answers once the scan is done.
+    /// - Parameter timeoutMs: This call's per-attempt timeout; the client's by default (a scan
+    ///   that loads a large model can take seconds).
+    /// - Returns: Every model's served version and newest failed version, sorted by name.
+    /// - Throws: ``FuseRankClientError``.
+    public func reloadModels(timeoutMs: Int? = nil) async throws(FuseRankClientError) -> ReloadModelsReply {
+        try await call(.reloadModels, ReloadModelsRequest(), timeoutMs: timeoutMs)
+    }
+
     /// One call with retries: a new request id per attempt, so a late reply to an earlier
     /// attempt is recognised as stale and dropped.
     private func call<Reply: WireMessage>(
@@ -119,6 +131,7 @@ public final class FuseRankClient: Sendable {
         while true {
             attempt += 1
             if Task.isCancelled { throw .cancelled }
+            connection.countAttempt(isRetry: attempt > 1)
             let id = connection.makeRequestID()
             let header = RequestHeader(
                 method: method, requestID: id, timeoutMs: UInt32(clamping: timeout), metadata: options.metadata)

@@ -30,8 +30,8 @@ enum FakeReply: Sendable {
 
 /// A real ROUTER socket on a loopback port, served by its own thread, that answers each request
 /// with whatever `handler` returns (nothing = drop the request). Stands in for the server.
-// @unchecked Sendable: `received` and `stop` are guarded by `lock`; the socket is used only by the
-// server thread after init hands it over.
+// @unchecked Sendable: `received`, `stop`, `waiters`, `expiredWaiters` and `nextWaiter` are guarded
+// by `lock`; the socket is used only by the server thread after init hands it over.
 final class FakeRanker: @unchecked Sendable {
     typealias Handler = @Sendable (ReceivedCall) -> [FakeReply]
 
@@ -39,6 +39,9 @@ final class FakeRanker: @unchecked Sendable {
     private let lock = NSLock()
     private var received: [ReceivedCall] = []
     private var stop = false
+    private var waiters: [Int: (count: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    private var expiredWaiters: Set<Int> = []
+    private var nextWaiter = 0
     private let done = DispatchSemaphore(value: 0)
 
     /// Binds `endpoint` (a free loopback port by default) and starts serving.
@@ -54,6 +57,38 @@ final class FakeRanker: @unchecked Sendable {
 
     /// The requests received so far.
     var calls: [ReceivedCall] { lock.withLock { received } }
+
+    /// Suspends until the server has received at least `count` requests (a call is then waiting
+    /// for its reply), without polling: the server thread resumes the waiter.
+    /// - Parameters:
+    ///   - count: How many requests to wait for.
+    ///   - timeout: How long to wait at most.
+    /// - Returns: Whether `count` requests arrived before the timeout.
+    func waitForCalls(_ count: Int, timeout: Duration = .seconds(10)) async -> Bool {
+        let id = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        let timer = Task { [self] in
+            try? await Task.sleep(for: timeout)
+            let waiter = lock.withLock {
+                let waiter = waiters.removeValue(forKey: id)
+                if waiter == nil { expiredWaiters.insert(id) }
+                return waiter
+            }
+            waiter?.continuation.resume(returning: false)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let now: Bool? = lock.withLock {
+                if received.count >= count { return true }
+                if expiredWaiters.remove(id) != nil { return false }
+                waiters[id] = (count, continuation)
+                return nil
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+    }
 
     /// Stops the thread and closes the socket (the port is free afterwards).
     func shutdown() {
@@ -73,11 +108,14 @@ final class FakeRanker: @unchecked Sendable {
                 frames.count == 4, frames[1].isEmpty,
                 let header = try? RequestHeader(bytes: frames[2])
             else { continue }
-            let call = lock.withLock {
+            let (call, satisfied) = lock.withLock {
                 let call = ReceivedCall(header: header, body: frames[3], index: received.count)
                 received.append(call)
-                return call
+                let satisfied = waiters.filter { $0.value.count <= received.count }
+                for id in satisfied.keys { waiters.removeValue(forKey: id) }
+                return (call, satisfied.values.map(\.continuation))
             }
+            for continuation in satisfied { continuation.resume(returning: true) }
             for reply in handler(call) {
                 switch reply {
                 case .reply(let replyHeader, let body):

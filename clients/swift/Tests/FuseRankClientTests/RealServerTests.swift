@@ -34,7 +34,10 @@ import Testing
         let badImage = await #expect(throws: FuseRankClientError.self) { try await client.rank(images: [[1, 2]]) }
         #expect(badImage?.code == .invalidArgument)
         #expect(badImage?.message.contains("6") == true)
-        if case .status(_, _, let attempts) = badImage { #expect(attempts == 1) }
+        // A status error (the server's code), after exactly one attempt; any other case fails.
+        let badImageAttempts: Int? = if case .status(_, _, let attempts)? = badImage { attempts } else { nil }
+        #expect(badImageAttempts == 1, "not a status error from one attempt: \(String(describing: badImage))")
+        #expect(client.statistics.retries == 0)
 
         // Concurrent calls through one client: every reply is its own.
         try await withThrowingTaskGroup(of: Bool.self) { group in

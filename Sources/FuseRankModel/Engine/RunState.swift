@@ -1,0 +1,106 @@
+import CFuseRankKernels
+
+/// The scratch of one ``Ranker`` (llama2.c's `RunState`): every buffer a forward pass and its
+/// scoring write, allocated once, each with one meaning for the whole pass.
+///
+/// Shapes use `T = maxBatch * maxSequenceLength` (every token of a full batch, requests
+/// concatenated), `R = 2 * maxBatch` (the read-out rows: one `[RANK]` and one newest-event row per
+/// request), `B = maxBatch`, `N = num_items`, `S = maxSequenceLength`.
+/// Not `Sendable`: it belongs to the ranker's thread.
+final class RunState {
+    // Every token (layers 0 ..< L-1).
+    let x: UnsafeMutablePointer<Float>          // (T, d_model) residual stream
+    let xn: UnsafeMutablePointer<Float>         // (T, d_model) norm1(x): the attention input
+    let q: UnsafeMutablePointer<Float>          // (T, d_model) queries
+    let k: UnsafeMutablePointer<Float>          // (T, d_model) keys (the last layer too: read-out rows attend to them)
+    let v: UnsafeMutablePointer<Float>          // (T, d_model) values (likewise)
+    let att: UnsafeMutablePointer<Float>        // (T, d_model) attention output, heads concatenated
+    let h: UnsafeMutablePointer<Float>          // (T, d_model) a sublayer's output before it joins the residual
+    let hn: UnsafeMutablePointer<Float>         // (T, d_model) norm2(x): the feed-forward input
+    let hidden: UnsafeMutablePointer<Float>     // (T, d_ff) feed-forward hidden layer
+    let scores: UnsafeMutablePointer<Float>     // (S, S) attention scores of one request and head
+    let imageIn: UnsafeMutablePointer<Float>    // (max_images, image_dim) one request's images
+    // The read-out rows through the last layer.
+    let readX: UnsafeMutablePointer<Float>      // (R, d_model) residual stream of the read-out rows
+    let readN: UnsafeMutablePointer<Float>      // (R, d_model) norm1(readX)
+    let readQ: UnsafeMutablePointer<Float>      // (R, d_model) their queries
+    let readAtt: UnsafeMutablePointer<Float>    // (R, d_model) their attention output
+    let readH: UnsafeMutablePointer<Float>      // (R, d_model) a sublayer's output before it joins readX
+    let readHn: UnsafeMutablePointer<Float>     // (R, d_model) norm2(readX)
+    // The outputs.
+    let users: UnsafeMutablePointer<Float>      // (B, d_model) user vectors, request order
+    let catalogueUsers: UnsafeMutablePointer<Float>  // (B, d_model) the user vectors of catalogue requests, gathered
+    let catalogue: UnsafeMutablePointer<Float>  // (B, N - 2) catalogue scores, column j = row j + 2 (approximate on the int8 path)
+    let candidateScores: UnsafeMutablePointer<Float>  // (N,) exact scores of candidates (by row) or of the int8 shortlist (by column)
+    let quantizedUsers: UnsafeMutablePointer<Int8>  // (B, ceil(d_model / 4) * 4) catalogue users in int8 (int8 path)
+    let userScales: UnsafeMutablePointer<Float>      // (B,) their scales
+    let shortlist: UnsafeMutablePointer<Int32>       // (B, maxShortlist) int8 path: each user's best approximate columns
+    let shortlistScores: UnsafeMutablePointer<Float> // (B, maxShortlist) their approximate scores
+    let chunk: UnsafeMutablePointer<Float>           // (B, FR_INT8_CHUNK_ROWS) int8 path: scores of one step
+    // Token layout and selection.
+    let offsets: UnsafeMutablePointer<Int>      // (B,) first token row of each request
+    let lengths: UnsafeMutablePointer<Int>      // (B,) tokens of each request
+    let newest: UnsafeMutablePointer<Int>       // (B,) kept events, whose newest is read out (0 = none)
+    let order: UnsafeMutablePointer<Int32>      // (N,) selection: the rows (or columns) in play
+    let mark: UnsafeMutablePointer<UInt8>       // (N,) seen / duplicate marks, all zero between uses
+
+    private let floats: UnsafeMutablePointer<Float>
+    private let ints: UnsafeMutablePointer<Int>
+
+    /// Allocates (and zeroes) the scratch for `maxBatch` requests of `config`.
+    init(config c: ModelConfig, maxBatch: Int) {
+        let d = c.dModel
+        let s = c.maxSequenceLength
+        let t = maxBatch * s
+        let r = 2 * maxBatch
+        let sizes = [
+            t * d, t * d, t * d, t * d, t * d, t * d, t * d, t * d, t * c.dFF, s * s, max(1, c.maxImages * c.imageDim),
+            r * d, r * d, r * d, r * d, r * d, r * d,
+            maxBatch * d, maxBatch * d, maxBatch * (c.numItems - 2), c.numItems,
+        ]
+        let total = sizes.reduce(0, +)
+        floats = .allocate(capacity: total)
+        floats.initialize(repeating: 0, count: total)
+        var cursor = floats
+        var next = 0
+        func carve() -> UnsafeMutablePointer<Float> {
+            defer { cursor += sizes[next]; next += 1 }
+            return cursor
+        }
+        x = carve(); xn = carve(); q = carve(); k = carve(); v = carve(); att = carve(); h = carve(); hn = carve()
+        hidden = carve(); scores = carve(); imageIn = carve()
+        readX = carve(); readN = carve(); readQ = carve(); readAtt = carve(); readH = carve(); readHn = carve()
+        users = carve(); catalogueUsers = carve(); catalogue = carve(); candidateScores = carve()
+        quantizedUsers = .allocate(capacity: maxBatch * (d + 3) / 4 * 4)
+        quantizedUsers.initialize(repeating: 0, count: maxBatch * (d + 3) / 4 * 4)
+        userScales = .allocate(capacity: maxBatch)
+        userScales.initialize(repeating: 0, count: maxBatch)
+        shortlist = .allocate(capacity: maxBatch * Ranker.maxShortlist)
+        shortlist.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
+        shortlistScores = .allocate(capacity: maxBatch * Ranker.maxShortlist)
+        shortlistScores.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
+        chunk = .allocate(capacity: maxBatch * Int(FR_INT8_CHUNK_ROWS))
+        chunk.initialize(repeating: 0, count: maxBatch * Int(FR_INT8_CHUNK_ROWS))
+        ints = .allocate(capacity: 3 * maxBatch)
+        ints.initialize(repeating: 0, count: 3 * maxBatch)
+        offsets = ints
+        lengths = ints + maxBatch
+        newest = ints + 2 * maxBatch
+        order = .allocate(capacity: c.numItems)
+        order.initialize(repeating: 0, count: c.numItems)
+        mark = .allocate(capacity: c.numItems)
+        mark.initialize(repeating: 0, count: c.numItems)
+    }
+
+    deinit {
+        floats.deallocate()
+        quantizedUsers.deallocate()
+        userScales.deallocate()
+        shortlist.deallocate()
+        shortlistScores.deallocate()
+        chunk.deallocate()
+        ints.deallocate()
+        order.deallocate()
+        mark.deallocate()
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// What the kernel says about one thread of this process, read from `/proc` (Linux only), so that a
+/// test can wait until another thread is really blocked instead of sleeping and hoping it is.
+enum KernelThread {
+    /// The calling thread's kernel thread id (what `gettid()` returns), read from the
+    /// `/proc/thread-self` link, which points at `<pid>/task/<tid>`.
+    static func currentID() -> Int32? {
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self"),
+            let last = target.split(separator: "/").last
+        else { return nil }
+        return Int32(last)
+    }
+
+    /// The state letter of thread `tid` of this process (`R` running, `S` sleeping in the kernel,
+    /// `D` uninterruptible, ...), the field after the parenthesised name in its `stat` file;
+    /// nil when the thread has exited.
+    static func state(_ tid: Int32) -> Character? {
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        return stat[stat.index(after: close)...].first { $0 != " " }
+    }
+
+    /// Waits until thread `tid` sleeps in the kernel (state `S`), checking every millisecond.
+    /// - Parameters:
+    ///   - tid: A kernel thread id of this process.
+    ///   - timeout: How long to wait at most.
+    /// - Returns: Whether the thread was seen sleeping before the timeout.
+    static func waitUntilSleeping(_ tid: Int32, timeout: Duration = .seconds(10)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if state(tid) == "S" { return true }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        return false
+    }
+}
+
+/// A value handed between a test and a thread it started.
+final class Shared<Value: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: every access to `stored` holds `lock`.
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}

@@ -1,0 +1,116 @@
+"""Training windows and samples: a user's sequence, the window of it one forward pass sees, and
+the cuts of that window (cut i predicts event i+1 from events 0..i; see `train.py`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .features import event_buckets, time_bucket
+
+# A context provider: (target row, rng) -> (text token ids, image vectors) for one cut's group.
+ContextFn = Callable[[int, np.random.Generator], tuple[list[int], list[list[float]]]]
+
+
+@dataclass
+class Sequence_:
+    """One training sequence: item rows, types and time buckets over all events, and times."""
+
+    rows: np.ndarray      # (n,) int64 item-table rows
+    types: np.ndarray     # (n,) int64
+    buckets: np.ndarray   # (n,) int64, over all events (docs/model-format.md "Time buckets")
+    ts_ms: np.ndarray     # (n,) int64
+
+
+def make_sequence(rows: Sequence[int], types: Sequence[int], ts_ms: Sequence[int],
+                  num_time_buckets: int) -> Sequence_:
+    """Precompute the event buckets of a whole user sequence."""
+    return Sequence_(np.asarray(rows, dtype=np.int64), np.asarray(types, dtype=np.int64),
+                     np.asarray(event_buckets(list(ts_ms), num_time_buckets), dtype=np.int64),
+                     np.asarray(ts_ms, dtype=np.int64))
+
+
+def rank_buckets_between(ts_prev: np.ndarray, ts_next: np.ndarray, num_time_buckets: int) -> np.ndarray:
+    """[RANK] buckets of cuts whose last event is at `ts_prev` and whose request time is `ts_next`."""
+    out = np.zeros(len(ts_prev), dtype=np.int64)
+    for i, (a, b) in enumerate(zip(ts_prev.tolist(), ts_next.tolist())):
+        if a > 0 and b > 0:
+            out[i] = time_bucket(b - a, num_time_buckets)
+    return out
+
+
+@dataclass
+class Sample:
+    """One window of a sequence with its cuts: events 0..L-1 and a group per kept cut."""
+
+    rows: np.ndarray          # (L,) events
+    types: np.ndarray         # (L,)
+    buckets: np.ndarray       # (L,)
+    cuts: np.ndarray          # (G,) cut index i of each group (its RANK sees events <= i)
+    targets: np.ndarray       # (G,) target row of each group (0 = none, inference)
+    rank_buckets: np.ndarray  # (G,)
+    next_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (L,) item after each event
+    texts: list[list[int]] = field(default_factory=list)            # (G,) token ids per group
+    images: list[list[list[float]]] = field(default_factory=list)   # (G,) image vectors per group
+
+
+def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng: np.random.Generator,
+                context: ContextFn | None, context_prob: float, cut_fraction: float = 1.0) -> Sample:
+    """The window `seq[start:end]` as a training sample: events start..end-2, targets start+1..end-1.
+
+    - Parameters:
+      - context: gives a cut's context from its target row; used with probability `context_prob`.
+      - cut_fraction: fraction of cuts that get a group (the last cut always does).
+    """
+    rows = seq.rows[start:end - 1]
+    n = len(rows)
+    cuts = np.arange(n, dtype=np.int64)
+    if cut_fraction < 1.0 and n > 1:
+        keep = rng.random(n) < cut_fraction
+        keep[-1] = True
+        cuts = cuts[keep]
+    targets = seq.rows[start + 1 + cuts]
+    rb = rank_buckets_between(seq.ts_ms[start + cuts], seq.ts_ms[start + 1 + cuts], num_time_buckets)
+    texts: list[list[int]] = []
+    images: list[list[list[float]]] = []
+    if context is not None and context_prob > 0:
+        use = rng.random(len(cuts)) < context_prob
+        for g, t in enumerate(targets.tolist()):
+            if use[g]:
+                tx, im = context(t, rng)
+                texts.append(list(tx))
+                images.append(list(im))
+            else:
+                texts.append([])
+                images.append([])
+    return Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb,
+                  seq.rows[start + 1:end], texts, images)
+
+
+def windows(seqs: Sequence[Sequence_], max_events: int) -> list[tuple[int, int, int]]:
+    """(sequence index, start, end) of the newest `max_events + 1` items of each sequence."""
+    out = []
+    for k, s in enumerate(seqs):
+        n = len(s.rows)
+        if n >= 2:
+            out.append((k, max(0, n - max_events - 1), n))
+    return out
+
+
+def resample_windows(wins: Sequence[tuple[int, int, int]], seqs: Sequence[Sequence_], prob: float,
+                     rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """With probability `prob`, move the window of a sequence longer than the window to end at a
+    uniformly drawn event (so older history is trained on too); windows keep their length."""
+    if prob <= 0:
+        return list(wins)
+    out = []
+    for k, a, e in wins:
+        n = len(seqs[k].rows)
+        if a > 0 and rng.random() < prob:
+            e2 = int(rng.integers(e - a, n + 1))
+            out.append((k, e2 - (e - a), e2))
+        else:
+            out.append((k, a, e))
+    return out
