@@ -24,6 +24,8 @@ final class ModelLoader: @unchecked Sendable {
     private var stopping = false
     private var fixed: [ServedModel] = []
     private let done = DispatchSemaphore(value: 0)
+    /// Runs on the loader thread before the first load (tests hold the start-up load with it).
+    var beforeInitialLoad: (@Sendable () -> Void)?
 
     /// A loader for `configuration`'s models, publishing into `table`.
     init(configuration: ServerConfiguration, table: ModelTable, metrics: ServerMetrics, logger: Logger) {
@@ -78,6 +80,7 @@ final class ModelLoader: @unchecked Sendable {
             [maxBatch = configuration.maxBatch, scoring = configuration.catalogueScoring] in
             try ModelWarmUp.run($0, maxBatch: maxBatch, catalogueScoring: scoring)
         }
+        beforeInitialLoad?()
         // Fixed bundles first: the first is the default model.
         var loaded: [ServedModel] = []
         for path in configuration.modelPaths {

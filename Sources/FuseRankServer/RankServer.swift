@@ -21,7 +21,8 @@ import Logging
 /// Health answers at once ("starting", not ready) while the loader thread loads and warms up the
 /// models; ``start()`` returns once they serve.
 // @unchecked Sendable: the mutable state lives in `ServerControl` (locked); `startLock` guards
-// `boundEndpoint` and `started`; everything else is immutable after init.
+// `started`, `stateLock` guards `boundEndpoint` and `loader`; `beforeInitialLoad` is set before
+// `start()` (tests); everything else is immutable after init.
 public final class RankServer: @unchecked Sendable {
     /// How the server runs.
     public let configuration: ServerConfiguration
@@ -38,9 +39,14 @@ public final class RankServer: @unchecked Sendable {
     private let sessionCache: SessionCache?
     private let wake: WakePipe
     private let startLock = NSLock()
+    /// Guards `boundEndpoint` and `loader`, which are read while `start()` (holding `startLock`)
+    /// waits for the models.
+    private let stateLock = NSLock()
     private var started = false
     private var boundEndpoint: String?
     private var loader: ModelLoader?
+    /// Runs on the loader thread before the first model loads (tests hold the start-up with it).
+    var beforeInitialLoad: (@Sendable () -> Void)?
 
     /// Validates the configuration and reads the CURVE key files (state ``LifecycleState/starting``).
     /// - Parameters:
@@ -78,9 +84,7 @@ public final class RankServer: @unchecked Sendable {
 
     /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()``.
     public var endpoint: String? {
-        startLock.lock()
-        defer { startLock.unlock() }
-        return boundEndpoint
+        stateLock.withLock { boundEndpoint }
     }
 
     /// The Rank requests queued or being ranked when draining began (each is still answered);
@@ -156,7 +160,8 @@ public final class RankServer: @unchecked Sendable {
         }
         for worker in workers { worker.start() }
         let loader = ModelLoader(configuration: configuration, table: models, metrics: metrics, logger: logger)
-        self.loader = loader
+        loader.beforeInitialLoad = beforeInitialLoad
+        stateLock.withLock { self.loader = loader }
         let front = FrontEnd(
             router: router, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, metrics: metrics, loader: loader,
@@ -177,7 +182,7 @@ public final class RankServer: @unchecked Sendable {
             control.transition(to: .stopped)
         }
         thread.name = "fuserank-front"
-        boundEndpoint = endpoint
+        stateLock.withLock { boundEndpoint = endpoint }
         logger.info("bound \(endpoint)\(curve == nil ? "" : " (CURVE)"); loading models")
         thread.start()  // Health is answered from here on ("starting", not ready)
 
@@ -202,9 +207,7 @@ public final class RankServer: @unchecked Sendable {
 
     /// Rescans the model repositories now (SIGHUP); returns at once. Safe from any thread.
     public func reloadModels() {
-        startLock.lock()
-        let loader = self.loader
-        startLock.unlock()
+        let loader = stateLock.withLock { self.loader }
         loader?.requestScan()
     }
 

@@ -314,3 +314,4 @@ def test_bad_keys_file_exits_2(golden_bundle: Path, curve_setup: dict[str, objec
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr
     assert "serving on" not in result.stdout
+
