@@ -66,6 +66,9 @@ def test_soak_with_reloads_and_a_sighup_storm(start_server: Callable[..., Runnin
             repo.publish("m", version)
             server.process.send_signal(signal.SIGHUP)
             wait_for(lambda: all(c.versions and c.versions[-1] >= version for c in clients), f"version {version}")
+        # ... and enough traffic that every connection's buffers and the allocator's arenas exist.
+        marks = [c.ok for c in clients]
+        wait_for(lambda: all(c.ok >= m + 200 for c, m in zip(clients, marks)), "warm-up traffic", timeout_s=120)
         warm = resident_bytes(pid)
         end = time.monotonic() + SOAK_SECONDS
         next_publish = time.monotonic()
