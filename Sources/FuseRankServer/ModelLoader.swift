@@ -112,6 +112,12 @@ final class ModelLoader: @unchecked Sendable {
         let repository = ModelRepository(
             directories: configuration.modelRepositories, table: table, reservedNames: Set(loaded.map(\.name)),
             warmUp: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) })
+        for directory in configuration.modelRepositories {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                logger.warning("model repository \(directory) is not a folder (yet); it serves nothing until it is one")
+            }
+        }
         if !configuration.modelRepositories.isEmpty {
             let states = repository.scan()
             logger.info("repositories scanned: \(states.map { "\($0.model)=\($0.version ?? "none")" }.joined(separator: " "))")

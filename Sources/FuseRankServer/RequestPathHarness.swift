@@ -32,7 +32,7 @@ package final class RequestPathHarness {
         try peer.setReceiveHighWaterMark(0)
         try peer.connect("inproc://fuzz")
         var configuration = ServerConfiguration(bind: "inproc://fuzz", modelPaths: [tiny])
-        configuration.maxMessageBytes = 64 * 1024
+        configuration.maxMessageBytes = 2048  // below -max_len, so RESOURCE_EXHAUSTED is reachable
         queue = WorkQueue(capacity: 64)
         let wake = try WakePipe()
         finished = ReplyQueue(wake: wake)
