@@ -6,7 +6,7 @@ extension FrontEnd {
     /// back through ``ReplyQueue``. Throws (an immediate error reply) when the request cannot run.
     /// - Parameters:
     ///   - body: the request frame.
-    ///   - call: the call, for its envelope.
+    ///   - call: the call, for its socket and envelope.
     ///   - header: its header (request id, deadline).
     ///   - info: the call's metric labels (the model is set once found); `received` starts the deadline.
     func rank(_ body: [UInt8], call: IncomingCall, header: RequestHeader, info: inout CallInfo) throws {
@@ -18,7 +18,7 @@ extension FrontEnd {
         let timeoutMs = header.timeoutMs == 0 ? configuration.defaultTimeoutMs : header.timeoutMs
         let received = info.received ?? .now
         let job = RankJob(
-            envelope: call.envelope, requestID: header.requestID, model: model, query: query,
+            socket: call.socket, envelope: call.envelope, requestID: header.requestID, model: model, query: query,
             deadline: received + .milliseconds(Int64(timeoutMs)), received: received)
         guard queue.push(job) else {
             throw RequestError(
@@ -51,6 +51,7 @@ extension ValidatedQuery {
             tokens.append(id)
         }
         if !request.query.isEmpty { tokens += bundle.vocabulary.tokenize(request.query) }
+        // top_k 0 over the catalogue (or a restrict_to list) is the server default; over candidates, all.
         let topK = (request.topK == 0 && request.candidates.isEmpty) ? defaultCatalogueTopK : Int(request.topK)
         self = try bundle.validate(
             RankQuery(
@@ -58,7 +59,8 @@ extension ValidatedQuery {
                     BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
                 },
                 textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
-                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID))
+                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID,
+                excludeItems: request.excludeItems, restrictTo: request.restrictTo, explainEvents: Int(request.explainEvents)))
     }
 }
 
@@ -69,7 +71,11 @@ extension RankReply {
     ///   - model: the model version that computed it (its name and version go into the reply).
     init(result: RankResult, model: ServedModel) {
         self.init(
-            items: result.items.map { FuseRankWire.ScoredItem(itemID: $0.itemID, score: $0.score) },
+            items: result.items.map {
+                FuseRankWire.ScoredItem(
+                    itemID: $0.itemID, score: $0.score,
+                    reasons: $0.reasons.map { FuseRankWire.EventContribution(eventIndex: UInt32($0.eventIndex), weight: $0.weight) })
+            },
             model: model.name, modelVersion: model.version,
             unknownCandidates: result.unknownCandidates)
     }

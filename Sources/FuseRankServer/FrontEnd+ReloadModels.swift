@@ -17,9 +17,10 @@ extension FrontEnd {
         }
         let finished = self.finished
         let envelope = call.envelope
+        let socket = call.socket
         loader.requestScan { statuses in
             let reply = ReloadModelsReply(models: statuses)
-            finished.push([Reply.ok(envelope: envelope, requestID: requestID, body: reply.encode()).labelled(info)])
+            finished.push([Reply.ok(socket: socket, envelope: envelope, requestID: requestID, body: reply.encode()).labelled(info)])
         }
     }
 }

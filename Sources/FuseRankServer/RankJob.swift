@@ -2,6 +2,8 @@ import FuseRankModel
 
 /// A decoded, validated Rank request waiting for (or held by) a worker.
 struct RankJob: Sendable {
+    /// The socket the request came from (an index into ``FrontEnd/sockets``).
+    let socket: Int
     /// The routing frames to echo.
     let envelope: [[UInt8]]
     /// The caller's request id.
@@ -20,9 +22,10 @@ struct RankJob: Sendable {
     var bundle: ModelBundle { model.bundle }
 
     init(
-        envelope: [[UInt8]], requestID: UInt64, model: ServedModel, query: ValidatedQuery,
+        socket: Int = 0, envelope: [[UInt8]], requestID: UInt64, model: ServedModel, query: ValidatedQuery,
         deadline: ContinuousClock.Instant, received: ContinuousClock.Instant = .now
     ) {
+        self.socket = socket
         self.envelope = envelope
         self.requestID = requestID
         self.model = model
@@ -32,9 +35,12 @@ struct RankJob: Sendable {
     }
 
     /// A job for a bundle served under its own name and version (tests).
-    init(envelope: [[UInt8]], requestID: UInt64, bundle: ModelBundle, query: ValidatedQuery, deadline: ContinuousClock.Instant) {
+    init(
+        socket: Int = 0, envelope: [[UInt8]], requestID: UInt64, bundle: ModelBundle, query: ValidatedQuery,
+        deadline: ContinuousClock.Instant
+    ) {
         self.init(
-            envelope: envelope, requestID: requestID,
+            socket: socket, envelope: envelope, requestID: requestID,
             model: ServedModel(name: bundle.config.name, version: bundle.config.version, bundle: bundle, origin: .fixed),
             query: query, deadline: deadline)
     }

@@ -82,7 +82,8 @@ public final class RankServer: @unchecked Sendable {
     /// The lifecycle state now.
     public var state: LifecycleState { control.state }
 
-    /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()``.
+    /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()`` and
+    /// for a server that only connects to brokers.
     public var endpoint: String? {
         stateLock.withLock { boundEndpoint }
     }
@@ -97,12 +98,14 @@ public final class RankServer: @unchecked Sendable {
     /// Replies sent so far with `code` (for tests and logs).
     public func repliesSent(_ code: StatusCode) -> Int { stats.count(code) }
 
-    /// Binds the ROUTER socket, starts the workers and the front thread, and starts serving.
-    /// - Returns: the bound endpoint (a `:0` or `:*` port resolved to the real one).
-    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use); the
-    ///   server is then ``LifecycleState/stopped``.
+    /// Binds the ROUTER socket, connects a DEALER to each broker, starts the workers and the front
+    /// thread, and starts serving.
+    /// - Returns: the bound endpoint (a `:0` or `:*` port resolved to the real one); nil when the
+    ///   server does not bind (``ServerConfiguration/bind`` nil: it serves through brokers only).
+    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use) or a
+    ///   connect endpoint is malformed; the server is then ``LifecycleState/stopped``.
     @discardableResult
-    public func start() throws -> String {
+    public func start() throws -> String? {
         startLock.lock()
         defer { startLock.unlock() }
         guard !started else { throw ServerError.alreadyStarted }
@@ -114,39 +117,52 @@ public final class RankServer: @unchecked Sendable {
             logger.warning("\(configuration.workers) workers on \(cores) cores: threads will share cores")
         }
         let context: ZMQContext
-        let router: ZMQSocket
-        let endpoint: String
+        var sockets: [ZMQSocket] = []
+        var endpoint: String?
         var zap: ZAPHandler?
         do {
             context = try ZMQContext()
-            router = try ZMQSocket(context: context, type: .router)
-            try router.setRouterMandatory(true)
-            try router.setMaxMessageSize(configuration.socketFrameCap)
-            try router.setLinger(2000)  // deliver the last replies when closing
-            try router.setSendHighWaterMark(100_000)
-            if let curve {
-                // The handler is bound and answering before the socket binds: fail closed.
-                let metrics = self.metrics
-                let logger = self.logger
-                let log = AuthFailureLog(interval: .seconds(configuration.authFailureLogIntervalSeconds))
-                let handler = try ZAPHandler(context: context, allowed: curve.allowed, watching: router) { failure in
-                    metrics.recordAuthFailure()
-                    let (shouldLog, suppressed) = log.shouldLog(peer: failure.peer)
-                    guard shouldLog else { return }
-                    let why: String
-                    switch failure.reason {
-                    case let .unknownKey(key): why = "client key \(key) is not on the allowlist"
-                    case .handshake: why = "handshake failed (a plaintext client, or not ZMTP)"
-                    }
-                    logger.warning(
-                        "refused a connection from \(failure.peer): \(why)\(suppressed > 0 ? " (\(suppressed) more since the last line)" : "")")
-                }
-                zap = handler
-                try router.makeCurveServer(keys: curve.keys, zap: handler)
+            func makeSocket(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {
+                let socket = try ZMQSocket(context: context, type: type)
+                try socket.setMaxMessageSize(configuration.socketFrameCap)
+                try socket.setLinger(2000)  // deliver the last replies when closing
+                try socket.setSendHighWaterMark(100_000)
+                try socket.setHeartbeat(configuration.heartbeat)
+                sockets.append(socket)
+                return socket
             }
-            try router.bind(configuration.bind)
-            endpoint = try router.lastEndpoint()
+            if let bind = configuration.bind {
+                let router = try makeSocket(.router)
+                try router.setRouterMandatory(true)
+                if let curve {
+                    // The handler is bound and answering before the socket binds: fail closed.
+                    let metrics = self.metrics
+                    let logger = self.logger
+                    let log = AuthFailureLog(interval: .seconds(configuration.authFailureLogIntervalSeconds))
+                    let handler = try ZAPHandler(context: context, allowed: curve.allowed, watching: router) { failure in
+                        metrics.recordAuthFailure()
+                        let (shouldLog, suppressed) = log.shouldLog(peer: failure.peer)
+                        guard shouldLog else { return }
+                        let why: String
+                        switch failure.reason {
+                        case let .unknownKey(key): why = "client key \(key) is not on the allowlist"
+                        case .handshake: why = "handshake failed (a plaintext client, or not ZMTP)"
+                        }
+                        logger.warning(
+                            "refused a connection from \(failure.peer): \(why)\(suppressed > 0 ? " (\(suppressed) more since the last line)" : "")")
+                    }
+                    zap = handler
+                    try router.makeCurveServer(keys: curve.keys, zap: handler)
+                }
+                try router.bind(bind)
+                endpoint = try router.lastEndpoint()
+            }
+            // One DEALER per broker: a reply must go back through the broker its call came from.
+            for broker in configuration.connect {
+                try makeSocket(.dealer).connect(broker)
+            }
         } catch {
+            for socket in sockets { socket.close() }
             zap?.stop()
             control.transition(to: .stopped)
             throw ServerError.transport(error)
@@ -163,7 +179,7 @@ public final class RankServer: @unchecked Sendable {
         loader.beforeInitialLoad = beforeInitialLoad
         stateLock.withLock { self.loader = loader }
         let front = FrontEnd(
-            router: router, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
+            sockets: sockets, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, metrics: metrics, loader: loader,
             logger: logger)
         let control = self.control
@@ -183,7 +199,9 @@ public final class RankServer: @unchecked Sendable {
         }
         thread.name = "fuserank-front"
         stateLock.withLock { boundEndpoint = endpoint }
-        logger.info("bound \(endpoint)\(curve == nil ? "" : " (CURVE)"); loading models")
+        let listening = ([endpoint].compactMap { $0 } + configuration.connect.map { "\($0) (through a broker)" })
+            .joined(separator: ", ")
+        logger.info("bound \(listening)\(curve == nil ? "" : " (CURVE on the bound socket)"); loading models")
         thread.start()  // Health is answered from here on ("starting", not ready)
 
         // Load and warm up the models on the loader thread; serve once they are in.
@@ -201,7 +219,7 @@ public final class RankServer: @unchecked Sendable {
         }
         control.transitionIfStarting(to: .serving)
         logger.info(
-            "serving on \(endpoint): models \(models.snapshot.map { "\($0.name)@\($0.version)" }.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads), catalogue scoring \(configuration.catalogueScoring.rawValue), session cache \(configuration.sessionCacheMB) MiB")
+            "serving on \(listening): models \(models.snapshot.map { "\($0.name)@\($0.version)" }.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads), catalogue scoring \(configuration.catalogueScoring.rawValue), session cache \(configuration.sessionCacheMB) MiB")
         return endpoint
     }
 

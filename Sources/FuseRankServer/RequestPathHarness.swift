@@ -40,7 +40,7 @@ package final class RequestPathHarness {
         let control = ServerControl(logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         control.transition(to: .serving)
         front = FrontEnd(
-            router: router, wake: wake, queue: queue, finished: finished, workers: [], models: models,
+            sockets: [router], wake: wake, queue: queue, finished: finished, workers: [], models: models,
             configuration: configuration, control: control, stats: ServerStats(),
             logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         ranker = Ranker(bundle: models.model(named: "")!.bundle, maxBatch: 8)
@@ -84,7 +84,7 @@ package final class RequestPathHarness {
                 let results = ranker.rank(batch.map(\.query))
                 for (job, result) in zip(batch, results) {
                     let reply = Reply.ok(
-                        envelope: job.envelope, requestID: job.requestID,
+                        socket: job.socket, envelope: job.envelope, requestID: job.requestID,
                         body: RankReply(result: result, model: job.model).encode())
                     front.send(reply)
                     expected += 1

@@ -1,10 +1,17 @@
 import Foundation
 import FuseRankModel
+import FuseRankTransport
 
 /// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
 public struct ServerConfiguration: Sendable, Equatable {
-    /// The ZeroMQ endpoint of the ROUTER socket; a TCP port of `0` or `*` picks a free one.
-    public var bind: String = "tcp://127.0.0.1:5555"
+    /// The ZeroMQ endpoint of the ROUTER socket; a TCP port of `0` or `*` picks a free one; nil:
+    /// no ROUTER (the server then takes calls only through the brokers of ``connect``).
+    public var bind: String? = "tcp://127.0.0.1:5555"
+    /// Brokers' backend endpoints (`fuserank-broker --backend`): a DEALER socket connects to each,
+    /// and calls arriving on it are answered on it.
+    public var connect: [String] = []
+    /// ZeroMQ heartbeats on every socket, so a dead client or broker is noticed in about a second.
+    public var heartbeat = HeartbeatSettings()
     /// Model bundle folders; the first is the default model.
     public var modelPaths: [String] = []
     /// Worker threads, each with its own ranker (scratch arena) and 1 OpenBLAS thread.
@@ -48,10 +55,12 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// A configuration for the given endpoint and models, other fields at their defaults.
     /// - Parameters:
-    ///   - bind: the endpoint to listen on.
+    ///   - bind: the endpoint to listen on; nil for none.
+    ///   - connect: brokers' backend endpoints to take calls from.
     ///   - modelPaths: bundle folders, default model first.
-    public init(bind: String, modelPaths: [String]) {
+    public init(bind: String?, connect: [String] = [], modelPaths: [String]) {
         self.bind = bind
+        self.connect = connect
         self.modelPaths = modelPaths
     }
 
@@ -60,9 +69,15 @@ public struct ServerConfiguration: Sendable, Equatable {
         if modelPaths.isEmpty && modelRepositories.isEmpty {
             return "at least one --model bundle or --model-repository folder is needed"
         }
+        if bind == nil && connect.isEmpty { return "give --bind, --connect, or both" }
+        if Set(connect).count != connect.count { return "each --connect endpoint may be given once" }
+        if let problem = heartbeat.validationProblem { return problem }
         if repositoryPollMs < 0 { return "--repository-poll-ms must be at least 0 (got \(repositoryPollMs))" }
         if (curveSecretKeyPath == nil) != (curveAllowPath == nil) {
             return "--curve-secret-key and --curve-allow go together: give both or neither"
+        }
+        if curveSecretKeyPath != nil && bind == nil {
+            return "CURVE (--curve-secret-key) protects the bound socket: give --bind too"
         }
         if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
         if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }
@@ -74,7 +89,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         return nil
     }
 
-    /// The `ZMQ_MAXMSGSIZE` safety cap of the ROUTER socket: 4x the limit per frame, so the
+    /// The `ZMQ_MAXMSGSIZE` safety cap of the server's sockets: 4x the limit per frame, so the
     /// server itself answers oversized requests; -1 (none) if 4x overflows.
     var socketFrameCap: Int64 {
         let (cap, overflow) = Int64(maxMessageBytes).multipliedReportingOverflow(by: 4)

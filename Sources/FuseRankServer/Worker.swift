@@ -93,14 +93,14 @@ final class Worker: Sendable {
         let results = ranker.rank(live.map(\.query))
         if !live.isEmpty { metrics?.recordBatch(model: model, size: live.count, compute: .now - now) }
         var replies = batch.filter { $0.deadline < now }.map {
-            Reply.error(envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
+            Reply.error(socket: $0.socket, envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
                         message: "the deadline passed before a worker could take the request")
                 .labelled(CallInfo(method: "Rank", model: $0.model.name, received: $0.received))
         }
         for (job, result) in zip(live, results) {
             let body = RankReply(result: result, model: job.model).encode()
             replies.append(
-                Reply.ok(envelope: job.envelope, requestID: job.requestID, body: body)
+                Reply.ok(socket: job.socket, envelope: job.envelope, requestID: job.requestID, body: body)
                     .labelled(CallInfo(method: "Rank", model: job.model.name, received: job.received)))
         }
         return replies

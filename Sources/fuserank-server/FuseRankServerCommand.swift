@@ -3,6 +3,7 @@ import Foundation
 import FuseRankMetrics
 import FuseRankModel
 import FuseRankServer
+import FuseRankTransport
 import Logging
 
 /// `fuserank-server`: serves FuseRank model bundles over ZeroMQ until SIGINT or SIGTERM.
@@ -13,14 +14,28 @@ struct FuseRankServerCommand: ParsableCommand {
         abstract: "Serve FuseRank model bundles over ZeroMQ (protocol: docs/wire.md).",
         discussion: """
             Binds first (Health answers "starting" at once), then loads and warms up the models, then
-            prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests.
+            prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests (and
+            "fuserank-server: serving through <broker>" for each --connect).
+            With neither --bind nor --connect it binds \(ServerConfiguration.defaults.bind ?? "nothing").
             SIGINT or SIGTERM: stop taking work, finish what is in flight, exit 0.
             SIGHUP: rescan the model repositories now.
             Exit codes: 0 stopped by a signal; 1 cannot start (bind, model load); 2 bad CURVE key files.
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on; a port of 0 picks a free one (see the ready line).")
-    var bind = ServerConfiguration.defaults.bind
+    var bind: String?
+
+    @Option(help: "A broker's backend endpoint (fuserank-broker --backend) to take calls from; repeat for more brokers.")
+    var connect: [String] = []
+
+    @Option(help: "ZeroMQ heartbeat: a PING every this many ms on each connection; 0 turns heartbeats off.")
+    var heartbeatIvlMs = ServerConfiguration.defaults.heartbeat.intervalMs
+
+    @Option(help: "ZeroMQ heartbeat: drop a connection silent this many ms after a PING.")
+    var heartbeatTimeoutMs = ServerConfiguration.defaults.heartbeat.timeoutMs
+
+    @Option(help: "ZeroMQ heartbeat: peers drop us when they hear nothing for this many ms.")
+    var heartbeatTtlMs = ServerConfiguration.defaults.heartbeat.ttlMs
 
     @Option(name: .customLong("model"), help: "A model bundle folder, loaded once and never reloaded; repeat for more models. The first is the default.")
     var models: [String] = []
@@ -68,7 +83,9 @@ struct FuseRankServerCommand: ParsableCommand {
     var logLevel: String = "info"
 
     var serverConfiguration: ServerConfiguration {
-        var c = ServerConfiguration(bind: bind, modelPaths: models)
+        let listen = bind ?? (connect.isEmpty ? ServerConfiguration.defaults.bind : nil)
+        var c = ServerConfiguration(bind: listen, connect: connect, modelPaths: models)
+        c.heartbeat = HeartbeatSettings(intervalMs: heartbeatIvlMs, timeoutMs: heartbeatTimeoutMs, ttlMs: heartbeatTtlMs)
         c.workers = workers
         c.maxBatch = maxBatch
         c.maxMessageBytes = maxMessageBytes
@@ -136,8 +153,10 @@ struct FuseRankServerCommand: ParsableCommand {
                 }
             }
             let endpoint = try server.start()
+            let lines = [endpoint].compactMap { $0 }.map { "fuserank-server: serving on \($0)\n" }
+                + serverConfiguration.connect.map { "fuserank-server: serving through \($0)\n" }
             // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("fuserank-server: serving on \(endpoint)\n".utf8))
+            FileHandle.standardOutput.write(Data(lines.joined().utf8))
             stopper.attach(server)
             server.waitUntilStopped()
         } catch let error as ServerError {

@@ -17,6 +17,10 @@ import Testing
             #expect(reply.items.map(\.itemID) == testCase.items.map(\.itemId), "\(testCase.name)")
             for (got, want) in zip(reply.items, testCase.items) {
                 #expect(abs(got.score - want.score) <= golden.tolerance, "\(testCase.name): item \(want.itemId)")
+                // Explanations (explain_* cases): the reference's events, order and weights.
+                let reasons = want.reasons ?? []
+                #expect(got.reasons.map(\.eventIndex) == reasons.map { UInt32($0.eventIndex) }, "\(testCase.name): reasons")
+                #expect(zip(got.reasons, reasons).allSatisfy { abs($0.weight - $1.weight) <= golden.tolerance })
             }
             #expect(reply.unknownCandidates == testCase.unknownCandidates, "\(testCase.name)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankTestSupport
 import Testing
 
 @testable import FuseRankTransport
@@ -52,7 +53,7 @@ import Testing
 
         // The thread says who it is, then blocks in poll; `returnedAt` is when poll came back.
         let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
-        let returnedAt = Shared<ContinuousClock.Instant?>(nil)
+        let returnedAt = LockedBox<ContinuousClock.Instant?>(nil)
         let (stream, continuation) = AsyncStream<([ZMQPollEvents], [[UInt8]]?)>.makeStream()
         let thread = Thread {
             threadIDSink.yield(KernelThread.currentID())
@@ -92,7 +93,7 @@ import Testing
         // 60 s for the same reason as the poll above.
         try socket.setReceiveTimeout(60_000)
         let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
-        let returnedAt = Shared<ContinuousClock.Instant?>(nil)
+        let returnedAt = LockedBox<ContinuousClock.Instant?>(nil)
         let (stream, continuation) = AsyncStream<ZMQError?>.makeStream()
         let thread = Thread {
             threadIDSink.yield(KernelThread.currentID())

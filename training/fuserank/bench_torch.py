@@ -2,7 +2,7 @@
 
 Run from training/:
 `python -m fuserank.bench_torch --model ../models/default --batch 1 --batch 32 --events 200 --threads 1 --iters 50`
-Prints one JSON line per batch size: {"impl":"pytorch","batch":B,"events":E,"median_ms":...}.
+Prints one JSON line per batch size: {"impl":"pytorch","batch":B,"events":E,"median_ms":...,"p90_ms":...}.
 `median_ms` covers request -> user vectors (token layout, encoder, final norm) for the whole batch;
 `encoder_median_ms` leaves out building the token layout in Python.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import time
@@ -39,8 +40,8 @@ def make_requests(item_ids: list[int], num_event_types: int, batch: int, events:
     return out
 
 
-def time_ms(fn, iters: int, warmup: int) -> float:
-    """Median wall time of `fn()` in milliseconds."""
+def timings(fn, iters: int, warmup: int) -> tuple[float, float]:
+    """Median and p90 (nearest rank) wall time of `fn()` in milliseconds, over `iters` calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -48,7 +49,13 @@ def time_ms(fn, iters: int, warmup: int) -> float:
         start = time.perf_counter()
         fn()
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    times.sort()
+    return statistics.median(times), times[max(0, math.ceil(0.9 * len(times)) - 1)]
+
+
+def time_ms(fn, iters: int, warmup: int) -> float:
+    """Median wall time of `fn()` in milliseconds."""
+    return timings(fn, iters, warmup)[0]
 
 
 def main() -> None:
@@ -68,10 +75,11 @@ def main() -> None:
         reqs = make_requests(item_ids, cfg.num_event_types, batch, args.events, args.seed)
         tokens = [model.tokens(r) for r in reqs]
         with torch.inference_mode():
-            full = time_ms(lambda: model.forward_requests(reqs), args.iters, args.warmup)
+            full, full_p90 = timings(lambda: model.forward_requests(reqs), args.iters, args.warmup)
             enc = time_ms(lambda: model.forward_tokens(tokens), args.iters, args.warmup)
         print(json.dumps({"impl": "pytorch", "batch": batch, "events": args.events,
-                          "median_ms": round(full, 4), "encoder_median_ms": round(enc, 4),
+                          "median_ms": round(full, 4), "p90_ms": round(full_p90, 4),
+                          "encoder_median_ms": round(enc, 4),
                           "tokens": max(t.length for t in tokens), "threads": args.threads,
                           "iters": args.iters, "model": cfg.name, "d_model": cfg.d_model,
                           "n_layers": cfg.n_layers}), flush=True)

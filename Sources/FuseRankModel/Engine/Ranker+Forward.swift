@@ -1,8 +1,13 @@
 extension ModelBundle {
     /// The number of tokens the encoder sees for `query`: kept events, kept text, kept images, `[RANK]`.
     public func tokenCount(_ query: RankQuery) -> Int {
+        tokenCount(query, keptEvents: min(query.events.count, config.maxEvents))
+    }
+
+    /// The number of tokens of `query` when it keeps its newest `keptEvents` events.
+    func tokenCount(_ query: RankQuery, keptEvents: Int) -> Int {
         let text = min(query.textTokens.lazy.filter { $0 != 0 }.count, config.maxTextTokens)
-        return min(query.events.count, config.maxEvents) + text + min(query.images.count, config.maxImages) + 1
+        return keptEvents + text + min(query.images.count, config.maxImages) + 1
     }
 }
 
@@ -30,20 +35,26 @@ extension Ranker {
             total += s.lengths[b]
         }
         for (b, query) in queries.enumerated() {
-            embed(query, from: sessions[b]?.cached ?? 0, into: s.x + s.offsets[b] * d)
+            // A session's cached events are not embedded: row 0 of the request is its first new
+            // event (embed writes event p at row p, so the base moves back by the cached count).
+            let cached = sessions[b]?.cached ?? 0
+            embed(query, keptEvents: min(query.events.count, config.maxEvents), into: s.x + (s.offsets[b] - cached) * d,
+                  firstEvent: cached)
         }
         var newestStates = [[Float]](repeating: [], count: count)
+        let layerStride = maxBatch * config.maxSequenceLength * d
         for (l, w) in weights.layers.enumerated() {
-            // x = x + o(attention(norm1(x)))
+            // x = x + o(attention(norm1(x))); this layer's keys and values stay in keys[l], values[l]
+            let k = s.keys + l * layerStride, v = s.values + l * layerStride
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
-            linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
-            linear(s.v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
+            linear(k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
+            linear(v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
             // A session's new event rows join its cached states, where its attention reads them.
             for b in 0..<count {
                 guard let plan = sessions[b], plan.fresh > 0 else { continue }
                 let o = s.offsets[b] * d
-                (plan.states.keys(l) + plan.cached * d).update(from: s.k + o, count: plan.fresh * d)
-                (plan.states.values(l) + plan.cached * d).update(from: s.v + o, count: plan.fresh * d)
+                (plan.states.keys(l) + plan.cached * d).update(from: k + o, count: plan.fresh * d)
+                (plan.states.values(l) + plan.cached * d).update(from: v + o, count: plan.fresh * d)
             }
             // Request b's keys and values: the session's states, then its rows after those.
             func prefix(_ b: Int) -> (k: UnsafePointer<Float>, v: UnsafePointer<Float>, rows: Int)? {
@@ -55,7 +66,7 @@ extension Ranker {
                 linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
                 for b in 0..<count {
                     let o = s.offsets[b] * d
-                    causalAttention(s.att + o, q: s.q + o, prefix: prefix(b), k: s.k + rest(b), v: s.v + rest(b),
+                    causalAttention(s.att + o, q: s.q + o, prefix: prefix(b), k: k + rest(b), v: v + rest(b),
                                     scores: s.scores, nq: s.lengths[b], s: seen(b), d: d, heads: config.nHeads)
                 }
                 linear(s.h, s.att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
@@ -91,7 +102,7 @@ extension Ranker {
                 linear(s.readQ, s.readN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
                 var r = 0
                 func attend(_ b: Int, _ seen: Int) {
-                    causalAttention(s.readAtt + r * d, q: s.readQ + r * d, prefix: prefix(b), k: s.k + rest(b), v: s.v + rest(b),
+                    causalAttention(s.readAtt + r * d, q: s.readQ + r * d, prefix: prefix(b), k: k + rest(b), v: v + rest(b),
                                     scores: s.scores, nq: 1, s: seen, d: d, heads: config.nHeads)
                     r += 1
                 }
@@ -123,7 +134,10 @@ extension Ranker {
     /// `previous` their entry) and the `fresh` event rows it appends to `states`; nil when it has no
     /// session, no events or more events than the model keeps (the window slides: a full pass).
     private func sessionPlan(_ query: RankQuery) -> SessionPlan? {
-        guard let cache = sessionCache, !query.sessionID.isEmpty, !query.events.isEmpty else { return nil }
+        // An explained request runs in full: its deletions reuse every row's keys and values.
+        guard let cache = sessionCache, !query.sessionID.isEmpty, !query.events.isEmpty, query.explainEvents == 0 else {
+            return nil
+        }
         guard query.events.count <= config.maxEvents else {
             cache.recordMiss()
             return nil
@@ -145,7 +159,7 @@ extension Ranker {
 
     /// x (rows, d) += ffn_down(gelu(ffn_up(norm2(x)))), with `norm` (rows, d) = norm2(x),
     /// `state.hidden` (rows, d_ff) and `out` (rows, d) = the sublayer's output.
-    private func feedForward(_ x: UnsafeMutablePointer<Float>, norm: UnsafeMutablePointer<Float>,
+    func feedForward(_ x: UnsafeMutablePointer<Float>, norm: UnsafeMutablePointer<Float>,
                              out: UnsafeMutablePointer<Float>, _ w: LayerWeights, rows: Int) {
         let d = config.dModel, dff = config.dFF
         let hidden = state.hidden
@@ -156,9 +170,11 @@ extension Ranker {
         addInPlace(x, out, n: rows * d)
     }
 
-    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model), leaving out
-    /// its first `cached` kept events (a session's, already in the cache).
-    private func embed(_ query: RankQuery, from cached: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Writes the token rows of one query at `out` (its tokenCount rows of d_model), keeping its
+    /// newest `keptEvents` events (`min(events, max_events)`; an explanation's deletion keeps one
+    /// fewer, see Ranker+Explain.swift).
+    /// Behaviour tokens before `firstEvent` are not written (an explanation's deletion reuses them).
+    func embed(_ query: RankQuery, keptEvents kept: Int, into out: UnsafeMutablePointer<Float>, firstEvent: Int = 0) {
         let d = config.dModel
         let w = weights
         let buckets = config.numTimeBuckets
@@ -166,8 +182,8 @@ extension Ranker {
         // behaviour token p: s * item_emb[row] + event_type_emb[type] + time_emb[bucket] + pos_emb[p]
         let s = config.itemInputScale
         let n = query.events.count
-        let kept = min(n, config.maxEvents)
-        for p in cached..<kept {
+        t = min(firstEvent, kept)
+        for p in t..<kept {
             let i = n - kept + p
             let e = query.events[i]
             let row = bundle.rowOfItem[e.itemID].map(Int.init) ?? 1

@@ -39,13 +39,16 @@ public final class Ranker {
         self.sessionCache = sessionCache
     }
 
-    /// Ranks queries in batched forward passes of up to ``maxBatch``.
+    /// Ranks queries in batched forward passes of up to ``maxBatch``; a query with
+    /// `explainEvents > 0` gets the reasons of each returned item (docs/explanations.md).
     /// - Parameter queries: queries this ranker's bundle validated.
     /// - Returns: one result per query, in query order.
     public func rank(_ queries: [ValidatedQuery]) -> [RankResult] {
         inPasses(queries) { pass in
             encode(pass)
-            return score(pass)
+            var results = score(pass)
+            if pass.contains(where: { $0.explainEvents > 0 }) { explain(pass, results: &results) }
+            return results
         }
     }
 

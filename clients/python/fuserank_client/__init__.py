@@ -19,6 +19,7 @@ from fuserank_client.client import (
 )
 from fuserank_client.messages import (
     Event,
+    EventContribution,
     EventType,
     HealthStatus,
     ModelInfo,
@@ -40,6 +41,7 @@ __all__ = [
     "Event",
     "EventType",
     "ScoredItem",
+    "EventContribution",
     "RankResult",
     "HealthStatus",
     "ModelInfo",

@@ -5,8 +5,10 @@ import FuseRankTransport
 
 /// The options every subcommand shares: where the server is and how long to wait.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The server's ZeroMQ endpoint.")
-    var endpoint = "tcp://127.0.0.1:5555"
+    @Option(
+        name: .customLong("endpoint"),
+        help: "A server's (or broker's) ZeroMQ endpoint; repeat to spread calls over several (default tcp://127.0.0.1:5555).")
+    var endpoints: [String] = []
 
     @Option(name: .customLong("timeout-ms"), help: "How long one attempt waits for its reply, in milliseconds.")
     var timeoutMs = 2000
@@ -44,7 +46,7 @@ struct ConnectionOptions: ParsableArguments {
                 throw ExitCode.failure
             }
         }
-        return try FuseRankClient(endpoint: endpoint, options: options)
+        return try FuseRankClient(endpoints: endpoints.isEmpty ? ["tcp://127.0.0.1:5555"] : endpoints, options: options)
     }
 }
 

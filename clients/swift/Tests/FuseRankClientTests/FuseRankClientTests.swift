@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankTestSupport
 import Testing
 
 @testable import FuseRankClient
@@ -285,23 +286,3 @@ import Testing
 
 /// Whether `condition` became true within `timeout`, checking it every millisecond: for states
 /// that have no notification (e.g. the client's statistics).
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        try? await Task.sleep(for: .milliseconds(1))
-    }
-    return true
-}
-
-/// A value shared between the test and the fake server's thread.
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: every access to `stored` holds `lock`.
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}
