@@ -106,5 +106,17 @@ proto: deps venv
 bench: deps venv-torch
 	MODEL=$(MODEL) SWIFT=$(SWIFT) PY=$(PY) scripts/bench
 
+## fuzz: libFuzzer over the request path short of the socket (frames -> decode -> validation ->
+## ranking -> reply) for FUZZ_SECONDS (default 300); a separate build in .build-fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_FLAGS = -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link,address
+fuzz: deps venv
+	$(SWIFT) build -c release --scratch-path .build-fuzz --product fuserank-fuzz $(FUZZ_FLAGS)
+	$(PY) scripts/fuzz-seeds.py .build-fuzz/corpus-seeds
+	mkdir -p .build-fuzz/corpus .build-fuzz/crashes
+	.build-fuzz/release/fuserank-fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=.build-fuzz/crashes/ -max_len=4096 -detect_leaks=0 \
+		.build-fuzz/corpus .build-fuzz/corpus-seeds
+
 clean:
 	rm -rf .build

@@ -25,6 +25,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Metrics (FuseRankMetrics only): the swift-metrics API, the Prometheus text format, and
+        // FlyingFox, the lightest HTTP server available (no SwiftNIO; see docs/metrics.md).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // C shims.
@@ -47,11 +52,21 @@ let package = Package(
         .target(name: "FuseRankWire", dependencies: ["CFuseRankProto"]),
         .target(name: "FuseRankTransport", dependencies: ["CZeroMQ"]),
 
+        // Prometheus metrics and their HTTP endpoint.
+        .target(
+            name: "FuseRankMetrics",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+            ]
+        ),
+
         // Server and client.
         .target(
             name: "FuseRankServer",
             dependencies: [
-                "FuseRankModel", "FuseRankWire", "FuseRankTransport",
+                "FuseRankModel", "FuseRankWire", "FuseRankTransport", "FuseRankMetrics",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -73,7 +88,7 @@ let package = Package(
         .executableTarget(
             name: "fuserank-server",
             dependencies: [
-                "FuseRankServer", "FuseRankModel", "FuseRankTransport",
+                "FuseRankServer", "FuseRankModel", "FuseRankTransport", "FuseRankMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,6 +108,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "clients/swift/Sources/fuserank"
+        ),
+        // The request path under libFuzzer (`make fuzz`); a plain build replays inputs.
+        .executableTarget(
+            name: "fuserank-fuzz",
+            dependencies: ["FuseRankServer"]
         ),
         .executableTarget(
             name: "fuserank-eval",
@@ -116,6 +136,7 @@ let package = Package(
         .testTarget(name: "FuseRankEvaluationTests", dependencies: ["FuseRankEvaluation", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
         .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport", "FuseRankTestSupport"]),
+        .testTarget(name: "FuseRankMetricsTests", dependencies: ["FuseRankMetrics"]),
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport"]),
         .testTarget(
             name: "FuseRankBrokerTests",

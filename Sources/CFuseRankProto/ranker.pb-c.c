@@ -470,6 +470,186 @@ void   fuserank__v1__health_reply__free_unpacked
   assert(message->base.descriptor == &fuserank__v1__health_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fuserank__v1__model_version__init
+                     (Fuserank__V1__ModelVersion         *message)
+{
+  static const Fuserank__V1__ModelVersion init_value = FUSERANK__V1__MODEL_VERSION__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__model_version__get_packed_size
+                     (const Fuserank__V1__ModelVersion *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__model_version__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__model_version__pack
+                     (const Fuserank__V1__ModelVersion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__model_version__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__model_version__pack_to_buffer
+                     (const Fuserank__V1__ModelVersion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__model_version__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ModelVersion *
+       fuserank__v1__model_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ModelVersion *)
+     protobuf_c_message_unpack (&fuserank__v1__model_version__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__model_version__free_unpacked
+                     (Fuserank__V1__ModelVersion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__model_version__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__reload_models_request__init
+                     (Fuserank__V1__ReloadModelsRequest         *message)
+{
+  static const Fuserank__V1__ReloadModelsRequest init_value = FUSERANK__V1__RELOAD_MODELS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__reload_models_request__get_packed_size
+                     (const Fuserank__V1__ReloadModelsRequest *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__reload_models_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__reload_models_request__pack
+                     (const Fuserank__V1__ReloadModelsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__reload_models_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__reload_models_request__pack_to_buffer
+                     (const Fuserank__V1__ReloadModelsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__reload_models_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ReloadModelsRequest *
+       fuserank__v1__reload_models_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ReloadModelsRequest *)
+     protobuf_c_message_unpack (&fuserank__v1__reload_models_request__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__reload_models_request__free_unpacked
+                     (Fuserank__V1__ReloadModelsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__reload_models_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__reload_models_reply__init
+                     (Fuserank__V1__ReloadModelsReply         *message)
+{
+  static const Fuserank__V1__ReloadModelsReply init_value = FUSERANK__V1__RELOAD_MODELS_REPLY__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__reload_models_reply__get_packed_size
+                     (const Fuserank__V1__ReloadModelsReply *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__reload_models_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__reload_models_reply__pack
+                     (const Fuserank__V1__ReloadModelsReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__reload_models_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__reload_models_reply__pack_to_buffer
+                     (const Fuserank__V1__ReloadModelsReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__reload_models_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ReloadModelsReply *
+       fuserank__v1__reload_models_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ReloadModelsReply *)
+     protobuf_c_message_unpack (&fuserank__v1__reload_models_reply__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__reload_models_reply__free_unpacked
+                     (Fuserank__V1__ReloadModelsReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__reload_models_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__model_load_status__init
+                     (Fuserank__V1__ModelLoadStatus         *message)
+{
+  static const Fuserank__V1__ModelLoadStatus init_value = FUSERANK__V1__MODEL_LOAD_STATUS__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__model_load_status__get_packed_size
+                     (const Fuserank__V1__ModelLoadStatus *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__model_load_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__model_load_status__pack
+                     (const Fuserank__V1__ModelLoadStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__model_load_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__model_load_status__pack_to_buffer
+                     (const Fuserank__V1__ModelLoadStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__model_load_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ModelLoadStatus *
+       fuserank__v1__model_load_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ModelLoadStatus *)
+     protobuf_c_message_unpack (&fuserank__v1__model_load_status__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__model_load_status__free_unpacked
+                     (Fuserank__V1__ModelLoadStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__model_load_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fuserank__v1__model_info_request__init
                      (Fuserank__V1__ModelInfoRequest         *message)
 {
@@ -1472,7 +1652,7 @@ const ProtobufCMessageDescriptor fuserank__v1__health_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__health_reply__field_descriptors[3] =
+static const ProtobufCFieldDescriptor fuserank__v1__health_reply__field_descriptors[4] =
 {
   {
     "ready",
@@ -1510,8 +1690,21 @@ static const ProtobufCFieldDescriptor fuserank__v1__health_reply__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "model_versions",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__HealthReply, n_model_versions),
+    offsetof(Fuserank__V1__HealthReply, model_versions),
+    &fuserank__v1__model_version__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__health_reply__field_indices_by_name[] = {
+  3,   /* field[3] = model_versions */
   2,   /* field[2] = models */
   0,   /* field[0] = ready */
   1,   /* field[1] = state */
@@ -1519,7 +1712,7 @@ static const unsigned fuserank__v1__health_reply__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__health_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__health_reply__descriptor =
 {
@@ -1529,11 +1722,195 @@ const ProtobufCMessageDescriptor fuserank__v1__health_reply__descriptor =
   "Fuserank__V1__HealthReply",
   "fuserank.v1",
   sizeof(Fuserank__V1__HealthReply),
-  3,
+  4,
   fuserank__v1__health_reply__field_descriptors,
   fuserank__v1__health_reply__field_indices_by_name,
   1,  fuserank__v1__health_reply__number_ranges,
   (ProtobufCMessageInit) fuserank__v1__health_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__model_version__field_descriptors[2] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelVersion, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelVersion, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__model_version__field_indices_by_name[] = {
+  0,   /* field[0] = model */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange fuserank__v1__model_version__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__model_version__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ModelVersion",
+  "ModelVersion",
+  "Fuserank__V1__ModelVersion",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ModelVersion),
+  2,
+  fuserank__v1__model_version__field_descriptors,
+  fuserank__v1__model_version__field_indices_by_name,
+  1,  fuserank__v1__model_version__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__model_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define fuserank__v1__reload_models_request__field_descriptors NULL
+#define fuserank__v1__reload_models_request__field_indices_by_name NULL
+#define fuserank__v1__reload_models_request__number_ranges NULL
+const ProtobufCMessageDescriptor fuserank__v1__reload_models_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ReloadModelsRequest",
+  "ReloadModelsRequest",
+  "Fuserank__V1__ReloadModelsRequest",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ReloadModelsRequest),
+  0,
+  fuserank__v1__reload_models_request__field_descriptors,
+  fuserank__v1__reload_models_request__field_indices_by_name,
+  0,  fuserank__v1__reload_models_request__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__reload_models_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__reload_models_reply__field_descriptors[1] =
+{
+  {
+    "models",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__ReloadModelsReply, n_models),
+    offsetof(Fuserank__V1__ReloadModelsReply, models),
+    &fuserank__v1__model_load_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__reload_models_reply__field_indices_by_name[] = {
+  0,   /* field[0] = models */
+};
+static const ProtobufCIntRange fuserank__v1__reload_models_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__reload_models_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ReloadModelsReply",
+  "ReloadModelsReply",
+  "Fuserank__V1__ReloadModelsReply",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ReloadModelsReply),
+  1,
+  fuserank__v1__reload_models_reply__field_descriptors,
+  fuserank__v1__reload_models_reply__field_indices_by_name,
+  1,  fuserank__v1__reload_models_reply__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__reload_models_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__model_load_status__field_descriptors[4] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelLoadStatus, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelLoadStatus, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failed_version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelLoadStatus, failed_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelLoadStatus, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__model_load_status__field_indices_by_name[] = {
+  3,   /* field[3] = error */
+  2,   /* field[2] = failed_version */
+  0,   /* field[0] = model */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange fuserank__v1__model_load_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__model_load_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ModelLoadStatus",
+  "ModelLoadStatus",
+  "Fuserank__V1__ModelLoadStatus",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ModelLoadStatus),
+  4,
+  fuserank__v1__model_load_status__field_descriptors,
+  fuserank__v1__model_load_status__field_indices_by_name,
+  1,  fuserank__v1__model_load_status__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__model_load_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor fuserank__v1__model_info_request__field_descriptors[1] =
@@ -2019,18 +2396,20 @@ const ProtobufCEnumDescriptor fuserank__v1__event_type__descriptor =
   fuserank__v1__event_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[4] =
+static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[5] =
 {
   { "Rank", &fuserank__v1__rank_request__descriptor, &fuserank__v1__rank_reply__descriptor },
   { "Health", &fuserank__v1__health_request__descriptor, &fuserank__v1__health_reply__descriptor },
   { "GetModelInfo", &fuserank__v1__model_info_request__descriptor, &fuserank__v1__model_info__descriptor },
   { "GetItems", &fuserank__v1__get_items_request__descriptor, &fuserank__v1__get_items_reply__descriptor },
+  { "ReloadModels", &fuserank__v1__reload_models_request__descriptor, &fuserank__v1__reload_models_reply__descriptor },
 };
 const unsigned fuserank__v1__ranker__method_indices_by_name[] = {
   3,        /* GetItems */
   2,        /* GetModelInfo */
   1,        /* Health */
-  0         /* Rank */
+  0,        /* Rank */
+  4         /* ReloadModels */
 };
 const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
 {
@@ -2039,7 +2418,7 @@ const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
   "Ranker",
   "Fuserank__V1__Ranker",
   "fuserank.v1",
-  4,
+  5,
   fuserank__v1__ranker__method_descriptors,
   fuserank__v1__ranker__method_indices_by_name
 };
@@ -2074,6 +2453,14 @@ void fuserank__v1__ranker__get_items(ProtobufCService *service,
 {
   assert(service->descriptor == &fuserank__v1__ranker__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fuserank__v1__ranker__reload_models(ProtobufCService *service,
+                                         const Fuserank__V1__ReloadModelsRequest *input,
+                                         Fuserank__V1__ReloadModelsReply_Closure closure,
+                                         void *closure_data)
+{
+  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
                                  Fuserank__V1__Ranker_ServiceDestroy destroy)

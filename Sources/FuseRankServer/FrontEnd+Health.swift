@@ -1,12 +1,18 @@
 import FuseRankWire
 
 extension FrontEnd {
-    /// `Health`: the lifecycle state and the models served; answered in every state.
+    /// `Health`: the lifecycle state and the models served with their versions; answered in every
+    /// state, at once (also while the models load: that is the liveness answer). `ready` is true
+    /// once the models given at start have loaded and warmed up, until draining.
     /// - Parameter body: the request frame.
     /// - Returns: the encoded `HealthReply`.
     func health(_ body: [UInt8]) throws -> [UInt8] {
         _ = try HealthRequest(bytes: body)
         let state = control.state
-        return HealthReply(ready: state == .serving, state: state.rawValue, models: models.names).encode()
+        let served = models.snapshot
+        return HealthReply(
+            ready: state == .serving, state: state.rawValue, models: served.map(\.name),
+            modelVersions: served.map { ModelVersion(model: $0.name, version: $0.version) }
+        ).encode()
     }
 }

@@ -3,18 +3,22 @@ import FuseRankWire
 
 extension FrontEnd {
     /// `GetModelInfo`: what a model takes and returns; UNAVAILABLE while draining.
-    /// - Parameter body: the request frame.
+    /// - Parameters:
+    ///   - body: the request frame.
+    ///   - info: the call's metric labels (the model is set once found).
     /// - Returns: the encoded `ModelInfo`.
-    func modelInfo(_ body: [UInt8]) throws -> [UInt8] {
+    func modelInfo(_ body: [UInt8], info: inout CallInfo) throws -> [UInt8] {
         try refuseWhileDraining()
         let request = try ModelInfoRequest(bytes: body)
-        let bundle = try bundle(named: request.model)
+        let model = try servedModel(named: request.model)
+        info.model = model.name
+        let bundle = model.bundle
         let c = bundle.config
         return ModelInfo(
-            name: c.name, version: c.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),
+            name: model.name, version: model.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),
             numItems: UInt32(bundle.catalogueSize), maxEvents: UInt32(c.maxEvents), maxTextTokens: UInt32(c.maxTextTokens),
             maxImages: UInt32(c.maxImages), dModel: UInt32(c.dModel), nLayers: UInt32(c.nLayers),
-            isDefault: bundle === models.defaultBundle, hasTitles: bundle.hasTitles
+            isDefault: model.name == models.defaultModelName, hasTitles: bundle.hasTitles
         ).encode()
     }
 }

@@ -8,16 +8,18 @@ extension FrontEnd {
     ///   - body: the request frame.
     ///   - call: the call, for its socket and envelope.
     ///   - header: its header (request id, deadline).
-    ///   - received: when the front thread read it; the deadline counts from here.
-    func rank(_ body: [UInt8], call: IncomingCall, header: RequestHeader, received: ContinuousClock.Instant) throws {
+    ///   - info: the call's metric labels (the model is set once found); `received` starts the deadline.
+    func rank(_ body: [UInt8], call: IncomingCall, header: RequestHeader, info: inout CallInfo) throws {
         try refuseWhileDraining()
         let request = try RankRequest(bytes: body)
-        let bundle = try bundle(named: request.model)
-        let query = try ValidatedQuery(wire: request, bundle: bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
+        let model = try servedModel(named: request.model)
+        info.model = model.name
+        let query = try ValidatedQuery(wire: request, bundle: model.bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
         let timeoutMs = header.timeoutMs == 0 ? configuration.defaultTimeoutMs : header.timeoutMs
+        let received = info.received ?? .now
         let job = RankJob(
-            socket: call.socket, envelope: call.envelope, requestID: header.requestID, bundle: bundle, query: query,
-            deadline: received + .milliseconds(Int64(timeoutMs)))
+            socket: call.socket, envelope: call.envelope, requestID: header.requestID, model: model, query: query,
+            deadline: received + .milliseconds(Int64(timeoutMs)), received: received)
         guard queue.push(job) else {
             throw RequestError(
                 code: .unavailable,
@@ -66,15 +68,15 @@ extension RankReply {
     /// The wire reply of a model result.
     /// - Parameters:
     ///   - result: what the ranker returned.
-    ///   - bundle: the model that computed it (its name and version go into the reply).
-    init(result: RankResult, bundle: ModelBundle) {
+    ///   - model: the model version that computed it (its name and version go into the reply).
+    init(result: RankResult, model: ServedModel) {
         self.init(
             items: result.items.map {
                 FuseRankWire.ScoredItem(
                     itemID: $0.itemID, score: $0.score,
                     reasons: $0.reasons.map { FuseRankWire.EventContribution(eventIndex: UInt32($0.eventIndex), weight: $0.weight) })
             },
-            model: bundle.config.name, modelVersion: bundle.config.version,
+            model: model.name, modelVersion: model.version,
             unknownCandidates: result.unknownCandidates)
     }
 }

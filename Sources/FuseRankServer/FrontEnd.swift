@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankMetrics
 import FuseRankModel
 import FuseRankTransport
 import FuseRankWire
@@ -12,8 +13,9 @@ import Logging
 /// socket its request came from (``IncomingCall/socket``).
 ///
 /// The path of a call: ``run()`` -> ``receiveRequests(from:)`` -> ``handle(_:)`` -> one file per
-/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`) -> a reply sent by ``send(_:)``
-/// (Rank: through a ``Worker`` and ``sendFinished()``).
+/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`, `FrontEnd+GetItems`,
+/// `FrontEnd+ReloadModels`) -> a reply sent by ``send(_:)`` (Rank: through a ``Worker``,
+/// ReloadModels: through the ``ModelLoader``, both then ``sendFinished()``).
 final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
     /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
@@ -22,10 +24,13 @@ final class FrontEnd: Sendable {
     let queue: WorkQueue
     let finished: ReplyQueue
     let workers: [Worker]
-    let models: ModelRegistry
+    let models: ModelTable
     let configuration: ServerConfiguration
     let control: ServerControl
     let stats: ServerStats
+    let metrics: ServerMetrics
+    /// Rescans repositories for ReloadModels; nil in tests that drive the front end alone.
+    let loader: ModelLoader?
     let logger: Logger
 
     /// Most requests taken off one socket per poll round, so replies are never starved.
@@ -33,8 +38,8 @@ final class FrontEnd: Sendable {
 
     init(
         sockets: [ZMQSocket], wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
-        models: ModelRegistry, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
-        logger: Logger
+        models: ModelTable, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
+        metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, logger: Logger
     ) {
         self.sockets = sockets
         self.wake = wake
@@ -45,6 +50,8 @@ final class FrontEnd: Sendable {
         self.configuration = configuration
         self.control = control
         self.stats = stats
+        self.metrics = metrics
+        self.loader = loader
         self.logger = logger
     }
 
@@ -54,9 +61,9 @@ final class FrontEnd: Sendable {
         var poller = ZMQPoller()
         let socketItems = sockets.map { poller.add($0) }
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
-        var outstanding = 0  // Rank jobs queued or being ranked
+        var outstanding = 0  // Rank jobs queued or being ranked, and ReloadModels calls scanning
         while true {
-            if control.stopRequested && control.state == .serving {
+            if control.stopRequested && (control.state == .serving || control.state == .starting) {
                 control.startDraining(inFlight: outstanding)
                 logger.info("draining: \(outstanding) request(s) in flight")
             }
@@ -76,6 +83,7 @@ final class FrontEnd: Sendable {
             for (index, item) in socketItems.enumerated() where ready[item].contains(.readable) {
                 outstanding += receiveRequests(from: index).queued
             }
+            metrics.setQueueDepth(queue.count)
         }
         shutDown()
     }
@@ -124,9 +132,11 @@ final class FrontEnd: Sendable {
 
     /// Answers or queues one call; every call gets exactly one reply, here or from a worker.
     /// - Parameter call: the received message.
-    /// - Returns: true when a Rank job was queued (its reply comes from a worker).
+    /// - Returns: true when the reply comes later: a queued Rank job (from a worker) or a
+    ///   ReloadModels call (from the loader).
     func handle(_ call: IncomingCall) -> Bool {
         let received = ContinuousClock.now
+        var info = CallInfo(received: received)
         var requestID: UInt64 = 0
         do {
             let content = call.content
@@ -157,20 +167,28 @@ final class FrontEnd: Sendable {
                     message: "unknown method \"\(header.method)\"; this server implements "
                         + Method.allCases.map(\.path).joined(separator: ", "))
             }
+            info.method = CallInfo.label(method)
             let body = content[1]
             switch method {
             case .health:
-                send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try health(body)))
+                send(Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try health(body)).labelled(info))
             case .getModelInfo:
-                send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try modelInfo(body)))
+                send(
+                    Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try modelInfo(body, info: &info))
+                        .labelled(info))
             case .getItems:
-                send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try getItems(body)))
+                send(
+                    Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try getItems(body, info: &info))
+                        .labelled(info))
             case .rank:
-                try rank(body, call: call, header: header, received: received)
+                try rank(body, call: call, header: header, info: &info)
+                return true
+            case .reloadModels:
+                try reloadModels(body, call: call, requestID: requestID, info: info)
                 return true
             }
         } catch {
-            let reply = Reply.failure(socket: call.socket, envelope: call.envelope, requestID: requestID, error: error)
+            let reply = Reply.failure(socket: call.socket, envelope: call.envelope, requestID: requestID, error: error).labelled(info)
             if reply.code == .internal {
                 logger.error("request \(requestID): unexpected error \(error)")
             } else {
@@ -188,12 +206,13 @@ final class FrontEnd: Sendable {
         }
     }
 
-    /// The model a request names (the empty name selects the default), or NOT_FOUND.
-    func bundle(named name: String) throws -> ModelBundle {
-        guard let bundle = models.bundle(named: name) else {
+    /// The model version a request names (the empty name selects the default), or NOT_FOUND.
+    /// The caller holds the instance for the whole request.
+    func servedModel(named name: String) throws -> ServedModel {
+        guard let model = models.model(named: name) else {
             throw RequestError(code: .notFound, message: models.notFoundMessage(name))
         }
-        return bundle
+        return model
     }
 
     /// Sends one reply on the socket its request came from, without blocking, and counts it: every
@@ -201,6 +220,10 @@ final class FrontEnd: Sendable {
     /// (logged); the server does not wait for it.
     func send(_ reply: Reply) {
         stats.record(reply.code)
+        if let received = reply.call.received {
+            metrics.recordReply(
+                method: reply.call.method, model: reply.call.model, code: reply.code.name, duration: .now - received)
+        }
         do {
             if try !sockets[reply.socket].send(reply.frames, dontWait: true) {
                 logger.warning("reply dropped: the client is not reading (send high-water mark reached)")

@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankMetrics
 import FuseRankModel
 import FuseRankTransport
 import FuseRankWire
@@ -10,18 +11,27 @@ import Logging
 /// queue; result -> wire reply) -> `Worker` (ranks a batch) -> back to `FrontEnd`, which sends.
 ///
 /// ```swift
-/// let server = try RankServer(configuration: config, logger: logger)  // loads the models
-/// let endpoint = try server.start()                                   // binds, starts threads
-/// server.stop()                                                       // from any thread
+/// let server = try RankServer(configuration: config, logger: logger)  // checks config and keys
+/// let endpoint = try server.start()   // binds, starts threads, loads and warms up the models
+/// server.stop()                       // from any thread
 /// server.waitUntilStopped()
 /// ```
+///
+/// The socket is bound (behind the ZAP handler when CURVE is on) before any model loads, so
+/// Health answers at once ("starting", not ready) while the loader thread loads and warms up the
+/// models; ``start()`` returns once they serve.
 // @unchecked Sendable: the mutable state lives in `ServerControl` (locked); `startLock` guards
-// `boundEndpoint` and `started`; everything else is immutable after init.
+// `started`, `stateLock` guards `boundEndpoint` and `loader`; `beforeInitialLoad` is set before
+// `start()` (tests); everything else is immutable after init.
 public final class RankServer: @unchecked Sendable {
     /// How the server runs.
     public let configuration: ServerConfiguration
-    /// The loaded models.
-    public let models: ModelRegistry
+    /// The models served now (fixed bundles and repository versions).
+    public let models = ModelTable()
+    /// Every Prometheus series of this server.
+    public let metrics = ServerMetrics()
+    /// The CURVE keys and allowlist; nil when CURVE is off.
+    private let curve: (keys: CurveKeyPair, allowed: Set<String>)?
     private let logger: Logger
     private let control: ServerControl
     private let stats = ServerStats()
@@ -29,14 +39,20 @@ public final class RankServer: @unchecked Sendable {
     private let sessionCache: SessionCache?
     private let wake: WakePipe
     private let startLock = NSLock()
+    /// Guards `boundEndpoint` and `loader`, which are read while `start()` (holding `startLock`)
+    /// waits for the models.
+    private let stateLock = NSLock()
     private var started = false
     private var boundEndpoint: String?
+    private var loader: ModelLoader?
+    /// Runs on the loader thread before the first model loads (tests hold the start-up with it).
+    var beforeInitialLoad: (@Sendable () -> Void)?
 
-    /// Validates the configuration and loads every model bundle (state ``LifecycleState/starting``).
+    /// Validates the configuration and reads the CURVE key files (state ``LifecycleState/starting``).
     /// - Parameters:
     ///   - configuration: how to run.
     ///   - logger: where lifecycle and error logs go.
-    /// - Throws: ``ServerError`` for a bad configuration or a bundle that does not load.
+    /// - Throws: ``ServerError`` for a bad configuration or an unusable key file.
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         if let problem = configuration.validationProblem() { throw ServerError.badConfiguration(problem) }
         self.configuration = configuration
@@ -44,11 +60,17 @@ public final class RankServer: @unchecked Sendable {
         self.control = ServerControl(logger: logger)
         self.sessionCache = configuration.sessionCacheMB > 0 ? SessionCache(capacityBytes: configuration.sessionCacheMB << 20) : nil
         logger.info("lifecycle: starting", metadata: ["state": "starting"])
-        self.models = try ModelRegistry(paths: configuration.modelPaths)
-        for bundle in models.bundles {
-            let c = bundle.config
-            logger.info(
-                "loaded model \"\(c.name)\" version \(c.version) from \(bundle.path): \(bundle.catalogueSize) items, d_model \(c.dModel), \(c.nLayers) layers, image_dim \(c.imageDim)")
+        if let secretPath = configuration.curveSecretKeyPath, let allowPath = configuration.curveAllowPath {
+            do {
+                let keys = try CurveKey.readSecretKey(secretPath)
+                let allowed = try CurveKey.readAllowlist(allowPath)
+                curve = (keys, allowed)
+                logger.info("CURVE on: server public key \(keys.publicKey), \(allowed.count) client key(s) allowed")
+            } catch {
+                throw ServerError.badKeys("\(error)")
+            }
+        } else {
+            curve = nil
         }
         do {
             wake = try WakePipe()
@@ -63,9 +85,7 @@ public final class RankServer: @unchecked Sendable {
     /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()`` and
     /// for a server that only connects to brokers.
     public var endpoint: String? {
-        startLock.lock()
-        defer { startLock.unlock() }
-        return boundEndpoint
+        stateLock.withLock { boundEndpoint }
     }
 
     /// The Rank requests queued or being ranked when draining began (each is still answered);
@@ -99,6 +119,7 @@ public final class RankServer: @unchecked Sendable {
         let context: ZMQContext
         var sockets: [ZMQSocket] = []
         var endpoint: String?
+        var zap: ZAPHandler?
         do {
             context = try ZMQContext()
             func makeSocket(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {
@@ -113,6 +134,26 @@ public final class RankServer: @unchecked Sendable {
             if let bind = configuration.bind {
                 let router = try makeSocket(.router)
                 try router.setRouterMandatory(true)
+                if let curve {
+                    // The handler is bound and answering before the socket binds: fail closed.
+                    let metrics = self.metrics
+                    let logger = self.logger
+                    let log = AuthFailureLog(interval: .seconds(configuration.authFailureLogIntervalSeconds))
+                    let handler = try ZAPHandler(context: context, allowed: curve.allowed, watching: router) { failure in
+                        metrics.recordAuthFailure()
+                        let (shouldLog, suppressed) = log.shouldLog(peer: failure.peer)
+                        guard shouldLog else { return }
+                        let why: String
+                        switch failure.reason {
+                        case let .unknownKey(key): why = "client key \(key) is not on the allowlist"
+                        case .handshake: why = "handshake failed (a plaintext client, or not ZMTP)"
+                        }
+                        logger.warning(
+                            "refused a connection from \(failure.peer): \(why)\(suppressed > 0 ? " (\(suppressed) more since the last line)" : "")")
+                    }
+                    zap = handler
+                    try router.makeCurveServer(keys: curve.keys, zap: handler)
+                }
                 try router.bind(bind)
                 endpoint = try router.lastEndpoint()
             }
@@ -122,6 +163,7 @@ public final class RankServer: @unchecked Sendable {
             }
         } catch {
             for socket in sockets { socket.close() }
+            zap?.stop()
             control.transition(to: .stopped)
             throw ServerError.transport(error)
         }
@@ -129,18 +171,25 @@ public final class RankServer: @unchecked Sendable {
         let finished = ReplyQueue(wake: wake)
         let workers = (0..<configuration.workers).map {
             Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch,
-                   catalogueScoring: configuration.catalogueScoring, sessionCache: sessionCache, models: models.bundles,
-                   stats: stats)
+                   catalogueScoring: configuration.catalogueScoring, sessionCache: sessionCache, models: [],
+                   served: models, stats: stats, metrics: metrics)
         }
         for worker in workers { worker.start() }
+        let loader = ModelLoader(configuration: configuration, table: models, metrics: metrics, logger: logger)
+        loader.beforeInitialLoad = beforeInitialLoad
+        stateLock.withLock { self.loader = loader }
         let front = FrontEnd(
             sockets: sockets, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
-            configuration: configuration, control: control, stats: stats, logger: logger)
+            configuration: configuration, control: control, stats: stats, metrics: metrics, loader: loader,
+            logger: logger)
         let control = self.control
         let logger = self.logger
+        let guardian = zap
         // The sockets are handed to the front thread here; this thread never touches them again.
         let thread = Thread {
             front.run()
+            loader.stop()
+            guardian?.stop()  // only after the ROUTER is closed: a context with no handler admits anyone
             do {
                 try context.terminate()
             } catch {
@@ -149,14 +198,35 @@ public final class RankServer: @unchecked Sendable {
             control.transition(to: .stopped)
         }
         thread.name = "fuserank-front"
-        boundEndpoint = endpoint
-        control.transition(to: .serving)
+        stateLock.withLock { boundEndpoint = endpoint }
         let listening = ([endpoint].compactMap { $0 } + configuration.connect.map { "\($0) (through a broker)" })
             .joined(separator: ", ")
+        logger.info("bound \(listening)\(curve == nil ? "" : " (CURVE on the bound socket)"); loading models")
+        thread.start()  // Health is answered from here on ("starting", not ready)
+
+        // Load and warm up the models on the loader thread; serve once they are in.
+        let ready = DispatchSemaphore(value: 0)
+        let outcome = LoadOutcome()
+        loader.start { result in
+            outcome.set(result)
+            ready.signal()
+        }
+        ready.wait()
+        if case let .failure(error)? = outcome.get() {
+            stop()
+            control.waitUntilStopped()
+            throw error
+        }
+        control.transitionIfStarting(to: .serving)
         logger.info(
-            "serving on \(listening): models \(models.names.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads), catalogue scoring \(configuration.catalogueScoring.rawValue), session cache \(configuration.sessionCacheMB) MiB")
-        thread.start()
+            "serving on \(listening): models \(models.snapshot.map { "\($0.name)@\($0.version)" }.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads), catalogue scoring \(configuration.catalogueScoring.rawValue), session cache \(configuration.sessionCacheMB) MiB")
         return endpoint
+    }
+
+    /// Rescans the model repositories now (SIGHUP); returns at once. Safe from any thread.
+    public func reloadModels() {
+        let loader = stateLock.withLock { self.loader }
+        loader?.requestScan()
     }
 
     /// Starts draining: new Rank and GetModelInfo calls get UNAVAILABLE, queued ones finish, then
@@ -175,4 +245,13 @@ public final class RankServer: @unchecked Sendable {
         startLock.unlock()
         if wasStarted { control.waitUntilStopped() }
     }
+}
+
+/// The loader's start-up result, handed to the thread waiting in ``RankServer/start()``.
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class LoadOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Result<Void, ServerError>?
+    func set(_ result: Result<Void, ServerError>) { lock.withLock { value = result } }
+    func get() -> Result<Void, ServerError>? { lock.withLock { value } }
 }

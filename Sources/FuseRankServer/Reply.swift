@@ -16,6 +16,8 @@ struct Reply: Sendable {
     let message: String
     /// The encoded reply message; empty unless OK.
     let body: [UInt8]
+    /// What the metrics label the reply with: the method, the model, and when the call came in.
+    var call = CallInfo()
 
     /// An OK reply carrying `body`.
     static func ok(socket: Int, envelope: [[UInt8]], requestID: UInt64, body: [UInt8]) -> Reply {
@@ -31,6 +33,13 @@ struct Reply: Sendable {
     static func failure(socket: Int, envelope: [[UInt8]], requestID: UInt64, error: any Error) -> Reply {
         let (code, message) = RequestError.status(of: error)
         return .error(socket: socket, envelope: envelope, requestID: requestID, code: code, message: message)
+    }
+
+    /// This reply labelled with `call`.
+    func labelled(_ call: CallInfo) -> Reply {
+        var reply = self
+        reply.call = call
+        return reply
     }
 
     /// The frames to send on the request's socket.

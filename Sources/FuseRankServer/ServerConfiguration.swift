@@ -31,6 +31,18 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var catalogueScoring: CatalogueScoring = .auto
     /// Memory for per-session prefix caches (`RankRequest.session_id`), in MiB; 0 turns them off.
     public var sessionCacheMB: Int = 256
+    /// Model repositories, each laid out `DIR/<model>/<version>/` (docs/operations.md).
+    public var modelRepositories: [String] = []
+    /// Rescan the repositories every this many milliseconds; 0: only on SIGHUP and ReloadModels.
+    public var repositoryPollMs: Int = 5000
+    /// `HOST:PORT` serving `GET /metrics` (Prometheus); nil: no metrics endpoint.
+    public var metricsBind: String?
+    /// The server's CURVE secret key file (Z85); with ``curveAllowPath``, only allowed clients are served.
+    public var curveSecretKeyPath: String?
+    /// The CURVE allowlist: one client public key (Z85) per line, `#` comments.
+    public var curveAllowPath: String?
+    /// How often an auth failure from one peer address is logged, at most (seconds).
+    public var authFailureLogIntervalSeconds: Int = 60
 
     /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
@@ -54,10 +66,19 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// What is wrong with the configuration, or nil when it can run.
     public func validationProblem() -> String? {
-        if modelPaths.isEmpty { return "at least one --model bundle is needed" }
+        if modelPaths.isEmpty && modelRepositories.isEmpty {
+            return "at least one --model bundle or --model-repository folder is needed"
+        }
         if bind == nil && connect.isEmpty { return "give --bind, --connect, or both" }
         if Set(connect).count != connect.count { return "each --connect endpoint may be given once" }
         if let problem = heartbeat.validationProblem { return problem }
+        if repositoryPollMs < 0 { return "--repository-poll-ms must be at least 0 (got \(repositoryPollMs))" }
+        if (curveSecretKeyPath == nil) != (curveAllowPath == nil) {
+            return "--curve-secret-key and --curve-allow go together: give both or neither"
+        }
+        if curveSecretKeyPath != nil && bind == nil {
+            return "CURVE (--curve-secret-key) protects the bound socket: give --bind too"
+        }
         if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
         if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }
         if maxMessageBytes < 64 { return "--max-message-bytes must be at least 64 (got \(maxMessageBytes))" }

@@ -34,6 +34,17 @@ final class ServerControl: @unchecked Sendable {
         condition.broadcast()
     }
 
+    /// Moves from ``LifecycleState/starting`` to `state`; a no-op in any other state (a stop that
+    /// came during start-up wins).
+    func transitionIfStarting(to state: LifecycleState) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard current == .starting else { return }
+        current = state
+        logger.info("lifecycle: starting -> \(state.rawValue)", metadata: ["state": "\(state.rawValue)"])
+        condition.broadcast()
+    }
+
     /// Moves to ``LifecycleState/draining`` with `inFlight` Rank requests queued or being ranked.
     func startDraining(inFlight: Int) {
         condition.lock()

@@ -13,6 +13,8 @@ public enum ServerError: Error, Sendable, CustomStringConvertible {
     case transport(ZMQError)
     /// ``RankServer/start()`` was called twice.
     case alreadyStarted
+    /// A CURVE key file (`--curve-secret-key`, `--curve-allow`) cannot be used.
+    case badKeys(String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,8 @@ public enum ServerError: Error, Sendable, CustomStringConvertible {
             return "transport: \(error)"
         case .alreadyStarted:
             return "the server was already started"
+        case let .badKeys(reason):
+            return "CURVE keys: \(reason)"
         }
     }
 }

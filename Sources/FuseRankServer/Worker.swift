@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankMetrics
 import FuseRankModel
 import FuseRankWire
 import Logging
@@ -15,7 +16,11 @@ final class Worker: Sendable {
     private let catalogueScoring: CatalogueScoring
     private let sessionCache: SessionCache?
     private let models: [ModelBundle]
+    /// The models served now: rankers of versions no longer in it are dropped (each holds its
+    /// bundle, so a swapped-out version is released once no worker ranks with it).
+    private let served: ModelTable?
     private let stats: ServerStats
+    private let metrics: ServerMetrics?
     /// Signalled once when the thread has finished.
     private let done = DispatchSemaphore(value: 0)
 
@@ -23,7 +28,8 @@ final class Worker: Sendable {
     /// - Parameter models: the bundles it ranks with; its rankers (scratch) are made when the
     ///   thread starts, so the first request pays no allocation.
     init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto,
-         sessionCache: SessionCache? = nil, models: [ModelBundle], stats: ServerStats) {
+         sessionCache: SessionCache? = nil, models: [ModelBundle], served: ModelTable? = nil, stats: ServerStats,
+         metrics: ServerMetrics? = nil) {
         self.index = index
         self.queue = queue
         self.finished = finished
@@ -31,7 +37,9 @@ final class Worker: Sendable {
         self.catalogueScoring = catalogueScoring
         self.sessionCache = sessionCache
         self.models = models
+        self.served = served
         self.stats = stats
+        self.metrics = metrics
     }
 
     /// Starts the thread.
@@ -62,22 +70,38 @@ final class Worker: Sendable {
             }()
             stats.recordBatch(size: batch.count)
             finished.push(process(batch, ranker: ranker))
+            if let served { dropRetired(&rankers, served: served) }
         }
+    }
+
+    /// Drops the rankers of bundles the table no longer serves (a swapped-out or removed version).
+    private func dropRetired(_ rankers: inout [ObjectIdentifier: Ranker], served: ModelTable) {
+        let live = Set(served.snapshot.map { ObjectIdentifier($0.bundle) })
+        if rankers.keys.allSatisfy(live.contains) { return }
+        rankers = rankers.filter { live.contains($0.key) }
     }
 
     /// Ranks a batch of one model and returns one reply per job: DEADLINE_EXCEEDED for a job whose
     /// deadline has passed, the ranking for the others (their queries are validated).
     private func process(_ batch: [RankJob], ranker: Ranker) -> [Reply] {
         let now = ContinuousClock.now
+        let model = batch[0].model.name
+        if let metrics {
+            for job in batch { metrics.recordQueueWait(model: model, duration: now - job.received) }
+        }
         let live = batch.filter { $0.deadline >= now }
         let results = ranker.rank(live.map(\.query))
+        if !live.isEmpty { metrics?.recordBatch(model: model, size: live.count, compute: .now - now) }
         var replies = batch.filter { $0.deadline < now }.map {
             Reply.error(socket: $0.socket, envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
                         message: "the deadline passed before a worker could take the request")
+                .labelled(CallInfo(method: "Rank", model: $0.model.name, received: $0.received))
         }
         for (job, result) in zip(live, results) {
-            let body = RankReply(result: result, bundle: job.bundle).encode()
-            replies.append(.ok(socket: job.socket, envelope: job.envelope, requestID: job.requestID, body: body))
+            let body = RankReply(result: result, model: job.model).encode()
+            replies.append(
+                Reply.ok(socket: job.socket, envelope: job.envelope, requestID: job.requestID, body: body)
+                    .labelled(CallInfo(method: "Rank", model: job.model.name, received: job.received)))
         }
         return replies
     }

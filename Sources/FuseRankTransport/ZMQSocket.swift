@@ -20,7 +20,7 @@ public final class ZMQSocket: @unchecked Sendable {
     /// The socket's pattern.
     public let type: ZMQSocketType
     /// Keeps the context alive while the socket is open.
-    private let context: ZMQContext
+    let context: ZMQContext
 
     /// Creates a socket in `context`.
     /// - Parameters:

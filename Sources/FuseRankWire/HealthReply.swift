@@ -10,11 +10,14 @@ public struct HealthReply: WireMessage {
     public var state: String
     /// The names of the loaded models, the default first.
     public var models: [String]
+    /// The version each model serves, in the order of ``models``.
+    public var modelVersions: [ModelVersion]
 
-    public init(ready: Bool = false, state: String = "", models: [String] = []) {
+    public init(ready: Bool = false, state: String = "", models: [String] = [], modelVersions: [ModelVersion] = []) {
         self.ready = ready
         self.state = state
         self.models = models
+        self.modelVersions = modelVersions
     }
 
     public func encode() -> [UInt8] {
@@ -26,6 +29,10 @@ public struct HealthReply: WireMessage {
         c.state = arena.string(state)
         c.n_models = models.count
         c.models = arena.array(models.map { Optional(arena.string($0)) })
+        c.n_model_versions = modelVersions.count
+        c.model_versions = arena.messages(Fuserank__V1__ModelVersion.self, count: modelVersions.count) {
+            modelVersions[$0].fill($1, arena: arena)
+        }
         return packed(&c, size: fuserank__v1__health_reply__get_packed_size, pack: fuserank__v1__health_reply__pack)
     }
 
@@ -37,7 +44,8 @@ public struct HealthReply: WireMessage {
             let c = p.pointee
             return HealthReply(
                 ready: c.ready != 0, state: swiftString(c.state),
-                models: swiftArray(c.models, c.n_models).map { swiftString($0) })
+                models: swiftArray(c.models, c.n_models).map { swiftString($0) },
+                modelVersions: swiftMessages(c.model_versions, c.n_model_versions, ModelVersion.init(c:)))
         }
     }
 }

@@ -8,6 +8,8 @@ public enum Method: String, Sendable, CaseIterable {
     case getModelInfo = "/fuserank.v1.Ranker/GetModelInfo"
     /// `GetItems(GetItemsRequest) returns (GetItemsReply)`.
     case getItems = "/fuserank.v1.Ranker/GetItems"
+    /// `ReloadModels(ReloadModelsRequest) returns (ReloadModelsReply)`.
+    case reloadModels = "/fuserank.v1.Ranker/ReloadModels"
 
     /// The gRPC path sent in `RequestHeader.method`.
     public var path: String { rawValue }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseRankMetrics
 import FuseRankModel
 import FuseRankServer
 import FuseRankTransport
@@ -12,10 +13,13 @@ struct FuseRankServerCommand: ParsableCommand {
         commandName: "fuserank-server",
         abstract: "Serve FuseRank model bundles over ZeroMQ (protocol: docs/wire.md).",
         discussion: """
-            Prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests (and
+            Binds first (Health answers "starting" at once), then loads and warms up the models, then
+            prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests (and
             "fuserank-server: serving through <broker>" for each --connect).
             With neither --bind nor --connect it binds \(ServerConfiguration.defaults.bind ?? "nothing").
             SIGINT or SIGTERM: stop taking work, finish what is in flight, exit 0.
+            SIGHUP: rescan the model repositories now.
+            Exit codes: 0 stopped by a signal; 1 cannot start (bind, model load); 2 bad CURVE key files.
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on; a port of 0 picks a free one (see the ready line).")
@@ -33,8 +37,23 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "ZeroMQ heartbeat: peers drop us when they hear nothing for this many ms.")
     var heartbeatTtlMs = ServerConfiguration.defaults.heartbeat.ttlMs
 
-    @Option(name: .customLong("model"), help: "A model bundle folder; repeat for more models. The first is the default.")
+    @Option(name: .customLong("model"), help: "A model bundle folder, loaded once and never reloaded; repeat for more models. The first is the default.")
     var models: [String] = []
+
+    @Option(name: .customLong("model-repository"), help: "A model repository DIR/<model>/<version>/: the highest version that loads is served, new versions are swapped in (docs/operations.md). Repeatable.")
+    var modelRepositories: [String] = []
+
+    @Option(help: "Rescan the model repositories every this many ms; 0: only on SIGHUP and ReloadModels.")
+    var repositoryPollMs: Int = ServerConfiguration.defaults.repositoryPollMs
+
+    @Option(help: "HOST:PORT serving GET /metrics (Prometheus text format); off by default.")
+    var metricsBind: String?
+
+    @Option(help: "The server's CURVE secret key file (Z85, from `fuserank keygen`); needs --curve-allow.")
+    var curveSecretKey: String?
+
+    @Option(help: "Allowed client public keys (Z85), one per line, # comments; needs --curve-secret-key.")
+    var curveAllow: String?
 
     @Option(help: "Worker threads (each ranks with 1 OpenBLAS thread). Default: cores - 1, at least 1.")
     var workers: Int = ServerConfiguration.defaults.workers
@@ -75,11 +94,21 @@ struct FuseRankServerCommand: ParsableCommand {
         c.queueCapacity = queueCapacity
         c.catalogueScoring = CatalogueScoring(rawValue: catalogueScoring) ?? c.catalogueScoring
         c.sessionCacheMB = sessionCacheMb
+        c.modelRepositories = modelRepositories
+        c.repositoryPollMs = repositoryPollMs
+        c.metricsBind = metricsBind
+        c.curveSecretKeyPath = curveSecretKey
+        c.curveAllowPath = curveAllow
         return c
     }
 
     func validate() throws {
-        if models.isEmpty { throw ValidationError("give at least one --model bundle folder") }
+        if models.isEmpty && modelRepositories.isEmpty {
+            throw ValidationError("give at least one --model bundle folder or --model-repository")
+        }
+        if let metricsBind, MetricsEndpoint.parse(metricsBind) == nil {
+            throw ValidationError("--metrics-bind must be HOST:PORT with an IPv4 host, localhost or * (got \"\(metricsBind)\")")
+        }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -104,8 +133,25 @@ struct FuseRankServerCommand: ParsableCommand {
             stopper.stop()
         }
         defer { signals.cancel() }
+        let reloader = PendingReload()
+        let hangups = ShutdownSignals([SIGHUP]) { _ in
+            logger.info("received SIGHUP: rescanning the model repositories")
+            reloader.reload()
+        }
+        defer { hangups.cancel() }
         do {
             let server = try RankServer(configuration: serverConfiguration, logger: logger)
+            reloader.attach(server)
+            if let metricsBind {
+                do {
+                    let metrics = try MetricsEndpoint.startBlocking(metrics: server.metrics, bind: metricsBind)
+                    logger.info("metrics on http://\(metrics.host):\(metrics.port)/metrics")
+                    FileHandle.standardOutput.write(Data("fuserank-server: metrics on \(metrics.host):\(metrics.port)\n".utf8))
+                } catch {
+                    logger.critical("\(error)")
+                    throw ExitCode.failure
+                }
+            }
             let endpoint = try server.start()
             let lines = [endpoint].compactMap { $0 }.map { "fuserank-server: serving on \($0)\n" }
                 + serverConfiguration.connect.map { "fuserank-server: serving through \($0)\n" }
@@ -115,6 +161,7 @@ struct FuseRankServerCommand: ParsableCommand {
             server.waitUntilStopped()
         } catch let error as ServerError {
             logger.critical("\(error)")
+            if case .badKeys = error { throw ExitCode(2) }
             throw ExitCode.failure
         }
         logger.info("lifecycle: stopped; exiting")

@@ -26,3 +26,20 @@ final class PendingStop: @unchecked Sendable {
         if stopNow { server.stop() }
     }
 }
+
+/// A SIGHUP's rescan: forwarded to the server once it exists; one before that is moot (the start
+/// scans anyway).
+// @unchecked Sendable: `server` is read and written only while `lock` is held.
+final class PendingReload: @unchecked Sendable {
+    private let lock = NSLock()
+    private var server: RankServer?
+
+    /// Rescans the attached server's repositories, if there is a server yet.
+    func reload() {
+        let server = lock.withLock { self.server }
+        server?.reloadModels()
+    }
+
+    /// Attaches the server.
+    func attach(_ server: RankServer) { lock.withLock { self.server = server } }
+}

@@ -34,7 +34,7 @@ import Testing
             let wake = try WakePipe()
             front = FrontEnd(
                 sockets: [router], wake: wake, queue: queue, finished: ReplyQueue(wake: wake), workers: [],
-                models: try ModelRegistry(paths: [Fixtures.tiny]), configuration: configuration, control: control,
+                models: try ModelTable(bundlePaths: [Fixtures.tiny]), configuration: configuration, control: control,
                 stats: ServerStats(), logger: quietLogger)
             control.transition(to: .serving)
         }
@@ -88,7 +88,7 @@ import Testing
         #expect(try zmqPoll(harness.dealer, timeoutMs: 10_000).contains(.readable))
         let reply = try #require(try harness.dealer.receiveMultipart(dontWait: true))
         #expect(try ReplyHeader(bytes: reply[1]).code == .ok)
-        #expect(try HealthReply(bytes: reply[2]) == HealthReply(ready: false, state: "draining", models: ["tiny"]))
+        #expect(try HealthReply(bytes: reply[2]) == HealthReply(ready: false, state: "draining", models: ["tiny"], modelVersions: [ModelVersion(model: "tiny", version: "golden-1")]))
         #expect(harness.queue.count == 0)
     }
 

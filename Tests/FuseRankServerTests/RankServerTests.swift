@@ -82,7 +82,9 @@ import Testing
         let peer = try server.peer()
         let reply = try peer.call(.health, id: 77, body: HealthRequest().encode())
         #expect(reply.header == ReplyHeader(requestID: 77, code: .ok))
-        #expect(try HealthReply(bytes: reply.body) == HealthReply(ready: true, state: "serving", models: ["tiny", "tiny-noimage"]))
+        #expect(try HealthReply(bytes: reply.body) == HealthReply(
+            ready: true, state: "serving", models: ["tiny", "tiny-noimage"],
+            modelVersions: [ModelVersion(model: "tiny", version: "golden-1"), ModelVersion(model: "tiny-noimage", version: "golden-1")]))
         #expect(server.server.state == .serving)
     }
 

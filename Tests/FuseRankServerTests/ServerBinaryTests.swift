@@ -71,7 +71,9 @@ import Testing
         #expect(server.endpoint.hasPrefix("tcp://127.0.0.1:") && !server.endpoint.hasSuffix(":0"))
         let peer = try Peer(endpoint: server.endpoint)
         let health = try peer.call(.health, id: 1, body: [])
-        #expect(try HealthReply(bytes: health.body) == HealthReply(ready: true, state: "serving", models: ["tiny", "tiny-noimage"]))
+        #expect(try HealthReply(bytes: health.body) == HealthReply(
+            ready: true, state: "serving", models: ["tiny", "tiny-noimage"],
+            modelVersions: [ModelVersion(model: "tiny", version: "golden-1"), ModelVersion(model: "tiny-noimage", version: "golden-1")]))
         #expect(try peer.rank(RankRequest(topK: 4)).items.count == 4)
         #expect(server.stop(signal) == 0)
     }

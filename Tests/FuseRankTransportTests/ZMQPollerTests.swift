@@ -60,7 +60,9 @@ import Testing
             threadIDSink.finish()
             var poller = ZMQPoller()
             poller.add(wakeReceiver)
-            let ready = (try? poller.poll(timeoutMs: 10_000)) ?? []
+            // 60 s, not 10: on a loaded 2-core machine (full `swift test` beside other builds) the
+            // test task can wait >10 s for a cooperative thread, and must still find this one asleep.
+            let ready = (try? poller.poll(timeoutMs: 60_000)) ?? []
             returnedAt.value = ContinuousClock.now
             let message = (try? wakeReceiver.receiveMultipart(dontWait: true)) ?? nil
             continuation.yield((ready, message))
@@ -69,7 +71,7 @@ import Testing
         thread.start()
         let tid = try #require(await threadIDs.first { _ in true } ?? nil)
         // Send only once the kernel shows the thread asleep, i.e. blocked in poll with nothing to read.
-        try #require(try await KernelThread.waitUntilSleeping(tid), "the polling thread never blocked")
+        try #require(try await KernelThread.waitUntilSleeping(tid, timeout: .seconds(60)), "the polling thread never blocked")
         #expect(returnedAt.value == nil, "poll returned before anything was sent")
         let sentAt = ContinuousClock.now
         try wakeSender.send([[1]])
@@ -77,7 +79,7 @@ import Testing
         for await r in stream { result = r }
         #expect(result?.0 == [.readable])
         #expect(result?.1 == [[1]])
-        // The send woke it (not the 10 s poll timeout), and not before the send.
+        // The send woke it (not the 60 s poll timeout), and not before the send.
         let woke = try #require(returnedAt.value)
         #expect(woke >= sentAt)
         #expect(woke - sentAt < .seconds(5))
@@ -87,8 +89,9 @@ import Testing
         let ctx = try ZMQContext()
         let socket = try ZMQSocket(context: ctx, type: .pull)
         try socket.bind("inproc://shutdown")
-        // Without the shutdown the receive would give up after 10 s and return nil (not ETERM).
-        try socket.setReceiveTimeout(10_000)
+        // Without the shutdown the receive would give up after 60 s and return nil (not ETERM);
+        // 60 s for the same reason as the poll above.
+        try socket.setReceiveTimeout(60_000)
         let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
         let returnedAt = LockedBox<ContinuousClock.Instant?>(nil)
         let (stream, continuation) = AsyncStream<ZMQError?>.makeStream()
@@ -109,7 +112,7 @@ import Testing
         thread.start()
         let tid = try #require(await threadIDs.first { _ in true } ?? nil)
         // Shut down only once the kernel shows the thread asleep in its receive.
-        try #require(try await KernelThread.waitUntilSleeping(tid), "the receiving thread never blocked")
+        try #require(try await KernelThread.waitUntilSleeping(tid, timeout: .seconds(60)), "the receiving thread never blocked")
         #expect(returnedAt.value == nil, "the receive returned before the shutdown")
         let shutdownAt = ContinuousClock.now
         ctx.shutdown()

@@ -28,6 +28,10 @@ typedef struct Fuserank__V1__ScoredItem Fuserank__V1__ScoredItem;
 typedef struct Fuserank__V1__RankReply Fuserank__V1__RankReply;
 typedef struct Fuserank__V1__HealthRequest Fuserank__V1__HealthRequest;
 typedef struct Fuserank__V1__HealthReply Fuserank__V1__HealthReply;
+typedef struct Fuserank__V1__ModelVersion Fuserank__V1__ModelVersion;
+typedef struct Fuserank__V1__ReloadModelsRequest Fuserank__V1__ReloadModelsRequest;
+typedef struct Fuserank__V1__ReloadModelsReply Fuserank__V1__ReloadModelsReply;
+typedef struct Fuserank__V1__ModelLoadStatus Fuserank__V1__ModelLoadStatus;
 typedef struct Fuserank__V1__ModelInfoRequest Fuserank__V1__ModelInfoRequest;
 typedef struct Fuserank__V1__ModelInfo Fuserank__V1__ModelInfo;
 typedef struct Fuserank__V1__GetItemsRequest Fuserank__V1__GetItemsRequest;
@@ -320,10 +324,76 @@ struct  Fuserank__V1__HealthReply
   char *state;
   size_t n_models;
   char **models;
+  /*
+   * The version each model serves, in the order of `models`.
+   */
+  size_t n_model_versions;
+  Fuserank__V1__ModelVersion **model_versions;
 };
 #define FUSERANK__V1__HEALTH_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__health_reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+
+
+struct  Fuserank__V1__ModelVersion
+{
+  ProtobufCMessage base;
+  char *model;
+  /*
+   * Empty while no version of the model has loaded yet.
+   */
+  char *version;
+};
+#define FUSERANK__V1__MODEL_VERSION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__model_version__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Rescans every model repository (--model-repository) now, loads what is new, and answers
+ * when the scan and its loads are done.
+ */
+struct  Fuserank__V1__ReloadModelsRequest
+{
+  ProtobufCMessage base;
+};
+#define FUSERANK__V1__RELOAD_MODELS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__reload_models_request__descriptor) \
+     }
+
+
+struct  Fuserank__V1__ReloadModelsReply
+{
+  ProtobufCMessage base;
+  /*
+   * One entry per model the server knows of, served or failed, sorted by name.
+   */
+  size_t n_models;
+  Fuserank__V1__ModelLoadStatus **models;
+};
+#define FUSERANK__V1__RELOAD_MODELS_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__reload_models_reply__descriptor) \
+    , 0,NULL }
+
+
+struct  Fuserank__V1__ModelLoadStatus
+{
+  ProtobufCMessage base;
+  char *model;
+  /*
+   * The version served now; empty when none is.
+   */
+  char *version;
+  /*
+   * The newest version that failed to load and why (empty when none failed); that version is
+   * retried only after its folder changes.
+   */
+  char *failed_version;
+  char *error;
+};
+#define FUSERANK__V1__MODEL_LOAD_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__model_load_status__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Fuserank__V1__ModelInfoRequest
@@ -613,6 +683,82 @@ Fuserank__V1__HealthReply *
 void   fuserank__v1__health_reply__free_unpacked
                      (Fuserank__V1__HealthReply *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__ModelVersion methods */
+void   fuserank__v1__model_version__init
+                     (Fuserank__V1__ModelVersion         *message);
+size_t fuserank__v1__model_version__get_packed_size
+                     (const Fuserank__V1__ModelVersion   *message);
+size_t fuserank__v1__model_version__pack
+                     (const Fuserank__V1__ModelVersion   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__model_version__pack_to_buffer
+                     (const Fuserank__V1__ModelVersion   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ModelVersion *
+       fuserank__v1__model_version__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__model_version__free_unpacked
+                     (Fuserank__V1__ModelVersion *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__ReloadModelsRequest methods */
+void   fuserank__v1__reload_models_request__init
+                     (Fuserank__V1__ReloadModelsRequest         *message);
+size_t fuserank__v1__reload_models_request__get_packed_size
+                     (const Fuserank__V1__ReloadModelsRequest   *message);
+size_t fuserank__v1__reload_models_request__pack
+                     (const Fuserank__V1__ReloadModelsRequest   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__reload_models_request__pack_to_buffer
+                     (const Fuserank__V1__ReloadModelsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ReloadModelsRequest *
+       fuserank__v1__reload_models_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__reload_models_request__free_unpacked
+                     (Fuserank__V1__ReloadModelsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__ReloadModelsReply methods */
+void   fuserank__v1__reload_models_reply__init
+                     (Fuserank__V1__ReloadModelsReply         *message);
+size_t fuserank__v1__reload_models_reply__get_packed_size
+                     (const Fuserank__V1__ReloadModelsReply   *message);
+size_t fuserank__v1__reload_models_reply__pack
+                     (const Fuserank__V1__ReloadModelsReply   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__reload_models_reply__pack_to_buffer
+                     (const Fuserank__V1__ReloadModelsReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ReloadModelsReply *
+       fuserank__v1__reload_models_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__reload_models_reply__free_unpacked
+                     (Fuserank__V1__ReloadModelsReply *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__ModelLoadStatus methods */
+void   fuserank__v1__model_load_status__init
+                     (Fuserank__V1__ModelLoadStatus         *message);
+size_t fuserank__v1__model_load_status__get_packed_size
+                     (const Fuserank__V1__ModelLoadStatus   *message);
+size_t fuserank__v1__model_load_status__pack
+                     (const Fuserank__V1__ModelLoadStatus   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__model_load_status__pack_to_buffer
+                     (const Fuserank__V1__ModelLoadStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ModelLoadStatus *
+       fuserank__v1__model_load_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__model_load_status__free_unpacked
+                     (Fuserank__V1__ModelLoadStatus *message,
+                      ProtobufCAllocator *allocator);
 /* Fuserank__V1__ModelInfoRequest methods */
 void   fuserank__v1__model_info_request__init
                      (Fuserank__V1__ModelInfoRequest         *message);
@@ -746,6 +892,18 @@ typedef void (*Fuserank__V1__HealthRequest_Closure)
 typedef void (*Fuserank__V1__HealthReply_Closure)
                  (const Fuserank__V1__HealthReply *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__ModelVersion_Closure)
+                 (const Fuserank__V1__ModelVersion *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__ReloadModelsRequest_Closure)
+                 (const Fuserank__V1__ReloadModelsRequest *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__ReloadModelsReply_Closure)
+                 (const Fuserank__V1__ReloadModelsReply *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__ModelLoadStatus_Closure)
+                 (const Fuserank__V1__ModelLoadStatus *message,
+                  void *closure_data);
 typedef void (*Fuserank__V1__ModelInfoRequest_Closure)
                  (const Fuserank__V1__ModelInfoRequest *message,
                   void *closure_data);
@@ -784,6 +942,10 @@ struct Fuserank__V1__Ranker_Service
                     const Fuserank__V1__GetItemsRequest *input,
                     Fuserank__V1__GetItemsReply_Closure closure,
                     void *closure_data);
+  void (*reload_models)(Fuserank__V1__Ranker_Service *service,
+                        const Fuserank__V1__ReloadModelsRequest *input,
+                        Fuserank__V1__ReloadModelsReply_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Fuserank__V1__Ranker_ServiceDestroy)(Fuserank__V1__Ranker_Service *);
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
@@ -795,7 +957,8 @@ void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
       function_prefix__ ## rank,\
       function_prefix__ ## health,\
       function_prefix__ ## get_model_info,\
-      function_prefix__ ## get_items  }
+      function_prefix__ ## get_items,\
+      function_prefix__ ## reload_models  }
 void fuserank__v1__ranker__rank(ProtobufCService *service,
                                 const Fuserank__V1__RankRequest *input,
                                 Fuserank__V1__RankReply_Closure closure,
@@ -812,6 +975,10 @@ void fuserank__v1__ranker__get_items(ProtobufCService *service,
                                      const Fuserank__V1__GetItemsRequest *input,
                                      Fuserank__V1__GetItemsReply_Closure closure,
                                      void *closure_data);
+void fuserank__v1__ranker__reload_models(ProtobufCService *service,
+                                         const Fuserank__V1__ReloadModelsRequest *input,
+                                         Fuserank__V1__ReloadModelsReply_Closure closure,
+                                         void *closure_data);
 
 /* --- descriptors --- */
 
@@ -829,6 +996,10 @@ extern const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__rank_reply__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__health_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__model_version__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__reload_models_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__reload_models_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__model_load_status__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__model_info_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__get_items_request__descriptor;

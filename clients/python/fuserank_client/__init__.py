@@ -8,7 +8,15 @@
             print(item.item_id, item.score)
 """
 
-from fuserank_client.client import GET_MODEL_INFO, HEALTH, RANK, FuseRankClient
+from fuserank_client.client import (
+    GET_MODEL_INFO,
+    HEALTH,
+    RANK,
+    RELOAD_MODELS,
+    CurveKeys,
+    FuseRankClient,
+    load_curve_key,
+)
 from fuserank_client.messages import (
     Event,
     EventContribution,
@@ -16,6 +24,7 @@ from fuserank_client.messages import (
     HealthStatus,
     ItemMetadata,
     ModelInfo,
+    ModelLoadStatus,
     RankResult,
     ScoredItem,
 )
@@ -24,6 +33,10 @@ from fuserank_client.tokenizer import PAD_ID, UNK_ID, load_vocab, tokenize, word
 
 __all__ = [
     "FuseRankClient",
+    "CurveKeys",
+    "load_curve_key",
+    "ModelLoadStatus",
+    "RELOAD_MODELS",
     "FuseRankError",
     "StatusCode",
     "Event",

@@ -19,6 +19,7 @@ from fuserank_client.messages import (
     HealthStatus,
     ItemMetadata,
     ModelInfo,
+    ModelLoadStatus,
     RankResult,
     ScoredItem,
 )
@@ -28,6 +29,35 @@ RANK = "/fuserank.v1.Ranker/Rank"
 HEALTH = "/fuserank.v1.Ranker/Health"
 GET_MODEL_INFO = "/fuserank.v1.Ranker/GetModelInfo"
 GET_ITEMS = "/fuserank.v1.Ranker/GetItems"
+RELOAD_MODELS = "/fuserank.v1.Ranker/ReloadModels"
+
+
+def load_curve_key(path: str) -> str:
+    """Reads a key file `fuserank keygen` wrote (PREFIX.key or PREFIX.pub): the one Z85 line that
+    is not a ``#`` comment."""
+    with open(path, encoding="utf-8") as handle:
+        keys = [line.strip() for line in handle if line.strip() and not line.strip().startswith("#")]
+    if len(keys) != 1 or len(keys[0]) != 40:
+        raise ValueError(f"{path}: expected exactly one 40-character Z85 key")
+    return keys[0]
+
+
+class CurveKeys:
+    """A client's CURVE set-up: the server's public key and the client's key pair (Z85 text)."""
+
+    def __init__(self, server_public_key: str, client_public_key: str, client_secret_key: str) -> None:
+        self.server_public_key = server_public_key
+        self.client_public_key = client_public_key
+        self.client_secret_key = client_secret_key
+
+    @classmethod
+    def from_files(cls, server_public: str, client_prefix: str) -> CurveKeys:
+        """Reads ``server_public`` (the server's PREFIX.pub) and ``client_prefix``.key/.pub."""
+        return cls(
+            load_curve_key(server_public),
+            load_curve_key(client_prefix + ".pub"),
+            load_curve_key(client_prefix + ".key"),
+        )
 
 _Reply = TypeVar("_Reply")
 
@@ -63,6 +93,7 @@ class FuseRankClient:
         backoff_ms: int = 50,
         max_backoff_ms: int = 1000,
         context: zmq.Context[Any] | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         """Creates a client; it connects at once (ZeroMQ connects in the background).
 
@@ -74,6 +105,8 @@ class FuseRankClient:
           retries: extra attempts after a timeout or an UNAVAILABLE reply.
           backoff_ms: the first pause before a retry; it doubles each retry, up to max_backoff_ms.
           context: the ZeroMQ context; the process-wide one by default.
+          curve: CURVE keys, for a server started with --curve-secret-key/--curve-allow; a
+            server that refuses the key (or a plaintext client) never answers: calls time out.
         """
         if timeout_ms <= 0:
             raise ValueError("timeout_ms must be positive")
@@ -89,6 +122,7 @@ class FuseRankClient:
         self.backoff_ms = backoff_ms
         self.max_backoff_ms = max_backoff_ms
         self._context = context if context is not None else zmq.Context.instance()
+        self.curve = curve
         self._lock = threading.Lock()
         # Random start so that ids of different clients rarely coincide in server logs.
         self._ids = itertools.count(random.getrandbits(48) + 1)
@@ -192,7 +226,24 @@ class FuseRankClient:
         - Raises: FuseRankError.
         """
         reply = self._call(HEALTH, pb.HealthRequest(), pb.HealthReply, timeout_ms)
-        return HealthStatus(ready=reply.ready, state=reply.state, models=list(reply.models))
+        return HealthStatus(
+            ready=reply.ready,
+            state=reply.state,
+            models=list(reply.models),
+            versions={v.model: v.version for v in reply.model_versions},
+        )
+
+    def reload_models(self, *, timeout_ms: int | None = None) -> list[ModelLoadStatus]:
+        """Makes the server rescan its model repositories now; answers once the scan is done.
+
+        - Returns: every model's served version and newest failed version, sorted by name.
+        - Raises: FuseRankError.
+        """
+        reply = self._call(RELOAD_MODELS, pb.ReloadModelsRequest(), pb.ReloadModelsReply, timeout_ms)
+        return [
+            ModelLoadStatus(model=m.model, version=m.version, failed_version=m.failed_version, error=m.error)
+            for m in reply.models
+        ]
 
     def model_info(self, model: str = "", *, timeout_ms: int | None = None) -> ModelInfo:
         """Describes a served model.
@@ -328,6 +379,10 @@ class FuseRankClient:
     def _open_socket(self, endpoint: str) -> zmq.Socket[Any]:
         socket: zmq.Socket[Any] = self._context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
+        if self.curve is not None:
+            socket.curve_serverkey = self.curve.server_public_key.encode()
+            socket.curve_publickey = self.curve.client_public_key.encode()
+            socket.curve_secretkey = self.curve.client_secret_key.encode()
         socket.connect(endpoint)
         return socket
 

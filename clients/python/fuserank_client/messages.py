@@ -74,6 +74,18 @@ class HealthStatus:
     ready: bool
     state: str  # "starting", "serving", "draining"
     models: list[str]
+    # The version each model serves, by model name.
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelLoadStatus:
+    """One model in a ReloadModels reply: the version served and the newest failed version."""
+
+    model: str
+    version: str  # empty when no version is served
+    failed_version: str = ""
+    error: str = ""
 
 
 @dataclass(frozen=True)

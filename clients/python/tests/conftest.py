@@ -105,7 +105,11 @@ class RunningServer:
 
 
 def launch(
-    models: Sequence[Path], log_path: Path, extra_args: Sequence[str] = (), port: int | None = None
+    models: Sequence[Path],
+    log_path: Path,
+    extra_args: Sequence[str] = (),
+    port: int | None = None,
+    probe_options: dict[str, Any] | None = None,
 ) -> RunningServer:
     """Starts the server on a free port (or the given one) and waits until Health says ready.
 
@@ -124,7 +128,7 @@ def launch(
     log.close()
     server = RunningServer(process, endpoint, log_path)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    with FuseRankClient(endpoint, timeout_ms=250, retries=0) as probe:
+    with FuseRankClient(endpoint, timeout_ms=250, retries=0, **(probe_options or {})) as probe:
         while True:
             if process.poll() is not None:
                 pytest.fail(
@@ -187,8 +191,13 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
     """Starts extra servers for one test; any still running at the end are killed."""
     started: list[RunningServer] = []
 
-    def start(models: Sequence[Path], extra_args: Sequence[str] = (), port: int | None = None) -> RunningServer:
-        running = launch(models, tmp_path / f"server-{len(started)}.log", extra_args, port)
+    def start(
+        models: Sequence[Path],
+        extra_args: Sequence[str] = (),
+        port: int | None = None,
+        probe_options: dict[str, Any] | None = None,
+    ) -> RunningServer:
+        running = launch(models, tmp_path / f"server-{len(started)}.log", extra_args, port, probe_options)
         started.append(running)
         return running
 

@@ -133,6 +133,9 @@ final class DealerConnection: @unchecked Sendable {
         try socket.setLinger(0)
         try socket.setMaxMessageSize(options.maxReplyBytes)
         try socket.setSendHighWaterMark(options.sendHighWaterMark)
+        if let curve = options.curve {
+            try socket.makeCurveClient(serverKey: curve.serverPublicKey, keys: curve.client)
+        }
         try socket.setReceiveHighWaterMark(0)
         try socket.connect(endpoint)
         return socket

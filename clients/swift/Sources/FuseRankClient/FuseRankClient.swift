@@ -158,6 +158,15 @@ public final class FuseRankClient: Sendable {
         return reply.items
     }
 
+    /// Makes the server rescan its model repositories now; answers once the scan is done.
+    /// - Parameter timeoutMs: This call's per-attempt timeout; the client's by default (a scan
+    ///   that loads a large model can take seconds).
+    /// - Returns: Every model's served version and newest failed version, sorted by name.
+    /// - Throws: ``FuseRankClientError``.
+    public func reloadModels(timeoutMs: Int? = nil) async throws(FuseRankClientError) -> ReloadModelsReply {
+        try await call(.reloadModels, ReloadModelsRequest(), timeoutMs: timeoutMs)
+    }
+
     /// One call with retries: a new request id per attempt, so a late reply to an earlier
     /// attempt is recognised as stale and dropped.
     private func call<Reply: WireMessage>(

@@ -1,3 +1,5 @@
+import FuseRankTransport
+
 /// How a ``FuseRankClient`` talks to the server; every field has a default.
 public struct FuseRankClientOptions: Sendable, Equatable {
     /// How long one attempt waits for its reply, in milliseconds; also sent to the server as the
@@ -13,6 +15,10 @@ public struct FuseRankClientOptions: Sendable, Equatable {
     public var sendHighWaterMark: Int32
     /// Metadata sent in every request header (e.g. a caller name for the server's logs).
     public var metadata: [String: String]
+    /// CURVE: the server's public key and this client's key pair (Z85), for a server started with
+    /// `--curve-secret-key` / `--curve-allow`; nil for plaintext. A server that refuses the key
+    /// never answers: calls time out.
+    public var curve: CurveClientKeys?
 
     /// Creates options.
     /// - Parameters:
@@ -31,5 +37,19 @@ public struct FuseRankClientOptions: Sendable, Equatable {
         self.maxReplyBytes = maxReplyBytes
         self.sendHighWaterMark = sendHighWaterMark
         self.metadata = metadata
+        self.curve = nil
+    }
+}
+
+/// A CURVE client's keys: the server's public key and the client's own pair.
+public struct CurveClientKeys: Sendable, Equatable {
+    /// The server's public key (Z85), printed at its start and in its `PREFIX.pub`.
+    public var serverPublicKey: String
+    /// This client's key pair; its public key must be on the server's allowlist.
+    public var client: CurveKeyPair
+
+    public init(serverPublicKey: String, client: CurveKeyPair) {
+        self.serverPublicKey = serverPublicKey
+        self.client = client
     }
 }

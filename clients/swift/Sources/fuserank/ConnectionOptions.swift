@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseRankClient
+import FuseRankTransport
 
 /// The options every subcommand shares: where the server is and how long to wait.
 struct ConnectionOptions: ParsableArguments {
@@ -15,18 +16,36 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Extra attempts after a timeout or an UNAVAILABLE reply.")
     var retries = 2
 
+    @Option(name: .customLong("server-key"), help: "CURVE: the server's public key file (its PREFIX.pub); needs --client-key.")
+    var serverKey: String?
+
+    @Option(name: .customLong("client-key"), help: "CURVE: this client's secret key file (PREFIX.key from `fuserank keygen`); needs --server-key.")
+    var clientKey: String?
+
     func validate() throws {
         guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive") }
         guard retries >= 0 else { throw ValidationError("--retries must be 0 or more") }
+        guard (serverKey == nil) == (clientKey == nil) else {
+            throw ValidationError("--server-key and --client-key go together")
+        }
     }
 
     /// A client for these options.
     /// - Returns: The client.
     /// - Throws: ``FuseRankClientError`` for a malformed endpoint.
-    func makeClient() throws(FuseRankClientError) -> FuseRankClient {
-        let options = FuseRankClientOptions(
+    func makeClient() throws -> FuseRankClient {
+        var options = FuseRankClientOptions(
             timeoutMs: timeoutMs, retry: RetryPolicy(retries: retries),
             metadata: ["client": "fuserank-cli"])
+        if let serverKey, let clientKey {
+            do {
+                options.curve = CurveClientKeys(
+                    serverPublicKey: try CurveKey.readPublicKey(serverKey), client: try CurveKey.readSecretKey(clientKey))
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
         return try FuseRankClient(endpoints: endpoints.isEmpty ? ["tcp://127.0.0.1:5555"] : endpoints, options: options)
     }
 }

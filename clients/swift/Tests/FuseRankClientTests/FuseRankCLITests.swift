@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FuseRankTransport
 
 @testable import FuseRankClient
 @testable import fuserank
@@ -206,5 +207,23 @@ import Testing
         #expect(report.percentileMs(0.99) == 99)
         #expect(report.percentileMs(1) == 100)
         #expect(report.text == "rank: 100 calls, concurrency 1: p50 50.000 ms, p90 90.000 ms, p99 99.000 ms, max 100.000 ms, 100 calls/s")
+    }
+}
+
+/// `fuserank keygen`: the files the server and clients read.
+extension FuseRankCLITests {
+    @Test func keygenWritesAPairAndNeverOverwrites() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuserank-keygen-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try runCLI(["keygen", "--out", dir + "/server"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let pair = try CurveKey.readSecretKey(dir + "/server.key")
+        #expect(try CurveKey.readPublicKey(dir + "/server.pub") == pair.publicKey)
+        #expect(result.stdout == "wrote \(dir)/server.key and \(dir)/server.pub; public key \(pair.publicKey)\n")
+        let again = try runCLI(["keygen", "--out", dir + "/server"])
+        #expect(again.status == 1)
+        #expect(again.stderr == "error: cannot write \(dir)/server.key: the file exists; remove it first\n")
+        #expect(try CurveKey.readSecretKey(dir + "/server.key") == pair)
     }
 }

@@ -1,0 +1,159 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+
+/// The server's Prometheus series, behind one small API: the only place their names are written.
+///
+/// Recording goes through swift-metrics types (`Counter`, `Timer`, `Recorder`, `Gauge`) made by a
+/// `PrometheusMetricsFactory` bound to this instance's own registry, so two servers in one process
+/// (the tests) never share counts. Every method is thread-safe. The names and labels are the
+/// contract documented in `docs/metrics.md`.
+public final class ServerMetrics: Sendable {
+    /// The registry the series live in; ``exposition()`` renders it.
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    /// `fuserank_model_version_info` gauges by model, so a swap can unregister the old series.
+    private let versionInfo = Locked<[String: (version: String, gauge: Prometheus.Gauge)]>([:])
+
+    /// Series names (the contract).
+    public enum Name {
+        public static let requests = "fuserank_requests_total"
+        public static let requestDuration = "fuserank_request_duration_seconds"
+        public static let queueDuration = "fuserank_queue_duration_seconds"
+        public static let computeDuration = "fuserank_compute_duration_seconds"
+        public static let batchSize = "fuserank_batch_size"
+        public static let queueDepth = "fuserank_queue_depth"
+        public static let modelLoads = "fuserank_model_loads_total"
+        public static let modelVersionInfo = "fuserank_model_version_info"  // made from a descriptor below
+        public static let authFailures = "fuserank_auth_failures_total"
+        public static let residentMemory = "process_resident_memory_bytes"
+    }
+
+    /// Latency buckets: 100 µs to 10 s.
+    static let durationBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(10),
+    ]
+
+    /// Batch size buckets: powers of two up to 256.
+    static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+
+    /// A fresh registry with the always-present series (queue depth, auth failures, memory) at 0.
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = Self.durationBuckets
+        factory.valueHistogramBuckets = [Name.batchSize: Self.batchBuckets]
+        self.factory = factory
+        Gauge(label: Name.queueDepth, factory: factory).record(0)
+        Counter(label: Name.authFailures, factory: factory).increment(by: 0)
+        updateResidentMemory()
+    }
+
+    /// Counts one reply and its latency from receipt to reply sent.
+    /// - Parameters:
+    ///   - method: the method's short name (`Rank`, `Health`, ...; `unknown` for an unknown path).
+    ///   - model: the model name, empty when the call named none (or was undecodable).
+    ///   - code: the status code's gRPC name, e.g. `OK`, `INVALID_ARGUMENT`.
+    ///   - duration: receipt to reply.
+    public func recordReply(method: String, model: String, code: String, duration: Duration) {
+        Counter(label: Name.requests, dimensions: [("method", method), ("model", model), ("code", code)], factory: factory)
+            .increment()
+        Timer(label: Name.requestDuration, dimensions: [("method", method), ("model", model)], factory: factory)
+            .recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    /// Records one batch a worker ranked: its size, and per request its queue wait.
+    /// - Parameters:
+    ///   - model: the model name.
+    ///   - size: requests in the batch.
+    ///   - compute: the forward pass and scoring of the whole batch.
+    public func recordBatch(model: String, size: Int, compute: Duration) {
+        Recorder(label: Name.batchSize, dimensions: [("model", model)], aggregate: true, factory: factory)
+            .record(size)
+        Timer(label: Name.computeDuration, dimensions: [("model", model)], factory: factory)
+            .recordNanoseconds(Self.nanoseconds(compute))
+    }
+
+    /// Records how long one request waited in the queue before a worker took it.
+    public func recordQueueWait(model: String, duration: Duration) {
+        Timer(label: Name.queueDuration, dimensions: [("model", model)], factory: factory)
+            .recordNanoseconds(Self.nanoseconds(duration))
+    }
+
+    /// Sets the number of Rank requests waiting for a worker.
+    public func setQueueDepth(_ depth: Int) {
+        Gauge(label: Name.queueDepth, factory: factory).record(depth)
+    }
+
+    /// Counts one attempt to load a model version.
+    /// - Parameters:
+    ///   - model: the model name.
+    ///   - version: the version folder (or the bundle's version for a fixed `--model`).
+    ///   - ok: whether it loaded, validated and warmed up.
+    public func recordModelLoad(model: String, version: String, ok: Bool) {
+        Counter(
+            label: Name.modelLoads, dimensions: [("model", model), ("version", version), ("result", ok ? "ok" : "error")],
+            factory: factory
+        ).increment()
+    }
+
+    /// Marks `version` as the one `model` serves (gauge 1), removing the previous version's series;
+    /// nil removes the model's series (it is no longer served).
+    public func setServedVersion(model: String, version: String?) {
+        versionInfo.withLock { table in
+            if let old = table[model] {
+                if old.version == version { return }
+                registry.unregisterGauge(old.gauge)
+                table[model] = nil
+            }
+            guard let version else { return }
+            let gauge = registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    namespace: "fuserank", metricName: "model_version", unitName: "info",
+                    helpText: "1 for the version each model serves"),
+                labels: [("model", model), ("version", version)])
+            gauge.set(to: 1.0)
+            table[model] = (version, gauge)
+        }
+    }
+
+    /// Counts one refused connection (unknown CURVE key, plaintext client on a CURVE socket).
+    public func recordAuthFailure() {
+        Counter(label: Name.authFailures, factory: factory).increment()
+    }
+
+    /// Reads the resident set size into `process_resident_memory_bytes`.
+    public func updateResidentMemory() {
+        if let bytes = ResidentMemory.bytes() {
+            Gauge(label: Name.residentMemory, factory: factory).record(bytes)
+        }
+    }
+
+    /// The Prometheus text exposition of every series, memory refreshed first.
+    public func exposition() -> String {
+        updateResidentMemory()
+        return registry.emitToString()
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+    }
+}
+
+/// A value behind a lock.
+// @unchecked Sendable: `value` is only reached inside `withLock`, under `lock`.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import FuseRankMetrics
+import FuseRankModel
+import FuseRankWire
+import Logging
+
+/// The loader thread: loads, validates and warms up every model off the request path, and keeps
+/// the ``ModelTable`` current.
+///
+/// At start it loads the fixed bundles (`--model`, never reloaded) and scans the repositories
+/// (`--model-repository`) once, then reports ready. Afterwards it rescans every `pollMs`
+/// milliseconds (0: never on a timer), and whenever ``requestScan(completion:)`` asks (SIGHUP,
+/// the ReloadModels call). Requests made while a scan runs are answered by the next scan, so
+/// every completion sees a scan that started after it asked.
+// @unchecked Sendable: `requests`, `stopping` and `fixed` are read and written only while
+// `condition` is locked; the repository is used only by the loader thread.
+final class ModelLoader: @unchecked Sendable {
+    private let configuration: ServerConfiguration
+    private let table: ModelTable
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var requests: [(@Sendable ([ModelLoadStatus]) -> Void)?] = []
+    private var stopping = false
+    private var fixed: [ServedModel] = []
+    private let done = DispatchSemaphore(value: 0)
+    /// Runs on the loader thread before the first load (tests hold the start-up load with it).
+    var beforeInitialLoad: (@Sendable () -> Void)?
+
+    /// A loader for `configuration`'s models, publishing into `table`.
+    init(configuration: ServerConfiguration, table: ModelTable, metrics: ServerMetrics, logger: Logger) {
+        self.configuration = configuration
+        self.table = table
+        self.metrics = metrics
+        var logger = logger
+        logger[metadataKey: "thread"] = "loader"
+        self.logger = logger
+    }
+
+    /// Starts the thread.
+    /// - Parameter onReady: called once, on the loader thread: success once the models given at
+    ///   start are served, or the error of a fixed bundle that does not load (the thread then ends).
+    func start(onReady: @escaping @Sendable (Result<Void, ServerError>) -> Void) {
+        let thread = Thread { [self] in
+            run(onReady: onReady)
+            done.signal()
+        }
+        thread.name = "fuserank-loader"
+        thread.start()
+    }
+
+    /// Asks for a rescan of every repository.
+    /// - Parameter completion: called on the loader thread with every model's state after a scan
+    ///   that started after this call; nil for a fire-and-forget rescan (SIGHUP).
+    func requestScan(completion: (@Sendable ([ModelLoadStatus]) -> Void)? = nil) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            completion?(statuses(repository: []))
+            return
+        }
+        requests.append(completion)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Stops the thread after the scan in progress; returns when it has ended. Pending
+    /// completions are answered with the current state.
+    func stop() {
+        condition.lock()
+        let wasStopping = stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if !wasStopping { done.wait() }
+    }
+
+    private func run(onReady: @Sendable (Result<Void, ServerError>) -> Void) {
+        let warmUp: @Sendable (ModelBundle) throws -> Void = {
+            [maxBatch = configuration.maxBatch, scoring = configuration.catalogueScoring] in
+            try ModelWarmUp.run($0, maxBatch: maxBatch, catalogueScoring: scoring)
+        }
+        beforeInitialLoad?()
+        // Fixed bundles first: the first is the default model.
+        var loaded: [ServedModel] = []
+        for path in configuration.modelPaths {
+            do {
+                let bundle = try ModelBundle(path: path)
+                try warmUp(bundle)
+                let c = bundle.config
+                if let other = loaded.first(where: { $0.name == c.name }) {
+                    onReady(.failure(.duplicateModelName(name: c.name, paths: [other.bundle.path, path])))
+                    return
+                }
+                let model = ServedModel(name: c.name, version: c.version, bundle: bundle, origin: .fixed)
+                loaded.append(model)
+                table.publish(model)
+                metrics.recordModelLoad(model: c.name, version: c.version, ok: true)
+                metrics.setServedVersion(model: c.name, version: c.version)
+                logger.info(
+                    "loaded model \"\(c.name)\" version \(c.version) from \(path): \(bundle.catalogueSize) items, d_model \(c.dModel), \(c.nLayers) layers, image_dim \(c.imageDim)")
+            } catch {
+                onReady(.failure(.modelLoad(path: path, reason: "\(error)")))
+                return
+            }
+        }
+        condition.lock()
+        fixed = loaded
+        condition.unlock()
+        let metrics = self.metrics
+        let logger = self.logger
+        let repository = ModelRepository(
+            directories: configuration.modelRepositories, table: table, reservedNames: Set(loaded.map(\.name)),
+            warmUp: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) })
+        for directory in configuration.modelRepositories {
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                logger.warning("model repository \(directory) is not a folder (yet); it serves nothing until it is one")
+            }
+        }
+        if !configuration.modelRepositories.isEmpty {
+            let states = repository.scan()
+            logger.info("repositories scanned: \(states.map { "\($0.model)=\($0.version ?? "none")" }.joined(separator: " "))")
+        }
+        onReady(.success(()))
+
+        let pollMs = configuration.repositoryPollMs
+        while true {
+            condition.lock()
+            if requests.isEmpty && !stopping {
+                if pollMs > 0 && !configuration.modelRepositories.isEmpty {
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(pollMs) / 1000))
+                } else {
+                    condition.wait()
+                }
+            }
+            let taken = requests
+            requests.removeAll()
+            let stop = stopping
+            condition.unlock()
+            if stop {
+                let states = statuses(repository: repository.states())
+                for completion in taken { completion?(states) }
+                return
+            }
+            let states = statuses(repository: repository.scan())
+            for completion in taken { completion?(states) }
+        }
+    }
+
+    /// The fixed models and the repository states, as the ReloadModels reply lists them.
+    private func statuses(repository: [ModelLoadState]) -> [ModelLoadStatus] {
+        condition.lock()
+        let fixed = self.fixed
+        condition.unlock()
+        let all = fixed.map { ModelLoadStatus(model: $0.name, version: $0.version) }
+            + repository.map {
+                ModelLoadStatus(model: $0.model, version: $0.version ?? "", failedVersion: $0.failedVersion ?? "", error: $0.error ?? "")
+            }
+        return all.sorted { $0.model < $1.model }
+    }
+
+    /// Logs a repository event and counts it in the metrics.
+    private static func report(_ event: ModelRepositoryEvent, metrics: ServerMetrics, logger: Logger) {
+        switch event {
+        case let .loaded(model, version, replaced):
+            metrics.recordModelLoad(model: model, version: version, ok: true)
+            metrics.setServedVersion(model: model, version: version)
+            logger.info("model \"\(model)\": serving version \(version)\(replaced.map { " (was \($0))" } ?? "")")
+        case let .failed(model, version, reason):
+            metrics.recordModelLoad(model: model, version: version, ok: false)
+            logger.error("model \"\(model)\" version \(version) did not load; not retried until its folder changes: \(reason)")
+        case let .changedWhileLoading(model, version):
+            logger.info("model \"\(model)\" version \(version) changed while loading (still being written?); retrying at the next scan")
+        case let .removed(model):
+            metrics.setServedVersion(model: model, version: nil)
+            logger.info("model \"\(model)\": folder gone, no longer served (requests in flight finish)")
+        }
+    }
+}
