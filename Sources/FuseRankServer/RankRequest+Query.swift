@@ -24,12 +24,13 @@ extension RankRequest {
         }
         if !query.isEmpty { tokens += bundle.vocabulary.tokenize(query) }
         let topK = (topK == 0 && candidates.isEmpty) ? defaultCatalogueTopK : Int(topK)
-        let result = RankQuery(
+        var result = RankQuery(
             events: events.map {
                 BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
             },
             textTokens: tokens, images: images.map(\.values), candidates: candidates,
             topK: topK, excludeSeen: excludeSeen, nowMs: nowMs)
+        result.objective = try rankObjective(for: bundle)  // RankRequest+Objective.swift
         try bundle.validate(result)
         return result
     }

@@ -22,6 +22,8 @@ public struct RankRequest: WireMessage {
     public var nowMs: Int64
     /// Free text, tokenized by the server with the model's vocabulary and appended after `textTokens`.
     public var query: String
+    /// What the scores mean (field 30); default `.nextItem`.
+    public var objective: Objective = .nextItem
 
     public init(
         events: [Event] = [], textTokens: [UInt32] = [], images: [Embedding] = [], candidates: [Int64] = [],
@@ -56,6 +58,7 @@ public struct RankRequest: WireMessage {
         c.model = arena.string(model)
         c.now_ms = nowMs
         c.query = arena.string(query)
+        c.objective = Fuserank__V1__Objective(rawValue: .init(truncatingIfNeeded: UInt32(bitPattern: objective.rawValue)))
         return packed(&c, size: fuserank__v1__rank_request__get_packed_size, pack: fuserank__v1__rank_request__pack)
     }
 
@@ -65,13 +68,15 @@ public struct RankRequest: WireMessage {
             unpack: fuserank__v1__rank_request__unpack, free: fuserank__v1__rank_request__free_unpacked
         ) { p in
             let c = p.pointee
-            return RankRequest(
+            var request = RankRequest(
                 events: swiftMessages(c.events, c.n_events, Event.init(c:)),
                 textTokens: swiftArray(c.text_tokens, c.n_text_tokens),
                 images: swiftMessages(c.images, c.n_images, Embedding.init(c:)),
                 candidates: swiftArray(c.candidates, c.n_candidates),
                 topK: c.top_k, excludeSeen: c.exclude_seen != 0, model: swiftString(c.model),
                 nowMs: c.now_ms, query: swiftString(c.query))
+            request.objective = Objective(rawValue: Int32(bitPattern: UInt32(truncatingIfNeeded: c.objective.rawValue)))
+            return request
         }
     }
 }

@@ -12,6 +12,8 @@ public final class ModelBundle: Sendable {
     let weights: ModelWeights
     /// External item id -> catalogue row (rows >= 2 only).
     let rowOfItem: [Int64: Int32]
+    /// The purchase head from the optional `purchase.safetensors`; nil when the bundle has none.
+    let purchase: PurchaseWeights?
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -41,7 +43,11 @@ public final class ModelBundle: Sendable {
             }
         }
         rowOfItem = rows
+        purchase = try PurchaseWeights.load(bundlePath: path, config: config)
     }
+
+    /// Whether the bundle answers `OBJECTIVE_PURCHASE` (it has `purchase.safetensors`).
+    public var hasPurchaseHead: Bool { purchase != nil }
 
     /// Items that can be ranked: `num_items - 2`.
     public var catalogueSize: Int { config.numItems - 2 }

@@ -92,6 +92,7 @@ public final class Ranker {
         try check(queries)
         guard !queries.isEmpty else { return [] }
         encode(queries)
+        if queries.contains(where: { $0.objective == .purchase }) { return scoreWithPurchase(queries) }  // Ranker+Purchase
         return score(queries)
     }
 

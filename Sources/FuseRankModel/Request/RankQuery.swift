@@ -14,6 +14,8 @@ public struct RankQuery: Sendable, Equatable {
     public var excludeSeen: Bool
     /// Request time in Unix milliseconds; 0 = unknown.
     public var nowMs: Int64
+    /// What the scores mean: next-item scores (default) or purchase probabilities.
+    public var objective: RankObjective = .nextItem
 
     /// Creates a query.
     public init(

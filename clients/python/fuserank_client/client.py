@@ -98,6 +98,7 @@ class FuseRankClient:
         model: str = "",
         now_ms: int = 0,
         timeout_ms: int | None = None,
+        objective: int = 0,
     ) -> RankResult:
         """Ranks items for one user.
 
@@ -115,6 +116,8 @@ class FuseRankClient:
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.
           timeout_ms: this call's per-attempt timeout; the client's by default.
+          objective: OBJECTIVE_NEXT_ITEM (0, next-item scores) or OBJECTIVE_PURCHASE (1, purchase
+            probabilities in [0, 1]; FAILED_PRECONDITION from a model without a purchase head).
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
           DEADLINE_EXCEEDED / UNAVAILABLE when every attempt failed.
@@ -127,6 +130,7 @@ class FuseRankClient:
             model=model,
             now_ms=now_ms,
             query=query,
+            objective=objective,
         )
         for event in events:
             wire_event = request.events.add()
