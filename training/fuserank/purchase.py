@@ -240,41 +240,71 @@ def weighted_bce(z: Tensor, y: Tensor, w: Tensor) -> Tensor:
     return (w * nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none")).sum() / w.sum()
 
 
+def _base_rate(y: Tensor, w: Tensor) -> float:
+    return float(((w * y).sum() / w.sum()).clamp(1e-12, 1 - 1e-12))
+
+
 def fit_head(cfg: ModelConfig, pt: PairTensors, label: np.ndarray, weight: np.ndarray, l2: float = 1e-3,
-             steps: int = 300, log=print) -> PurchaseHead:
-    """Weighted BCE, full batch (Adam), L2 on the per-item bias and the gate."""
+             steps: int = 300, log=print, mask: np.ndarray | None = None,
+             item_bias: bool = False) -> PurchaseHead:
+    """Weighted BCE, full batch (Adam), over the pairs where `mask` (default all). The loss is
+    divided by the weighted base rate (positives are rare: about 1e-5 of the weight) so that `l2`,
+    on the per-item bias (mean square) and every other tensor but `bias` and `score_weight` (sum
+    of squares), is on the scale of one positive. `item_bias` False keeps `purchase.item_bias` at zero (on the Taobao sample a
+    per-item bias fitted on one day's purchases did not carry over to the held-out users: the
+    items bought on one day are seldom bought again the next)."""
     torch.manual_seed(0)
     head = PurchaseHead(cfg)
     y = torch.from_numpy(label).float()
-    w = torch.from_numpy(weight).float()
-    base = float((w * y).sum() / w.sum())
+    w = torch.from_numpy(weight).float() * (torch.from_numpy(mask).float() if mask is not None else 1.0)
+    base = _base_rate(y, w)
     with torch.no_grad():
         head.bias.fill_(math.log(base / (1 - base)))
-    opt = torch.optim.Adam(head.parameters(), lr=0.05)
-    for step in range(steps):
+    params = [p for n, p in head.named_parameters() if item_bias or n != "item_bias"]
+
+    def penalty() -> Tensor:  # every tensor but bias and score_weight; the per-item bias by its mean
+        return (head.item_bias.pow(2).mean() * 100 + head.gate.pow(2).sum() + head.rank.pow(2).sum()
+                + head.count.pow(2).sum() + head.event_type.pow(2).sum() + head.time.pow(2).sum())
+
+    opt = torch.optim.LBFGS(params, lr=1, max_iter=steps, tolerance_grad=1e-9, tolerance_change=1e-12,
+                            history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
         opt.zero_grad()
-        loss = weighted_bce(head_logits(head, pt), y, w) + l2 * (head.item_bias.pow(2).mean() * 100
-                                                                    + head.gate.pow(2).sum())
+        loss = weighted_bce(head_logits(head, pt), y, w) / base + l2 * penalty()
         loss.backward()
-        opt.step()
-        if step % 100 == 0 or step == steps - 1:
-            log(f"  head step {step}: loss {loss.item():.6f}")
+        return loss
+    opt.step(closure)
+    log(f"  head: loss {closure().item():.6f}")
     head.eval()
     return head
 
 
+@torch.no_grad()
+def fold_platt(head: PurchaseHead, a: float, b: float) -> None:
+    """Calibrate in place: z -> a z + b (every tensor times a, then b added to the bias)."""
+    for p in head.parameters():
+        p.mul_(a)
+    head.bias.add_(b)
+
+
 def fit_logistic(x: np.ndarray, label: np.ndarray, weight: np.ndarray, l2: float = 1e-4,
-                 steps: int = 300) -> np.ndarray:
-    """Weighted logistic regression (LBFGS); returns coefficients, the intercept last."""
-    xt = torch.from_numpy(np.hstack([x, np.ones((len(x), 1))])).float()
-    y = torch.from_numpy(label).float()
-    w = torch.from_numpy(weight).float()
-    coef = torch.zeros(xt.shape[1], requires_grad=True)
-    opt = torch.optim.LBFGS([coef], lr=1, max_iter=steps, line_search_fn="strong_wolfe")
+                 steps: int = 500) -> np.ndarray:
+    """Weighted logistic regression (LBFGS); returns coefficients, the intercept last. The loss is
+    divided by the weighted base rate, as in `fit_head`."""
+    xt = torch.from_numpy(np.hstack([x, np.ones((len(x), 1))])).double()
+    y = torch.from_numpy(label).double()
+    w = torch.from_numpy(weight).double()
+    base = _base_rate(y, w)
+    coef = torch.zeros(xt.shape[1], dtype=torch.float64)
+    coef[-1] = math.log(base / (1 - base))
+    coef.requires_grad_(True)
+    opt = torch.optim.LBFGS([coef], lr=1, max_iter=steps, tolerance_grad=1e-10, tolerance_change=1e-14,
+                            line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = weighted_bce(xt @ coef, y, w) + l2 * coef[:-1].pow(2).sum()
+        loss = weighted_bce(xt @ coef, y, w) / base + l2 * coef[:-1].pow(2).sum()
         loss.backward()
         return loss
     opt.step(closure)
@@ -441,7 +471,25 @@ def run_protocol(base: Path, out: Path, data_root: str, horizon: int, negatives:
         f"test {len(test_pairs)} ({len(test_pairs.cuts)} cuts, {int(test_pairs.label.sum())} positive)")
     pt_fit = pair_tensors(model, ds, fit_pairs, log=log)
     pt_test = pair_tensors(model, ds, test_pairs, log=log)
-    head = fit_head(cfg, pt_fit, fit_pairs.label, fit_pairs.weight, log=log)
+    # validation inside the fitting day: 70% of its users fit the head (L2 chosen by the log loss
+    # of the other 30%), whose pairs then fit a Platt calibration that is folded into the head
+    fit_users = np.array([ds.users[fit_pairs.cuts[c][0]].user for c in fit_pairs.cut])
+    held = (fit_users * 2654435761 % 1000) < 300
+    y_fit = fit_pairs.label.astype(np.float64)
+    choice = {}
+    for l2 in (1e-2, 1e-1, 1.0):
+        h = fit_head(cfg, pt_fit, fit_pairs.label, fit_pairs.weight, l2=l2, mask=~held, log=lambda *_: None)
+        with torch.no_grad():
+            ph = torch.sigmoid(head_logits(h, pt_fit)).double().numpy()
+        choice[l2] = (metrics(y_fit[held], ph[held], fit_pairs.weight[held])["log_loss"], h)
+        log(f"  head l2 {l2:g}: held-out log loss {choice[l2][0]:.3e}")
+    best_l2 = min(choice, key=lambda k: choice[k][0])
+    head = choice[best_l2][1]
+    with torch.no_grad():
+        z_held = head_logits(head, pt_fit).double().numpy()[held]
+    platt = fit_logistic(z_held[:, None], fit_pairs.label[held], fit_pairs.weight[held], l2=0.0)
+    fold_platt(head, float(platt[0]), float(platt[1]))
+    log(f"  chosen l2 {best_l2:g}; Platt a {platt[0]:.3f} b {platt[1]:.3f} (folded into the head)")
     with torch.no_grad():
         p_model = torch.sigmoid(head_logits(head, pt_test)).double().numpy()
     # baselines, fitted on the same pairs
@@ -462,7 +510,8 @@ def run_protocol(base: Path, out: Path, data_root: str, horizon: int, negatives:
                        "positives_seen": int((y * test_pairs.seen).sum())},
               "logistic_coef": {"names": ["log1p views", "log1p carts", "log1p favs", "log1p buys", "seen",
                                           "log1p recency", "intercept"], "values": lr_coef.tolist()},
-              "rate_coef": rate_coef.tolist()}
+              "rate_coef": rate_coef.tolist(), "head_l2": best_l2, "platt": platt.tolist(),
+              "held_out_users_fraction": 0.3}
     seen = test_pairs.seen > 0
     result["all"] = bootstrap(y, test_pairs.weight, preds, users, n_boot)
     result["seen"] = bootstrap(y[seen], test_pairs.weight[seen], {k: v[seen] for k, v in preds.items()},
