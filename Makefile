@@ -8,7 +8,7 @@ MODEL ?= models/default
 DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
-        proto fixtures parity-fixtures items-meta train-default train eval bench clean
+        proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -95,6 +95,13 @@ eval: deps venv-torch
 	$(SWIFT) build -c release --product fuserank-eval
 	cd training && ../$(PY) -m fuserank.evaluate --model ../$(MODEL) --dataset $(EVAL_DATASET) \
 		--swift ../.build/release/fuserank-eval
+
+## purchase: models/taobao-purchase (encoder trained on the Taobao days before Dec 1, purchase head fitted
+##           on Dec 1, figures on Dec 2-3: docs/evaluation.md "Purchase probability") and its wire parity fixture
+purchase: venv-torch
+	cd training && ../$(PY) -m fuserank.train --config configs/taobao-purchase.json --out runs/purchase/base --no-progress
+	cd training && ../$(PY) -m fuserank.purchase --base runs/purchase/base --out ../models/taobao-purchase --every 3
+	cd training && ../$(PY) -m fuserank.purchase_parity --model ../models/taobao-purchase --out ../Tests/Fixtures/parity/taobao-purchase.json
 
 ## proto: regenerate the committed protobuf-c and Python code
 proto: deps venv

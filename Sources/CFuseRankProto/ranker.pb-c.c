@@ -1246,7 +1246,7 @@ const ProtobufCMessageDescriptor fuserank__v1__embedding__descriptor =
   (ProtobufCMessageInit) fuserank__v1__embedding__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[13] =
+static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[14] =
 {
   {
     "events",
@@ -1404,6 +1404,18 @@ static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "objective",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__RankRequest, objective),
+    &fuserank__v1__objective__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__rank_request__field_indices_by_name[] = {
   3,   /* field[3] = candidates */
@@ -1414,17 +1426,19 @@ static const unsigned fuserank__v1__rank_request__field_indices_by_name[] = {
   2,   /* field[2] = images */
   6,   /* field[6] = model */
   7,   /* field[7] = now_ms */
+  13,   /* field[13] = objective */
   8,   /* field[8] = query */
   11,   /* field[11] = restrict_to */
   9,   /* field[9] = session_id */
   1,   /* field[1] = text_tokens */
   4,   /* field[4] = top_k */
 };
-static const ProtobufCIntRange fuserank__v1__rank_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange fuserank__v1__rank_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 12 },
-  { 0, 13 }
+  { 30, 13 },
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
 {
@@ -1434,10 +1448,10 @@ const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
   "Fuserank__V1__RankRequest",
   "fuserank.v1",
   sizeof(Fuserank__V1__RankRequest),
-  13,
+  14,
   fuserank__v1__rank_request__field_descriptors,
   fuserank__v1__rank_request__field_indices_by_name,
-  2,  fuserank__v1__rank_request__number_ranges,
+  3,  fuserank__v1__rank_request__number_ranges,
   (ProtobufCMessageInit) fuserank__v1__rank_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2394,6 +2408,34 @@ const ProtobufCEnumDescriptor fuserank__v1__event_type__descriptor =
   fuserank__v1__event_type__enum_values_by_name,
   1,
   fuserank__v1__event_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fuserank__v1__objective__enum_values_by_number[2] =
+{
+  { "OBJECTIVE_NEXT_ITEM", "FUSERANK__V1__OBJECTIVE__OBJECTIVE_NEXT_ITEM", 0 },
+  { "OBJECTIVE_PURCHASE", "FUSERANK__V1__OBJECTIVE__OBJECTIVE_PURCHASE", 1 },
+};
+static const ProtobufCIntRange fuserank__v1__objective__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex fuserank__v1__objective__enum_values_by_name[2] =
+{
+  { "OBJECTIVE_NEXT_ITEM", 0 },
+  { "OBJECTIVE_PURCHASE", 1 },
+};
+const ProtobufCEnumDescriptor fuserank__v1__objective__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fuserank.v1.Objective",
+  "Objective",
+  "Fuserank__V1__Objective",
+  "fuserank.v1",
+  2,
+  fuserank__v1__objective__enum_values_by_number,
+  2,
+  fuserank__v1__objective__enum_values_by_name,
+  1,
+  fuserank__v1__objective__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[5] =

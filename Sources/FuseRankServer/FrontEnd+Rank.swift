@@ -40,7 +40,8 @@ extension ValidatedQuery {
     ///   - request: the decoded `RankRequest`.
     ///   - bundle: the model the request selected.
     ///   - defaultCatalogueTopK: `top_k` for a whole-catalogue request that asks for 0.
-    /// - Throws: ``InputError`` for the first offending field.
+    /// - Throws: ``InputError`` for the first offending field; ``RequestError`` for an objective the
+    ///   model cannot answer.
     init(wire request: RankRequest, bundle: ModelBundle, defaultCatalogueTopK: Int) throws {
         var tokens: [Int32] = []
         tokens.reserveCapacity(request.textTokens.count)
@@ -53,14 +54,15 @@ extension ValidatedQuery {
         if !request.query.isEmpty { tokens += bundle.vocabulary.tokenize(request.query) }
         // top_k 0 over the catalogue (or a restrict_to list) is the server default; over candidates, all.
         let topK = (request.topK == 0 && request.candidates.isEmpty) ? defaultCatalogueTopK : Int(request.topK)
-        self = try bundle.validate(
-            RankQuery(
-                events: request.events.map {
-                    BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
-                },
-                textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
-                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID,
-                excludeItems: request.excludeItems, restrictTo: request.restrictTo, explainEvents: Int(request.explainEvents)))
+        var query = RankQuery(
+            events: request.events.map {
+                BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
+            },
+            textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
+            topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID,
+            excludeItems: request.excludeItems, restrictTo: request.restrictTo, explainEvents: Int(request.explainEvents))
+        query.objective = try request.rankObjective(for: bundle)
+        self = try bundle.validate(query)
     }
 }
 
@@ -78,5 +80,26 @@ extension RankReply {
             },
             model: model.name, modelVersion: model.version,
             unknownCandidates: result.unknownCandidates)
+    }
+}
+
+extension RankRequest {
+    /// The engine's objective for `RankRequest.objective`.
+    /// - Throws: ``RequestError`` INVALID_ARGUMENT for an unknown value, FAILED_PRECONDITION for
+    ///   `OBJECTIVE_PURCHASE` on a model without a purchase head.
+    func rankObjective(for bundle: ModelBundle) throws -> RankObjective {
+        switch objective {
+        case .nextItem:
+            return .nextItem
+        case .purchase:
+            guard bundle.hasPurchaseHead else {
+                throw RequestError(code: .failedPrecondition,
+                                   message: ObjectiveError.noPurchaseHead(model: bundle.config.name).description)
+            }
+            return .purchase
+        default:
+            throw RequestError.invalidArgument(
+                "objective is \(objective.rawValue); this server knows OBJECTIVE_NEXT_ITEM (0) and OBJECTIVE_PURCHASE (1)")
+        }
     }
 }

@@ -30,6 +30,8 @@ public struct RankRequest: WireMessage {
     public var restrictTo: [Int64]
     /// Reasons per returned item (`ScoredItem.reasons`), at most this many; 0 = none.
     public var explainEvents: UInt32
+    /// What the scores mean (field 30); default `.nextItem`.
+    public var objective: Objective = .nextItem
 
     public init(
         events: [Event] = [], textTokens: [UInt32] = [], images: [Embedding] = [], candidates: [Int64] = [],
@@ -75,6 +77,7 @@ public struct RankRequest: WireMessage {
         c.n_restrict_to = restrictTo.count
         c.restrict_to = arena.array(restrictTo)
         c.explain_events = explainEvents
+        c.objective = Fuserank__V1__Objective(rawValue: .init(truncatingIfNeeded: UInt32(bitPattern: objective.rawValue)))
         return packed(&c, size: fuserank__v1__rank_request__get_packed_size, pack: fuserank__v1__rank_request__pack)
     }
 
@@ -84,7 +87,7 @@ public struct RankRequest: WireMessage {
             unpack: fuserank__v1__rank_request__unpack, free: fuserank__v1__rank_request__free_unpacked
         ) { p in
             let c = p.pointee
-            return RankRequest(
+            var request = RankRequest(
                 events: swiftMessages(c.events, c.n_events, Event.init(c:)),
                 textTokens: swiftArray(c.text_tokens, c.n_text_tokens),
                 images: swiftMessages(c.images, c.n_images, Embedding.init(c:)),
@@ -93,6 +96,8 @@ public struct RankRequest: WireMessage {
                 nowMs: c.now_ms, query: swiftString(c.query), sessionID: swiftString(c.session_id),
                 excludeItems: swiftArray(c.exclude_items, c.n_exclude_items), restrictTo: swiftArray(c.restrict_to, c.n_restrict_to),
                 explainEvents: c.explain_events)
+            request.objective = Objective(rawValue: Int32(bitPattern: UInt32(truncatingIfNeeded: c.objective.rawValue)))
+            return request
         }
     }
 }

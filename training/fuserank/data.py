@@ -289,6 +289,17 @@ def decide_exclude_seen(ds: Dataset) -> tuple[bool, float]:
 
 
 def from_spec(spec: dict, data_root: str) -> Dataset:
+    """`_from_spec`, then with `"before_ts": unix seconds` only the events before that time (the
+    catalogue keeps every item of the file: a shop knows its items before anyone buys them; the
+    purchase protocol of docs/evaluation.md trains the encoder on the days before its split)."""
+    ds = _from_spec(spec, data_root)
+    if spec.get("before_ts") is not None:
+        from .purchase_data import before_time
+        ds = before_time(ds, int(spec["before_ts"]) * 1000)
+    return ds
+
+
+def _from_spec(spec: dict, data_root: str) -> Dataset:
     """Build a Dataset from a config's `data` object.
 
     Either `{"preset": "ml-1m" | "ml-latest-small"}` or a general description:

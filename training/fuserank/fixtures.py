@@ -50,7 +50,8 @@ TOKENIZER_TEXTS = [
 # set name -> (image_dim, format_version, num_event_types): tiny checks format 2 with images,
 # tiny-noimage keeps format_version 1 loading, tiny-repeat checks format 3 (the repeat head) with
 # the FAVORITE event type
-SETS = {"tiny": (6, 2, 7), "tiny-noimage": (0, 1, 7), "tiny-repeat": (0, 3, 8)}
+SETS = {"tiny": (6, 2, 7), "tiny-noimage": (0, 1, 7), "tiny-repeat": (0, 3, 8),
+        "tiny-purchase": (0, 3, 8)}  # tiny-repeat plus a purchase head (fixtures_purchase.py)
 
 
 def tiny_config(set_name: str) -> ModelConfig:
@@ -357,6 +358,8 @@ def main() -> None:
     for set_name in SETS:
         seed = build_set(out, set_name, args.seed)
         print(f"{out / set_name}: seed {seed}")
+    from .fixtures_purchase import SET_NAME, build_purchase_cases
+    print(f"{out / SET_NAME}: {build_purchase_cases(out / SET_NAME, args.seed)} purchase cases")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,23 @@ typedef enum _Fuserank__V1__EventType {
   FUSERANK__V1__EVENT_TYPE__FAVORITE = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FUSERANK__V1__EVENT_TYPE)
 } Fuserank__V1__EventType;
+/*
+ * What RankRequest.objective asks the scores to mean.
+ */
+typedef enum _Fuserank__V1__Objective {
+  /*
+   * Next-item scores (logits of the model's softmax over the catalogue): today's answer.
+   */
+  FUSERANK__V1__OBJECTIVE__OBJECTIVE_NEXT_ITEM = 0,
+  /*
+   * The probability in [0, 1] that the user buys the item within the model's purchase horizon
+   * (its model card says which; models/taobao-purchase: the user's next 10 events). Only models
+   * with a purchase head (purchase.safetensors in the bundle) answer it; others reply
+   * FAILED_PRECONDITION.
+   */
+  FUSERANK__V1__OBJECTIVE__OBJECTIVE_PURCHASE = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FUSERANK__V1__OBJECTIVE)
+} Fuserank__V1__Objective;
 
 /* --- messages --- */
 
@@ -241,10 +258,14 @@ struct  Fuserank__V1__RankRequest
    * (Field numbers from 20 on: other branches append below 20.)
    */
   uint32_t explain_events;
+  /*
+   * What the scores mean; default OBJECTIVE_NEXT_ITEM. Field 30: numbers 10-29 are kept for other fields.
+   */
+  Fuserank__V1__Objective objective;
 };
 #define FUSERANK__V1__RANK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_request__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, FUSERANK__V1__OBJECTIVE__OBJECTIVE_NEXT_ITEM }
 
 
 /*
@@ -984,6 +1005,7 @@ void fuserank__v1__ranker__reload_models(ProtobufCService *service,
 
 extern const ProtobufCEnumDescriptor    fuserank__v1__code__descriptor;
 extern const ProtobufCEnumDescriptor    fuserank__v1__event_type__descriptor;
+extern const ProtobufCEnumDescriptor    fuserank__v1__objective__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__request_header__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__request_header__metadata_entry__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__reply_header__descriptor;

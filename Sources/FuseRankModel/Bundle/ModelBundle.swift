@@ -19,6 +19,8 @@ public final class ModelBundle: Sendable {
     public let items: [Int64: ItemInfo]
     /// The int8 catalogue, built on first use.
     private let quantized = LazyQuantizedCatalogue()
+    /// The purchase head from the optional `purchase.safetensors`; nil when the bundle has none.
+    let purchase: PurchaseWeights?
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -49,6 +51,7 @@ public final class ModelBundle: Sendable {
         }
         rowOfItem = rows
         items = try Self.loadItems((path as NSString).appendingPathComponent("items.tsv"), catalogue: rows)
+        purchase = try PurchaseWeights.load(bundlePath: path, config: config)
     }
 
     /// Whether the bundle carries item titles.
@@ -66,6 +69,9 @@ public final class ModelBundle: Sendable {
         guard let entry = file.entries[name], entry.dtype == .f32 else { return nil }
         return Array(file.floats(entry))
     }
+
+    /// Whether the bundle answers `OBJECTIVE_PURCHASE` (it has `purchase.safetensors`).
+    public var hasPurchaseHead: Bool { purchase != nil }
 
     /// Items that can be ranked: `num_items - 2`.
     public var catalogueSize: Int { config.numItems - 2 }

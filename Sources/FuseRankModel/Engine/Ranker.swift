@@ -46,7 +46,8 @@ public final class Ranker {
     public func rank(_ queries: [ValidatedQuery]) -> [RankResult] {
         inPasses(queries) { pass in
             encode(pass)
-            var results = score(pass)
+            // Purchase probabilities where asked for (Ranker+Purchase), next-item scores otherwise.
+            var results = pass.contains(where: { $0.objective == .purchase }) ? scoreWithPurchase(pass) : score(pass)
             if pass.contains(where: { $0.explainEvents > 0 }) { explain(pass, results: &results) }
             return results
         }

@@ -26,6 +26,8 @@ public struct RankQuery: Sendable, Equatable {
 
     /// The largest ``explainEvents`` a query may ask for.
     public static let maxExplainEvents = 32
+    /// What the scores mean: next-item scores (default) or purchase probabilities.
+    public var objective: RankObjective = .nextItem
 
     /// Creates a query.
     public init(

@@ -153,6 +153,7 @@ class FuseRankClient:
         restrict_to: Iterable[int] = (),
         explain_events: int = 0,
         timeout_ms: int | None = None,
+        objective: int = 0,
     ) -> RankResult:
         """Ranks items for one user.
 
@@ -178,6 +179,8 @@ class FuseRankClient:
           explain_events: reasons per returned item (ScoredItem.reasons: indices into events
             with their score contribution, strongest first); 0 = none, at most 32.
           timeout_ms: this call's per-attempt timeout; the client's by default.
+          objective: OBJECTIVE_NEXT_ITEM (0, next-item scores) or OBJECTIVE_PURCHASE (1, purchase
+            probabilities in [0, 1]; FAILED_PRECONDITION from a model without a purchase head).
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
           DEADLINE_EXCEEDED / UNAVAILABLE when every attempt failed.
@@ -194,6 +197,7 @@ class FuseRankClient:
             exclude_items=list(exclude_items),
             restrict_to=list(restrict_to),
             explain_events=explain_events,
+            objective=objective,
         )
         for event in events:
             wire_event = request.events.add()

@@ -1,0 +1,53 @@
+import Foundation
+
+/// The purchase head (docs/model-format.md "Purchase head"): the tensors of the optional
+/// `purchase.safetensors` beside `weights.safetensors`, viewed in their own memory map.
+///
+/// `@unchecked Sendable`: read-only views into a `PROT_READ` mapping kept alive by `file`.
+struct PurchaseWeights: @unchecked Sendable {
+    static let fileName = "purchase.safetensors"
+
+    let file: MappedFile
+    let scoreWeight: Float                      // purchase.score_weight (1,)
+    let bias: Float                             // purchase.bias (1,)
+    let itemBias: UnsafeBufferPointer<Float>    // purchase.item_bias (num_items,)
+    let gate: UnsafeBufferPointer<Float>        // purchase.gate (d_model,)
+    let rank: UnsafeBufferPointer<Float>        // purchase.rank (16,)
+    let count: UnsafeBufferPointer<Float>       // purchase.count (8,)
+    let eventType: UnsafeBufferPointer<Float>   // purchase.event_type (num_event_types,)
+    let time: UnsafeBufferPointer<Float>        // purchase.time (num_time_buckets,)
+
+    /// The tensor names and shapes a model of `config` needs.
+    static func specs(for config: ModelConfig) -> [(name: String, shape: [Int])] {
+        [("purchase.score_weight", [1]), ("purchase.bias", [1]),
+         ("purchase.item_bias", [config.numItems]), ("purchase.gate", [config.dModel]),
+         ("purchase.rank", [TensorLayout.repeatRankBuckets]), ("purchase.count", [TensorLayout.repeatCountBuckets]),
+         ("purchase.event_type", [config.numEventTypes]), ("purchase.time", [config.numTimeBuckets])]
+    }
+
+    /// Loads `bundlePath/purchase.safetensors`, or returns nil when the bundle has none.
+    /// - Throws: ``BundleError`` for a file that exists but does not match `config`.
+    static func load(bundlePath: String, config: ModelConfig) throws -> PurchaseWeights? {
+        let path = (bundlePath as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let st = try SafetensorsFile(path: path)
+        let specs = specs(for: config)
+        let expected = Set(specs.map(\.name))
+        if let extra = st.entries.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw BundleError.unexpectedTensor(file: path, tensor: extra)
+        }
+        for spec in specs {
+            guard let entry = st.entries[spec.name] else { throw BundleError.missingTensor(file: path, tensor: spec.name) }
+            guard entry.dtype == .f32 else {
+                throw BundleError.wrongDType(file: path, tensor: spec.name, expected: TensorDType.f32.rawValue, actual: entry.dtype.rawValue)
+            }
+            guard entry.shape == spec.shape else {
+                throw BundleError.wrongShape(file: path, tensor: spec.name, expected: spec.shape, actual: entry.shape)
+            }
+        }
+        func f(_ name: String) -> UnsafeBufferPointer<Float> { st.floats(st.entries["purchase." + name]!) }
+        return PurchaseWeights(
+            file: st.file, scoreWeight: f("score_weight")[0], bias: f("bias")[0], itemBias: f("item_bias"),
+            gate: f("gate"), rank: f("rank"), count: f("count"), eventType: f("event_type"), time: f("time"))
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// The purchase head (docs/model-format.md "Purchase head"): for `objective == .purchase`, the
+/// probability that the user buys each item within the model's horizon,
+///
+///     z(row) = score_weight * s(row) + item_bias_p[row] + bias + u . gate
+///              + [row seen] (rank[rank_b] + count[count_b] + sum_{t in types} event_type[t] + time[time_b])
+///     p(row) = 1 / (1 + exp(-z))
+///
+/// where `s(row)` is the served next-item score (`u . item_emb[row] + item_bias[row]`, plus the
+/// repeat bonus in format 3) and the seen-item features are the repeat head's. Mirrors
+/// `training/fuserank/purchase.py` (`row_logits`, `rank_purchase`).
+extension Ranker {
+    /// The repeat head's features of one seen item (computed whether or not the model has that head).
+    struct SeenFeatures {
+        let rankBucket: Int
+        let countBucket: Int
+        let types: UInt64
+        let timeBucket: Int
+    }
+
+    /// row -> features of every distinct known item of `query` (all events).
+    func seenFeatures(_ query: RankQuery) -> [Int: SeenFeatures] {
+        var last: [Int: Int] = [:]
+        var count: [Int: Int] = [:]
+        var types: [Int: UInt64] = [:]
+        for (i, e) in query.events.enumerated() {
+            guard let row32 = bundle.rowOfItem[e.itemID] else { continue }
+            let row = Int(row32)
+            last[row] = i
+            count[row, default: 0] += 1
+            if e.type < 64 { types[row, default: 0] |= 1 << UInt64(e.type) }
+        }
+        let newestFirst = last.keys.sorted { last[$0]! > last[$1]! }
+        var out: [Int: SeenFeatures] = [:]
+        for (rank, row) in newestFirst.enumerated() {
+            let rankBucket = rank < 8 ? rank
+                : min(TensorLayout.repeatRankBuckets - 1, 4 + (Int.bitWidth - rank.leadingZeroBitCount))
+            let ts = query.events[last[row]!].timestampMs
+            let timeBucket = query.nowMs > 0 && ts > 0
+                ? TimeBucket.of(gapMs: query.nowMs - ts, buckets: config.numTimeBuckets) : TimeBucket.none
+            out[row] = SeenFeatures(rankBucket: rankBucket, countBucket: min(count[row]!, TensorLayout.repeatCountBuckets) - 1,
+                                    types: types[row]!, timeBucket: timeBucket)
+        }
+        return out
+    }
+
+    /// The seen-item term of the purchase logit.
+    private func seenTerm(_ f: SeenFeatures, _ head: PurchaseWeights) -> Float {
+        var typeSum: Float = 0
+        var bits = f.types
+        var t = 0
+        while bits != 0 {
+            if bits & 1 == 1 && t < config.numEventTypes { typeSum += head.eventType[t] }
+            bits >>= 1
+            t += 1
+        }
+        return head.rank[f.rankBucket] + head.count[f.countBucket] + typeSum + head.time[f.timeBucket]
+    }
+
+    /// Results of an encoded batch in which some queries ask for purchase probabilities: those are
+    /// answered here, the others by ``score(_:)`` (their user vectors moved to the front first).
+    func scoreWithPurchase(_ queries: [RankQuery]) -> [RankResult] {
+        let d = config.dModel
+        var results = [RankResult?](repeating: nil, count: queries.count)
+        for (b, query) in queries.enumerated() where query.objective == .purchase {
+            results[b] = rankPurchase(query, user: state.users + b * d)
+        }
+        var rest: [RankQuery] = []
+        var restIndex: [Int] = []
+        for (b, query) in queries.enumerated() where query.objective != .purchase {
+            if rest.count != b { (state.users + rest.count * d).update(from: state.users + b * d, count: d) }  // rest.count <= b
+            rest.append(query)
+            restIndex.append(b)
+        }
+        if !rest.isEmpty {
+            for (j, r) in score(rest).enumerated() { results[restIndex[j]] = r }
+        }
+        return results.map { $0! }
+    }
+
+    /// One query's purchase probabilities for its candidates or the catalogue, highest first
+    /// (equal ones by ascending row), cut to top_k. A model without the head answers nothing
+    /// (the server refuses such requests before they get here).
+    func rankPurchase(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
+        guard let head = bundle.purchase else { return RankResult(items: []) }
+        let d = config.dModel
+        let feats = seenFeatures(query)
+        var repeatBonus: [Int: Float] = [:]
+        for b in repeatBonuses(query, user: user) { repeatBonus[b.row] = b.bonus }
+        let userTerm = dot(user, head.gate.baseAddress!, n: d) + head.bias
+        func prob(_ row: Int, score: Float) -> Float {
+            var z = head.scoreWeight * (score + (repeatBonus[row] ?? 0)) + head.itemBias[row] + userTerm
+            if let f = feats[row] { z += seenTerm(f, head) }
+            return 1 / (1 + expf(-z))
+        }
+        let ids = weights.itemIDs
+        if query.candidates.isEmpty {
+            let n = bundle.catalogueSize
+            scoreCatalogue(user, count: 1)  // state.catalogue[j] = s(row j + 2) without the repeat bonus
+            var count = 0
+            let excludeSeen = query.excludeSeen || config.excludeSeen
+            for j in 0..<n {
+                let row = j + 2
+                if excludeSeen && feats[row] != nil { continue }
+                state.catalogue[j] = prob(row, score: state.catalogue[j])
+                state.order[count] = Int32(j)
+                count += 1
+            }
+            let top = selectTop(state.order, count: count, k: query.topK, scores: state.catalogue)
+            return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: state.catalogue[Int($0)]) })
+        }
+        var unknown: [Int64] = []
+        var unknownSeen = Set<Int64>()
+        var count = 0
+        for id in query.candidates {
+            guard let row32 = bundle.rowOfItem[id] else {
+                if unknownSeen.insert(id).inserted { unknown.append(id) }
+                continue
+            }
+            let row = Int(row32)
+            guard state.mark[row] == 0 else { continue }
+            state.mark[row] = 1
+            let s = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
+            state.candidateScores[row] = prob(row, score: s)
+            state.order[count] = row32
+            count += 1
+        }
+        for i in 0..<count { state.mark[Int(state.order[i])] = 0 }
+        let top = selectTop(state.order, count: count, k: query.topK, scores: state.candidateScores)
+        return RankResult(
+            items: top.map { ScoredItem(itemID: ids[Int($0)], score: state.candidateScores[Int($0)]) },
+            unknownCandidates: unknown)
+    }
+}
