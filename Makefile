@@ -42,15 +42,19 @@ serve: release
 ## test: every Swift and Python test (no torch needed)
 test: deps venv
 	$(SWIFT) build -c release --product fuserank-server
+	$(SWIFT) build -c release --product fuserank-broker
 	$(SWIFT) test
-	FUSERANK_SERVER=.build/release/fuserank-server $(PY) -m pytest -q clients/python/tests
+	FUSERANK_SERVER=.build/release/fuserank-server FUSERANK_BROKER=.build/release/fuserank-broker \
+		$(PY) -m pytest -q clients/python/tests
 
 test-swift: deps
 	$(SWIFT) test
 
 test-python: deps venv
 	$(SWIFT) build -c release --product fuserank-server
-	FUSERANK_SERVER=.build/release/fuserank-server $(PY) -m pytest -q clients/python/tests
+	$(SWIFT) build -c release --product fuserank-broker
+	FUSERANK_SERVER=.build/release/fuserank-server FUSERANK_BROKER=.build/release/fuserank-broker \
+		$(PY) -m pytest -q clients/python/tests
 
 ## test-training: the training package's own tests (installs torch into the venv)
 test-training: venv-torch
@@ -68,9 +72,18 @@ parity-fixtures: venv-torch
 train-default: venv-torch
 	cd training && ../$(PY) -m fuserank.train --config configs/default.json --out ../models/default --no-progress
 
-## train: train training/configs/$(DATASET).json into models/$(DATASET)/ (tqdm progress, learning curve)
+## train: train training/configs/$(DATASET).json into models/$(DATASET)/ (tqdm progress, learning curve);
+##        or, with DATA=path/to/interactions [ITEMS=items.csv] [MINUTES=60] [NAME=...], settings chosen
+##        from the data (training/README.md "Any shop's data") into models/$(NAME)/
+MINUTES ?= 60
+NAME ?= $(basename $(notdir $(DATA)))
 train: venv-torch
+ifdef DATA
+	cd training && ../$(PY) -m fuserank.train --data $(abspath $(DATA)) $(if $(ITEMS),--items $(abspath $(ITEMS))) \
+		--minutes $(MINUTES) --out ../models/$(NAME)
+else
 	cd training && ../$(PY) -m fuserank.train --config configs/$(DATASET).json --out ../models/$(DATASET)
+endif
 
 ## eval: evaluate $(MODEL) through PyTorch and the Swift engine side by side (must agree to 1e-3)
 EVAL_DATASET ?= $(if $(findstring ml-1m,$(MODEL)),ml-1m,ml-latest-small)

@@ -4,7 +4,8 @@
 //   -> FuseRankModel (tensors, kernels, encoder, safetensors; no I/O but bundle loading)
 //   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
 //   -> FuseRankWire (Swift value types <-> protobuf-c bytes) and FuseRankTransport (ZeroMQ sockets)
-//   -> FuseRankServer (workers, batching, deadlines) and FuseRankClient (clients/swift)
+//   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (libzmq's proxy in front of
+//      replicas) and FuseRankClient (clients/swift)
 //   -> thin executables.
 import PackageDescription
 
@@ -16,6 +17,7 @@ let package = Package(
         .library(name: "FuseRankEvaluation", targets: ["FuseRankEvaluation"]),
         .library(name: "FuseRankClient", targets: ["FuseRankClient"]),
         .executable(name: "fuserank-server", targets: ["fuserank-server"]),
+        .executable(name: "fuserank-broker", targets: ["fuserank-broker"]),
         .executable(name: "fuserank", targets: ["fuserank"]),
         .executable(name: "fuserank-eval", targets: ["fuserank-eval"]),
         .executable(name: "fuserank-bench", targets: ["fuserank-bench"]),
@@ -53,6 +55,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The broker in front of replicas: libzmq's proxy, steered; no model code.
+        .target(
+            name: "FuseRankBroker",
+            dependencies: [
+                "FuseRankWire", "FuseRankTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "FuseRankClient",
             dependencies: ["FuseRankWire", "FuseRankTransport"],
@@ -63,7 +73,15 @@ let package = Package(
         .executableTarget(
             name: "fuserank-server",
             dependencies: [
-                "FuseRankServer", "FuseRankModel",
+                "FuseRankServer", "FuseRankModel", "FuseRankTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "fuserank-broker",
+            dependencies: [
+                "FuseRankBroker", "FuseRankTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,11 +115,18 @@ let package = Package(
         .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankEvaluationTests", dependencies: ["FuseRankEvaluation", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
-        .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport"]),
+        .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport"]),
         .testTarget(
+            name: "FuseRankBrokerTests",
+            dependencies: [
+                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "FuseRankClientTests",
-            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank"],
+            dependencies: ["FuseRankClient", "FuseRankWire", "FuseRankTransport", "fuserank", "FuseRankTestSupport"],
             path: "clients/swift/Tests/FuseRankClientTests"
         ),
     ]

@@ -64,6 +64,12 @@ def render(path: str) -> str:
                         f"Python token layout it takes " + ", ".join(
                             f"{f(r['full_median_ms'])} ms at batch {r['batch']}" for r in eng.values()
                             if r["impl"] == "onnxruntime") + "."]
+        for b in sorted({k[1] for k in eng}):
+            s = eng.get(("swift", b))
+            if s and "explain_ratio" in s:
+                out.append(f"Explanations: explain_events=3 on a top-10 catalogue request, batch {b}: "
+                           f"{f(s['explain_median_ms'])} ms against {f(s['rank_median_ms'])} ms plain = "
+                           f"{s['explain_ratio']:.2f}x (target <= 2x; docs/explanations.md).")
         out.append("")
 
     srv = {(r["impl"], r["clients"]): r for r in rows if r.get("bench") == "server"}

@@ -50,6 +50,7 @@ def cases() -> dict[str, object]:
     c["reply_header_code_99"] = pb.ReplyHeader(request_id=5, code=99, message="from the future")
 
     c["event_purchase"] = pb.Event(item_id=-5, type=pb.PURCHASE, timestamp_ms=1732550400000, dwell_ms=1500)
+    c["event_favorite"] = pb.Event(item_id=2268318, type=pb.FAVORITE, timestamp_ms=1511544070000)
     c["event_type_42"] = pb.Event(item_id=3, type=42)
     c["event_type_negative"] = pb.Event(item_id=3, type=-1)
     c["embedding"] = pb.Embedding(values=[0.5, -1.25, 2.0**-30, 1.0e30, 0.0, 3.0])
@@ -88,6 +89,19 @@ def cases() -> dict[str, object]:
         unknown_candidates=[999999, -3],
     )
     c["rank_reply_empty"] = pb.RankReply()
+    # Explanations: RankRequest.explain_events (field 20), ScoredItem.reasons (field 10).
+    c["rank_request_explain"] = pb.RankRequest(
+        events=[pb.Event(item_id=1193, type=pb.RATE), pb.Event(item_id=661, type=pb.RATE)], top_k=10,
+        explain_events=3,
+    )
+    c["rank_reply_explained"] = pb.RankReply(
+        items=[pb.ScoredItem(item_id=2858, score=4.75,
+                             reasons=[pb.EventContribution(event_index=1, weight=0.5),
+                                      pb.EventContribution(event_index=0, weight=0.125)]),
+               pb.ScoredItem(item_id=260, score=0.125),
+               pb.ScoredItem(item_id=1, score=-2.0, reasons=[pb.EventContribution(event_index=0, weight=2.0**-20)])],
+        model="ml-1m",
+    )
 
     c["health_request"] = pb.HealthRequest()
     c["health_reply"] = pb.HealthReply(ready=True, state="serving", models=["default", "tiny"])

@@ -245,6 +245,51 @@ void   fuserank__v1__rank_request__free_unpacked
   assert(message->base.descriptor == &fuserank__v1__rank_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fuserank__v1__event_contribution__init
+                     (Fuserank__V1__EventContribution         *message)
+{
+  static const Fuserank__V1__EventContribution init_value = FUSERANK__V1__EVENT_CONTRIBUTION__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__event_contribution__get_packed_size
+                     (const Fuserank__V1__EventContribution *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__event_contribution__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__event_contribution__pack
+                     (const Fuserank__V1__EventContribution *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__event_contribution__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__event_contribution__pack_to_buffer
+                     (const Fuserank__V1__EventContribution *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__event_contribution__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__EventContribution *
+       fuserank__v1__event_contribution__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__EventContribution *)
+     protobuf_c_message_unpack (&fuserank__v1__event_contribution__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__event_contribution__free_unpacked
+                     (Fuserank__V1__EventContribution *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__event_contribution__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fuserank__v1__scored_item__init
                      (Fuserank__V1__ScoredItem         *message)
 {
@@ -886,7 +931,7 @@ const ProtobufCMessageDescriptor fuserank__v1__embedding__descriptor =
   (ProtobufCMessageInit) fuserank__v1__embedding__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descriptors[13] =
 {
   {
     "events",
@@ -996,22 +1041,75 @@ static const ProtobufCFieldDescriptor fuserank__v1__rank_request__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "session_id",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__RankRequest, session_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exclude_items",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__RankRequest, n_exclude_items),
+    offsetof(Fuserank__V1__RankRequest, exclude_items),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "restrict_to",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__RankRequest, n_restrict_to),
+    offsetof(Fuserank__V1__RankRequest, restrict_to),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "explain_events",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__RankRequest, explain_events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__rank_request__field_indices_by_name[] = {
   3,   /* field[3] = candidates */
   0,   /* field[0] = events */
+  10,   /* field[10] = exclude_items */
   5,   /* field[5] = exclude_seen */
+  12,   /* field[12] = explain_events */
   2,   /* field[2] = images */
   6,   /* field[6] = model */
   7,   /* field[7] = now_ms */
   8,   /* field[8] = query */
+  11,   /* field[11] = restrict_to */
+  9,   /* field[9] = session_id */
   1,   /* field[1] = text_tokens */
   4,   /* field[4] = top_k */
 };
-static const ProtobufCIntRange fuserank__v1__rank_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange fuserank__v1__rank_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 20, 12 },
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
 {
@@ -1021,14 +1119,65 @@ const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor =
   "Fuserank__V1__RankRequest",
   "fuserank.v1",
   sizeof(Fuserank__V1__RankRequest),
-  9,
+  13,
   fuserank__v1__rank_request__field_descriptors,
   fuserank__v1__rank_request__field_indices_by_name,
-  1,  fuserank__v1__rank_request__number_ranges,
+  2,  fuserank__v1__rank_request__number_ranges,
   (ProtobufCMessageInit) fuserank__v1__rank_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__scored_item__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fuserank__v1__event_contribution__field_descriptors[2] =
+{
+  {
+    "event_index",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__EventContribution, event_index),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weight",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__EventContribution, weight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__event_contribution__field_indices_by_name[] = {
+  0,   /* field[0] = event_index */
+  1,   /* field[1] = weight */
+};
+static const ProtobufCIntRange fuserank__v1__event_contribution__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__event_contribution__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.EventContribution",
+  "EventContribution",
+  "Fuserank__V1__EventContribution",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__EventContribution),
+  2,
+  fuserank__v1__event_contribution__field_descriptors,
+  fuserank__v1__event_contribution__field_indices_by_name,
+  1,  fuserank__v1__event_contribution__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__event_contribution__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__scored_item__field_descriptors[3] =
 {
   {
     "item_id",
@@ -1054,15 +1203,29 @@ static const ProtobufCFieldDescriptor fuserank__v1__scored_item__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "reasons",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__ScoredItem, n_reasons),
+    offsetof(Fuserank__V1__ScoredItem, reasons),
+    &fuserank__v1__event_contribution__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__scored_item__field_indices_by_name[] = {
   0,   /* field[0] = item_id */
+  2,   /* field[2] = reasons */
   1,   /* field[1] = score */
 };
-static const ProtobufCIntRange fuserank__v1__scored_item__number_ranges[1 + 1] =
+static const ProtobufCIntRange fuserank__v1__scored_item__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 10, 2 },
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor =
 {
@@ -1072,10 +1235,10 @@ const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor =
   "Fuserank__V1__ScoredItem",
   "fuserank.v1",
   sizeof(Fuserank__V1__ScoredItem),
-  2,
+  3,
   fuserank__v1__scored_item__field_descriptors,
   fuserank__v1__scored_item__field_indices_by_name,
-  1,  fuserank__v1__scored_item__number_ranges,
+  2,  fuserank__v1__scored_item__number_ranges,
   (ProtobufCMessageInit) fuserank__v1__scored_item__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1502,7 +1665,7 @@ const ProtobufCEnumDescriptor fuserank__v1__code__descriptor =
   fuserank__v1__code__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fuserank__v1__event_type__enum_values_by_number[7] =
+static const ProtobufCEnumValue fuserank__v1__event_type__enum_values_by_number[8] =
 {
   { "EVENT_TYPE_UNSPECIFIED", "FUSERANK__V1__EVENT_TYPE__EVENT_TYPE_UNSPECIFIED", 0 },
   { "VIEW", "FUSERANK__V1__EVENT_TYPE__VIEW", 1 },
@@ -1511,15 +1674,17 @@ static const ProtobufCEnumValue fuserank__v1__event_type__enum_values_by_number[
   { "PURCHASE", "FUSERANK__V1__EVENT_TYPE__PURCHASE", 4 },
   { "SEARCH", "FUSERANK__V1__EVENT_TYPE__SEARCH", 5 },
   { "RATE", "FUSERANK__V1__EVENT_TYPE__RATE", 6 },
+  { "FAVORITE", "FUSERANK__V1__EVENT_TYPE__FAVORITE", 7 },
 };
 static const ProtobufCIntRange fuserank__v1__event_type__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex fuserank__v1__event_type__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex fuserank__v1__event_type__enum_values_by_name[8] =
 {
   { "ADD_TO_CART", 3 },
   { "CLICK", 2 },
   { "EVENT_TYPE_UNSPECIFIED", 0 },
+  { "FAVORITE", 7 },
   { "PURCHASE", 4 },
   { "RATE", 6 },
   { "SEARCH", 5 },
@@ -1532,9 +1697,9 @@ const ProtobufCEnumDescriptor fuserank__v1__event_type__descriptor =
   "EventType",
   "Fuserank__V1__EventType",
   "fuserank.v1",
-  7,
+  8,
   fuserank__v1__event_type__enum_values_by_number,
-  7,
+  8,
   fuserank__v1__event_type__enum_values_by_name,
   1,
   fuserank__v1__event_type__value_ranges,

@@ -6,7 +6,7 @@ extension FrontEnd {
     /// back through ``ReplyQueue``. Throws (an immediate error reply) when the request cannot run.
     /// - Parameters:
     ///   - body: the request frame.
-    ///   - call: the call, for its envelope.
+    ///   - call: the call, for its socket and envelope.
     ///   - header: its header (request id, deadline).
     ///   - received: when the front thread read it; the deadline counts from here.
     func rank(_ body: [UInt8], call: IncomingCall, header: RequestHeader, received: ContinuousClock.Instant) throws {
@@ -16,7 +16,7 @@ extension FrontEnd {
         let query = try ValidatedQuery(wire: request, bundle: bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
         let timeoutMs = header.timeoutMs == 0 ? configuration.defaultTimeoutMs : header.timeoutMs
         let job = RankJob(
-            envelope: call.envelope, requestID: header.requestID, bundle: bundle, query: query,
+            socket: call.socket, envelope: call.envelope, requestID: header.requestID, bundle: bundle, query: query,
             deadline: received + .milliseconds(Int64(timeoutMs)))
         guard queue.push(job) else {
             throw RequestError(
@@ -49,6 +49,7 @@ extension ValidatedQuery {
             tokens.append(id)
         }
         if !request.query.isEmpty { tokens += bundle.vocabulary.tokenize(request.query) }
+        // top_k 0 over the catalogue (or a restrict_to list) is the server default; over candidates, all.
         let topK = (request.topK == 0 && request.candidates.isEmpty) ? defaultCatalogueTopK : Int(request.topK)
         self = try bundle.validate(
             RankQuery(
@@ -56,7 +57,8 @@ extension ValidatedQuery {
                     BehaviourEvent(itemID: $0.itemID, type: $0.type.rawValue, timestampMs: $0.timestampMs, dwellMs: $0.dwellMs)
                 },
                 textTokens: tokens, images: request.images.map(\.values), candidates: request.candidates,
-                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs))
+                topK: topK, excludeSeen: request.excludeSeen, nowMs: request.nowMs, sessionID: request.sessionID,
+                excludeItems: request.excludeItems, restrictTo: request.restrictTo, explainEvents: Int(request.explainEvents)))
     }
 }
 
@@ -67,7 +69,11 @@ extension RankReply {
     ///   - bundle: the model that computed it (its name and version go into the reply).
     init(result: RankResult, bundle: ModelBundle) {
         self.init(
-            items: result.items.map { FuseRankWire.ScoredItem(itemID: $0.itemID, score: $0.score) },
+            items: result.items.map {
+                FuseRankWire.ScoredItem(
+                    itemID: $0.itemID, score: $0.score,
+                    reasons: $0.reasons.map { FuseRankWire.EventContribution(eventIndex: UInt32($0.eventIndex), weight: $0.weight) })
+            },
             model: bundle.config.name, modelVersion: bundle.config.version,
             unknownCandidates: result.unknownCandidates)
     }

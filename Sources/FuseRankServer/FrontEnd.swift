@@ -5,15 +5,18 @@ import FuseRankWire
 import Logging
 
 /// The front thread: owns every socket (ZeroMQ sockets are not thread-safe). It reads calls from
-/// the ROUTER, answers Health and GetModelInfo itself, queues Rank jobs for the workers, and sends
+/// its sockets (the ROUTER it binds, and a DEALER per broker it connects to), answers Health and GetModelInfo itself, queues Rank jobs for the workers, and sends
 /// every reply: its own and the workers', which arrive in ``finished`` with a signal on the wake
-/// pipe. It sleeps in `zmq_poll` until the ROUTER or the wake pipe is readable; it never busy-polls.
+/// pipe. It sleeps in `zmq_poll` until a socket or the wake pipe is readable; it never busy-polls.
+/// A reply goes back on the socket its request came from (``IncomingCall/socket``).
 ///
 /// The path of a call: ``run()`` -> ``receiveRequests()`` -> ``handle(_:)`` -> one file per
 /// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`) -> a reply sent by ``send(_:)``
 /// (Rank: through a ``Worker`` and ``sendFinished()``).
 final class FrontEnd: Sendable {
-    let router: ZMQSocket
+    /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
+    /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
+    let sockets: [ZMQSocket]
     let wake: WakePipe
     let queue: WorkQueue
     let finished: ReplyQueue
@@ -24,15 +27,15 @@ final class FrontEnd: Sendable {
     let stats: ServerStats
     let logger: Logger
 
-    /// Most requests taken off the ROUTER per poll round, so replies are never starved.
+    /// Most requests taken off one socket per poll round, so replies are never starved.
     private static let receiveBurst = 256
 
     init(
-        router: ZMQSocket, wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
+        sockets: [ZMQSocket], wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
         models: ModelRegistry, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
         logger: Logger
     ) {
-        self.router = router
+        self.sockets = sockets
         self.wake = wake
         self.queue = queue
         self.finished = finished
@@ -45,10 +48,10 @@ final class FrontEnd: Sendable {
     }
 
     /// Serves until a stop is requested and every queued request is answered, then stops the
-    /// workers and closes the socket. Runs on the front thread.
+    /// workers and closes the sockets. Runs on the front thread.
     func run() {
         var poller = ZMQPoller()
-        let routerItem = poller.add(router)
+        let socketItems = sockets.map { poller.add($0) }
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
         var outstanding = 0  // Rank jobs queued or being ranked
         while true {
@@ -69,19 +72,23 @@ final class FrontEnd: Sendable {
                 wake.drain()  // before taking the replies: a reply pushed after this signals again
                 outstanding -= sendFinished()
             }
-            if ready[routerItem].contains(.readable) { outstanding += receiveRequests().queued }
+            for (index, item) in socketItems.enumerated() where ready[item].contains(.readable) {
+                outstanding += receiveRequests(from: index).queued
+            }
         }
         shutDown()
     }
 
-    /// Closes the queue, joins the workers, sends their last replies, closes the socket.
+    /// Closes the queue, joins the workers, sends their last replies, closes the sockets.
     private func shutDown() {
-        // Requests that reached the socket before it closes still get their (UNAVAILABLE) reply.
-        while receiveRequests().received == Self.receiveBurst {}
+        // Requests that reached a socket before it closes still get their (UNAVAILABLE) reply.
+        for index in sockets.indices {
+            while receiveRequests(from: index).received == Self.receiveBurst {}
+        }
         queue.close()
         for worker in workers { worker.join() }
         _ = sendFinished()
-        router.close()  // linger: replies already queued are still delivered
+        for socket in sockets { socket.close() }  // linger: replies already queued are still delivered
         logger.info("replies sent: \(stats.summary)")
     }
 
@@ -93,22 +100,23 @@ final class FrontEnd: Sendable {
         return replies.count
     }
 
-    /// Handles the requests waiting on the ROUTER socket (at most ``receiveBurst``).
+    /// Handles the requests waiting on one socket (at most ``receiveBurst``).
+    /// - Parameter index: the socket's index in ``sockets``.
     /// - Returns: how many requests were read, and how many of them became queued Rank jobs.
-    private func receiveRequests() -> (received: Int, queued: Int) {
+    private func receiveRequests(from index: Int) -> (received: Int, queued: Int) {
         var received = 0
         var queued = 0
         while received < Self.receiveBurst {
             let frames: [[UInt8]]?
             do {
-                frames = try router.receiveMultipart(dontWait: true)
+                frames = try sockets[index].receiveMultipart(dontWait: true)
             } catch {
                 logger.error("cannot receive a request: \(error)")
                 break
             }
             guard let frames else { break }
             received += 1
-            if handle(IncomingCall(frames: frames)) { queued += 1 }
+            if handle(IncomingCall(frames: frames, socket: index)) { queued += 1 }
         }
         return (received, queued)
     }
@@ -151,15 +159,15 @@ final class FrontEnd: Sendable {
             let body = content[1]
             switch method {
             case .health:
-                send(.ok(envelope: call.envelope, requestID: requestID, body: try health(body)))
+                send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try health(body)))
             case .getModelInfo:
-                send(.ok(envelope: call.envelope, requestID: requestID, body: try modelInfo(body)))
+                send(.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try modelInfo(body)))
             case .rank:
                 try rank(body, call: call, header: header, received: received)
                 return true
             }
         } catch {
-            let reply = Reply.failure(envelope: call.envelope, requestID: requestID, error: error)
+            let reply = Reply.failure(socket: call.socket, envelope: call.envelope, requestID: requestID, error: error)
             if reply.code == .internal {
                 logger.error("request \(requestID): unexpected error \(error)")
             } else {
@@ -185,13 +193,13 @@ final class FrontEnd: Sendable {
         return bundle
     }
 
-    /// Sends one reply on the ROUTER socket without blocking and counts it: every reply of the
-    /// server passes here. A peer that is gone or not reading loses its reply (logged); the server
+    /// Sends one reply on the socket its request came from, without blocking, and counts it: every
+    /// reply of the server passes here. A peer that is gone or not reading loses its reply (logged); the server
     /// does not wait for it.
     func send(_ reply: Reply) {
         stats.record(reply.code)
         do {
-            if try !router.send(reply.frames, dontWait: true) {
+            if try !sockets[reply.socket].send(reply.frames, dontWait: true) {
                 logger.warning("reply dropped: the client is not reading (send high-water mark reached)")
             }
         } catch where error.isHostUnreachable {

@@ -4,14 +4,22 @@
 /// id (the delimiter a REQ socket sends and DEALER clients send too); the server echoes it. A
 /// message with no delimiter has the routing id alone as its envelope.
 struct IncomingCall {
+    /// Which of the front end's sockets it came from (``FrontEnd/sockets``); the reply goes back
+    /// on the same socket.
+    let socket: Int
     /// The frames to echo in front of the reply.
     let envelope: [[UInt8]]
     /// The frames after the envelope; a well-formed call has exactly two.
     let content: [[UInt8]]
 
     /// Splits a received message.
-    /// - Parameter frames: everything the ROUTER received, routing id first (at least one frame).
-    init(frames: [[UInt8]]) {
+    /// A call that came through a broker (on a DEALER the server connected) looks the same: the
+    /// broker's ROUTER prepended the client's routing id, and the envelope carries it back.
+    /// - Parameters:
+    ///   - frames: everything the socket received, routing id first (at least one frame).
+    ///   - socket: the index of the socket in ``FrontEnd/sockets``.
+    init(frames: [[UInt8]], socket: Int = 0) {
+        self.socket = socket
         if let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty) {
             envelope = Array(frames[...delimiter])
             content = Array(frames[(delimiter + 1)...])

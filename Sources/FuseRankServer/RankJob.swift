@@ -2,6 +2,8 @@ import FuseRankModel
 
 /// A decoded, validated Rank request waiting for (or held by) a worker.
 struct RankJob: Sendable {
+    /// The socket the request came from (an index into ``FrontEnd/sockets``).
+    let socket: Int
     /// The routing frames to echo.
     let envelope: [[UInt8]]
     /// The caller's request id.

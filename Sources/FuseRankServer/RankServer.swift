@@ -25,6 +25,8 @@ public final class RankServer: @unchecked Sendable {
     private let logger: Logger
     private let control: ServerControl
     private let stats = ServerStats()
+    /// The sessions' prefix states, shared by every worker; nil when turned off.
+    private let sessionCache: SessionCache?
     private let wake: WakePipe
     private let startLock = NSLock()
     private var started = false
@@ -40,6 +42,7 @@ public final class RankServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.control = ServerControl(logger: logger)
+        self.sessionCache = configuration.sessionCacheMB > 0 ? SessionCache(capacityBytes: configuration.sessionCacheMB << 20) : nil
         logger.info("lifecycle: starting", metadata: ["state": "starting"])
         self.models = try ModelRegistry(paths: configuration.modelPaths)
         for bundle in models.bundles {
@@ -57,7 +60,8 @@ public final class RankServer: @unchecked Sendable {
     /// The lifecycle state now.
     public var state: LifecycleState { control.state }
 
-    /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()``.
+    /// The endpoint the ROUTER is bound to, with a free port resolved; nil before ``start()`` and
+    /// for a server that only connects to brokers.
     public var endpoint: String? {
         startLock.lock()
         defer { startLock.unlock() }
@@ -68,15 +72,20 @@ public final class RankServer: @unchecked Sendable {
     /// nil before a stop.
     public var inFlightWhenDraining: Int? { control.inFlightWhenDraining }
 
+    /// What the session cache did so far (hits, misses, evictions, sessions held); nil when off.
+    public var sessionCacheStatistics: SessionCache.Statistics? { sessionCache?.statistics }
+
     /// Replies sent so far with `code` (for tests and logs).
     public func repliesSent(_ code: StatusCode) -> Int { stats.count(code) }
 
-    /// Binds the ROUTER socket, starts the workers and the front thread, and starts serving.
-    /// - Returns: the bound endpoint (a `:0` or `:*` port resolved to the real one).
-    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use); the
-    ///   server is then ``LifecycleState/stopped``.
+    /// Binds the ROUTER socket, connects a DEALER to each broker, starts the workers and the front
+    /// thread, and starts serving.
+    /// - Returns: the bound endpoint (a `:0` or `:*` port resolved to the real one); nil when the
+    ///   server does not bind (``ServerConfiguration/bind`` nil: it serves through brokers only).
+    /// - Throws: ``ServerError/transport(_:)`` when binding fails (e.g. the port is in use) or a
+    ///   connect endpoint is malformed; the server is then ``LifecycleState/stopped``.
     @discardableResult
-    public func start() throws -> String {
+    public func start() throws -> String? {
         startLock.lock()
         defer { startLock.unlock() }
         guard !started else { throw ServerError.alreadyStarted }
@@ -88,18 +97,31 @@ public final class RankServer: @unchecked Sendable {
             logger.warning("\(configuration.workers) workers on \(cores) cores: threads will share cores")
         }
         let context: ZMQContext
-        let router: ZMQSocket
-        let endpoint: String
+        var sockets: [ZMQSocket] = []
+        var endpoint: String?
         do {
             context = try ZMQContext()
-            router = try ZMQSocket(context: context, type: .router)
-            try router.setRouterMandatory(true)
-            try router.setMaxMessageSize(configuration.socketFrameCap)
-            try router.setLinger(2000)  // deliver the last replies when closing
-            try router.setSendHighWaterMark(100_000)
-            try router.bind(configuration.bind)
-            endpoint = try router.lastEndpoint()
+            func makeSocket(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {
+                let socket = try ZMQSocket(context: context, type: type)
+                try socket.setMaxMessageSize(configuration.socketFrameCap)
+                try socket.setLinger(2000)  // deliver the last replies when closing
+                try socket.setSendHighWaterMark(100_000)
+                try socket.setHeartbeat(configuration.heartbeat)
+                sockets.append(socket)
+                return socket
+            }
+            if let bind = configuration.bind {
+                let router = try makeSocket(.router)
+                try router.setRouterMandatory(true)
+                try router.bind(bind)
+                endpoint = try router.lastEndpoint()
+            }
+            // One DEALER per broker: a reply must go back through the broker its call came from.
+            for broker in configuration.connect {
+                try makeSocket(.dealer).connect(broker)
+            }
         } catch {
+            for socket in sockets { socket.close() }
             control.transition(to: .stopped)
             throw ServerError.transport(error)
         }
@@ -107,11 +129,12 @@ public final class RankServer: @unchecked Sendable {
         let finished = ReplyQueue(wake: wake)
         let workers = (0..<configuration.workers).map {
             Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch,
-                   catalogueScoring: configuration.catalogueScoring, models: models.bundles, stats: stats)
+                   catalogueScoring: configuration.catalogueScoring, sessionCache: sessionCache, models: models.bundles,
+                   stats: stats)
         }
         for worker in workers { worker.start() }
         let front = FrontEnd(
-            router: router, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
+            sockets: sockets, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, logger: logger)
         let control = self.control
         let logger = self.logger
@@ -128,8 +151,10 @@ public final class RankServer: @unchecked Sendable {
         thread.name = "fuserank-front"
         boundEndpoint = endpoint
         control.transition(to: .serving)
+        let listening = ([endpoint].compactMap { $0 } + configuration.connect.map { "\($0) (through a broker)" })
+            .joined(separator: ", ")
         logger.info(
-            "serving on \(endpoint): models \(models.names.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads)")
+            "serving on \(listening): models \(models.names.joined(separator: ", ")), \(configuration.workers) worker(s), max batch \(configuration.maxBatch), BLAS threads \(BLAS.threads), catalogue scoring \(configuration.catalogueScoring.rawValue), session cache \(configuration.sessionCacheMB) MiB")
         thread.start()
         return endpoint
     }

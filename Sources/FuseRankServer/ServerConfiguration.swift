@@ -1,10 +1,17 @@
 import Foundation
 import FuseRankModel
+import FuseRankTransport
 
 /// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
 public struct ServerConfiguration: Sendable, Equatable {
-    /// The ZeroMQ endpoint of the ROUTER socket; a TCP port of `0` or `*` picks a free one.
-    public var bind: String = "tcp://127.0.0.1:5555"
+    /// The ZeroMQ endpoint of the ROUTER socket; a TCP port of `0` or `*` picks a free one; nil:
+    /// no ROUTER (the server then takes calls only through the brokers of ``connect``).
+    public var bind: String? = "tcp://127.0.0.1:5555"
+    /// Brokers' backend endpoints (`fuserank-broker --backend`): a DEALER socket connects to each,
+    /// and calls arriving on it are answered on it.
+    public var connect: [String] = []
+    /// ZeroMQ heartbeats on every socket, so a dead client or broker is noticed in about a second.
+    public var heartbeat = HeartbeatSettings()
     /// Model bundle folders; the first is the default model.
     public var modelPaths: [String] = []
     /// Worker threads, each with its own ranker (scratch arena) and 1 OpenBLAS thread.
@@ -22,6 +29,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// How whole-catalogue requests are scored: `exact` (float32), `int8` (8-bit pass, best few
     /// hundred re-scored exactly), or `auto` (int8 from 100,000 items).
     public var catalogueScoring: CatalogueScoring = .auto
+    /// Memory for per-session prefix caches (`RankRequest.session_id`), in MiB; 0 turns them off.
+    public var sessionCacheMB: Int = 256
 
     /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
@@ -34,26 +43,32 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// A configuration for the given endpoint and models, other fields at their defaults.
     /// - Parameters:
-    ///   - bind: the endpoint to listen on.
+    ///   - bind: the endpoint to listen on; nil for none.
+    ///   - connect: brokers' backend endpoints to take calls from.
     ///   - modelPaths: bundle folders, default model first.
-    public init(bind: String, modelPaths: [String]) {
+    public init(bind: String?, connect: [String] = [], modelPaths: [String]) {
         self.bind = bind
+        self.connect = connect
         self.modelPaths = modelPaths
     }
 
     /// What is wrong with the configuration, or nil when it can run.
     public func validationProblem() -> String? {
         if modelPaths.isEmpty { return "at least one --model bundle is needed" }
+        if bind == nil && connect.isEmpty { return "give --bind, --connect, or both" }
+        if Set(connect).count != connect.count { return "each --connect endpoint may be given once" }
+        if let problem = heartbeat.validationProblem { return problem }
         if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
         if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }
         if maxMessageBytes < 64 { return "--max-message-bytes must be at least 64 (got \(maxMessageBytes))" }
         if defaultTimeoutMs < 1 { return "--default-timeout-ms must be at least 1" }
         if defaultCatalogueTopK < 1 { return "--default-top-k must be at least 1 (got \(defaultCatalogueTopK))" }
         if queueCapacity < 1 { return "--queue-capacity must be at least 1 (got \(queueCapacity))" }
+        if sessionCacheMB < 0 { return "--session-cache-mb must be at least 0 (got \(sessionCacheMB))" }
         return nil
     }
 
-    /// The `ZMQ_MAXMSGSIZE` safety cap of the ROUTER socket: 4x the limit per frame, so the
+    /// The `ZMQ_MAXMSGSIZE` safety cap of the server's sockets: 4x the limit per frame, so the
     /// server itself answers oversized requests; -1 (none) if 4x overflows.
     var socketFrameCap: Int64 {
         let (cap, overflow) = Int64(maxMessageBytes).multipliedReportingOverflow(by: 4)

@@ -13,6 +13,7 @@ final class Worker: Sendable {
     private let finished: ReplyQueue
     private let maxBatch: Int
     private let catalogueScoring: CatalogueScoring
+    private let sessionCache: SessionCache?
     private let models: [ModelBundle]
     private let stats: ServerStats
     /// Signalled once when the thread has finished.
@@ -22,12 +23,13 @@ final class Worker: Sendable {
     /// - Parameter models: the bundles it ranks with; its rankers (scratch) are made when the
     ///   thread starts, so the first request pays no allocation.
     init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto,
-         models: [ModelBundle], stats: ServerStats) {
+         sessionCache: SessionCache? = nil, models: [ModelBundle], stats: ServerStats) {
         self.index = index
         self.queue = queue
         self.finished = finished
         self.maxBatch = maxBatch
         self.catalogueScoring = catalogueScoring
+        self.sessionCache = sessionCache
         self.models = models
         self.stats = stats
     }
@@ -48,7 +50,7 @@ final class Worker: Sendable {
     private func run() {
         var rankers: [ObjectIdentifier: Ranker] = [:]
         func ranker(_ bundle: ModelBundle) -> Ranker {
-            Ranker(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring)
+            Ranker(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring, sessionCache: sessionCache)
         }
         for bundle in models { rankers[ObjectIdentifier(bundle)] = ranker(bundle) }
         while let batch = queue.takeBatch(maxBatch: maxBatch) {
@@ -70,12 +72,12 @@ final class Worker: Sendable {
         let live = batch.filter { $0.deadline >= now }
         let results = ranker.rank(live.map(\.query))
         var replies = batch.filter { $0.deadline < now }.map {
-            Reply.error(envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
+            Reply.error(socket: $0.socket, envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,
                         message: "the deadline passed before a worker could take the request")
         }
         for (job, result) in zip(live, results) {
             let body = RankReply(result: result, bundle: job.bundle).encode()
-            replies.append(.ok(envelope: job.envelope, requestID: job.requestID, body: body))
+            replies.append(.ok(socket: job.socket, envelope: job.envelope, requestID: job.requestID, body: body))
         }
         return replies
     }

@@ -22,9 +22,12 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let search = EventType(rawValue: 5)
     /// `RATE` (6).
     public static let rate = EventType(rawValue: 6)
+    /// `FAVORITE` (7): added to a favourites or wish list. A model takes it when its config's
+    /// `num_event_types` is 8 or more.
+    public static let favorite = EventType(rawValue: 7)
 
     /// The known types, in number order.
-    public static let allKnown: [EventType] = [.unspecified, .view, .click, .addToCart, .purchase, .search, .rate]
+    public static let allKnown: [EventType] = [.unspecified, .view, .click, .addToCart, .purchase, .search, .rate, .favorite]
 
     /// The proto name (`VIEW`, ...), or the number for a type this version does not know.
     public var description: String {
@@ -36,6 +39,7 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
         case 4: return "PURCHASE"
         case 5: return "SEARCH"
         case 6: return "RATE"
+        case 7: return "FAVORITE"
         default: return "EventType(\(rawValue))"
         }
     }

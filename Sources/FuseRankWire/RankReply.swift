@@ -26,7 +26,7 @@ public struct RankReply: WireMessage {
         var c = Fuserank__V1__RankReply()
         fuserank__v1__rank_reply__init(&c)
         c.n_items = items.count
-        c.items = arena.messages(Fuserank__V1__ScoredItem.self, count: items.count) { items[$0].fill($1) }
+        c.items = arena.messages(Fuserank__V1__ScoredItem.self, count: items.count) { items[$0].fill($1, arena: arena) }
         c.model = arena.string(model)
         c.model_version = arena.string(modelVersion)
         c.n_unknown_candidates = unknownCandidates.count

@@ -22,10 +22,19 @@ public struct RankRequest: WireMessage {
     public var nowMs: Int64
     /// Free text, tokenized by the server with the model's vocabulary and appended after `textTokens`.
     public var query: String
+    /// Per-session prefix cache key; empty = no cache.
+    public var sessionID: String
+    /// Items never to return (catalogue ranking and candidates).
+    public var excludeItems: [Int64]
+    /// Catalogue ranking within these items only; not with `candidates`.
+    public var restrictTo: [Int64]
+    /// Reasons per returned item (`ScoredItem.reasons`), at most this many; 0 = none.
+    public var explainEvents: UInt32
 
     public init(
         events: [Event] = [], textTokens: [UInt32] = [], images: [Embedding] = [], candidates: [Int64] = [],
-        topK: UInt32 = 0, excludeSeen: Bool = false, model: String = "", nowMs: Int64 = 0, query: String = ""
+        topK: UInt32 = 0, excludeSeen: Bool = false, model: String = "", nowMs: Int64 = 0, query: String = "",
+        sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = [], explainEvents: UInt32 = 0
     ) {
         self.events = events
         self.textTokens = textTokens
@@ -36,6 +45,10 @@ public struct RankRequest: WireMessage {
         self.model = model
         self.nowMs = nowMs
         self.query = query
+        self.sessionID = sessionID
+        self.excludeItems = excludeItems
+        self.restrictTo = restrictTo
+        self.explainEvents = explainEvents
     }
 
     public func encode() -> [UInt8] {
@@ -56,6 +69,12 @@ public struct RankRequest: WireMessage {
         c.model = arena.string(model)
         c.now_ms = nowMs
         c.query = arena.string(query)
+        c.session_id = arena.string(sessionID)
+        c.n_exclude_items = excludeItems.count
+        c.exclude_items = arena.array(excludeItems)
+        c.n_restrict_to = restrictTo.count
+        c.restrict_to = arena.array(restrictTo)
+        c.explain_events = explainEvents
         return packed(&c, size: fuserank__v1__rank_request__get_packed_size, pack: fuserank__v1__rank_request__pack)
     }
 
@@ -71,7 +90,9 @@ public struct RankRequest: WireMessage {
                 images: swiftMessages(c.images, c.n_images, Embedding.init(c:)),
                 candidates: swiftArray(c.candidates, c.n_candidates),
                 topK: c.top_k, excludeSeen: c.exclude_seen != 0, model: swiftString(c.model),
-                nowMs: c.now_ms, query: swiftString(c.query))
+                nowMs: c.now_ms, query: swiftString(c.query), sessionID: swiftString(c.session_id),
+                excludeItems: swiftArray(c.exclude_items, c.n_exclude_items), restrictTo: swiftArray(c.restrict_to, c.n_restrict_to),
+                explainEvents: c.explain_events)
         }
     }
 }

@@ -7,7 +7,9 @@ import FuseRankTestSupport
 ///
 /// `median_ms` covers requests -> user vectors (token layout, encoder, final norm) for the whole
 /// batch, as `python -m fuserank.bench_torch` measures PyTorch; `rank_median_ms` adds scoring the
-/// whole catalogue with top-10 and exclude_seen (what a catalogue request costs). Never asserts.
+/// whole catalogue with top-10 and exclude_seen (what a catalogue request costs);
+/// `explain_median_ms` the same requests with `explain_events` 3 (docs/explanations.md), and
+/// `explain_ratio` = explain_median_ms / rank_median_ms. Never asserts.
 @main
 struct FuseRankBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,6 +48,9 @@ struct FuseRankBench: ParsableCommand {
     @Option(help: "With --catalogue: users whose top-10 the recall is measured on.")
     var users: Int = 1000
 
+    @Flag(help: "Session prefix cache instead: appending one event to 200 cached events vs a full pass (one JSON line).")
+    var session = false
+
     /// The shape of `models/default` (docs/model-format.md example) with 200 events.
     static let syntheticConfig = ModelConfig(
         name: "synthetic", version: "bench", dModel: 64, nHeads: 2, nLayers: 2, dFF: 256,
@@ -66,6 +71,14 @@ struct FuseRankBench: ParsableCommand {
             return
         }
         BLAS.setThreads(threads)
+        if session {
+            var bench = SessionBench()
+            bench.iters = iters
+            bench.warmup = warmup
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
         if let items = catalogue {
             var bench = CatalogueBench(items: items)
             bench.dModel = catalogueDModel
@@ -81,11 +94,20 @@ struct FuseRankBench: ParsableCommand {
             let queries = try makeQueries(bundle, batch: batch)
             let ranker = Ranker(bundle: bundle, maxBatch: batch)
             let forward = time { _ = ranker.userVectors(queries) }
-            let ranking = time { _ = ranker.rank(queries) }
+            let explainedQueries = try queries.map { q in
+                var explained = q.query
+                explained.explainEvents = 3
+                return try bundle.validate(explained)
+            }
+            // Plain and explained requests alternate, so that a change in the machine's load
+            // (shared cores) weighs on both medians alike.
+            let (ranking, explaining) = timeAlternating({ _ = ranker.rank(queries) }, { _ = ranker.rank(explainedQueries) })
             let line: [String: Any] = [
                 "impl": "swift", "batch": batch, "events": events,
                 "median_ms": forward.median, "p90_ms": forward.p90,
                 "rank_median_ms": ranking.median, "rank_p90_ms": ranking.p90,
+                "explain_median_ms": explaining.median, "explain_p90_ms": explaining.p90,
+                "explain_ratio": ((explaining.median / ranking.median) * 1000).rounded() / 1000,
                 "tokens": bundle.tokenCount(queries[0].query), "threads": threads, "iters": iters,
                 "model": bundle.config.name, "d_model": bundle.config.dModel, "n_layers": bundle.config.nLayers,
             ]
@@ -107,6 +129,29 @@ struct FuseRankBench: ParsableCommand {
             }
             return try bundle.validate(RankQuery(events: evs, topK: 10, excludeSeen: true, nowMs: ts + 60_000))
         }
+    }
+
+    /// Median and p90 wall times of `a` and `b` in milliseconds, timed in turns.
+    private func timeAlternating(_ a: () -> Void, _ b: () -> Void) -> (a: (median: Double, p90: Double), b: (median: Double, p90: Double)) {
+        for _ in 0..<warmup { a(); b() }
+        var msA: [Double] = [], msB: [Double] = []
+        func elapsed(_ body: () -> Void) -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        }
+        for _ in 0..<iters {
+            msA.append(elapsed(a))
+            msB.append(elapsed(b))
+        }
+        return (summary(msA), summary(msB))
+    }
+
+    /// Median and p90 of times in milliseconds, rounded to 0.1 µs.
+    private func summary(_ times: [Double]) -> (median: Double, p90: Double) {
+        let ms = times.sorted()
+        let round4 = { (x: Double) in (x * 10_000).rounded() / 10_000 }
+        return (round4(ms[ms.count / 2]), round4(ms[min(ms.count - 1, Int((Double(ms.count) * 0.9).rounded(.up)) - 1)]))
     }
 
     /// Median and p90 wall time of `body` in milliseconds.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FuseRankModel
 import FuseRankServer
+import FuseRankTransport
 import Logging
 
 /// `fuserank-server`: serves FuseRank model bundles over ZeroMQ until SIGINT or SIGTERM.
@@ -11,12 +12,26 @@ struct FuseRankServerCommand: ParsableCommand {
         commandName: "fuserank-server",
         abstract: "Serve FuseRank model bundles over ZeroMQ (protocol: docs/wire.md).",
         discussion: """
-            Prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests.
+            Prints "fuserank-server: serving on <endpoint>" on stdout once it takes requests (and
+            "fuserank-server: serving through <broker>" for each --connect).
+            With neither --bind nor --connect it binds \(ServerConfiguration.defaults.bind ?? "nothing").
             SIGINT or SIGTERM: stop taking work, finish what is in flight, exit 0.
             """)
 
     @Option(help: "ZeroMQ endpoint to listen on; a port of 0 picks a free one (see the ready line).")
-    var bind = ServerConfiguration.defaults.bind
+    var bind: String?
+
+    @Option(help: "A broker's backend endpoint (fuserank-broker --backend) to take calls from; repeat for more brokers.")
+    var connect: [String] = []
+
+    @Option(help: "ZeroMQ heartbeat: a PING every this many ms on each connection; 0 turns heartbeats off.")
+    var heartbeatIvlMs = ServerConfiguration.defaults.heartbeat.intervalMs
+
+    @Option(help: "ZeroMQ heartbeat: drop a connection silent this many ms after a PING.")
+    var heartbeatTimeoutMs = ServerConfiguration.defaults.heartbeat.timeoutMs
+
+    @Option(help: "ZeroMQ heartbeat: peers drop us when they hear nothing for this many ms.")
+    var heartbeatTtlMs = ServerConfiguration.defaults.heartbeat.ttlMs
 
     @Option(name: .customLong("model"), help: "A model bundle folder; repeat for more models. The first is the default.")
     var models: [String] = []
@@ -42,11 +57,16 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "Whole-catalogue scoring: exact (float32), int8 (8-bit pass, best few hundred re-scored exactly), auto (int8 from 100,000 items).")
     var catalogueScoring: String = ServerConfiguration.defaults.catalogueScoring.rawValue
 
+    @Option(help: "MiB for per-session prefix caches (requests with a session_id); 0 turns them off.")
+    var sessionCacheMb: Int = ServerConfiguration.defaults.sessionCacheMB
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     var serverConfiguration: ServerConfiguration {
-        var c = ServerConfiguration(bind: bind, modelPaths: models)
+        let listen = bind ?? (connect.isEmpty ? ServerConfiguration.defaults.bind : nil)
+        var c = ServerConfiguration(bind: listen, connect: connect, modelPaths: models)
+        c.heartbeat = HeartbeatSettings(intervalMs: heartbeatIvlMs, timeoutMs: heartbeatTimeoutMs, ttlMs: heartbeatTtlMs)
         c.workers = workers
         c.maxBatch = maxBatch
         c.maxMessageBytes = maxMessageBytes
@@ -54,6 +74,7 @@ struct FuseRankServerCommand: ParsableCommand {
         c.defaultCatalogueTopK = defaultTopK
         c.queueCapacity = queueCapacity
         c.catalogueScoring = CatalogueScoring(rawValue: catalogueScoring) ?? c.catalogueScoring
+        c.sessionCacheMB = sessionCacheMb
         return c
     }
 
@@ -86,8 +107,10 @@ struct FuseRankServerCommand: ParsableCommand {
         do {
             let server = try RankServer(configuration: serverConfiguration, logger: logger)
             let endpoint = try server.start()
+            let lines = [endpoint].compactMap { $0 }.map { "fuserank-server: serving on \($0)\n" }
+                + serverConfiguration.connect.map { "fuserank-server: serving through \($0)\n" }
             // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("fuserank-server: serving on \(endpoint)\n".utf8))
+            FileHandle.standardOutput.write(Data(lines.joined().utf8))
             stopper.attach(server)
             server.waitUntilStopped()
         } catch let error as ServerError {

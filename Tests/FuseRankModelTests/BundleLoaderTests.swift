@@ -209,7 +209,7 @@ import Testing
             (edited { $0["d_ff"] = nil }, "d_ff"),
             (edited { $0["n_heads"] = 3 }, "n_heads"),
             (edited { $0["num_time_buckets"] = 2 }, "num_time_buckets"),
-            (edited { $0["format_version"] = 3 }, "format_version"),
+            (edited { $0["format_version"] = 4 }, "format_version"),
             (edited { $0["format_version"] = 0 }, "format_version"),
             (edited { $0["format"] = "gguf" }, "format"),
             (edited { $0["d_model"] = "16" }, "d_model"),
@@ -222,6 +222,12 @@ import Testing
             }
             #expect(file.hasSuffix("config.json"))
             #expect(reason.contains(mention), "\(reason) should mention \(mention)")
+        }
+        // format_version 3 (the repeat head) needs its tensors: format 2 weights do not load as 3.
+        if case let .missingTensor(_, tensor)? = loadError(try synthetic.write(configJSON: edited { $0["format_version"] = 3 })) {
+            #expect(tensor.hasPrefix("repeat."))
+        } else {
+            Issue.record("expected a missing repeat tensor for format_version 3")
         }
         // Unknown keys are ignored.
         let extra = edited { $0["comment"] = "hi" }

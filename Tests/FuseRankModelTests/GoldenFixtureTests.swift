@@ -34,6 +34,14 @@ import Testing
             let sDiff = zip(r.items, c.items).map { abs($0.score - $1.score) }.max() ?? 0
             #expect(sDiff <= file.tolerance, "\(c.name): score max diff \(sDiff)")
             maxDiff = max(maxDiff, uDiff, sDiff)
+            // Explanations: the same events, in the same order, with the same weights.
+            for (mine, theirs) in zip(r.items, c.items) {
+                let expected = theirs.reasons ?? []
+                #expect(mine.reasons.map(\.eventIndex) == expected.map(\.eventIndex), "\(c.name): reasons of \(mine.itemID)")
+                let wDiff = zip(mine.reasons, expected).map { abs($0.weight - $1.weight) }.max() ?? 0
+                #expect(wDiff <= file.tolerance, "\(c.name): reason weight diff \(wDiff)")
+                maxDiff = max(maxDiff, wDiff)
+            }
             // The feature rules behind the tokens, where the fixture records them.
             if let buckets = c.debug?.timeBuckets {
                 let kept = q.events.count - min(q.events.count, bundle.config.maxEvents)
@@ -49,6 +57,42 @@ import Testing
             }
         }
         print("golden \(set.lastPathComponent): \(file.cases.count) cases, max |Swift - PyTorch| = \(maxDiff)")
+    }
+
+    @Test(arguments: GoldenCases.sets)
+    func explanationsMatchPyTorch(_ set: URL) throws {
+        let file = try GoldenCases.load(set)
+        let bundle = try ModelBundle(path: set.path)
+        let ranker = Ranker(bundle: bundle, maxBatch: 4)
+        let explained = file.cases.filter { ($0.query.explainEvents ?? 0) > 0 }
+        #expect(explained.count >= 4, "explanation cases in \(set.lastPathComponent)")
+        #expect(explained.contains { c in c.items.contains { ($0.reasons ?? []).count >= 2 } })
+        for c in explained {
+            let q = try bundle.validate(c.query.rankQuery)
+            let (cheap, shortlist) = ranker.shortlistDetails(q)
+            let expectedCheap = c.debug?.cheapScores ?? []
+            #expect(cheap.count == expectedCheap.count, "\(c.name): cheap score count")
+            let cDiff = zip(cheap, expectedCheap).map { abs($0 - $1) }.max() ?? 0
+            #expect(cDiff <= file.tolerance, "\(c.name): cheap score diff \(cDiff)")
+            #expect(shortlist == c.debug?.shortlist, "\(c.name): shortlist")
+        }
+        // Explained and plain queries in one batch: the plain ones get no reasons, and each result
+        // equals its single run (the deletions must not disturb the pass's other queries).
+        let batch = try explained.flatMap { c in [c.query.rankQuery, RankQuery(events: c.query.rankQuery.events, topK: 3)] }
+            .map { try bundle.validate($0) }
+        let together = ranker.rank(batch)
+        for (q, r) in zip(batch, together) {
+            let single = ranker.rank([q])[0]
+            // Equal to float rounding: one user's catalogue scores run as a gemv, a batch's as a GEMM.
+            #expect(r.items.map(\.itemID) == single.items.map(\.itemID))
+            for (a, b) in zip(r.items, single.items) {
+                #expect(abs(a.score - b.score) <= 1e-5)
+                #expect(a.reasons.map(\.eventIndex) == b.reasons.map(\.eventIndex))
+                #expect(zip(a.reasons, b.reasons).allSatisfy { abs($0.weight - $1.weight) <= 1e-5 })
+            }
+            let noReasons = r.items.allSatisfy { $0.reasons.isEmpty }
+            if q.query.explainEvents == 0 { #expect(noReasons) }
+        }
     }
 
     @Test(arguments: GoldenCases.sets)

@@ -33,7 +33,7 @@ import Testing
             configuration.queueCapacity = queueCapacity
             let wake = try WakePipe()
             front = FrontEnd(
-                router: router, wake: wake, queue: queue, finished: ReplyQueue(wake: wake), workers: [],
+                sockets: [router], wake: wake, queue: queue, finished: ReplyQueue(wake: wake), workers: [],
                 models: try ModelRegistry(paths: [Fixtures.tiny]), configuration: configuration, control: control,
                 stats: ServerStats(), logger: quietLogger)
             control.transition(to: .serving)

@@ -17,6 +17,10 @@ import Testing
             #expect(reply.items.map(\.itemID) == testCase.items.map(\.itemId), "\(testCase.name)")
             for (got, want) in zip(reply.items, testCase.items) {
                 #expect(abs(got.score - want.score) <= golden.tolerance, "\(testCase.name): item \(want.itemId)")
+                // Explanations (explain_* cases): the reference's events, order and weights.
+                let reasons = want.reasons ?? []
+                #expect(got.reasons.map(\.eventIndex) == reasons.map { UInt32($0.eventIndex) }, "\(testCase.name): reasons")
+                #expect(zip(got.reasons, reasons).allSatisfy { abs($0.weight - $1.weight) <= golden.tolerance })
             }
             #expect(reply.unknownCandidates == testCase.unknownCandidates, "\(testCase.name)")
         }
@@ -147,5 +151,30 @@ import Testing
         let inFlight = try #require(server.server.inFlightWhenDraining)
         #expect(inFlight > 0, "requests were queued when the stop came")
         #expect(okAfterStop >= inFlight, "each request queued at the stop was ranked")
+    }
+}
+
+/// The server's session cache: requests of one session reuse its states over the wire.
+@Suite struct ServerSessionCacheTests {
+    @Test func sessionRequestsHitTheCacheAndMatchPlainOnes() throws {
+        let server = try TestServer()
+        let peer = try server.peer()
+        var events: [Event] = []
+        for step in 1...6 {
+            events.append(Event(itemID: 85320 + Int64(step), type: .view, timestampMs: 1_700_000_000_000 + Int64(step) * 60_000))
+            let cached = try peer.rank(RankRequest(events: events, topK: 5, sessionID: "s-1"), id: UInt64(2 * step))
+            let plain = try peer.rank(RankRequest(events: events, topK: 5), id: UInt64(2 * step + 1))
+            #expect(cached.items.map(\.itemID) == plain.items.map(\.itemID))
+            for (a, b) in zip(cached.items, plain.items) { #expect(abs(a.score - b.score) <= 1e-5 * max(1, abs(b.score))) }
+        }
+        let stats = try #require(server.server.sessionCacheStatistics)
+        #expect(stats.misses == 1 && stats.hits == 5 && stats.sessions == 1)
+    }
+
+    @Test func aZeroBudgetTurnsTheCacheOff() throws {
+        let server = try TestServer { $0.sessionCacheMB = 0 }
+        let peer = try server.peer()
+        _ = try peer.rank(RankRequest(events: [Event(itemID: 85320)], topK: 5, sessionID: "s-1"))
+        #expect(server.server.sessionCacheStatistics == nil)
     }
 }

@@ -32,7 +32,7 @@ final class TestServer {
         configuration.workers = 2
         configure(&configuration)
         server = try RankServer(configuration: configuration, logger: quietLogger)
-        endpoint = try server.start()
+        endpoint = try server.start()!  // bound: a TCP endpoint is configured above
     }
 
     /// A new DEALER peer connected to the server.

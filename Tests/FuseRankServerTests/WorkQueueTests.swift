@@ -9,7 +9,7 @@ import Testing
     static let noImage = try! ModelBundle(path: Fixtures.tinyNoImage)
 
     static func job(_ id: UInt64, _ bundle: ModelBundle, deadline: ContinuousClock.Instant = .now + .seconds(60)) -> RankJob {
-        RankJob(envelope: [[UInt8(id)], []], requestID: id, bundle: bundle, query: try! bundle.validate(RankQuery(topK: 3)), deadline: deadline)
+        RankJob(socket: 0, envelope: [[UInt8(id)], []], requestID: id, bundle: bundle, query: try! bundle.validate(RankQuery(topK: 3)), deadline: deadline)
     }
 
     @Test func refusesWorkBeyondCapacity() {

@@ -53,8 +53,8 @@ import Testing
         let bundle = try ModelBundle(path: Fixtures.tiny)
         let query = try bundle.validate(RankQuery(topK: 2))
         let past = ContinuousClock.now - .milliseconds(1)
-        #expect(harness.queue.push(RankJob(envelope: [[7], []], requestID: 1, bundle: bundle, query: query, deadline: past)))
-        #expect(harness.queue.push(RankJob(envelope: [[8], []], requestID: 2, bundle: bundle, query: query, deadline: .now + .seconds(60))))
+        #expect(harness.queue.push(RankJob(socket: 0, envelope: [[7], []], requestID: 1, bundle: bundle, query: query, deadline: past)))
+        #expect(harness.queue.push(RankJob(socket: 0, envelope: [[8], []], requestID: 2, bundle: bundle, query: query, deadline: .now + .seconds(60))))
         var replies: [UInt64: Reply] = [:]
         for _ in 0..<2 {
             let r = try harness.reply()
@@ -79,7 +79,7 @@ import Testing
 
         let harness = try Harness(maxBatch: queries.count, models: [bundle])
         for (n, query) in queries.enumerated() {
-            #expect(harness.queue.push(RankJob(envelope: [[1], []], requestID: UInt64(n), bundle: bundle, query: query, deadline: .now + .seconds(60))))
+            #expect(harness.queue.push(RankJob(socket: 0, envelope: [[1], []], requestID: UInt64(n), bundle: bundle, query: query, deadline: .now + .seconds(60))))
         }
         harness.start()  // every job is already waiting: the worker takes them in one batch
         defer { harness.stop() }

@@ -38,12 +38,22 @@ public struct GoldenCaseFile: Decodable, Sendable {
     public struct Query: Decodable, Sendable {
         public var events: [Event], textTokens: [Int64], images: [[Float]], candidates: [Int64]
         public var topK: Int, excludeSeen: Bool, nowMs: Int64
+        /// Reasons per returned item; absent = 0.
+        public var explainEvents: Int?
     }
 
-    public struct Item: Decodable, Sendable { public var itemId: Int64, score: Float }
+    /// One reason of an item (`training/fuserank/explain.py`).
+    public struct Reason: Decodable, Sendable { public var eventIndex: Int, weight: Float }
 
-    /// The reference's intermediate features, where recorded.
-    public struct Debug: Decodable, Sendable { public var rows: [Int]?, timeBuckets: [Int]?, rankBucket: Int? }
+    /// A returned item; `reasons` only in the cases that ask for explanations.
+    public struct Item: Decodable, Sendable { public var itemId: Int64, score: Float, reasons: [Reason]? }
+
+    /// The reference's intermediate features, where recorded: for explained cases also the cheap
+    /// score of each kept event and the shortlisted kept positions, in the order chosen.
+    public struct Debug: Decodable, Sendable {
+        public var rows: [Int]?, timeBuckets: [Int]?, rankBucket: Int?
+        public var cheapScores: [Float]?, shortlist: [Int]?
+    }
 
     public struct Case: Decodable, Sendable {
         public var name: String, query: Query, tokenCount: Int, userVector: [Float], items: [Item]

@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankTestSupport
 
 /// What the kernel says about one thread of this process, read from `/proc` (Linux only), so that a
 /// test can wait until another thread is really blocked instead of sleeping and hoping it is.
@@ -27,24 +28,7 @@ enum KernelThread {
     ///   - tid: A kernel thread id of this process.
     ///   - timeout: How long to wait at most.
     /// - Returns: Whether the thread was seen sleeping before the timeout.
-    static func waitUntilSleeping(_ tid: Int32, timeout: Duration = .seconds(10)) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if state(tid) == "S" { return true }
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        return false
-    }
-}
-
-/// A value handed between a test and a thread it started.
-final class Shared<Value: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: every access to `stored` holds `lock`.
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
+    static func waitUntilSleeping(_ tid: Int32, timeout: Duration = .seconds(30)) async throws -> Bool {
+        await eventually(timeout: timeout) { state(tid) == "S" }
     }
 }

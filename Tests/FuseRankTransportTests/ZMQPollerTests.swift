@@ -1,4 +1,5 @@
 import Foundation
+import FuseRankTestSupport
 import Testing
 
 @testable import FuseRankTransport
@@ -52,7 +53,7 @@ import Testing
 
         // The thread says who it is, then blocks in poll; `returnedAt` is when poll came back.
         let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
-        let returnedAt = Shared<ContinuousClock.Instant?>(nil)
+        let returnedAt = LockedBox<ContinuousClock.Instant?>(nil)
         let (stream, continuation) = AsyncStream<([ZMQPollEvents], [[UInt8]]?)>.makeStream()
         let thread = Thread {
             threadIDSink.yield(KernelThread.currentID())
@@ -89,7 +90,7 @@ import Testing
         // Without the shutdown the receive would give up after 10 s and return nil (not ETERM).
         try socket.setReceiveTimeout(10_000)
         let (threadIDs, threadIDSink) = AsyncStream<Int32?>.makeStream()
-        let returnedAt = Shared<ContinuousClock.Instant?>(nil)
+        let returnedAt = LockedBox<ContinuousClock.Instant?>(nil)
         let (stream, continuation) = AsyncStream<ZMQError?>.makeStream()
         let thread = Thread {
             threadIDSink.yield(KernelThread.currentID())

@@ -28,9 +28,9 @@ import Testing
     static let covered: Set<String> = [
         "request_header_rank", "request_header_limits", "request_header_metadata", "request_header_empty_value",
         "reply_header_ok", "reply_header_invalid", "reply_header_unauthenticated", "reply_header_code_99",
-        "event_purchase", "event_type_42", "event_type_negative", "embedding",
+        "event_purchase", "event_favorite", "event_type_42", "event_type_negative", "embedding",
         "rank_request_empty", "rank_request_full", "rank_request_large",
-        "scored_item", "rank_reply", "rank_reply_empty",
+        "scored_item", "rank_reply", "rank_reply_empty", "rank_request_explain", "rank_reply_explained",
         "health_request", "health_reply", "model_info_request", "model_info",
     ]
 
@@ -76,6 +76,7 @@ import Testing
 
     @Test func events() throws {
         try Self.agree("event_purchase", Event(itemID: -5, type: .purchase, timestampMs: 1_732_550_400_000, dwellMs: 1500))
+        try Self.agree("event_favorite", Event(itemID: 2_268_318, type: .favorite, timestampMs: 1_511_544_070_000))
         try Self.agree("event_type_42", Event(itemID: 3, type: EventType(rawValue: 42)))
         try Self.agree("event_type_negative", Event(itemID: 3, type: EventType(rawValue: -1)))
         try Self.agree("embedding", Embedding(values: [0.5, -1.25, 0x1p-30, 1.0e30, 0.0, 3.0]))
@@ -120,6 +121,20 @@ import Testing
                 items: [ScoredItem(itemID: 2858, score: 4.75), ScoredItem(itemID: 260, score: 0.125), ScoredItem(itemID: 1, score: -2)],
                 model: "default", modelVersion: "2026-11-25.1", unknownCandidates: [999_999, -3]))
         try Self.agree("rank_reply_empty", RankReply())
+        try Self.agree(
+            "rank_request_explain",
+            RankRequest(events: [Event(itemID: 1193, type: .rate), Event(itemID: 661, type: .rate)], topK: 10, explainEvents: 3))
+        try Self.agree(
+            "rank_reply_explained",
+            RankReply(
+                items: [
+                    ScoredItem(itemID: 2858, score: 4.75, reasons: [
+                        EventContribution(eventIndex: 1, weight: 0.5), EventContribution(eventIndex: 0, weight: 0.125),
+                    ]),
+                    ScoredItem(itemID: 260, score: 0.125),
+                    ScoredItem(itemID: 1, score: -2, reasons: [EventContribution(eventIndex: 0, weight: 0x1p-20)]),
+                ],
+                model: "ml-1m"))
         try Self.agree("health_request", HealthRequest())
         try Self.agree("health_reply", HealthReply(ready: true, state: "serving", models: ["default", "tiny"]))
         try Self.agree("model_info_request", ModelInfoRequest(model: "tiny"))

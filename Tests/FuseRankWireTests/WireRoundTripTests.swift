@@ -99,6 +99,7 @@ import Testing
         #expect(Method(path: "/fuserank.v1.Ranker/Rank") == .rank)
         #expect(Method(path: "/fuserank.v1.Ranker/Nope") == nil)
         #expect(EventType.purchase.description == "PURCHASE")
+        #expect(EventType.favorite.description == "FAVORITE" && EventType.favorite.rawValue == 7)
         #expect(EventType(rawValue: 9).description == "EventType(9)")
     }
 }

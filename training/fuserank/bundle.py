@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .config import ModelConfig
+from .config import REPEAT_COUNT_BUCKETS, REPEAT_RANK_BUCKETS, ModelConfig
 from .model import FuseRankModel
 
 
@@ -37,6 +37,12 @@ def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     }
     if cfg.format_version >= 2:
         shapes["rank_pos_emb.weight"] = (cfg.max_events + 1, d)
+    if cfg.has_repeat_head:
+        shapes["repeat.rank"] = (REPEAT_RANK_BUCKETS,)
+        shapes["repeat.count"] = (REPEAT_COUNT_BUCKETS,)
+        shapes["repeat.event_type"] = (cfg.num_event_types,)
+        shapes["repeat.time"] = (cfg.num_time_buckets,)
+        shapes["repeat.gate"] = (d,)
     if cfg.image_dim > 0:
         shapes["image_proj.weight"] = (d, cfg.image_dim)
         shapes["image_proj.bias"] = (d,)

@@ -13,6 +13,7 @@ from .config import ModelConfig
 if TYPE_CHECKING:
     from .train import TrainConfig
 
+
 def plot_curve(hist: dict, path: str | Path, title: str) -> None:
     """PNG learning curve: validation NDCG@10 and training loss per epoch."""
     import matplotlib
@@ -51,6 +52,14 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
     if tc.exclude_seen:
         line += ("; each prediction's softmax leaves out the items its history already holds (its "
                  "target excepted): rank with exclude_seen")
+    if tc.repeat_head:
+        line += ("; seen items stay in the softmax and get the repeat head's bonus (recency rank, count, "
+                 "event types and time since the item's newest event, plus the user's return propensity "
+                 "u . gate; docs/model-format.md \"Repeat head\")")
+    if tc.drop_type_prob > 0 or tc.drop_time_prob > 0:
+        line += (f"; a window is trained with every event type unspecified with probability "
+                 f"{tc.drop_type_prob} and with no timestamps with probability {tc.drop_time_prob} "
+                 "(clients that send neither get a model that has seen such requests)")
     if tc.random_window_prob > 0:
         line += (f"; windows of histories longer than max_events end at a random event with probability "
                  f"{tc.random_window_prob}")
@@ -60,7 +69,8 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
 
 
 def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, test: dict, val: dict,
-               table: str, train_secs: float, n_params: int, total_secs: float) -> str:
+               table: str, train_secs: float, n_params: int, total_secs: float, repeat_rate: float | None = None,
+               decisions: list[str] | None = None, eval_exclude: bool = True) -> str:
     """The model-card.md text."""
     complete = hist["complete"]
     full_secs = [s for s, c in zip(hist["seconds"], complete) if c]
@@ -74,11 +84,26 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         f"are the dataset's own ids). Text vocabulary: {cfg.text_vocab_size} tokens (the genre words, "
         "lower-cased as the metadata file spells them).",
         "",
-        "## Figures (test split, docs/evaluation.md)",
+        "## Figures (docs/evaluation.md)",
+        "",
+        f"Full ranking {'without' if eval_exclude else 'with'} the items of the user's input (seen items "
+        f"{'left out' if eval_exclude else 'kept: users return to items in these data'}). `± x`: standard "
+        "error of the mean over users. `recency`: the user's own items, most recently touched first, then "
+        "popular items; `popularity`: items by training-split event count (the floor).",
         "",
         table,
         "",
     ]
+    if "paired_vs_recency" in test:
+        pr = test["paired_vs_recency"]
+        lines += [f"Test NDCG@10, model / recency: **{pr['ratio']:.3f}x**; paired difference "
+                  f"{pr['ndcg@10_diff']:+.4f} ± {pr['ndcg@10_diff_se']:.4f} (standard error over users).", ""]
+    if repeat_rate is not None:
+        how = f" ({', '.join(decisions)} decided from the data)" if decisions else ""
+        lines += [f"Seen items: {repeat_rate * 100:.1f}% of the training events return to an item the user "
+                  f"already had, so the bundle {'sets' if cfg.exclude_seen else 'does not set'} `exclude_seen`"
+                  f"{' and has the repeat head (format_version 3)' if cfg.has_repeat_head else ''}{how}; "
+                  f"the rule: exclude only below 1% (`data.decide_exclude_seen`).", ""]
     if "search_lift" in test:
         lines += [f"Search-mode lift of NDCG@10 over behaviour-only: **{test['search_lift'] * 100:.1f}%**.", ""]
     lines += [
@@ -109,7 +134,7 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         "```",
         f"cd training && python -m fuserank.train --config {args.config} --out {args.out}",
         f"cd training && python -m fuserank.evaluate --model {args.out} --dataset "
-        f"{conf['data'].get('preset', args.config)}",
+        f"{conf['data'].get('preset', args.config)} --baselines",
         "```",
         "",
         "## Config",

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 FORMAT = "fuserank-bundle"
-FORMAT_VERSION = 2  # the version new bundles are written with
-FORMAT_VERSIONS = (1, 2)  # the versions that load (docs/model-format.md)
+FORMAT_VERSION = 2  # the version new bundles are written with (3 when they have a repeat head)
+FORMAT_VERSIONS = (1, 2, 3)  # the versions that load (docs/model-format.md)
+REPEAT_FORMAT_VERSION = 3  # format 2 plus the repeat head (docs/model-format.md "Repeat head")
+REPEAT_RANK_BUCKETS = 16   # rows of repeat.rank: recency rank of a seen item among the distinct seen items
+REPEAT_COUNT_BUCKETS = 8   # rows of repeat.count: how many events the item has (8 = 8 or more)
 
 # Integer keys of config.json and their smallest allowed value.
 _INT_MINIMUMS = {
@@ -39,7 +42,8 @@ class ModelConfig:
     layer_norm_eps: float = 1e-5
     name: str = "default"
     version: str = "0"
-    # 1 or 2; docs/model-format.md "Versions" lists what 2 changes (new bundles are 2)
+    # 1, 2 or 3; docs/model-format.md "Versions" lists what 2 and 3 change (new bundles are 2, or
+    # 3 when the model has the repeat head)
     format_version: int = FORMAT_VERSION
     # optional key, written only when true: the model was trained with each prediction's seen
     # items left out of its softmax, so their scores mean nothing; catalogue ranking then leaves
@@ -49,6 +53,11 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @property
+    def has_repeat_head(self) -> bool:
+        """Format 3: seen items get a learned score bonus (docs/model-format.md "Repeat head")."""
+        return self.format_version >= REPEAT_FORMAT_VERSION
 
     @property
     def d_head(self) -> int:
@@ -74,6 +83,8 @@ class ModelConfig:
             raise ConfigError("config key 'version' must be a string")
         if not isinstance(self.exclude_seen, bool):
             raise ConfigError(f"config key 'exclude_seen' must be true or false, got {self.exclude_seen!r}")
+        if self.has_repeat_head and self.num_event_types > 64:
+            raise ConfigError(f"format_version 3 takes at most 64 event types, got {self.num_event_types}")
         if not (0.0 <= self.dropout < 1.0):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
 

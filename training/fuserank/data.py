@@ -15,7 +15,22 @@ from typing import Iterable
 
 from .tokenizer import words
 
-EVENT_RATE = 6  # EventType RATE of the wire protocol
+# EventType numbers of the wire protocol (proto/fuserank/v1/ranker.proto)
+EVENT_UNSPECIFIED, EVENT_VIEW, EVENT_CLICK, EVENT_ADD_TO_CART, EVENT_PURCHASE = 0, 1, 2, 3, 4
+EVENT_SEARCH, EVENT_RATE, EVENT_FAVORITE = 5, 6, 7
+NUM_EVENT_TYPES = 8  # EventType values 0..7
+# Names an event-type column may hold (lower-cased), e.g. Taobao's behavior_type pv/cart/fav/buy.
+EVENT_TYPE_NAMES = {
+    "unspecified": EVENT_UNSPECIFIED, "": EVENT_UNSPECIFIED,
+    "pv": EVENT_VIEW, "view": EVENT_VIEW, "click": EVENT_CLICK,
+    "cart": EVENT_ADD_TO_CART, "add_to_cart": EVENT_ADD_TO_CART, "addtocart": EVENT_ADD_TO_CART,
+    "buy": EVENT_PURCHASE, "purchase": EVENT_PURCHASE, "transaction": EVENT_PURCHASE,
+    "search": EVENT_SEARCH, "rate": EVENT_RATE, "rating": EVENT_RATE,
+    "fav": EVENT_FAVORITE, "favorite": EVENT_FAVORITE, "favourite": EVENT_FAVORITE,
+}
+# Below this fraction of training events that return to an item the user already had, the data
+# are "no repeats" (MovieLens: 0): the model is trained and served with seen items left out.
+REPEAT_THRESHOLD = 0.01
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 
@@ -99,9 +114,29 @@ def _open_rows(path: str, sep: str | None, header: bool | None,
             yield lineno, parts
 
 
+def event_type_of(value: str, type_map: dict[str, int] | None = None) -> int:
+    """An event-type field -> EventType number: an integer as is, else a name of `type_map`
+    (default `EVENT_TYPE_NAMES`), case-insensitive.
+
+    - Throws: ValueError for a name the map does not hold or a number outside 0..NUM_EVENT_TYPES-1.
+    """
+    v = value.strip()
+    if v.lstrip("-").isdigit():
+        n = int(v)
+    else:
+        names = EVENT_TYPE_NAMES if type_map is None else {k.lower(): x for k, x in type_map.items()}
+        if v.lower() not in names:
+            raise ValueError(f"unknown event type {value!r} (known: {', '.join(sorted(k for k in names if k))})")
+        n = names[v.lower()]
+    if not 0 <= n < NUM_EVENT_TYPES:
+        raise ValueError(f"event type {n} outside 0..{NUM_EVENT_TYPES - 1}")
+    return n
+
+
 def load_interactions(path: str, *, sep: str | None = None, user_col: int = 0, item_col: int = 1,
                       ts_col: int | None = None, ts_scale_ms: int = 1000, header: bool | None = None,
-                      event_type: int = EVENT_RATE, sort_by_time: bool = True) -> list[UserEvents]:
+                      event_type: int = EVENT_RATE, type_col: int | None = None,
+                      type_map: dict[str, int] | None = None, sort_by_time: bool = True) -> list[UserEvents]:
     """Read a `user item [timestamp]` file into per-user event lists.
 
     - Parameters:
@@ -111,7 +146,9 @@ def load_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
         (every timestamp is 0: "no timestamp").
       - ts_scale_ms: multiplier from the file's time unit to milliseconds (1000 for unix seconds).
       - header: True/False, or None to skip a first line whose user field is not an integer.
-      - event_type: the EventType given to every interaction.
+      - event_type: the EventType given to every interaction when there is no `type_col`.
+      - type_col: 0-based column of each event's type: an EventType number, or a name of
+        `type_map` (default `EVENT_TYPE_NAMES`: pv, cart, fav, buy, ...).
       - sort_by_time: sort each user's events by (timestamp, file order); without timestamps the
         file order is kept (it is chronological in ml-1m.txt).
     - Returns: users in ascending id order.
@@ -123,14 +160,15 @@ def load_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
             user = int(parts[user_col])
             item = int(parts[item_col])
             ts = int(float(parts[ts_col]) * ts_scale_ms) if ts_col is not None else 0
+            etype = event_type_of(parts[type_col], type_map) if type_col is not None else event_type
         except (IndexError, ValueError) as exc:
-            raise DataError(f"{path}:{lineno}: cannot read user/item/timestamp ({exc})") from exc
+            raise DataError(f"{path}:{lineno}: cannot read user/item/type/timestamp ({exc})") from exc
         ue = by_user.get(user)
         if ue is None:
             ue = by_user[user] = UserEvents(user)
         ue.items.append(item)
         ue.ts_ms.append(ts)
-        ue.types.append(event_type)
+        ue.types.append(etype)
     users = [by_user[u] for u in sorted(by_user)]
     if sort_by_time and ts_col is not None:
         for ue in users:
@@ -216,6 +254,40 @@ def ml_latest_small(data_root: str) -> Dataset:
     return Dataset("ml-latest-small", users, catalogue, text, has_timestamps=True)
 
 
+def taobao_sample(data_root: str) -> Dataset:
+    """The Taobao UserBehavior sample: typed events (pv, cart, fav, buy) with unix-second times;
+    no item text (the category id is not used)."""
+    path = os.path.join(data_root, "taobao-sample", "UserBehavior-sample.csv")
+    users = load_interactions(path, sep=",", user_col=0, item_col=1, type_col=3, ts_col=4,
+                              ts_scale_ms=1000, header=True)
+    catalogue = sorted({i for u in users for i in u.items})
+    return Dataset("taobao-sample", users, catalogue, {}, has_timestamps=True)
+
+
+def repeat_rate(ds: Dataset) -> float:
+    """Fraction of the training events (every event but each user's last two, docs/evaluation.md)
+    after a user's first whose item that user already had: 0 on MovieLens, where nobody rates a
+    film twice; high in a shop, where people return to items they viewed or carted."""
+    repeats = total = 0
+    for su in leave_one_out(ds):
+        seen: set[int] = set()
+        for k, item in enumerate(su.train.items):
+            if k > 0:
+                total += 1
+                repeats += item in seen
+            seen.add(item)
+    return repeats / total if total else 0.0
+
+
+def decide_exclude_seen(ds: Dataset) -> tuple[bool, float]:
+    """`(exclude_seen, repeat rate)`: leave already-seen items out (of training's softmax, of the
+    bundle's catalogue ranking and of the evaluation protocol) only when the training data
+    (almost) never return to an item: repeat rate below `REPEAT_THRESHOLD`. Otherwise the model
+    must be able to recommend what a user had before, and it gets the repeat head."""
+    rate = repeat_rate(ds)
+    return rate < REPEAT_THRESHOLD, rate
+
+
 def from_spec(spec: dict, data_root: str) -> Dataset:
     """Build a Dataset from a config's `data` object.
 
@@ -229,6 +301,8 @@ def from_spec(spec: dict, data_root: str) -> Dataset:
         return ml1m(data_root)
     if preset == "ml-latest-small":
         return ml_latest_small(data_root)
+    if preset == "taobao-sample":
+        return taobao_sample(data_root)
     if preset is not None:
         raise DataError(f"unknown dataset preset {preset!r}")
 
@@ -251,12 +325,15 @@ def from_spec(spec: dict, data_root: str) -> Dataset:
 
 
 def load_dataset(name_or_spec: str | dict, data_root: str) -> Dataset:
-    """A preset name (`ml-1m`, `ml-latest-small`), a JSON spec file path, or a spec dict."""
+    """A preset name (`ml-1m`, `ml-latest-small`, `taobao-sample`), a JSON spec file path, or a
+    spec dict."""
     if isinstance(name_or_spec, dict):
         return from_spec(name_or_spec, data_root)
     if name_or_spec.endswith(".json"):
         with open(name_or_spec, encoding="utf-8") as f:
-            return from_spec(json.load(f), data_root)
+            obj = json.load(f)
+        # a training config (configs/*.json, a bundle's train-config.json) holds its spec in "data"
+        return from_spec(obj["data"] if "data" in obj and "interactions" not in obj else obj, data_root)
     return from_spec({"preset": name_or_spec}, data_root)
 
 

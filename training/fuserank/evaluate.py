@@ -22,10 +22,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .data import Dataset, SplitUser, leave_one_out, load_dataset
-from .features import Request, build_row_index
-from .metrics import Metrics, aggregate, greater_equal_counts
+from .data import Dataset, decide_exclude_seen, leave_one_out, load_dataset
+from .features import Request
+from .metrics import Metrics, aggregate, greater_equal_counts, standard_error
 from .model import FuseRankModel
+from .ranking import repeat_bonus_batch
 from .tokenizer import tokenize, vocab_index
 
 MASK64 = (1 << 64) - 1
@@ -125,9 +126,10 @@ def user_vectors(model: FuseRankModel, requests: Sequence[Request], batch_size: 
 
 @torch.no_grad()
 def full_ranking(model: FuseRankModel, cases: Sequence[Case], batch_size: int = 256,
-                 u: torch.Tensor | None = None) -> Metrics:
-    """Rank every catalogue row (2 ..< num_items); rows of the input events are excluded,
-    the target never is."""
+                 u: torch.Tensor | None = None, exclude_seen: bool = True) -> Metrics:
+    """Rank every catalogue row (2 ..< num_items) with the served scores (the repeat head's bonus
+    included, format 3); with `exclude_seen` the rows of the input events are excluded (the
+    target never is), as for data without repeats (docs/evaluation.md)."""
     model.eval()
     row_of = model.row_index()
     if u is None:
@@ -135,16 +137,21 @@ def full_ranking(model: FuseRankModel, cases: Sequence[Case], batch_size: int = 
     gs, es = [], []
     for start in range(0, len(cases), batch_size):
         chunk = cases[start:start + batch_size]
-        scores = model.logits(u[start:start + len(chunk)])                  # (b, num_items)
+        uc = u[start:start + len(chunk)]
+        scores = model.logits(uc)                                            # (b, num_items)
+        b_idx, rows, bonus = repeat_bonus_batch(model, [c.request for c in chunk], uc)
+        if len(rows):
+            scores.index_put_((b_idx, rows), bonus, accumulate=True)
         valid = torch.ones_like(scores, dtype=torch.bool)
         valid[:, :2] = False
         target_rows = torch.tensor([row_of.get(c.target, 1) for c in chunk])
         if (target_rows < 2).any():
             raise ValueError("a target item is not in the model's catalogue")
-        for b, c in enumerate(chunk):
-            seen = [row_of[i] for i, _, _, _ in c.request.events if i in row_of]
-            if seen:
-                valid[b, torch.tensor(seen)] = False
+        if exclude_seen:
+            for b, c in enumerate(chunk):
+                seen = [row_of[i] for i, _, _, _ in c.request.events if i in row_of]
+                if seen:
+                    valid[b, torch.tensor(seen)] = False
         valid[torch.arange(len(chunk)), target_rows] = True
         t = scores[torch.arange(len(chunk)), target_rows]
         g, e = greater_equal_counts(scores, t, valid)
@@ -156,7 +163,8 @@ def full_ranking(model: FuseRankModel, cases: Sequence[Case], batch_size: int = 
 @torch.no_grad()
 def sampled(model: FuseRankModel, cases: Sequence[Case], catalogue: Sequence[int], seed: int,
             batch_size: int = 256, u: torch.Tensor | None = None) -> Metrics:
-    """Rank the target among 100 negatives drawn with `seed` (docs/evaluation.md)."""
+    """Rank the target among 100 negatives drawn with `seed` (docs/evaluation.md); the served
+    scores (a seen target gets the repeat head's bonus, format 3)."""
     model.eval()
     row_of = model.row_index()
     if u is None:
@@ -171,25 +179,91 @@ def sampled(model: FuseRankModel, cases: Sequence[Case], catalogue: Sequence[int
     rows_t = torch.tensor(cand_rows)                                         # (N, 101)
     w = model.item_emb.weight[rows_t]                                         # (N, 101, d)
     scores = torch.einsum("nkd,nd->nk", w, u) + model.item_bias[rows_t]       # (N, 101)
+    if model.repeat is not None:  # only the target can be a seen item (negatives never are)
+        b_idx, rows, bonus = repeat_bonus_batch(model, [c.request for c in cases], u)
+        hit = rows == rows_t[b_idx, 0]
+        scores[b_idx[hit], 0] += bonus[hit]
     g, e = greater_equal_counts(scores, scores[:, 0], torch.ones_like(scores, dtype=torch.bool))
     return aggregate(g, e)
 
 
+def popularity_counts(ds: Dataset) -> dict[int, int]:
+    """Events per item over the training parts of the leave-one-out split (all but each user's
+    last two events), so neither the validation nor the test targets leak into it."""
+    counts: dict[int, int] = {}
+    for su in leave_one_out(ds):
+        for i in su.train.items:
+            counts[i] = counts.get(i, 0) + 1
+    return counts
+
+
+def baselines(ds: Dataset, split: str = "test", exclude_seen: bool = True) -> dict[str, Metrics]:
+    """The floors every model is compared with, under the same protocol as the model:
+
+    - `popularity`: items by training-split event count;
+    - `recency`: the user's own items, most recently touched first (each distinct item once),
+      then the rest by popularity. With `exclude_seen` the seen items are out of the ranking, so
+      recency is popularity.
+    Ties count by the exact rule of docs/evaluation.md."""
+    cases = build_cases(ds, split)
+    cat = list(ds.catalogue)
+    col = {item: k for k, item in enumerate(cat)}
+    counts = popularity_counts(ds)
+    pop = np.array([counts.get(i, 0) for i in cat], dtype=np.float64)
+    out: dict[str, list[tuple[int, int]]] = {"popularity": [], "recency": []}
+    big = float(len(ds.catalogue) + max(counts.values(), default=0) + 1)
+    for c in cases:
+        t = col[c.target]
+        seen_cols = {col[i]: k for k, (i, _, _, _) in enumerate(c.request.events)}  # last index wins
+        valid = np.ones(len(cat), dtype=bool)
+        if exclude_seen and seen_cols:
+            valid[list(seen_cols)] = False
+            valid[t] = True
+        rec = pop.copy()
+        if not exclude_seen and seen_cols:
+            cols = np.fromiter(seen_cols.keys(), dtype=np.int64)
+            rec[cols] = big + np.fromiter(seen_cols.values(), dtype=np.float64)
+        for name, s in (("popularity", pop), ("recency", rec)):
+            g = int(((s > s[t]) & valid).sum())
+            e = int(((s == s[t]) & valid).sum()) - 1
+            out[name].append((g, e))
+    return {name: aggregate([g for g, _ in v], [e for _, e in v]) for name, v in out.items()}
+
+
+def strip_fields(cases: Sequence[Case], types: bool, times: bool) -> list[Case]:
+    """The cases as a client that sends no event types (`types`: every type 0) or no timestamps
+    (`times`: every timestamp and now_ms 0) would send them."""
+    out = []
+    for c in cases:
+        r = c.request
+        events = [(i, 0 if types else t, 0 if times else ts, dw) for i, t, ts, dw in r.events]
+        out.append(Case(c.user, Request(events=events, text_tokens=r.text_tokens, exclude_seen=r.exclude_seen,
+                                        now_ms=0 if times else r.now_ms), c.target, c.history))
+    return out
+
+
 def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str = "test",
-             modes: Sequence[str] = ("full", "sampled", "search"), batch_size: int = 256) -> dict:
+             modes: Sequence[str] = ("full", "sampled", "search"), batch_size: int = 256,
+             exclude_seen: bool = True, with_baselines: bool = False, robustness: bool = False) -> dict:
     """Every requested protocol on `split`; returns a JSON-able dict of metric dicts.
 
     Keys: `full`, `sampled` (mean over seeds 1..5, plus `sampled_seeds`), `search`, `search_lift`
-    (relative NDCG@10 gain of search over full).
+    (relative NDCG@10 gain of search over full); with `with_baselines`, `popularity` and
+    `recency` (full ranking) and `paired_vs_recency` (the model's NDCG@10 minus recency's, with
+    the paired standard error). `exclude_seen`: the full and search protocols leave the input's
+    items out (data without repeats) or keep them (a shop's data). `robustness`: full ranking again
+    with every event type unspecified (`full_no_types`) and with no timestamps (`full_no_times`).
     """
     model.eval()
-    out: dict = {"split": split}
+    out: dict = {"split": split, "exclude_seen": exclude_seen}
     cases = build_cases(ds, split)
     u = None
+    full = None
     if "full" in modes or "sampled" in modes:
         u = user_vectors(model, [c.request for c in cases], batch_size)
     if "full" in modes:
-        out["full"] = full_ranking(model, cases, batch_size, u).as_dict()
+        full = full_ranking(model, cases, batch_size, u, exclude_seen)
+        out["full"] = full.as_dict()
     if "sampled" in modes:
         per_seed = [sampled(model, cases, ds.catalogue, s, batch_size, u) for s in SAMPLED_SEEDS]
         out["sampled_seeds"] = [m.as_dict() for m in per_seed]
@@ -201,17 +275,36 @@ def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str
         }
     if "search" in modes:
         qcases = build_cases(ds, split, vocab, with_query=True)
-        out["search"] = full_ranking(model, qcases, batch_size).as_dict()
+        out["search"] = full_ranking(model, qcases, batch_size, exclude_seen=exclude_seen).as_dict()
         if "full" in out and out["full"]["ndcg@10"] > 0:
             out["search_lift"] = out["search"]["ndcg@10"] / out["full"]["ndcg@10"] - 1.0
+    if robustness:
+        for key, types, times in (("full_no_types", True, False), ("full_no_times", False, True)):
+            out[key] = full_ranking(model, strip_fields(cases, types, times), batch_size,
+                                    exclude_seen=exclude_seen).as_dict()
+    if with_baselines:
+        base = baselines(ds, split, exclude_seen)
+        out.update({name: m.as_dict() for name, m in base.items()})
+        if full is not None:
+            diff = full.per_user_ndcg10 - base["recency"].per_user_ndcg10
+            out["paired_vs_recency"] = {"ndcg@10_diff": float(diff.mean()),
+                                        "ndcg@10_diff_se": standard_error(diff),
+                                        "ratio": (full.ndcg10 / base["recency"].ndcg10
+                                                  if base["recency"].ndcg10 > 0 else float("nan"))}
     return out
 
 
 def format_table(rows: dict[str, dict], columns: Sequence[str] = ("hr@10", "ndcg@10", "mrr")) -> str:
-    """A markdown table: one row per protocol."""
+    """A markdown table: one row per protocol; a value with a standard error (`<metric>_se`) is
+    written `value ± se`."""
     lines = ["| protocol | " + " | ".join(columns) + " | users |", "|---|" + "---|" * (len(columns) + 1)]
+
+    def cell(m: dict, c: str) -> str:
+        se = m.get(f"{c}_se")
+        return f"{m[c]:.4f}" + (f" ± {se:.4f}" if se else "")
+
     for name, m in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" for c in columns) + f" | {m['users']} |")
+        lines.append(f"| {name} | " + " | ".join(cell(m, c) for c in columns) + f" | {m['users']} |")
     return "\n".join(lines)
 
 
@@ -262,6 +355,19 @@ def card_section(result: dict, dataset: str, command: str) -> str:
             b = sw[proto][metric] if sw and proto in sw else None
             lines.append(f"| {proto} | {metric} | {a:.4f} | {'-' if b is None else f'{b:.4f}'} | "
                          f"{'-' if b is None else f'{abs(a - b):.1e}'} |")
+    extra = [k for k in ("recency", "popularity", "full_no_types", "full_no_times") if k in py]
+    if extra:
+        lines += ["", "Same protocol, PyTorch (± standard error over users): baselines, and the requests as a "
+                  "client that sends no event types (`full_no_types`) or no timestamps (`full_no_times`) "
+                  "sends them.", "", "| protocol | HR@10 | NDCG@10 |", "|---|---|---|"]
+        for k in extra:
+            m = py[k]
+            lines.append(f"| {k} | {m['hr@10']:.4f} ± {m.get('hr@10_se', 0):.4f} | "
+                         f"{m['ndcg@10']:.4f} ± {m.get('ndcg@10_se', 0):.4f} |")
+    if "paired_vs_recency" in py:
+        pr = py["paired_vs_recency"]
+        lines += ["", f"Model / recency NDCG@10: {pr['ratio']:.3f}x; paired difference "
+                  f"{pr['ndcg@10_diff']:+.4f} ± {pr['ndcg@10_diff_se']:.4f}."]
     lines.append("")
     if "search_lift" in py:
         lines.append(f"Search-mode lift of NDCG@10 over behaviour-only: **{py['search_lift'] * 100:.1f}%** "
@@ -282,11 +388,11 @@ def card_section(result: dict, dataset: str, command: str) -> str:
     return "\n".join(lines)
 
 
-def update_card(bundle: str, section: str) -> None:
-    """Replace (or append) the evaluation section of the bundle's model-card.md."""
+def update_card(bundle: str, section: str,
+                marker: str = "## Evaluation through PyTorch and the Swift engine") -> None:
+    """Replace (or append) the section of the bundle's model-card.md that starts with `marker`."""
     path = Path(bundle) / "model-card.md"
     text = path.read_text() if path.exists() else ""
-    marker = "## Evaluation through PyTorch and the Swift engine"
     if marker in text:
         head, rest = text.split(marker, 1)
         nxt = rest.find("\n## ")
@@ -308,6 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--modes", default="full,sampled,search")
     ap.add_argument("--swift", default=None, help="path to the Swift fuserank-eval executable")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--baselines", action="store_true", help="also rank by recency and by popularity")
+    ap.add_argument("--robustness", action="store_true",
+                    help="also full ranking with every event type unspecified, and with no timestamps")
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
     ap.add_argument("--update-card", action="store_true",
                     help="write the figures (and the anchors for ml-1m) into the bundle's model-card.md")
@@ -317,9 +426,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, cfg, _, vocab = load_bundle(args.model)
     ds = load_dataset(args.dataset, args.data_root)
     t0 = time.time()
-    py = evaluate(model, ds, vocab, args.split, args.modes.split(","))
+    # seen items leave the protocol when the bundle or the data (no repeats) say so
+    exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]
+    py = evaluate(model, ds, vocab, args.split, args.modes.split(","), exclude_seen=exclude,
+                  with_baselines=args.baselines, robustness=args.robustness)
     py["seconds"] = round(time.time() - t0, 1)
     rows = {f"pytorch {k}": py[k] for k in ("full", "sampled", "search") if k in py}
+    rows.update({k: py[k] for k in ("recency", "popularity", "full_no_types", "full_no_times") if k in py})
     result = {"pytorch": py}
     status = 0
     if args.swift:
@@ -333,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bad:
             status = 1
     print(format_table(rows))
+    if "paired_vs_recency" in py:
+        pr = py["paired_vs_recency"]
+        print(f"model / recency NDCG@10: {pr['ratio']:.3f}x; paired difference "
+              f"{pr['ndcg@10_diff']:+.4f} +- {pr['ndcg@10_diff_se']:.4f} (standard error)")
     if "search_lift" in py:
         print(f"search-mode lift of NDCG@10 over behaviour-only (pytorch): {py['search_lift'] * 100:.1f}%")
     if args.swift:
@@ -341,8 +458,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.update_card:
-        cmd = "cd training && python -m fuserank.evaluate --model {} --dataset {}{}".format(
-            args.model, args.dataset, " --swift ../.build/release/fuserank-eval" if args.swift else "")
+        cmd = "cd training && python -m fuserank.evaluate --model {} --dataset {} --modes {}{}{}{}".format(
+            args.model, args.dataset, args.modes, " --baselines" if args.baselines else "",
+            " --robustness" if args.robustness else "",
+            " --swift ../.build/release/fuserank-eval" if args.swift else "")
         update_card(args.model, card_section(result, args.dataset, cmd + "   # or: make eval MODEL=..."))
     return status
 

@@ -10,6 +10,7 @@ from .config import ModelConfig
 
 PAD_ROW = 0
 UNK_ROW = 1
+MAX_EXPLAIN_EVENTS = 32  # the largest explain_events a request may ask for (fuserank.explain)
 
 
 class RequestError(ValueError):
@@ -31,6 +32,7 @@ class Request:
     top_k: int = 0
     exclude_seen: bool = False
     now_ms: int = 0
+    explain_events: int = 0  # reasons per returned item (fuserank.explain); 0 = none
 
     @classmethod
     def from_json(cls, q: dict) -> "Request":
@@ -41,15 +43,18 @@ class Request:
                    images=[[float(x) for x in img] for img in q.get("images", [])],
                    candidates=[int(c) for c in q.get("candidates", [])],
                    top_k=int(q.get("top_k", 0)), exclude_seen=bool(q.get("exclude_seen", False)),
-                   now_ms=int(q.get("now_ms", 0)))
+                   now_ms=int(q.get("now_ms", 0)), explain_events=int(q.get("explain_events", 0)))
 
     def to_json(self) -> dict:
-        """The fixture/query JSON layout of this request."""
-        return {"events": [{"item_id": i, "type": t, "timestamp_ms": ts, "dwell_ms": dw}
-                           for i, t, ts, dw in self.events],
-                "text_tokens": list(self.text_tokens), "images": [list(x) for x in self.images],
-                "candidates": list(self.candidates), "top_k": self.top_k,
-                "exclude_seen": self.exclude_seen, "now_ms": self.now_ms}
+        """The fixture/query JSON layout of this request (`explain_events` only when set)."""
+        out = {"events": [{"item_id": i, "type": t, "timestamp_ms": ts, "dwell_ms": dw}
+                          for i, t, ts, dw in self.events],
+               "text_tokens": list(self.text_tokens), "images": [list(x) for x in self.images],
+               "candidates": list(self.candidates), "top_k": self.top_k,
+               "exclude_seen": self.exclude_seen, "now_ms": self.now_ms}
+        if self.explain_events:
+            out["explain_events"] = self.explain_events
+        return out
 
 
 @dataclass
@@ -133,6 +138,8 @@ def validate_request(request: Request, cfg: ModelConfig) -> None:
             raise RequestError(f"image {i}: NaN or infinite value")
     if request.top_k < 0:
         raise RequestError(f"top_k {request.top_k} is negative")
+    if not 0 <= request.explain_events <= MAX_EXPLAIN_EVENTS:
+        raise RequestError(f"explain_events is {request.explain_events}, at most {MAX_EXPLAIN_EVENTS} are allowed")
 
 
 def request_tokens(request: Request, cfg: ModelConfig, row_of: Mapping[int, int]) -> Tokens:
@@ -163,3 +170,52 @@ def request_tokens(request: Request, cfg: ModelConfig, row_of: Mapping[int, int]
 def seen_rows(request: Request, row_of: Mapping[int, int]) -> set[int]:
     """Rows of every known event item of the request (all events, not only the kept window)."""
     return {row for row in (item_row(i, row_of) for i, _, _, _ in request.events) if row >= 2}
+
+
+# ---- the repeat head's features (format_version 3, docs/model-format.md "Repeat head") ---------
+
+@dataclass
+class RepeatFeature:
+    """What the repeat head knows of one seen item of a request."""
+
+    row: int           # the item's row (>= 2)
+    rank_bucket: int   # recency rank among the distinct seen items, bucketed (`repeat_rank_bucket`)
+    count_bucket: int  # number of the item's events, bucketed (`repeat_count_bucket`)
+    type_mask: int     # bit t set when one of the item's events has type t
+    time_bucket: int   # `time_bucket(now_ms - ts of the item's newest event)`, 0 when either is unknown
+
+
+def repeat_rank_bucket(rank: int, buckets: int = 16) -> int:
+    """Recency rank (0 = the newest distinct item) -> bucket: 0..7 exact, then one bucket per
+    power of two (`4 + bit_length(rank)`: 8..15 -> 8, 16..31 -> 9, ...), capped at `buckets - 1`."""
+    return rank if rank < 8 else min(buckets - 1, 4 + int(rank).bit_length())
+
+
+def repeat_count_bucket(count: int, buckets: int = 8) -> int:
+    """Events of the item (>= 1) -> `min(count, buckets) - 1`."""
+    return min(count, buckets) - 1
+
+
+def repeat_features(events: Sequence[tuple[int, int, int, int]], row_of: Mapping[int, int], now_ms: int,
+                    cfg: ModelConfig) -> list[RepeatFeature]:
+    """The features of every distinct known item of `events` (all of them, not only the kept
+    window), newest first. Unknown item ids have no row and get no bonus."""
+    from .config import REPEAT_COUNT_BUCKETS, REPEAT_RANK_BUCKETS
+
+    last: dict[int, int] = {}
+    count: dict[int, int] = {}
+    mask: dict[int, int] = {}
+    for i, (item, etype, _, _) in enumerate(events):
+        row = item_row(item, row_of)
+        if row < 2:
+            continue
+        last[row] = i
+        count[row] = count.get(row, 0) + 1
+        mask[row] = mask.get(row, 0) | (1 << etype)
+    out = []
+    for rank, row in enumerate(sorted(last, key=lambda r: -last[r])):
+        ts = events[last[row]][2]
+        tb = time_bucket(now_ms - ts, cfg.num_time_buckets) if now_ms > 0 and ts > 0 else 0
+        out.append(RepeatFeature(row, repeat_rank_bucket(rank, REPEAT_RANK_BUCKETS),
+                                 repeat_count_bucket(count[row], REPEAT_COUNT_BUCKETS), mask[row], tb))
+    return out

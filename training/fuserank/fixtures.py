@@ -15,7 +15,8 @@ import torch
 
 from .bundle import export_bundle
 from .config import ModelConfig
-from .features import Request, RequestError
+from .explain import deletions, reasons_of
+from .features import MAX_EXPLAIN_EVENTS, Request, RequestError
 from .model import FuseRankModel
 from .ranking import rank_user
 from .tokenizer import tokenize
@@ -46,13 +47,18 @@ TOKENIZER_TEXTS = [
 ]
 
 
-def tiny_config(image_dim: int) -> ModelConfig:
+# set name -> (image_dim, format_version, num_event_types): tiny checks format 2 with images,
+# tiny-noimage keeps format_version 1 loading, tiny-repeat checks format 3 (the repeat head) with
+# the FAVORITE event type
+SETS = {"tiny": (6, 2, 7), "tiny-noimage": (0, 1, 7), "tiny-repeat": (0, 3, 8)}
+
+
+def tiny_config(set_name: str) -> ModelConfig:
+    image_dim, version, types = SETS[set_name]
     return ModelConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32, max_events=8, max_text_tokens=4,
-                       max_images=2, image_dim=image_dim, num_items=42, num_event_types=7,
+                       max_images=2, image_dim=image_dim, num_items=42, num_event_types=types,
                        text_vocab_size=len(VOCAB), num_time_buckets=10, layer_norm_eps=1e-5,
-                       name="tiny" if image_dim else "tiny-noimage", version="golden-1",
-                       # tiny checks the newest format, tiny-noimage keeps format_version 1 loading
-                       format_version=2 if image_dim else 1)
+                       name=set_name, version="golden-1", format_version=version)
 
 
 def item_ids_for(num_items: int) -> list[int]:
@@ -89,6 +95,8 @@ def randomize(model: FuseRankModel, seed: int) -> None:
             normal_(p, 0.1)
         elif name.startswith("layers."):
             normal_(p, 0.3)
+        elif name.startswith("repeat."):  # seen items' bonus: a few logits either way
+            normal_(p, 1.0)
         else:  # embeddings, rank token, image projection
             normal_(p, 0.5)
     a, b = TIE_ROWS
@@ -96,7 +104,7 @@ def randomize(model: FuseRankModel, seed: int) -> None:
     model.item_bias[b] = model.item_bias[a]
 
 
-def make_cases(ids: list[int], with_images: bool, image_dim: int) -> list[tuple[str, Request]]:
+def make_cases(ids: list[int], with_images: bool, image_dim: int, repeats: bool = False) -> list[tuple[str, Request]]:
     """The hand-made requests; `ids[row]` is the external id of a row."""
     rng = random.Random(11)
 
@@ -172,6 +180,34 @@ def make_cases(ids: list[int], with_images: bool, image_dim: int) -> list[tuple[
                                       text_tokens=text, images=imgs3,
                                       candidates=[ids[r] for r in range(20, 42, 2)],
                                       now_ms=T0 + 4000 + 10**6))
+    # Explanations (fuserank.explain): reasons per returned item.
+    ev = events([5, 12, 20, 27, 33, 38], [40, 3, 600, 9, 70], types=[1, 2, 3, 4, 5, 6])
+    add("explain_behaviour", Request(events=ev, candidates=[ids[r] for r in (3, 9, 14, 21, 25, 30, 36, 40)],
+                                     now_ms=ev[-1][2] + 30_000, explain_events=2))
+    ev = events([4, 6, 10, 15, 19, 22, 26, 29, 31, 35, 39], [20] * 10)
+    add("explain_catalogue_truncated", Request(events=ev, text_tokens=sci_comedy[:1], images=imgs2[:1],
+                                               top_k=4, exclude_seen=True, now_ms=ev[-1][2] + 8_000,
+                                               explain_events=3))
+    add("explain_one_event", Request(events=events([17], []), candidates=[ids[r] for r in (2, 11, 23, 34)],
+                                     text_tokens=sci_comedy, now_ms=T0 + 120_000, explain_events=3))
+    add("explain_no_events", Request(text_tokens=sci_comedy, candidates=[ids[r] for r in (5, 6, 7)],
+                                     now_ms=T0, explain_events=2))
+    ev = events([8, 16, 24, 32], [5, 50, 500])
+    add("explain_max", Request(events=ev, candidates=[ids[r] for r in range(3, 42, 6)] + [555_555],
+                               now_ms=ev[-1][2] + 1_000, explain_events=MAX_EXPLAIN_EVENTS))
+    if repeats:  # the repeat head: items seen again, every event type, bonus on candidates too
+        ev = events([9, 14, 9, 21, 14, 9, 30, 21, 5, 9, 33, 14], [3, 40, 2, 600, 5, 1, 86400, 9, 2, 30, 7],
+                    types=[1, 1, 3, 7, 1, 4, 1, 2, 0, 7, 5, 6])
+        add("repeat_catalogue", Request(events=ev, top_k=10, now_ms=ev[-1][2] + 30_000))
+        add("repeat_candidates", Request(events=ev, candidates=[ids[r] for r in (5, 9, 10, 14, 21, 22, 30, 41)],
+                                         now_ms=ev[-1][2] + 5_000_000))
+        add("repeat_exclude_seen", Request(events=ev, top_k=8, exclude_seen=True, now_ms=ev[-1][2] + 30_000))
+        ev2 = [(ids[r], 7 if k % 2 else 3, 0, 0) for k, r in enumerate([4, 4, 4, 12, 4, 12, 8, 4, 4, 4])]
+        add("repeat_counts_no_timestamps", Request(events=ev2, top_k=6))
+        ev3 = events([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 3, 2],
+                     [1] * 21, types=[1] * 22)
+        ev3 = [ev3[0], (999_999, 1, ev3[1][2], 0)] + ev3[2:]  # an unknown item gets no bonus
+        add("repeat_many_distinct", Request(events=ev3, top_k=0, now_ms=ev3[-1][2] + 1000))
     return cases
 
 
@@ -181,7 +217,8 @@ def invalid_cases(ids: list[int], cfg: ModelConfig) -> list[dict]:
     out = [("event_type_out_of_range", Request(events=[(ids[2], cfg.num_event_types, T0, 0)])),
            ("negative_event_type", Request(events=[(ids[2], -1, T0, 0)])),
            ("text_id_out_of_range", Request(events=ev, text_tokens=[2, cfg.text_vocab_size])),
-           ("negative_text_id", Request(text_tokens=[-1]))]
+           ("negative_text_id", Request(text_tokens=[-1])),
+           ("explain_events_too_many", Request(events=ev, explain_events=MAX_EXPLAIN_EVENTS + 1))]
     if cfg.image_dim > 0:
         out.append(("image_wrong_length", Request(images=[[0.5] * (cfg.image_dim + 1)])))
         out.append(("image_empty", Request(images=[[]])))
@@ -205,11 +242,34 @@ def check_gaps(name: str, model: FuseRankModel, req: Request, u: torch.Tensor) -
     return True
 
 
-def build_set(out: Path, set_name: str, image_dim: int, seed: int) -> int:
+def check_explain(model: FuseRankModel, req: Request, u: torch.Tensor) -> bool:
+    """True when the expected reasons are robust: every drop is at least MIN_GAP from 0, the
+    drops of the reasons and the next one differ by MIN_GAP, and the cheap scores of the events
+    ranked by them (all but the newest k) differ by MIN_GAP."""
+    if not req.explain_events:
+        return True
+    items, _ = rank_user(model, req, u)
+    k = req.explain_events
+    dels = deletions(model, req, u, [i for i, _ in items], k)
+    others = sorted(dels.cheap[: max(0, len(dels.cheap) - k)])
+    if any(b - a < MIN_GAP for a, b in zip(others, others[1:])):
+        return False
+    for j in range(len(items)):
+        drops = sorted((row[j] for row in dels.drops), reverse=True)
+        if any(abs(w) < MIN_GAP for w in drops):
+            return False
+        top = drops[: k + 1]
+        if any(a - b < MIN_GAP for a, b in zip(top, top[1:])):
+            return False
+    return True
+
+
+def build_set(out: Path, set_name: str, seed: int) -> int:
     """Write one fixture set; returns the weight seed that made every expected order robust."""
-    cfg = tiny_config(image_dim)
+    cfg = tiny_config(set_name)
+    image_dim = cfg.image_dim
     ids = item_ids_for(cfg.num_items)
-    cases = make_cases(ids, image_dim > 0, image_dim)
+    cases = make_cases(ids, image_dim > 0, image_dim, repeats=cfg.has_repeat_head)
     for attempt in range(200):
         model = FuseRankModel(cfg)
         model.set_item_ids(ids)
@@ -217,7 +277,7 @@ def build_set(out: Path, set_name: str, image_dim: int, seed: int) -> int:
         model.eval()
         with torch.no_grad():
             us = [model.forward_requests([r])[0] for _, r in cases]
-        if all(check_gaps(n, model, r, u) for (n, r), u in zip(cases, us)):
+        if all(check_gaps(n, model, r, u) and check_explain(model, r, u) for (n, r), u in zip(cases, us)):
             # the exclude-seen case must actually drop something from the top 10
             exc = dict(cases)["catalogue_exclude_seen"]
             plain, _ = rank_user(model, Request(**{**exc.__dict__, "exclude_seen": False}),
@@ -239,14 +299,21 @@ def build_set(out: Path, set_name: str, image_dim: int, seed: int) -> int:
     for (name, req), u in zip(cases, us):
         toks = model.tokens(req)
         items, unknown = rank_user(model, req, u)
-        out_cases.append({
+        case = {
             "name": name, "query": req.to_json(), "token_count": toks.length,
             "user_vector": [float(x) for x in u.tolist()],
             "items": [{"item_id": i, "score": s} for i, s in items],
             "unknown_candidates": unknown,
             "debug": {"rows": toks.rows, "time_buckets": toks.buckets, "rank_bucket": toks.rank_bucket,
                       "text_ids": toks.text_ids, "images_kept": len(toks.images)},
-        })
+        }
+        if req.explain_events:
+            dels = deletions(model, req, u, [i for i, _ in items], req.explain_events)
+            for j, item in enumerate(case["items"]):
+                item["reasons"] = [{"event_index": r.event_index, "weight": r.weight}
+                                   for r in (reasons_of(dels, j, req.explain_events) if dels.chosen else [])]
+            case["debug"].update({"cheap_scores": dels.cheap, "shortlist": dels.chosen})
+        out_cases.append(case)
 
     by_name = dict(cases)
     batches = [
@@ -287,8 +354,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out)
-    for set_name, image_dim in (("tiny", 6), ("tiny-noimage", 0)):
-        seed = build_set(out, set_name, image_dim, args.seed)
+    for set_name in SETS:
+        seed = build_set(out, set_name, args.seed)
         print(f"{out / set_name}: seed {seed}")
 
 

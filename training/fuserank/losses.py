@@ -54,44 +54,76 @@ def _logits(u: Tensor, w: Tensor, b: Tensor, bf16: bool, left_out: Tensor | None
     return z
 
 
+@dataclass
+class ExtraLogits:
+    """Sparse additions to the logits: `logit[row[k], item[k]] += value[k]` (the repeat head's
+    bonus of each loss row's seen items). `row` ascending; (row, item) pairs distinct. `value`
+    carries the gradient."""
+
+    row: Tensor    # (P,) int64
+    item: Tensor   # (P,) int64
+    value: Tensor  # (P,) float32
+
+    def bounds(self, n: int, chunk: int) -> list[int]:
+        """Index of the first pair of each chunk of rows (and the end)."""
+        starts = torch.arange(0, n + chunk, chunk, device=self.row.device).clamp(max=n)
+        return torch.searchsorted(self.row, starts).tolist()
+
+
+def _add_extra(z: Tensor, extra: ExtraLogits | None, value: Tensor | None, lo: int, hi: int, s: int) -> None:
+    if extra is not None and hi > lo:
+        z.index_put_((extra.row[lo:hi] - s, extra.item[lo:hi]), value[lo:hi], accumulate=True)
+
+
 class _ChunkedCatalogueCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u: Tensor, w: Tensor, b: Tensor, targets: Tensor, chunk: int, bf16: bool,
-                seen: SeenItems | None) -> Tensor:
+                seen: SeenItems | None, extra: ExtraLogits | None, extra_value: Tensor) -> Tensor:
         n = u.shape[0]
         wl = w.detach().to(torch.bfloat16) if bf16 else w.detach()
         lse = torch.empty(n, dtype=torch.float32, device=u.device)
         picked = torch.empty(n, dtype=torch.float32, device=u.device)
         # the seen-item masks, built once and kept for backward (n x V bools)
         left_out = torch.empty((n, w.shape[0]), dtype=torch.bool, device=u.device) if seen is not None else None
-        for s in range(0, n, chunk):
+        bounds = extra.bounds(n, chunk) if extra is not None else None
+        ev = extra_value.detach()
+        for k, s in enumerate(range(0, n, chunk)):
             rows = slice(s, s + chunk)
             if left_out is not None:
                 left_out[rows] = seen.mask(rows, targets[rows])
             z = _logits(u[rows].detach(), wl, b.detach(), bf16, None if left_out is None else left_out[rows])
+            if bounds is not None:
+                _add_extra(z, extra, ev, bounds[k], bounds[k + 1], s)
             lse[rows] = torch.logsumexp(z, dim=1)
             picked[rows] = z.gather(1, targets[rows, None])[:, 0]
-        ctx.save_for_backward(u, w, b, targets, lse)
-        ctx.chunk, ctx.bf16, ctx.left_out = chunk, bf16, left_out
+        ctx.save_for_backward(u, w, b, targets, lse, extra_value)
+        ctx.chunk, ctx.bf16, ctx.left_out, ctx.extra, ctx.bounds = chunk, bf16, left_out, extra, bounds
         return (lse - picked).mean()
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        u, w, b, targets, lse = ctx.saved_tensors
-        chunk, bf16, left_out = ctx.chunk, ctx.bf16, ctx.left_out
+        u, w, b, targets, lse, extra_value = ctx.saved_tensors
+        chunk, bf16, left_out, extra, bounds = ctx.chunk, ctx.bf16, ctx.left_out, ctx.extra, ctx.bounds
         n = u.shape[0]
         wl = w.to(torch.bfloat16) if bf16 else w
         gu = torch.empty_like(u)
         gw = torch.zeros_like(w)
         gb = torch.zeros_like(b)
+        ge = torch.zeros_like(extra_value)
         scale = grad / n
-        for s in range(0, n, chunk):
+        for k, s in enumerate(range(0, n, chunk)):
             rows = slice(s, s + chunk)
             uc = u[rows]
             mask = None if left_out is None else left_out[rows]
-            p = torch.exp(_logits(uc, wl, b, bf16, mask) - lse[rows, None])   # softmax of the chunk
+            z = _logits(uc, wl, b, bf16, mask)
+            if bounds is not None:
+                _add_extra(z, extra, extra_value, bounds[k], bounds[k + 1], s)
+            p = torch.exp(z - lse[rows, None])                                # softmax of the chunk
             p[torch.arange(p.shape[0], device=p.device), targets[rows]] -= 1.0
             p *= scale                                                        # dLoss/dlogits
+            if bounds is not None and bounds[k + 1] > bounds[k]:
+                lo, hi = bounds[k], bounds[k + 1]
+                ge[lo:hi] = p[extra.row[lo:hi] - s, extra.item[lo:hi]]
             gb += p.sum(dim=0)
             if bf16:
                 pb = p.to(torch.bfloat16)
@@ -100,12 +132,14 @@ class _ChunkedCatalogueCE(torch.autograd.Function):
             else:
                 gu[rows] = p @ w
                 gw += p.T @ uc
-        return gu, gw, gb, None, None, None, None
+        return gu, gw, gb, None, None, None, None, None, ge
 
 
 def catalogue_ce(u: Tensor, item_emb: Tensor, item_bias: Tensor, targets: Tensor, bf16: bool = False,
-                 chunk: int = 256, seen: SeenItems | None = None) -> Tensor:
+                 chunk: int = 256, seen: SeenItems | None = None, extra: ExtraLogits | None = None) -> Tensor:
     """Mean cross-entropy of targets (N,) under softmax(u @ item_emb.T + item_bias) over the
     catalogue, rows 0 and 1 excluded; u (N, d) float32. `bf16`: the logits' matmuls in bfloat16
-    (the softmax stays float32). `seen`: each row's seen items (not its target) are excluded too."""
-    return _ChunkedCatalogueCE.apply(u, item_emb, item_bias, targets, chunk, bf16, seen)
+    (the softmax stays float32). `seen`: each row's seen items (not its target) are excluded too.
+    `extra`: sparse logit additions (the repeat head's bonus), differentiable in `extra.value`."""
+    value = extra.value if extra is not None else torch.zeros(0, device=u.device)
+    return _ChunkedCatalogueCE.apply(u, item_emb, item_bias, targets, chunk, bf16, seen, extra, value)

@@ -7,7 +7,7 @@ target's position is uniform over `g+1 .. g+e+1`; HR@k, NDCG@k and MRR are expec
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,35 +47,50 @@ def _harmonic(n: int) -> float:
 
 @dataclass
 class Metrics:
-    """Mean HR@10, NDCG@10 and MRR over users, and how many users were ranked."""
+    """Mean HR@10, NDCG@10 and MRR over users, how many users were ranked, and the standard
+    errors of the means (sample standard deviation over users / sqrt(users))."""
 
     hr10: float
     ndcg10: float
     mrr: float
     users: int
+    hr10_se: float = 0.0
+    ndcg10_se: float = 0.0
+    mrr_se: float = 0.0
+    # (users,) per-user NDCG@10, for paired comparisons; not written by as_dict
+    per_user_ndcg10: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        return {"hr@10": self.hr10, "ndcg@10": self.ndcg10, "mrr": self.mrr, "users": self.users}
+        return {"hr@10": self.hr10, "ndcg@10": self.ndcg10, "mrr": self.mrr, "users": self.users,
+                "hr@10_se": self.hr10_se, "ndcg@10_se": self.ndcg10_se, "mrr_se": self.mrr_se}
+
+
+def standard_error(values: np.ndarray) -> float:
+    """Standard error of the mean of `values` (0 for fewer than two values)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
 
 
 def aggregate(gs: np.ndarray | list[int], es: np.ndarray | list[int], k: int = 10) -> Metrics:
-    """Mean metrics over users given each user's (g, e)."""
+    """Mean metrics (and their standard errors) over users given each user's (g, e)."""
     gs = np.asarray(gs, dtype=np.int64)
     es = np.asarray(es, dtype=np.int64)
     if gs.shape != es.shape:
         raise ValueError("g and e must have the same length")
     if gs.size == 0:
         return Metrics(0.0, 0.0, 0.0, 0)
-    tot = np.zeros(3)
+    per = np.zeros((gs.size, 3))
     cache: dict[tuple[int, int], tuple[float, float, float]] = {}
-    for g, e in zip(gs.tolist(), es.tolist()):
+    for n, (g, e) in enumerate(zip(gs.tolist(), es.tolist())):
         key = (g, e)
         m = cache.get(key)
         if m is None:
             m = cache[key] = position_metrics(g, e, k)
-        tot += m
-    tot /= gs.size
-    return Metrics(float(tot[0]), float(tot[1]), float(tot[2]), int(gs.size))
+        per[n] = m
+    tot = per.sum(axis=0) / gs.size
+    return Metrics(float(tot[0]), float(tot[1]), float(tot[2]), int(gs.size),
+                   standard_error(per[:, 0]), standard_error(per[:, 1]), standard_error(per[:, 2]),
+                   per[:, 1].copy())
 
 
 def greater_equal_counts(scores, target_scores, valid):

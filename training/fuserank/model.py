@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import ModelConfig
-from .features import Request, Tokens, build_row_index, request_tokens
+from .config import REPEAT_COUNT_BUCKETS, REPEAT_RANK_BUCKETS, ModelConfig
+from .features import RepeatFeature, Request, Tokens, build_row_index, request_tokens
 
 
 class FastDropout(nn.Module):
@@ -83,6 +83,47 @@ class EncoderLayer(nn.Module):
         return h + self.drop(ff)
 
 
+class RepeatHead(nn.Module):
+    """Format 3: a score bonus for the items a request has already seen (a copy mechanism, in the
+    spirit of RepeatNet, Ren et al. AAAI 2019, as an additive logit):
+
+        bonus(item) = rank[rank_bucket] + count[count_bucket] + sum_{t in types} event_type[t]
+                      + time[time_bucket] + u . gate
+
+    `u . gate` is the user's propensity to return (the same for every seen item); the rest say
+    which seen item. Unseen items get no bonus. docs/model-format.md "Repeat head"."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.rank = nn.Parameter(torch.zeros(REPEAT_RANK_BUCKETS))      # (16,)
+        self.count = nn.Parameter(torch.zeros(REPEAT_COUNT_BUCKETS))    # (8,)
+        self.event_type = nn.Parameter(torch.zeros(cfg.num_event_types))      # (num_event_types,)
+        self.time = nn.Parameter(torch.zeros(cfg.num_time_buckets))     # (num_time_buckets,)
+        self.gate = nn.Parameter(torch.zeros(cfg.d_model))              # (d_model,)
+
+    def forward(self, rank_b: Tensor, count_b: Tensor, type_bits: Tensor, time_b: Tensor,
+                u: Tensor) -> Tensor:
+        """Bonus of P (request, seen item) pairs: buckets (P,) long each, type_bits (P, T) float
+        (1 where the item has an event of type t), u (P, d) the pair's user vector -> (P,)."""
+        return (self.rank[rank_b] + self.count[count_b] + type_bits @ self.event_type + self.time[time_b]
+                + u @ self.gate)
+
+    def bonus(self, feats: Sequence[RepeatFeature], u: Tensor) -> tuple[Tensor, Tensor]:
+        """(rows (P,), bonus (P,)) of one request's seen items given its user vector u (d,)."""
+        dev = u.device
+        if not feats:
+            return torch.zeros(0, dtype=torch.long, device=dev), torch.zeros(0, device=dev)
+        t = self.event_type.shape[0]
+        bits = torch.tensor([[(f.type_mask >> k) & 1 for k in range(t)] for f in feats],
+                            dtype=u.dtype, device=dev)
+        rows = torch.tensor([f.row for f in feats], dtype=torch.long, device=dev)
+        val = self.forward(torch.tensor([f.rank_bucket for f in feats], device=dev),
+                           torch.tensor([f.count_bucket for f in feats], device=dev), bits,
+                           torch.tensor([f.time_bucket for f in feats], device=dev),
+                           u.expand(len(feats), -1))
+        return rows, val
+
+
 class FuseRankModel(nn.Module):
     """The reference model; see docs/model-format.md for every rule it implements."""
 
@@ -104,6 +145,7 @@ class FuseRankModel(nn.Module):
                              if cfg.format_version >= 2 else None)
         self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
         self.final_norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
+        self.repeat = RepeatHead(cfg) if cfg.has_repeat_head else None      # format_version 3
         self.drop = FastDropout(cfg.dropout)
         # row -> external item id; default: external id == row for rows >= 2.
         default_ids = torch.arange(cfg.num_items, dtype=torch.long)

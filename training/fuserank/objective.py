@@ -10,16 +10,17 @@ import torch
 from torch import Tensor
 
 from .batch import Batch
-from .losses import SeenItems, catalogue_ce
+from .losses import ExtraLogits, SeenItems, catalogue_ce
 from .model import FuseRankModel
 from .windows import Sequence_
 
 def ce_loss(model: FuseRankModel, u: Tensor, targets: Tensor, bf16: bool,
-            seen: SeenItems | None = None) -> Tensor:
+            seen: SeenItems | None = None, extra: ExtraLogits | None = None) -> Tensor:
     """Full-softmax cross-entropy over the catalogue (rows 0 and 1 masked, and each row's seen
-    items with `seen`); u (N,d) normed."""
+    items with `seen`; the repeat head's bonus of each row's seen items added with `extra`);
+    u (N,d) normed."""
     return catalogue_ce(u, model.item_emb.weight, model.item_bias, targets, bf16=bf16, chunk=256,
-                        seen=seen)
+                        seen=seen, extra=extra)
 
 
 def first_seen(wins: Sequence[tuple[int, int, int]], seqs: Sequence[Sequence_], num_items: int) -> Tensor:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .features import Request, item_row, seen_rows
+from .features import Request, item_row, repeat_features, seen_rows
 from .model import FuseRankModel
 
 RankedItems = tuple[list[tuple[int, float]], list[int]]
 
 
 def rank_user(model: FuseRankModel, request: Request, u: Tensor) -> RankedItems:
-    """Rank for one request given its user vector u (d,); see `rank`."""
+    """Rank for one request given its user vector u (d,); see `rank`. Scores are
+    `u . item_emb[row] + item_bias[row]`, plus the repeat head's bonus for seen items (format 3)."""
     row_of = model.row_index()
     unknown: list[int] = []
     if request.candidates:
@@ -35,12 +36,52 @@ def rank_user(model: FuseRankModel, request: Request, u: Tensor) -> RankedItems:
     if not rows:
         return [], unknown
     row_t = torch.tensor(rows, dtype=torch.long, device=u.device)
-    scores = (model.item_emb.weight[row_t] @ u + model.item_bias[row_t]).tolist()
+    scores_t = model.item_emb.weight[row_t] @ u + model.item_bias[row_t]
+    bonus = repeat_bonus(model, request, u)
+    if bonus:
+        at = {r: k for k, r in enumerate(rows)}
+        for r, b in bonus.items():
+            if r in at:
+                scores_t[at[r]] += b
+    scores = scores_t.tolist()
     order = sorted(range(len(rows)), key=lambda i: (-scores[i], rows[i]))
     if request.top_k > 0:
         order = order[: request.top_k]
     ids = model.item_ids.tolist()
     return [(ids[rows[i]], float(scores[i])) for i in order], unknown
+
+
+def repeat_bonus(model: FuseRankModel, request: Request, u: Tensor) -> dict[int, Tensor]:
+    """Format 3: row -> the repeat head's bonus (a 0-d tensor) for each seen item of the request;
+    empty for a model without the head. docs/model-format.md "Repeat head"."""
+    if model.repeat is None:
+        return {}
+    rows, val = model.repeat.bonus(repeat_features(request.events, model.row_index(), request.now_ms,
+                                                   model.cfg), u)
+    return dict(zip(rows.tolist(), val))
+
+
+def repeat_bonus_batch(model: FuseRankModel, requests: list[Request], u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Format 3, for scoring a batch densely: `(request index (P,), row (P,), bonus (P,))` of every
+    seen item of every request, given the user vectors u (B, d). Empty without the head."""
+    if model.repeat is None:
+        z = torch.zeros(0, dtype=torch.long)
+        return z, z, torch.zeros(0)
+    idx, rows, rb, cb, masks, tb = [], [], [], [], [], []
+    row_of = model.row_index()
+    for b, req in enumerate(requests):
+        for f in repeat_features(req.events, row_of, req.now_ms, model.cfg):
+            idx.append(b)
+            rows.append(f.row)
+            rb.append(f.rank_bucket)
+            cb.append(f.count_bucket)
+            masks.append(f.type_mask)
+            tb.append(f.time_bucket)
+    idx_t = torch.tensor(idx, dtype=torch.long)
+    bits = (torch.tensor(masks, dtype=torch.long)[:, None] >> torch.arange(model.cfg.num_event_types)) & 1
+    val = model.repeat(torch.tensor(rb, dtype=torch.long), torch.tensor(cb, dtype=torch.long),
+                       bits.to(u.dtype), torch.tensor(tb, dtype=torch.long), u[idx_t])
+    return idx_t, torch.tensor(rows, dtype=torch.long), val
 
 
 @torch.no_grad()

@@ -37,10 +37,12 @@ import torch
 
 from .batch import collate
 from .card import model_card, plot_curve
-from .config import ModelConfig
+from .config import REPEAT_FORMAT_VERSION, ModelConfig
+from .distributed import Distributed, SingleProcess, init_distributed
 from .model import FuseRankModel
 from .multicut import encode_batch, group_readout
 from .objective import ce_loss, first_seen, loss_rows_seen
+from .repeat import batch_pairs
 from .schedule import lr_factor
 from .windows import ContextFn, Sequence_, make_sample, make_sequence, resample_windows, windows
 
@@ -75,50 +77,74 @@ class TrainConfig:
     # of behaviour-only and search mode: the model serves both)
     val_metric: str = "full"
     random_window_prob: float = 0.0  # a longer sequence's window ends at a random event with this probability
+    # robustness to clients that send no event types / no timestamps: a window is trained with every
+    # type 0 (unspecified) / every timestamp unknown with these probabilities (docs/wire.md)
+    drop_type_prob: float = 0.0
+    drop_time_prob: float = 0.0
     # leave each loss row's already-seen items out of its softmax (they are never ranked when a
-    # request sets exclude_seen, as every evaluation protocol does)
-    exclude_seen: bool = False
+    # request sets exclude_seen, as every evaluation protocol does); "auto": decided from the
+    # training data (`data.decide_exclude_seen`: true only when users almost never return to an item)
+    exclude_seen: bool | str = False
+    # the repeat head (format_version 3): a learned score bonus for the items a request has seen;
+    # "auto": on exactly when seen items are not excluded (data where users return to items)
+    repeat_head: bool | str = False
+    # the repeat head's learning rate is lr times this: its few scalars must move by whole logits
+    # (a seen item's bonus), where Adam moves a weight by about lr per step
+    repeat_lr_scale: float = 30.0
 
 
 def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig,
                 context: ContextFn | None = None,
                 validate: Callable[[FuseRankModel], float] | None = None,
-                log: Callable[[str], None] = print, progress: bool = True) -> dict:
+                log: Callable[[str], None] = print, progress: bool = True,
+                dist: Distributed | None = None) -> dict:
     """Train in place; keep the best validation state (early stopping on `validate`).
 
     - Parameters:
       - seqs: training sequences (rows), each cut of each window is a training example.
       - context: gives the context of a cut from its target row (text/images).
       - validate: model -> validation NDCG@10 (higher is better); None trains every epoch.
+      - dist: this rank of a torchrun job (`distributed.py`: its shard of every batch, DDP,
+        decisions agreed with rank 0); None: one process (the trainer exactly as without it).
     - Returns: history dict: per-epoch loss, validation, seconds; best epoch.
     """
     from tqdm import tqdm
 
-    torch.manual_seed(tc.seed)
-    rng = np.random.default_rng(tc.seed)
+    par = dist if dist is not None else SingleProcess()
+    torch.manual_seed(tc.seed + par.rank)
+    rng = np.random.default_rng(tc.seed + par.rank)
     pyrng = random.Random(tc.seed)
     cfg = model.cfg
     wins = windows(seqs, cfg.max_events)
     wins.sort(key=lambda w: w[2] - w[1])  # similar lengths share a batch: less padding
     batches = [wins[i:i + tc.batch_size] for i in range(0, len(wins), tc.batch_size)]
+    batches = par.shard(batches)  # this rank's windows of every global batch (one process: all)
+    fwd, validate = par.forward(model), par.validator(validate)
     steps_per_epoch = len(batches)
     total = steps_per_epoch * tc.epochs
     warmup = int(tc.warmup_epochs * steps_per_epoch)
-    decay, no_decay = [], []
+    decay, no_decay, repeat = [], [], []
     for name, p in model.named_parameters():
-        (no_decay if p.ndim < 2 or "norm" in name or "bias" in name else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": tc.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=tc.lr, betas=(0.9, 0.98))
+        if name.startswith("repeat."):
+            repeat.append(p)
+        else:
+            (no_decay if p.ndim < 2 or "norm" in name or "bias" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": tc.weight_decay, "lr_scale": 1.0},
+              {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}]
+    if repeat:
+        groups.append({"params": repeat, "weight_decay": 0.0, "lr_scale": tc.repeat_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98))
 
     def set_lr() -> None:
-        frac = (time.time() - t_start) / (tc.schedule_minutes * 60) if tc.schedule_minutes > 0 else 0.0
+        frac = par.elapsed(t_start) / (tc.schedule_minutes * 60) if tc.schedule_minutes > 0 else 0.0
         f = lr_factor(step, total, warmup, tc.min_lr_ratio, frac)
         for group in opt.param_groups:
-            group["lr"] = tc.lr * f
+            group["lr"] = tc.lr * f * group["lr_scale"]
     # "complete": False for an epoch the schedule cut short (its loss covers only the steps run)
     hist: dict = {"epoch": [], "loss": [], "val_ndcg10": [], "seconds": [], "complete": [], "best_epoch": 0,
                   "best_val": -1.0}
     best_state = copy.deepcopy(model.state_dict())
+    occ_tables: dict = {}  # the repeat head's per-sequence occurrence tables, built once
     bad = 0
     t_start = time.time()
     step = 0
@@ -133,18 +159,25 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             wins_b = resample_windows(batches[bi], seqs, tc.random_window_prob, rng)
             samples = [make_sample(seqs[k], a, e, cfg.num_time_buckets, rng, context, tc.context_prob,
                                    tc.cut_fraction) for k, a, e in wins_b]
+            if tc.drop_type_prob > 0 or tc.drop_time_prob > 0:
+                for s in samples:
+                    s.drop_fields(rng.random() < tc.drop_type_prob, rng.random() < tc.drop_time_prob)
             batch = collate(samples, cfg.image_dim)
             seen = (loss_rows_seen(batch, first_seen(wins_b, seqs, cfg.num_items), tc.event_loss)
-                    if tc.exclude_seen else None)
+                    if tc.exclude_seen is True else None)
+            pairs = (batch_pairs(wins_b, samples, seqs, batch, tc.event_loss, cfg.num_time_buckets,
+                                 cfg.num_event_types, occ_tables) if model.repeat is not None else None)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=tc.bf16_autocast):
-                h = encode_batch(model, batch)
+                h = fwd(encode_batch, batch)
                 u = model.user_vectors(group_readout(model, batch, h)[batch.group_real])
                 tgt = batch.targets[batch.group_real]
                 if tc.event_loss:
                     ev = batch.event_rows()
                     u = torch.cat([u, model.user_vectors(h[:, :batch.rows.shape[1]][ev])])
                     tgt = torch.cat([tgt, batch.event_targets[ev]])
-            loss = ce_loss(model, u.float(), tgt, tc.bf16_logits, seen)
+            u = u.float()
+            loss = ce_loss(model, u, tgt, tc.bf16_logits, seen, None if pairs is None else pairs.extra(model, u))
+            loss, step_loss = par.global_loss(loss, len(tgt), t_start)
             opt.zero_grad(set_to_none=True)
             set_lr()
             loss.backward()
@@ -152,14 +185,14 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
             opt.step()
             step += 1
-            tot += loss.item()
+            tot += step_loss
             cnt += 1
             bar.set_postfix(loss=f"{tot / cnt:.4f}")
-            if tc.schedule_minutes > 0 and time.time() - t_start > tc.schedule_minutes * 60:
+            if tc.schedule_minutes > 0 and par.elapsed(t_start) > tc.schedule_minutes * 60:
                 break
         secs = time.time() - t0
         val = float("nan")
-        out_of_time = tc.schedule_minutes > 0 and time.time() - t_start > tc.schedule_minutes * 60
+        out_of_time = tc.schedule_minutes > 0 and par.elapsed(t_start) > tc.schedule_minutes * 60
         if validate is not None and (epoch % tc.eval_every == 0 or epoch == tc.epochs or out_of_time):
             model.eval()
             val = validate(model)
@@ -185,7 +218,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         if out_of_time:
             log(f"stopping: the {tc.schedule_minutes} min schedule is complete")
             break
-        if tc.max_minutes > 0 and time.time() - t_start > tc.max_minutes * 60:
+        if tc.max_minutes > 0 and par.elapsed(t_start) > tc.max_minutes * 60:
             log(f"stopping: wall-clock cap of {tc.max_minutes} min reached")
             break
     if validate is not None:
@@ -195,6 +228,24 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     return hist
 
 
+def resolve_auto(tc: TrainConfig, data_exclude: bool) -> list[str]:
+    """Replace the "auto" settings of `tc` by the data's decision (`data.decide_exclude_seen`):
+    exclude_seen = the data's; repeat_head = not exclude_seen. Returns the names resolved."""
+    done = []
+    if tc.exclude_seen == "auto":
+        tc.exclude_seen = data_exclude
+        done.append("exclude_seen")
+    if tc.repeat_head == "auto":
+        tc.repeat_head = tc.exclude_seen is not True
+        done.append("repeat_head")
+    for key in ("exclude_seen", "repeat_head"):
+        if not isinstance(getattr(tc, key), bool):
+            raise ValueError(f"train.{key} must be true, false or \"auto\", got {getattr(tc, key)!r}")
+    if tc.exclude_seen and tc.repeat_head:
+        raise ValueError("train.repeat_head needs seen items in the softmax: it cannot go with exclude_seen")
+    return done
+
+
 # ---- the CLI: dataset -> trained bundle -------------------------------------------------------
 
 def load_config(path: str) -> dict:
@@ -202,48 +253,80 @@ def load_config(path: str) -> dict:
         return json.load(f)
 
 
-def build_model_config(conf: dict, num_items: int, vocab_size: int) -> ModelConfig:
+def build_model_config(conf: dict, num_items: int, vocab_size: int, repeat_head: bool = False) -> ModelConfig:
     """The bundle's config: the config file's `model` object, the dataset's sizes, and
     `exclude_seen` when the model is trained with `train.exclude_seen` (its scores of seen items
-    mean nothing, so the bundle tells every server to leave them out)."""
+    mean nothing, so the bundle tells every server to leave them out); format_version 3 with
+    `repeat_head`. `train.exclude_seen` must be resolved (a bool) by then."""
     m = dict(conf.get("model", {}))
-    m.setdefault("exclude_seen", bool(conf.get("train", {}).get("exclude_seen", False)))
+    m.setdefault("exclude_seen", conf.get("train", {}).get("exclude_seen", False) is True)
+    if repeat_head:
+        m["format_version"] = REPEAT_FORMAT_VERSION
     return ModelConfig(num_items=num_items, text_vocab_size=vocab_size, name=conf.get("name", "default"),
                        version=conf.get("version", time.strftime("%Y-%m-%d")), **m)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .bundle import export_bundle
-    from .data import build_vocab, leave_one_out, load_dataset
+    from .data import build_vocab, decide_exclude_seen, leave_one_out, load_dataset
     from .evaluate import build_cases, default_data_root, evaluate, format_table, full_ranking
     from .tokenizer import tokenize, vocab_index
 
     ap = argparse.ArgumentParser(description="Train a FuseRank model and export its bundle.")
-    ap.add_argument("--config", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="a training config (configs/*.json): reproduces a shipped bundle")
+    src.add_argument("--data", help="an interactions file (`user item [type] [timestamp]`, CSV or whitespace, "
+                                    "header optional): settings chosen from the data (fuserank/autoconfig.py)")
+    ap.add_argument("--items", default=None, help="with --data: an item text CSV (id first, text last, "
+                                                  "`|`-separated genres allowed)")
+    ap.add_argument("--minutes", type=float, default=60.0, help="with --data: the time budget")
     ap.add_argument("--out", required=True, help="bundle folder to write")
     ap.add_argument("--data-root", default=default_data_root())
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    conf = load_config(args.config)
+    t_all = time.time()
+    dist = init_distributed()  # None unless launched by torchrun (WORLD_SIZE set)
+    rank0 = dist is None or dist.is_main  # rank 0 alone writes files and prints
+    if args.config:
+        conf = load_config(args.config)
+        ds = load_dataset(conf["data"], args.data_root)
+    else:
+        from .autoconfig import auto_config, sniff_interactions
+        spec: dict = {"name": Path(args.data).stem, "interactions": sniff_interactions(args.data)}
+        if args.items:
+            spec["items"] = {"path": args.items, "sep": ",", "id_col": 0, "text_col": -1}
+        ds = load_dataset(spec, args.data_root)
+        conf = {**auto_config(ds, args.minutes, Path(args.out).name), "data": spec}
+        args.config = str(Path(args.out) / "train-config.json")
     tc = TrainConfig(**conf.get("train", {}))
     if args.epochs is not None:
         tc.epochs = args.epochs
     torch.set_num_threads(tc.threads)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank0:
+        out.mkdir(parents=True, exist_ok=True)
+    if args.data and rank0:  # the settings the data chose, so that --config reproduces the run
+        Path(args.config).write_text(json.dumps(conf, indent=2) + "\n")
     log_lines: list[str] = []
 
     def log(msg: str) -> None:
-        print(msg, flush=True)
+        if rank0:
+            print(msg, flush=True)
         log_lines.append(msg)
 
-    t_all = time.time()
-    ds = load_dataset(conf["data"], args.data_root)
     vocab = build_vocab(ds.item_text.get(i, "") for i in ds.catalogue)
     vindex = vocab_index(vocab)
     item_ids = [0, -1] + list(ds.catalogue)
-    cfg = build_model_config(conf, len(item_ids), len(vocab))
+    data_exclude, rate = decide_exclude_seen(ds)
+    decisions = resolve_auto(tc, data_exclude)
+    conf = {**conf, "train": {**conf.get("train", {}), "exclude_seen": tc.exclude_seen}}
+    log(f"training data: {rate * 100:.1f}% of events return to an item the user had; "
+        f"exclude_seen {tc.exclude_seen}, repeat head {tc.repeat_head}"
+        + (f" ({', '.join(decisions)} decided from the data)" if decisions else ""))
+    cfg = build_model_config(conf, len(item_ids), len(vocab), repeat_head=tc.repeat_head is True)
+    # the evaluation protocol leaves seen items out when the bundle does or the data never repeat
+    eval_exclude = cfg.exclude_seen or data_exclude
     torch.manual_seed(tc.seed)
     model = FuseRankModel(cfg)
     model.set_item_ids(item_ids)
@@ -270,29 +353,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_search = build_cases(ds, "val", vocab, with_query=True) if tc.val_metric == "full+search" else []
 
     def validate(m: FuseRankModel) -> float:
-        full = full_ranking(m, val_cases).ndcg10
+        full = full_ranking(m, val_cases, exclude_seen=eval_exclude).ndcg10
         if not val_search:
             return full
-        return 0.5 * (full + full_ranking(m, val_search).ndcg10)
+        return 0.5 * (full + full_ranking(m, val_search, exclude_seen=eval_exclude).ndcg10)
 
+    if dist is not None:
+        log(f"distributed: {dist.world} processes ({dist.backend}), global batch {tc.batch_size}, "
+            f"{tc.batch_size / dist.world:g} windows per process")
     hist = train_model(model, seqs, tc, context if ds.item_text else None, validate, log,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress and rank0, dist=dist)
+    if dist is not None:  # training is over: rank 0 evaluates and writes, the others leave
+        dist.close()
+        if not rank0:
+            return 0
     train_secs = hist["train_seconds"]
     plot_curve(hist, out / "learning-curve.png", f"{ds.name}: validation NDCG@10 and loss per epoch")
 
     log("evaluating the best epoch on the test split ...")
     modes = conf.get("eval_modes", ["full", "sampled", "search"])
-    test = evaluate(model, ds, vocab, "test", modes)
-    val = evaluate(model, ds, vocab, "val", [m for m in modes if m != "sampled"])
-    rows = {f"test {k}": test[k] for k in ("full", "sampled", "search") if k in test}
-    rows.update({f"val {k}": val[k] for k in ("full", "search") if k in val})
+    test = evaluate(model, ds, vocab, "test", modes, exclude_seen=eval_exclude, with_baselines=True)
+    val = evaluate(model, ds, vocab, "val", [m for m in modes if m != "sampled"], exclude_seen=eval_exclude,
+                   with_baselines=True)
+    rows = {f"test {k}": test[k] for k in ("full", "sampled", "search", "recency", "popularity") if k in test}
+    rows.update({f"val {k}": val[k] for k in ("full", "search", "recency", "popularity") if k in val})
     table = format_table(rows)
     log(table)
+    if "paired_vs_recency" in test:
+        pr = test["paired_vs_recency"]
+        log(f"test NDCG@10 model / recency: {pr['ratio']:.3f}x (paired difference {pr['ndcg@10_diff']:+.4f} "
+            f"+- {pr['ndcg@10_diff_se']:.4f})")
     if "search_lift" in test:
         log(f"search-mode lift (test NDCG@10): {test['search_lift'] * 100:.1f}%")
 
     card = model_card(conf, args, ds, cfg, tc, hist, test, val, table, train_secs, n_params,
-                      time.time() - t_all)
+                      time.time() - t_all, repeat_rate=rate, decisions=decisions, eval_exclude=eval_exclude)
+    if dist is not None:
+        card += dist.card_section(tc.batch_size)
     export_bundle(model, cfg, item_ids, vocab, out, card)
     (out / "metrics.json").write_text(json.dumps({"test": test, "val": val, "history": hist,
                                                   "train_seconds": train_secs}, indent=2) + "\n")

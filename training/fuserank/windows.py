@@ -54,6 +54,19 @@ class Sample:
     next_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (L,) item after each event
     texts: list[list[int]] = field(default_factory=list)            # (G,) token ids per group
     images: list[list[list[float]]] = field(default_factory=list)   # (G,) image vectors per group
+    types_dropped: bool = False   # every event type is 0 (unspecified), as a client that sends none
+    times_dropped: bool = False   # every timestamp is unknown (all time buckets 0), likewise
+
+    def drop_fields(self, types: bool, times: bool) -> None:
+        """Make this sample what a client that sends no event types (`types`) or no timestamps
+        (`times`) would send: types 0; event and [RANK] time buckets 0 (docs/model-format.md)."""
+        if types:
+            self.types = np.zeros_like(self.types)
+            self.types_dropped = True
+        if times:
+            self.buckets = np.zeros_like(self.buckets)
+            self.rank_buckets = np.zeros_like(self.rank_buckets)
+            self.times_dropped = True
 
 
 def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng: np.random.Generator,

@@ -89,3 +89,49 @@ def test_ml_latest_small_preset() -> None:
     u = ds.users[0]
     assert u.ts_ms == sorted(u.ts_ms) and u.ts_ms[0] > 0 and u.ts_ms[0] % 1000 == 0
     assert ds.item_text[1] == "adventure animation children comedy fantasy"
+
+
+def test_typed_events_from_a_taobao_style_csv(tmp_path) -> None:
+    """behavior_type names become EventType numbers (pv VIEW 1, cart ADD_TO_CART 3, buy PURCHASE 4,
+    fav FAVORITE 7); numbers pass through; an unknown name names the file and line."""
+    from fuserank.data import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW
+    p = tmp_path / "ub.csv"
+    p.write_text("user_id,item_id,category_id,behavior_type,timestamp\n"
+                 "1,10,5,pv,1511544070\n1,10,5,cart,1511544080\n1,11,5,fav,1511544075\n"
+                 "2,12,6,buy,1511544000\n2,13,6,4,1511544001\n")
+    users = load_interactions(str(p), sep=",", user_col=0, item_col=1, type_col=3, ts_col=4, header=True)
+    assert users[0].items == [10, 11, 10]  # sorted by time
+    assert users[0].types == [EVENT_VIEW, EVENT_FAVORITE, EVENT_ADD_TO_CART]
+    assert users[1].types == [EVENT_PURCHASE, EVENT_PURCHASE]
+    p.write_text("user_id,item_id,category_id,behavior_type,timestamp\n1,10,5,like,1511544070\n")
+    with pytest.raises(DataError, match=r"ub.csv:2.*like"):
+        load_interactions(str(p), sep=",", user_col=0, item_col=1, type_col=3, ts_col=4, header=True)
+
+
+def test_exclude_seen_is_decided_by_the_repeat_rate() -> None:
+    from fuserank.data import Dataset, UserEvents, decide_exclude_seen, repeat_rate
+
+    def ds(seqs):
+        users = [UserEvents(u, items, [0] * len(items), [1] * len(items)) for u, items in enumerate(seqs, 1)]
+        return Dataset("x", users, sorted({i for s in seqs for i in s}), {}, False)
+
+    # training parts (all but the last two): [1, 2, 1, 3] has 1 repeat in 3 events after the first
+    shop = ds([[1, 2, 1, 3, 9, 9], [4, 5, 6, 7, 8, 8]])
+    assert repeat_rate(shop) == pytest.approx(1 / 6)
+    assert decide_exclude_seen(shop) == (False, pytest.approx(1 / 6))
+    movies = ds([[1, 2, 3, 4, 5, 1], [6, 7, 8, 9]])   # the repeat is the test target: not training
+    assert decide_exclude_seen(movies) == (True, 0.0)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(DATA, "taobao-sample")), reason="no shared data")
+def test_taobao_preset() -> None:
+    from fuserank.data import decide_exclude_seen
+    ds = load_dataset("taobao-sample", DATA)
+    assert (len(ds.users), len(ds.catalogue)) == (814, 55233) and ds.has_timestamps and not ds.item_text
+    counts = {}
+    for u in ds.users:
+        for t in u.types:
+            counts[t] = counts.get(t, 0) + 1
+    assert counts == {1: 75693, 3: 4494, 7: 2351, 4: 1749}  # the README's pv, cart, fav, buy
+    exclude, rate = decide_exclude_seen(ds)
+    assert not exclude and rate > 0.2

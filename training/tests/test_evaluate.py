@@ -126,3 +126,23 @@ def test_evaluate_reports_every_protocol_and_compare_flags_differences() -> None
     other = {k: dict(v) if isinstance(v, dict) else v for k, v in out.items()}
     other["full"]["ndcg@10"] += 2e-3
     assert compare(out, other) == [f"full/ndcg@10: pytorch {out['full']['ndcg@10']} swift {other['full']['ndcg@10']}"]
+
+
+def test_recency_and_popularity_baselines() -> None:
+    """recency = the user's items newest first, then popularity; the exact tie rule on the rest."""
+    from fuserank.evaluate import baselines
+    # training parts: user 1 [5, 6], user 2 [5, 7, 6], user 3 [5, 8]; popularity 5:3, 6:2, 7:1, 8:1
+    users = [UserEvents(1, [5, 6, 9, 6], [0] * 4, [1] * 4),   # test target 6: seen
+             UserEvents(2, [5, 7, 6, 8, 5], [0] * 5, [1] * 5),  # target 5: seen, the oldest of 4
+             UserEvents(3, [5, 8, 7, 10], [0] * 4, [1] * 4)]    # target 10: unseen, popularity 0
+    ds = Dataset("toy", users, [5, 6, 7, 8, 9, 10], {}, False)
+    kept = baselines(ds, "test", exclude_seen=False)
+    # user 1 input [5, 6, 9]: recency 9, 6, 5 -> target 6 at position 2
+    # user 2 input [5, 7, 6, 8]: recency 8, 6, 7, 5 -> target 5 at position 4
+    # user 3 input [5, 8, 7]: recency 7, 8, 5, then 6 (pop 2), then 9 and 10 tied (pop 0) -> 5 or 6
+    want = np.mean([1 / math.log2(3), 1 / math.log2(5), 0.5 * (1 / math.log2(6) + 1 / math.log2(7))])
+    assert kept["recency"].ndcg10 == pytest.approx(want)
+    assert kept["recency"].ndcg10_se > 0
+    # with seen items left out (the target stays) recency has nothing of its own: it is popularity
+    excl = baselines(ds, "test", exclude_seen=True)
+    assert excl["recency"].ndcg10 == pytest.approx(excl["popularity"].ndcg10)

@@ -152,6 +152,7 @@ def test_config_json_round_trip_and_errors():
     for bad in (1, "true", None):
         with pytest.raises(ConfigError):
             ModelConfig.from_json({**data, "exclude_seen": bad})
-    for bad in (0, 3, True, "2"):
+    assert ModelConfig.from_json({**data, "format_version": 3}).has_repeat_head  # the repeat head
+    for bad in (0, 4, True, "2"):
         with pytest.raises(ConfigError):
             ModelConfig.from_json({**data, "format_version": bad})

@@ -23,6 +23,7 @@ typedef struct Fuserank__V1__ReplyHeader__TrailersEntry Fuserank__V1__ReplyHeade
 typedef struct Fuserank__V1__Event Fuserank__V1__Event;
 typedef struct Fuserank__V1__Embedding Fuserank__V1__Embedding;
 typedef struct Fuserank__V1__RankRequest Fuserank__V1__RankRequest;
+typedef struct Fuserank__V1__EventContribution Fuserank__V1__EventContribution;
 typedef struct Fuserank__V1__ScoredItem Fuserank__V1__ScoredItem;
 typedef struct Fuserank__V1__RankReply Fuserank__V1__RankReply;
 typedef struct Fuserank__V1__HealthRequest Fuserank__V1__HealthRequest;
@@ -63,7 +64,12 @@ typedef enum _Fuserank__V1__EventType {
   FUSERANK__V1__EVENT_TYPE__ADD_TO_CART = 3,
   FUSERANK__V1__EVENT_TYPE__PURCHASE = 4,
   FUSERANK__V1__EVENT_TYPE__SEARCH = 5,
-  FUSERANK__V1__EVENT_TYPE__RATE = 6
+  FUSERANK__V1__EVENT_TYPE__RATE = 6,
+  /*
+   * Added the item to a favourites / wish list (Taobao's "fav"). New numbers are appended, never
+   * renumbered; a model accepts the types below its config's num_event_types (7: 0..6, 8: 0..7).
+   */
+  FUSERANK__V1__EVENT_TYPE__FAVORITE = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FUSERANK__V1__EVENT_TYPE)
 } Fuserank__V1__EventType;
 
@@ -202,10 +208,56 @@ struct  Fuserank__V1__RankRequest
    * appended after text_tokens.
    */
   char *query;
+  /*
+   * Per-session prefix cache key (empty = no cache). A later request of the same session whose
+   * events extend the cached ones (same items, types and times, in order, plus new ones at the
+   * end, at most max_events in all) computes only the new events and the read-out; the reply is
+   * the same as without the cache. See docs/wire.md.
+   */
+  char *session_id;
+  /*
+   * Business filters. Items never to return (e.g. bought long ago, beyond the events sent):
+   * applies to catalogue ranking and to candidates.
+   */
+  size_t n_exclude_items;
+  int64_t *exclude_items;
+  /*
+   * Rank only within these items (e.g. a category page), with catalogue semantics: top_k 0 takes
+   * the server default, exclude_seen and the bundle's exclude_seen apply, ids the model does not
+   * know come back in unknown_candidates. Not together with candidates (INVALID_ARGUMENT).
+   */
+  size_t n_restrict_to;
+  int64_t *restrict_to;
+  /*
+   * Explanations (docs/explanations.md): for each returned item, up to this many events of
+   * `events` that raised its score, strongest first, in ScoredItem.reasons. 0 = off; at most 32.
+   * (Field numbers from 20 on: other branches append below 20.)
+   */
+  uint32_t explain_events;
 };
 #define FUSERANK__V1__RANK_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_request__descriptor) \
-    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
+
+
+/*
+ * One reason of a ScoredItem: an event of the request and how much it raised the item's score.
+ */
+struct  Fuserank__V1__EventContribution
+{
+  ProtobufCMessage base;
+  /*
+   * 0-based index in RankRequest.events as sent (an event dropped by truncation never appears).
+   */
+  uint32_t event_index;
+  /*
+   * The item's score minus its score without that event (> 0; logit units).
+   */
+  float weight;
+};
+#define FUSERANK__V1__EVENT_CONTRIBUTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__event_contribution__descriptor) \
+    , 0, 0 }
 
 
 struct  Fuserank__V1__ScoredItem
@@ -213,10 +265,16 @@ struct  Fuserank__V1__ScoredItem
   ProtobufCMessage base;
   int64_t item_id;
   float score;
+  /*
+   * Filled when RankRequest.explain_events > 0: strongest first, at most explain_events.
+   * (Field numbers from 10 on: other branches append below 10.)
+   */
+  size_t n_reasons;
+  Fuserank__V1__EventContribution **reasons;
 };
 #define FUSERANK__V1__SCORED_ITEM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__scored_item__descriptor) \
-    , 0, 0 }
+    , 0, 0, 0,NULL }
 
 
 struct  Fuserank__V1__RankReply
@@ -402,6 +460,25 @@ Fuserank__V1__RankRequest *
 void   fuserank__v1__rank_request__free_unpacked
                      (Fuserank__V1__RankRequest *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__EventContribution methods */
+void   fuserank__v1__event_contribution__init
+                     (Fuserank__V1__EventContribution         *message);
+size_t fuserank__v1__event_contribution__get_packed_size
+                     (const Fuserank__V1__EventContribution   *message);
+size_t fuserank__v1__event_contribution__pack
+                     (const Fuserank__V1__EventContribution   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__event_contribution__pack_to_buffer
+                     (const Fuserank__V1__EventContribution   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__EventContribution *
+       fuserank__v1__event_contribution__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__event_contribution__free_unpacked
+                     (Fuserank__V1__EventContribution *message,
+                      ProtobufCAllocator *allocator);
 /* Fuserank__V1__ScoredItem methods */
 void   fuserank__v1__scored_item__init
                      (Fuserank__V1__ScoredItem         *message);
@@ -539,6 +616,9 @@ typedef void (*Fuserank__V1__Embedding_Closure)
 typedef void (*Fuserank__V1__RankRequest_Closure)
                  (const Fuserank__V1__RankRequest *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__EventContribution_Closure)
+                 (const Fuserank__V1__EventContribution *message,
+                  void *closure_data);
 typedef void (*Fuserank__V1__ScoredItem_Closure)
                  (const Fuserank__V1__ScoredItem *message,
                   void *closure_data);
@@ -611,6 +691,7 @@ extern const ProtobufCMessageDescriptor fuserank__v1__reply_header__trailers_ent
 extern const ProtobufCMessageDescriptor fuserank__v1__event__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__embedding__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__rank_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__event_contribution__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__rank_reply__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__health_request__descriptor;

@@ -4,6 +4,9 @@ import Foundation
 public final class ModelBundle: Sendable {
     /// The bundle folder.
     public let path: String
+    /// Unique to this load of a bundle in this process (caches keyed by model use it: a reloaded
+    /// bundle never reuses another load's states).
+    public let loadID: UInt64 = ModelBundle.nextLoadID()
     /// The hyperparameters from `config.json`.
     public let config: ModelConfig
     /// The text vocabulary from `vocab.txt`.
@@ -67,13 +70,17 @@ public final class ModelBundle: Sendable {
     /// The catalogue row of an external item id, or nil for an unknown id.
     public func row(ofItem id: Int64) -> Int? { rowOfItem[id].map(Int.init) }
 
-    /// Checks a query against the model (event types, text ids, images, top_k).
+    /// Checks a query against the model (event types, text ids, images, top_k, explain_events).
     /// - Parameter query: the decoded request.
     /// - Returns: the query, now accepted by this bundle's rankers.
     /// - Throws: ``InputError`` for the first offending field.
     @discardableResult
     public func validate(_ query: RankQuery) throws -> ValidatedQuery {
         if query.topK < 0 { throw InputError.negativeTopK(query.topK) }
+        if !query.restrictTo.isEmpty && !query.candidates.isEmpty { throw InputError.restrictWithCandidates }
+        if !(0...RankQuery.maxExplainEvents).contains(query.explainEvents) {
+            throw InputError.explainEvents(query.explainEvents, limit: RankQuery.maxExplainEvents)
+        }
         for (i, e) in query.events.enumerated() where e.type < 0 || Int(e.type) >= config.numEventTypes {
             throw InputError.eventType(index: i, type: e.type, limit: config.numEventTypes)
         }
@@ -152,6 +159,25 @@ public final class ModelBundle: Sendable {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+extension ModelBundle {
+    private static let loadCounter = LoadCounter()
+
+    fileprivate static func nextLoadID() -> UInt64 { loadCounter.next() }
+}
+
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class LoadCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
     }
 }
 

@@ -6,10 +6,11 @@
 public struct ModelConfig: Sendable, Codable, Equatable {
     /// The `format` value every bundle carries.
     public static let formatName = "fuserank-bundle"
-    /// The `format_version` values this library reads: 1, and 2 (behaviour tokens scale the item
+    /// The `format_version` values this library reads: 1, 2 (behaviour tokens scale the item
     /// embedding by `sqrt(d_model)`, `[RANK]` adds `rank_pos_emb[E]`, E = kept events, and the
-    /// read-out adds the newest behaviour token's state to `[RANK]`'s).
-    public static let supportedFormatVersions = 1...2
+    /// read-out adds the newest behaviour token's state to `[RANK]`'s), and 3 (format 2 plus the
+    /// repeat head: a learned score bonus for the items a request has already seen).
+    public static let supportedFormatVersions = 1...3
     /// The newest format version, the default for configurations built in code.
     public static let latestFormatVersion = 2
 
@@ -154,6 +155,9 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// Whether `[RANK]` carries a position (`rank_pos_emb`, format_version 2 and later).
     public var hasRankPosition: Bool { formatVersion >= 2 }
 
+    /// Whether seen items get the repeat head's score bonus (format_version 3).
+    public var hasRepeatHead: Bool { formatVersion >= 3 }
+
     /// Whether the user vector also reads the newest behaviour token's state (format_version 2 and later).
     public var readsNewestEvent: Bool { formatVersion >= 2 }
 
@@ -183,7 +187,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             check(maxImages, "max_images", 0...65_536),
             check(imageDim, "image_dim", 0...65_536),
             check(numItems, "num_items", 2...limit),
-            check(numEventTypes, "num_event_types", 1...65_536),
+            check(numEventTypes, "num_event_types", 1...(hasRepeatHead ? 64 : 65_536)),  // repeat head: a 64-bit type set
             check(textVocabSize, "text_vocab_size", 2...limit),
             check(numTimeBuckets, "num_time_buckets", 3...65_536),
             layerNormEps.isFinite && layerNormEps > 0 ? nil : "layer_norm_eps is \(layerNormEps), expected > 0",

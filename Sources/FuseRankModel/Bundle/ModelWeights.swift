@@ -10,6 +10,15 @@ struct LayerWeights {
     let downB: UnsafeBufferPointer<Float>           // (d_model,)
 }
 
+/// The repeat head (format_version 3), viewed in the memory map.
+struct RepeatWeights {
+    let rank: UnsafeBufferPointer<Float>       // (16,) by recency-rank bucket
+    let count: UnsafeBufferPointer<Float>      // (8,) by event-count bucket
+    let eventType: UnsafeBufferPointer<Float>  // (num_event_types,) summed over the item's event types
+    let time: UnsafeBufferPointer<Float>       // (num_time_buckets,) by time since the item's newest event
+    let gate: UnsafeBufferPointer<Float>       // (d_model,) u . gate: the user's propensity to return
+}
+
 /// Every tensor of a bundle as a typed view into the memory-mapped safetensors file (no copies).
 ///
 /// `@unchecked Sendable`: the views point into a `PROT_READ` mapping that is never written; the
@@ -30,6 +39,7 @@ struct ModelWeights: @unchecked Sendable {
     let rankPosEmb: UnsafeBufferPointer<Float>?    // (max_events + 1, d_model); nil before format_version 2
     let layers: [LayerWeights]                     // n_layers
     let finalNormW, finalNormB: UnsafeBufferPointer<Float>  // (d_model,)
+    let repeatHead: RepeatWeights?                 // nil before format_version 3
 
     /// Checks the file against the tensors `config` implies and views each one.
     /// - Throws: ``BundleError`` for a missing, unexpected, mistyped or misshapen tensor.
@@ -75,5 +85,10 @@ struct ModelWeights: @unchecked Sendable {
         }
         finalNormW = f(TensorLayout.finalNormW)
         finalNormB = f(TensorLayout.finalNormB)
+        repeatHead = config.hasRepeatHead
+            ? RepeatWeights(rank: f(TensorLayout.repeatRank), count: f(TensorLayout.repeatCount),
+                            eventType: f(TensorLayout.repeatEventType), time: f(TensorLayout.repeatTime),
+                            gate: f(TensorLayout.repeatGate))
+            : nil
     }
 }

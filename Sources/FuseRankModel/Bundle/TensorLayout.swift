@@ -41,6 +41,15 @@ public enum TensorLayout {
     static let rankPosEmb = "rank_pos_emb.weight"
     static let finalNormW = "final_norm.weight"
     static let finalNormB = "final_norm.bias"
+    static let repeatRank = "repeat.rank"
+    static let repeatCount = "repeat.count"
+    static let repeatEventType = "repeat.event_type"
+    static let repeatTime = "repeat.time"
+    static let repeatGate = "repeat.gate"
+    /// Rows of `repeat.rank`: recency-rank buckets of a seen item (docs/model-format.md "Repeat head").
+    public static let repeatRankBuckets = 16
+    /// Rows of `repeat.count`: event-count buckets of a seen item.
+    public static let repeatCountBuckets = 8
 
     /// Every tensor a bundle with `config` must hold, and nothing else.
     /// - Parameter config: a configuration that passed validation.
@@ -80,6 +89,15 @@ public enum TensorLayout {
         }
         specs.append(Spec(name: finalNormW, dtype: .f32, shape: [d]))
         specs.append(Spec(name: finalNormB, dtype: .f32, shape: [d]))
+        if config.hasRepeatHead {
+            specs += [
+                Spec(name: repeatRank, dtype: .f32, shape: [repeatRankBuckets]),
+                Spec(name: repeatCount, dtype: .f32, shape: [repeatCountBuckets]),
+                Spec(name: repeatEventType, dtype: .f32, shape: [config.numEventTypes]),
+                Spec(name: repeatTime, dtype: .f32, shape: [config.numTimeBuckets]),
+                Spec(name: repeatGate, dtype: .f32, shape: [d]),
+            ]
+        }
         return specs
     }
 }

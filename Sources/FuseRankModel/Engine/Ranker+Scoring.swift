@@ -34,7 +34,7 @@ extension Ranker {
         // Gather the user vectors of the catalogue queries and score them in one GEMM.
         var catalogueRow = [Int](repeating: -1, count: queries.count)
         var nCatalogue = 0
-        for (b, query) in queries.enumerated() where query.candidates.isEmpty {
+        for (b, query) in queries.enumerated() where query.candidates.isEmpty && query.restrictTo.isEmpty {
             (s.catalogueUsers + nCatalogue * d).update(from: s.users + b * d, count: d)
             catalogueRow[b] = nCatalogue
             nCatalogue += 1
@@ -42,10 +42,14 @@ extension Ranker {
         var shortlist = 0
         if nCatalogue > 0 {
             if let quantized {
-                shortlist = queries.map { $0.candidates.isEmpty ? int8Shortlist($0) ?? 0 : 0 }.max() ?? 0
+                shortlist = queries.indices.map { catalogueRow[$0] >= 0 ? int8Shortlist(queries[$0]) ?? 0 : 0 }.max() ?? 0
                 if shortlist > 0 { shortlistCatalogueInt8(quantized, count: nCatalogue, shortlist: shortlist) }
             } else {
                 scoreCatalogue(s.catalogueUsers, count: nCatalogue)
+                for (b, query) in queries.enumerated() where catalogueRow[b] >= 0 {  // format 3: seen items' bonus
+                    addRepeatBonuses(query, user: s.catalogueUsers + catalogueRow[b] * d,
+                                     catalogueScores: s.catalogue + catalogueRow[b] * bundle.catalogueSize)
+                }
             }
         }
         return queries.enumerated().map { b, query in
@@ -61,6 +65,7 @@ extension Ranker {
                     // scores = item_bias + item_emb @ u
                     matvec(scores, weights.itemEmb.baseAddress! + 2 * d, s.catalogueUsers + row * d,
                            m: bundle.catalogueSize, k: d, lda: d, beta: 1)
+                    addRepeatBonuses(query, user: s.catalogueUsers + row * d, catalogueScores: scores)  // format 3
                     return rankCatalogue(query, scores: scores)
                 }
                 return rankShortlist(query, rows: s.shortlist + row * shortlist, count: min(shortlist, bundle.catalogueSize),
@@ -79,6 +84,7 @@ extension Ranker {
         if query.excludeSeen || config.excludeSeen {
             for e in query.events { if let row = bundle.rowOfItem[e.itemID] { scores[Int(row) - 2] = .nan } }
         }
+        for id in query.excludeItems { if let row = bundle.rowOfItem[id] { scores[Int(row) - 2] = .nan } }
         // The k best in one pass over the scores (dropped items never kept), then sorted.
         let kept = fr_top_indices(scores, n, query.topK == 0 ? n : min(query.topK, n), state.order)
         var top = UnsafeMutableBufferPointer(start: state.order, count: kept)
@@ -91,7 +97,7 @@ extension Ranker {
     /// for, or more than ``maxShortlist``).
     private func int8Shortlist(_ query: RankQuery) -> Int? {
         guard query.topK > 0 else { return nil }
-        let dropped = (query.excludeSeen || config.excludeSeen) ? query.events.count : 0
+        let dropped = ((query.excludeSeen || config.excludeSeen) ? query.events.count : 0) + query.excludeItems.count
         let size = max(256, 4 * query.topK) + dropped
         return size <= Self.maxShortlist ? size : nil
     }
@@ -117,50 +123,70 @@ extension Ranker {
     private func rankShortlist(_ query: RankQuery, rows: UnsafePointer<Int32>, count: Int, user: UnsafePointer<Float>) -> RankResult {
         let s = state
         let d = config.dModel
-        let excludeSeen = query.excludeSeen || config.excludeSeen
-        if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { s.mark[Int(row)] = 1 } }
-        }
+        let dropped = droppedRows(query, seen: query.excludeSeen || config.excludeSeen)
+        for row in dropped { s.mark[row] = 1 }
         var kept = 0
-        for i in 0..<count where s.mark[Int(rows[i]) + 2] == 0 {
-            let j = Int(rows[i])
+        func take(_ j: Int) {  // marks 2 = taken (1 = dropped)
             // score(row) = u . item_emb[row] + item_bias[row], row = column + 2
             s.candidateScores[j] = dot(user, weights.itemEmb.baseAddress! + (j + 2) * d, n: d) + weights.itemBias[j + 2]
-            s.order[kept] = rows[i]
+            s.order[kept] = Int32(j)
+            s.mark[j + 2] = 2
             kept += 1
         }
-        if excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { s.mark[Int(row)] = 0 } }
+        for i in 0..<count where s.mark[Int(rows[i]) + 2] == 0 { take(Int(rows[i])) }
+        // Format 3: the seen items' bonus is not in the 8-bit scores, so each of them is scored
+        // exactly here whether or not it made the shortlist.
+        for bonus in repeatBonuses(query, user: user) where s.mark[bonus.row] != 1 {
+            if s.mark[bonus.row] == 0 { take(bonus.row - 2) }
+            s.candidateScores[bonus.row - 2] += bonus.bonus
         }
+        for i in 0..<kept { s.mark[Int(s.order[i]) + 2] = 0 }
+        for row in dropped { s.mark[row] = 0 }
         let top = selectTop(s.order, count: kept, k: query.topK, scores: s.candidateScores)
         let ids = weights.itemIDs
         return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: s.candidateScores[Int($0)]) })
     }
 
-    /// Scores each known candidate once (first occurrence) and reports unknown ids in request order.
+    /// The catalogue rows a query must never return: its `exclude_items`, and its events' items
+    /// when `seen` (unknown ids have no row).
+    private func droppedRows(_ query: RankQuery, seen: Bool) -> [Int] {
+        var rows = query.excludeItems.compactMap { bundle.rowOfItem[$0].map(Int.init) }
+        if seen { rows += query.events.compactMap { bundle.rowOfItem[$0.itemID].map(Int.init) } }
+        return rows
+    }
+
+    /// Scores each known candidate once (first occurrence) and reports unknown ids in request
+    /// order. The candidates are `candidates`, or `restrict_to` (catalogue ranking within a list:
+    /// seen items are then left out as in catalogue ranking); `exclude_items` are never scored.
     private func rankCandidates(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
+        let s = state
         let d = config.dModel
+        let restricted = query.candidates.isEmpty
+        let dropped = droppedRows(query, seen: restricted && (query.excludeSeen || config.excludeSeen))
+        for row in dropped { s.mark[row] = 1 }
         var unknown: [Int64] = []
         var unknownSeen = Set<Int64>()
         var count = 0
-        for id in query.candidates {
+        for id in restricted ? query.restrictTo : query.candidates {
             guard let row32 = bundle.rowOfItem[id] else {
                 if unknownSeen.insert(id).inserted { unknown.append(id) }
                 continue
             }
             let row = Int(row32)
-            guard state.mark[row] == 0 else { continue }
-            state.mark[row] = 1
+            guard s.mark[row] == 0 else { continue }
+            s.mark[row] = 1
             // score(row) = u . item_emb[row] + item_bias[row]
-            state.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
-            state.order[count] = row32
+            s.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
+            s.order[count] = row32
             count += 1
         }
-        for i in 0..<count { state.mark[Int(state.order[i])] = 0 }
-        let top = selectTop(state.order, count: count, k: query.topK, scores: state.candidateScores)
+        for b in repeatBonuses(query, user: user) where s.mark[b.row] == 1 { s.candidateScores[b.row] += b.bonus }  // format 3
+        for i in 0..<count { s.mark[Int(s.order[i])] = 0 }
+        for row in dropped { s.mark[row] = 0 }
+        let top = selectTop(s.order, count: count, k: query.topK, scores: s.candidateScores)
         let ids = weights.itemIDs
         return RankResult(
-            items: top.map { ScoredItem(itemID: ids[Int($0)], score: state.candidateScores[Int($0)]) },
+            items: top.map { ScoredItem(itemID: ids[Int($0)], score: s.candidateScores[Int($0)]) },
             unknownCandidates: unknown)
     }
 }

@@ -17,13 +17,17 @@ public final class Ranker {
     let state: RunState
     /// The int8 table, on the int8 path.
     let quantized: QuantizedCatalogue?
+    /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
+    public let sessionCache: SessionCache?
 
     /// Creates a ranker and its scratch.
     /// - Parameters:
     ///   - bundle: the loaded model.
     ///   - maxBatch: the most queries one forward pass carries (at least 1).
     ///   - catalogueScoring: how to score the whole catalogue (default: by catalogue size).
-    public init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto) {
+    ///   - sessionCache: the cache that queries with a `sessionID` reuse and extend (shared by
+    ///     every ranker of a server); nil = every query is a full pass.
+    public init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto, sessionCache: SessionCache? = nil) {
         BLAS.applyDefault()
         self.bundle = bundle
         self.maxBatch = max(1, maxBatch)
@@ -32,15 +36,19 @@ public final class Ranker {
         self.state = RunState(config: bundle.config, maxBatch: self.maxBatch)
         self.catalogueScoring = catalogueScoring.resolved(catalogueSize: bundle.catalogueSize)
         self.quantized = self.catalogueScoring == .int8 ? bundle.quantizedCatalogue : nil
+        self.sessionCache = sessionCache
     }
 
-    /// Ranks queries in batched forward passes of up to ``maxBatch``.
+    /// Ranks queries in batched forward passes of up to ``maxBatch``; a query with
+    /// `explainEvents > 0` gets the reasons of each returned item (docs/explanations.md).
     /// - Parameter queries: queries this ranker's bundle validated.
     /// - Returns: one result per query, in query order.
     public func rank(_ queries: [ValidatedQuery]) -> [RankResult] {
         inPasses(queries) { pass in
             encode(pass)
-            return score(pass)
+            var results = score(pass)
+            if pass.contains(where: { $0.explainEvents > 0 }) { explain(pass, results: &results) }
+            return results
         }
     }
 

@@ -4,16 +4,18 @@ import CFuseRankKernels
 /// scoring write, allocated once, each with one meaning for the whole pass.
 ///
 /// Shapes use `T = maxBatch * maxSequenceLength` (every token of a full batch, requests
-/// concatenated), `R = 2 * maxBatch` (the read-out rows: one `[RANK]` and one newest-event row per
-/// request), `B = maxBatch`, `N = num_items`, `S = maxSequenceLength`.
+/// concatenated), `R = 2 * max(maxBatch, V)` (the read-out rows: one `[RANK]` and one newest-event
+/// row per request or deletion), `B = maxBatch`, `N = num_items`, `S = maxSequenceLength`,
+/// `L = n_layers`, `V = Explainer.maxDeletions` (the deletions of one explained request) and
+/// `D = Explainer.budgetRows` (the token rows they recompute, all together; `D <= S`).
 /// Not `Sendable`: it belongs to the ranker's thread.
 final class RunState {
     // Every token (layers 0 ..< L-1).
     let x: UnsafeMutablePointer<Float>          // (T, d_model) residual stream
     let xn: UnsafeMutablePointer<Float>         // (T, d_model) norm1(x): the attention input
     let q: UnsafeMutablePointer<Float>          // (T, d_model) queries
-    let k: UnsafeMutablePointer<Float>          // (T, d_model) keys (the last layer too: read-out rows attend to them)
-    let v: UnsafeMutablePointer<Float>          // (T, d_model) values (likewise)
+    let keys: UnsafeMutablePointer<Float>       // (L, T, d_model) keys of every layer (kept: explanations reuse them)
+    let values: UnsafeMutablePointer<Float>     // (L, T, d_model) values of every layer (likewise)
     let att: UnsafeMutablePointer<Float>        // (T, d_model) attention output, heads concatenated
     let h: UnsafeMutablePointer<Float>          // (T, d_model) a sublayer's output before it joins the residual
     let hn: UnsafeMutablePointer<Float>         // (T, d_model) norm2(x): the feed-forward input
@@ -43,6 +45,15 @@ final class RunState {
     let newest: UnsafeMutablePointer<Int>       // (B,) kept events, whose newest is read out (0 = none)
     let order: UnsafeMutablePointer<Int32>      // (N,) selection: the rows (or columns) in play
     let mark: UnsafeMutablePointer<UInt8>       // (N,) seen / duplicate marks, all zero between uses
+    // Explanations (Ranker+Explain.swift): the deletions of one request, run as one ragged batch
+    // of the token rows they change, in x ... hidden (rows 0 ..< D).
+    let deletionTokens: UnsafeMutablePointer<Float>  // (S, d_model) every token of one deletion, embedded
+    let deletionK: UnsafeMutablePointer<Float>  // (D, d_model) keys of the recomputed rows (this layer)
+    let deletionV: UnsafeMutablePointer<Float>  // (D, d_model) values of the recomputed rows (this layer)
+    let joinedK: UnsafeMutablePointer<Float>    // (S, d_model) one deletion's keys: the request's unchanged rows, then its own
+    let joinedV: UnsafeMutablePointer<Float>    // (S, d_model) likewise for values
+    let deletionUsers: UnsafeMutablePointer<Float>  // (V, d_model) the user vector of each deletion
+    let headValues: UnsafeMutablePointer<Float> // (S, d_model) o_h(v_h) of one head, for the cheap score
 
     private let floats: UnsafeMutablePointer<Float>
     private let ints: UnsafeMutablePointer<Int>
@@ -52,11 +63,16 @@ final class RunState {
         let d = c.dModel
         let s = c.maxSequenceLength
         let t = maxBatch * s
-        let r = 2 * maxBatch
+        let deletions = Explainer.maxDeletions
+        let r = 2 * max(maxBatch, deletions)
+        let layers = c.nLayers
+        let budget = Explainer.budgetRows(c)
         let sizes = [
-            t * d, t * d, t * d, t * d, t * d, t * d, t * d, t * d, t * c.dFF, s * s, max(1, c.maxImages * c.imageDim),
+            t * d, t * d, t * d, layers * t * d, layers * t * d, t * d, t * d, t * d, t * c.dFF, s * s,
+            max(1, c.maxImages * c.imageDim),
             r * d, r * d, r * d, r * d, r * d, r * d,
             maxBatch * d, maxBatch * d, maxBatch * (c.numItems - 2), c.numItems,
+            s * d, budget * d, budget * d, s * d, s * d, deletions * d, s * d,
         ]
         let total = sizes.reduce(0, +)
         floats = .allocate(capacity: total)
@@ -67,7 +83,7 @@ final class RunState {
             defer { cursor += sizes[next]; next += 1 }
             return cursor
         }
-        x = carve(); xn = carve(); q = carve(); k = carve(); v = carve(); att = carve(); h = carve(); hn = carve()
+        x = carve(); xn = carve(); q = carve(); keys = carve(); values = carve(); att = carve(); h = carve(); hn = carve()
         hidden = carve(); scores = carve(); imageIn = carve()
         readX = carve(); readN = carve(); readQ = carve(); readAtt = carve(); readH = carve(); readHn = carve()
         users = carve(); catalogueUsers = carve(); catalogue = carve(); candidateScores = carve()
@@ -81,6 +97,8 @@ final class RunState {
         shortlistScores.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
         chunk = .allocate(capacity: maxBatch * Int(FR_INT8_CHUNK_ROWS))
         chunk.initialize(repeating: 0, count: maxBatch * Int(FR_INT8_CHUNK_ROWS))
+        deletionTokens = carve(); deletionK = carve(); deletionV = carve(); joinedK = carve(); joinedV = carve()
+        deletionUsers = carve(); headValues = carve()
         ints = .allocate(capacity: 3 * maxBatch)
         ints.initialize(repeating: 0, count: 3 * maxBatch)
         offsets = ints

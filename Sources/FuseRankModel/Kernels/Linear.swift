@@ -40,15 +40,15 @@ func matmulTransposed(
         alpha, a, Int32(lda), b, Int32(ldb), 0, y, Int32(ldy))
 }
 
-/// y (m, n) = a (m, k) @ b (k, n), with row strides.
+/// y (m, n) = a (m, k) @ b (k, n) + beta * y, with row strides.
 func matmul(
     _ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldy: Int
+    m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldy: Int, beta: Float = 0
 ) {
     guard m > 0, n > 0 else { return }
     cblas_sgemm(
         CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-        1, a, Int32(lda), b, Int32(ldb), 0, y, Int32(ldy))
+        1, a, Int32(lda), b, Int32(ldb), beta, y, Int32(ldy))
 }
 
 /// The dot product of a (n,) and b (n,).

@@ -14,6 +14,10 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     case imageValue(index: Int, position: Int)
     /// A negative `top_k`.
     case negativeTopK(Int)
+    /// `restrict_to` together with `candidates`.
+    case restrictWithCandidates
+    /// `explain_events` outside `0 ... limit`.
+    case explainEvents(Int, limit: Int)
 
     /// A readable message naming the offending field.
     public var description: String {
@@ -30,6 +34,10 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "images[\(index)][\(position)] is not a finite number"
         case let .negativeTopK(k):
             return "top_k is \(k), expected >= 0"
+        case .restrictWithCandidates:
+            return "restrict_to applies to catalogue ranking; with candidates, send only the allowed candidates"
+        case let .explainEvents(k, limit):
+            return "explain_events is \(k), at most \(limit) are allowed"
         }
     }
 }

@@ -14,11 +14,24 @@ public struct RankQuery: Sendable, Equatable {
     public var excludeSeen: Bool
     /// Request time in Unix milliseconds; 0 = unknown.
     public var nowMs: Int64
+    /// The session whose cached event states a ranker with a ``SessionCache`` may reuse; empty = none.
+    public var sessionID: String
+    /// Items never returned (catalogue ranking and candidates).
+    public var excludeItems: [Int64]
+    /// Catalogue ranking within these items only (not with `candidates`); empty = every item.
+    public var restrictTo: [Int64]
+    /// Reasons per returned item: up to this many events with their score contribution
+    /// (docs/explanations.md); 0 = none, at most ``RankQuery/maxExplainEvents``.
+    public var explainEvents: Int
+
+    /// The largest ``explainEvents`` a query may ask for.
+    public static let maxExplainEvents = 32
 
     /// Creates a query.
     public init(
         events: [BehaviourEvent] = [], textTokens: [Int32] = [], images: [[Float]] = [],
-        candidates: [Int64] = [], topK: Int = 0, excludeSeen: Bool = false, nowMs: Int64 = 0
+        candidates: [Int64] = [], topK: Int = 0, excludeSeen: Bool = false, nowMs: Int64 = 0, sessionID: String = "",
+        excludeItems: [Int64] = [], restrictTo: [Int64] = [], explainEvents: Int = 0
     ) {
         self.events = events
         self.textTokens = textTokens
@@ -27,5 +40,9 @@ public struct RankQuery: Sendable, Equatable {
         self.topK = topK
         self.excludeSeen = excludeSeen
         self.nowMs = nowMs
+        self.sessionID = sessionID
+        self.excludeItems = excludeItems
+        self.restrictTo = restrictTo
+        self.explainEvents = explainEvents
     }
 }

@@ -2,7 +2,7 @@
 """Ranks items for a behaviour history and an optional query, and prints a table.
 
     python clients/python/examples/rank.py --endpoint tcp://127.0.0.1:5555 \
-        --events 1193,661,914 --query "comedy" --top-k 10
+        --events 1193,661,914 --query "comedy" --top-k 10 --explain 3
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def main() -> int:
     parser.add_argument("--top-k", type=int, default=10, help="items to return")
     parser.add_argument("--exclude-seen", action="store_true", help="leave out items already in --events")
     parser.add_argument("--model", default="", help="model name (default: the server's default model)")
+    parser.add_argument("--explain", type=int, default=0, metavar="N",
+                        help="print up to N events that raised each item's score (0 = off)")
     parser.add_argument("--timeout-ms", type=int, default=2000, help="per-attempt timeout")
     args = parser.parse_args()
 
@@ -41,6 +43,7 @@ def main() -> int:
                 top_k=args.top_k,
                 exclude_seen=args.exclude_seen,
                 model=args.model,
+                explain_events=args.explain,
             )
         except FuseRankError as error:
             print(f"error: {error}", file=sys.stderr)
@@ -48,7 +51,8 @@ def main() -> int:
     print(f"model {result.model} ({result.model_version})")
     print(f"{'rank':>4}  {'item':>10}  {'score':>9}")
     for position, item in enumerate(result.items, start=1):
-        print(f"{position:>4}  {item.item_id:>10}  {item.score:>9.4f}")
+        because = ", ".join(f"#{r.event_index} {args.events[r.event_index]} ({r.weight:+.3f})" for r in item.reasons)
+        print(f"{position:>4}  {item.item_id:>10}  {item.score:>9.4f}" + (f"  because: {because}" if because else ""))
     if result.unknown_candidates:
         print(f"unknown candidates: {', '.join(map(str, result.unknown_candidates))}")
     return 0

@@ -11,6 +11,7 @@
 from fuserank_client.client import GET_MODEL_INFO, HEALTH, RANK, FuseRankClient
 from fuserank_client.messages import (
     Event,
+    EventContribution,
     EventType,
     HealthStatus,
     ModelInfo,
@@ -27,6 +28,7 @@ __all__ = [
     "Event",
     "EventType",
     "ScoredItem",
+    "EventContribution",
     "RankResult",
     "HealthStatus",
     "ModelInfo",

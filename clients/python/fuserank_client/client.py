@@ -15,6 +15,7 @@ import zmq
 from fuserank_client._proto import ranker_pb2 as _ranker_pb2
 from fuserank_client.messages import (
     Event,
+    EventContribution,
     HealthStatus,
     ModelInfo,
     RankResult,
@@ -33,7 +34,7 @@ pb: Any = _ranker_pb2
 
 
 class FuseRankClient:
-    """A client of one FuseRank server.
+    """A client of one FuseRank server, or of several (replicas, brokers) that it spreads calls over.
 
     Each call sends ``[empty delimiter][RequestHeader][request]`` from a DEALER socket and waits
     for ``[empty][ReplyHeader][reply]`` whose request id matches; replies to earlier, abandoned
@@ -42,13 +43,18 @@ class FuseRankClient:
     after a backoff; so does a call answered UNAVAILABLE. Ranking is idempotent, so retrying is
     safe.
 
-    One client is one socket: calls from several threads are serialised by a lock. For parallel
-    calls, give each thread its own client.
+    With several endpoints the client keeps one socket per endpoint and sends each attempt to
+    the next endpoint in turn (round-robin), so a retry after a timeout or UNAVAILABLE goes to
+    another endpoint: a call whose server died is answered by a live one. An endpoint that just
+    timed out is passed over for one timeout while others are left.
+
+    One client makes one call at a time: calls from several threads are serialised by a lock.
+    For parallel calls, give each thread its own client.
     """
 
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Sequence[str],
         *,
         timeout_ms: int = 2000,
         retries: int = 2,
@@ -59,7 +65,8 @@ class FuseRankClient:
         """Creates a client; it connects at once (ZeroMQ connects in the background).
 
         - Parameters:
-          endpoint: the server's ZeroMQ endpoint, e.g. ``tcp://127.0.0.1:5555``.
+          endpoint: the server's ZeroMQ endpoint, e.g. ``tcp://127.0.0.1:5555``, or a list of
+            endpoints (servers or brokers) to spread the calls over.
           timeout_ms: how long one attempt waits for its reply (also sent to the server as the
             call's deadline); a call can take up to ``(retries + 1)`` times this plus backoff.
           retries: extra attempts after a timeout or an UNAVAILABLE reply.
@@ -70,7 +77,11 @@ class FuseRankClient:
             raise ValueError("timeout_ms must be positive")
         if retries < 0:
             raise ValueError("retries must be >= 0")
-        self.endpoint = endpoint
+        endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
+        if not endpoints:
+            raise ValueError("give at least one endpoint")
+        self.endpoints: list[str] = endpoints
+        self.endpoint = endpoints[0]
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.backoff_ms = backoff_ms
@@ -81,7 +92,11 @@ class FuseRankClient:
         self._ids = itertools.count(random.getrandbits(48) + 1)
         self._stale_replies = 0
         self._reconnects = 0
-        self._socket: zmq.Socket[Any] | None = self._open_socket()
+        self._attempts = 0
+        self._retries = 0
+        self._next = 0  # the endpoint of the next attempt (round-robin)
+        self._suspect_until = [0.0] * len(endpoints)  # monotonic time; after a timeout there
+        self._sockets: list[zmq.Socket[Any]] | None = [self._open_socket(e) for e in endpoints]
 
     # MARK: - Calls
 
@@ -97,6 +112,10 @@ class FuseRankClient:
         exclude_seen: bool = False,
         model: str = "",
         now_ms: int = 0,
+        session_id: str = "",
+        exclude_items: Iterable[int] = (),
+        restrict_to: Iterable[int] = (),
+        explain_events: int = 0,
         timeout_ms: int | None = None,
     ) -> RankResult:
         """Ranks items for one user.
@@ -114,6 +133,14 @@ class FuseRankClient:
             whose bundle sets exclude_seen, such as models/ml-1m, always does).
           model: the model's name; empty = the server's default model.
           now_ms: request time (Unix ms); 0 = unknown.
+          session_id: a key for the server's per-session prefix cache: send the session's whole
+            history each time; a request that only appends events to the previous one costs the
+            new events only, with the same reply. Empty = no cache.
+          exclude_items: items never to return (catalogue ranking and candidates).
+          restrict_to: rank only within these items, with catalogue semantics (top_k 0 = the
+            server default; seen items left out as in catalogue ranking); not with candidates.
+          explain_events: reasons per returned item (ScoredItem.reasons: indices into events
+            with their score contribution, strongest first); 0 = none, at most 32.
           timeout_ms: this call's per-attempt timeout; the client's by default.
         - Returns: the ranked items, highest score first.
         - Raises: FuseRankError with the server's code (INVALID_ARGUMENT, NOT_FOUND, ...), or
@@ -127,6 +154,10 @@ class FuseRankClient:
             model=model,
             now_ms=now_ms,
             query=query,
+            session_id=session_id,
+            exclude_items=list(exclude_items),
+            restrict_to=list(restrict_to),
+            explain_events=explain_events,
         )
         for event in events:
             wire_event = request.events.add()
@@ -141,7 +172,11 @@ class FuseRankClient:
             request.images.add().values.extend(float(value) for value in image)
         reply = self._call(RANK, request, pb.RankReply, timeout_ms)
         return RankResult(
-            items=[ScoredItem(item.item_id, item.score) for item in reply.items],
+            items=[
+                ScoredItem(item.item_id, item.score,
+                           tuple(EventContribution(r.event_index, r.weight) for r in item.reasons))
+                for item in reply.items
+            ],
             model=reply.model,
             model_version=reply.model_version,
             unknown_candidates=list(reply.unknown_candidates),
@@ -203,8 +238,11 @@ class FuseRankClient:
                 if attempt > 0:
                     pause_ms = min(self.max_backoff_ms, self.backoff_ms * (2 ** (attempt - 1)))
                     time.sleep(pause_ms / 1000)
+                    self._retries += 1
+                self._attempts += 1
+                index = self._pick_endpoint()
                 try:
-                    return self._attempt(method, request, budget, metadata)
+                    return self._attempt(index, method, request, budget, metadata)
                 except FuseRankError as error:
                     if error.code not in RETRYABLE:
                         raise
@@ -221,17 +259,27 @@ class FuseRankClient:
 
     @property
     def reconnects(self) -> int:
-        """Times the socket was closed and reopened after a timeout."""
+        """Times a socket was closed and reopened after a timeout."""
         return self._reconnects
+
+    @property
+    def attempts(self) -> int:
+        """Attempts sent: one per call plus one per retry."""
+        return self._attempts
+
+    @property
+    def retries_made(self) -> int:
+        """Attempts after a call's first one (after a timeout or a retryable code)."""
+        return self._retries
 
     # MARK: - Lifecycle
 
     def close(self) -> None:
         """Closes the socket; pending requests are dropped. The client cannot be used after."""
         with self._lock:
-            if self._socket is not None:
-                self._socket.close(linger=0)
-                self._socket = None
+            for socket in self._sockets or []:
+                socket.close(linger=0)
+            self._sockets = None
 
     def __enter__(self) -> FuseRankClient:
         return self
@@ -250,25 +298,41 @@ class FuseRankClient:
             raise FuseRankError(StatusCode.INTERNAL, f"undecodable {method} reply: {error}") from error
         return reply
 
-    def _open_socket(self) -> zmq.Socket[Any]:
+    def _pick_endpoint(self) -> int:
+        """The next endpoint in turn that has not timed out lately (the next in turn if all have)."""
+        count = len(self.endpoints)
+        now = time.monotonic()
+        for offset in range(count):
+            index = (self._next + offset) % count
+            if self._suspect_until[index] <= now:
+                break
+        else:
+            index = self._next
+        self._next = (index + 1) % count
+        return index
+
+    def _open_socket(self, endpoint: str) -> zmq.Socket[Any]:
         socket: zmq.Socket[Any] = self._context.socket(zmq.DEALER)
         socket.setsockopt(zmq.LINGER, 0)
-        socket.connect(self.endpoint)
+        socket.connect(endpoint)
         return socket
 
-    def _reconnect(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-        self._socket = self._open_socket()
+    def _reconnect(self, index: int) -> None:
+        if self._sockets is None:
+            return
+        self._sockets[index].close(linger=0)
+        self._sockets[index] = self._open_socket(self.endpoints[index])
         self._reconnects += 1
 
     def _attempt(
-        self, method: str, request: bytes, timeout_ms: int, metadata: Mapping[str, str] | None
+        self, index: int, method: str, request: bytes, timeout_ms: int, metadata: Mapping[str, str] | None
     ) -> bytes:
-        """Sends one request and waits for its reply; raises on timeout or a non-OK code."""
-        socket = self._socket
-        if socket is None:
+        """Sends one request on endpoint `index` and waits for its reply; raises on timeout or a
+        non-OK code."""
+        if self._sockets is None:
             raise FuseRankError(StatusCode.FAILED_PRECONDITION, "the client is closed")
+        socket = self._sockets[index]
+        endpoint = self.endpoints[index]
         request_id = next(self._ids) & 0xFFFF_FFFF_FFFF_FFFF
         header = pb.RequestHeader(method=method, request_id=request_id, timeout_ms=timeout_ms)
         if metadata:
@@ -276,17 +340,18 @@ class FuseRankClient:
         try:
             socket.send_multipart([b"", header.SerializeToString(), request], flags=zmq.NOBLOCK)
         except zmq.Again:
-            self._reconnect()
-            raise FuseRankError(StatusCode.UNAVAILABLE, f"cannot send to {self.endpoint}: queue full") from None
+            self._reconnect(index)
+            raise FuseRankError(StatusCode.UNAVAILABLE, f"cannot send to {endpoint}: queue full") from None
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             remaining_ms = math.ceil((deadline - time.monotonic()) * 1000)
             if remaining_ms <= 0 or not socket.poll(remaining_ms, zmq.POLLIN):
                 # Lazy Pirate: the reply may never come; a fresh socket drops it if it does.
-                self._reconnect()
+                self._reconnect(index)
+                self._suspect_until[index] = time.monotonic() + timeout_ms / 1000
                 raise FuseRankError(
                     StatusCode.DEADLINE_EXCEEDED,
-                    f"no reply to {method} from {self.endpoint} within {timeout_ms} ms",
+                    f"no reply to {method} from {endpoint} within {timeout_ms} ms",
                 )
             frames = socket.recv_multipart(flags=zmq.NOBLOCK)
             reply_header = pb.ReplyHeader()

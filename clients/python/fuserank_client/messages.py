@@ -16,6 +16,7 @@ class EventType(enum.IntEnum):
     PURCHASE = 4
     SEARCH = 5
     RATE = 6
+    FAVORITE = 7  # a model takes it when its num_event_types is 8 or more
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,21 @@ class Event:
 
 
 @dataclass(frozen=True)
+class EventContribution:
+    """One reason of a ScoredItem: an event of the request and how much it raised the score."""
+
+    event_index: int  # 0-based index into the request's events as sent
+    weight: float     # the item's score minus its score without that event (> 0)
+
+
+@dataclass(frozen=True)
 class ScoredItem:
-    """An item and its score (a logit; sigmoid(score) is the probability)."""
+    """An item and its score (a logit; sigmoid(score) is the probability), and, when the
+    request set explain_events, the events that raised the score, strongest first."""
 
     item_id: int
     score: float
+    reasons: tuple[EventContribution, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -168,3 +168,32 @@ def test_error_takes_code_names_and_numbers() -> None:
     assert FuseRankError("INVALID_ARGUMENT", "x").code is StatusCode.INVALID_ARGUMENT
     assert FuseRankError(8, "x").code is StatusCode.RESOURCE_EXHAUSTED
     assert str(FuseRankError(StatusCode.NOT_FOUND, "no model")) == "NOT_FOUND: no model"
+
+
+def test_several_endpoints_take_the_calls_in_turn(router_factory: Callable[[Handler], ScriptedRouter]) -> None:
+    routers = [router_factory(lambda i, h, b: [ok(h, HEALTHY)]) for _ in range(3)]
+    with FuseRankClient([r.endpoint for r in routers], timeout_ms=2000) as client:
+        assert client.endpoint == routers[0].endpoint and client.endpoints == [r.endpoint for r in routers]
+        for _ in range(9):
+            assert client.health().ready
+        assert (client.attempts, client.retries_made) == (9, 0)
+    assert [len(r.requests) for r in routers] == [3, 3, 3]
+
+
+def test_a_silent_endpoint_is_retried_elsewhere_then_passed_over(
+    router_factory: Callable[[Handler], ScriptedRouter],
+) -> None:
+    silent = router_factory(lambda i, h, b: [])
+    answering = router_factory(lambda i, h, b: [ok(h, HEALTHY)])
+    with FuseRankClient([silent.endpoint, answering.endpoint], timeout_ms=1000, retries=1, backoff_ms=5) as client:
+        for _ in range(4):
+            assert client.health().ready
+        # The first call went to the silent endpoint and was retried on the other; the silent one
+        # is then passed over for one timeout (the four calls take far less).
+        assert len(silent.requests) == 1 and len(answering.requests) == 4
+        assert (client.attempts, client.retries_made, client.reconnects) == (5, 1, 1)
+
+
+def test_no_endpoint_is_refused() -> None:
+    with pytest.raises(ValueError):
+        FuseRankClient([])

@@ -54,6 +54,7 @@ def rank_args(query: dict[str, Any], model: str) -> dict[str, Any]:
         "top_k": query["top_k"],
         "exclude_seen": query["exclude_seen"],
         "now_ms": query["now_ms"],
+        "explain_events": query.get("explain_events", 0),
         "model": model,
     }
 
@@ -75,6 +76,12 @@ def test_golden_case(client: FuseRankClient, bundle: Path, case: dict[str, Any])
         if item.item_id != want_ids[position]:
             assert abs(want_score[item.item_id] - case["items"][position]["score"]) <= tolerance
     assert result.unknown_candidates == case["unknown_candidates"]
+    # Explanations: the reference's events, in its order, with its weights.
+    want_reasons = {item["item_id"]: item.get("reasons", []) for item in case["items"]}
+    for item in result.items:
+        want = want_reasons[item.item_id]
+        assert [r.event_index for r in item.reasons] == [r["event_index"] for r in want], item
+        assert [r.weight for r in item.reasons] == pytest.approx([r["weight"] for r in want], abs=tolerance)
 
 
 @pytest.mark.parametrize(("bundle", "case"), cases("invalid"))

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66userank/v1/ranker.proto\x12\x0b\x66userank.v1\"\xb4\x01\n\rRequestHeader\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.fuserank.v1.RequestHeader.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbe\x01\n\x0bReplyHeader\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x1f\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x11.fuserank.v1.Code\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x38\n\x08trailers\x18\x04 \x03(\x0b\x32&.fuserank.v1.ReplyHeader.TrailersEntry\x1a/\n\rTrailersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"f\n\x05\x45vent\x12\x0f\n\x07item_id\x18\x01 \x01(\x03\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.fuserank.v1.EventType\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x10\n\x08\x64well_ms\x18\x04 \x01(\r\"\x1b\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\xd5\x01\n\x0bRankRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.fuserank.v1.Event\x12\x13\n\x0btext_tokens\x18\x02 \x03(\r\x12&\n\x06images\x18\x03 \x03(\x0b\x32\x16.fuserank.v1.Embedding\x12\x12\n\ncandidates\x18\x04 \x03(\x03\x12\r\n\x05top_k\x18\x05 \x01(\r\x12\x14\n\x0c\x65xclude_seen\x18\x06 \x01(\x08\x12\r\n\x05model\x18\x07 \x01(\t\x12\x0e\n\x06now_ms\x18\x08 \x01(\x03\x12\r\n\x05query\x18\t \x01(\t\",\n\nScoredItem\x12\x0f\n\x07item_id\x18\x01 \x01(\x03\x12\r\n\x05score\x18\x02 \x01(\x02\"u\n\tRankReply\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.fuserank.v1.ScoredItem\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x1a\n\x12unknown_candidates\x18\x04 \x03(\x03\"\x0f\n\rHealthRequest\";\n\x0bHealthReply\x12\r\n\x05ready\x18\x01 \x01(\x08\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06models\x18\x03 \x03(\t\"!\n\x10ModelInfoRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xe1\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\timage_dim\x18\x03 \x01(\r\x12\x17\n\x0ftext_vocab_size\x18\x04 \x01(\r\x12\x11\n\tnum_items\x18\x05 \x01(\r\x12\x12\n\nmax_events\x18\x06 \x01(\r\x12\x17\n\x0fmax_text_tokens\x18\x07 \x01(\r\x12\x12\n\nmax_images\x18\x08 \x01(\r\x12\x0f\n\x07\x64_model\x18\t \x01(\r\x12\x10\n\x08n_layers\x18\n \x01(\r\x12\x12\n\nis_default\x18\x0b \x01(\x08*\xb7\x02\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\r\n\tCANCELLED\x10\x01\x12\x0b\n\x07UNKNOWN\x10\x02\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x15\n\x11\x44\x45\x41\x44LINE_EXCEEDED\x10\x04\x12\r\n\tNOT_FOUND\x10\x05\x12\x12\n\x0e\x41LREADY_EXISTS\x10\x06\x12\x15\n\x11PERMISSION_DENIED\x10\x07\x12\x16\n\x12RESOURCE_EXHAUSTED\x10\x08\x12\x17\n\x13\x46\x41ILED_PRECONDITION\x10\t\x12\x0b\n\x07\x41\x42ORTED\x10\n\x12\x10\n\x0cOUT_OF_RANGE\x10\x0b\x12\x11\n\rUNIMPLEMENTED\x10\x0c\x12\x0c\n\x08INTERNAL\x10\r\x12\x0f\n\x0bUNAVAILABLE\x10\x0e\x12\r\n\tDATA_LOSS\x10\x0f\x12\x13\n\x0fUNAUTHENTICATED\x10\x10*q\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x08\n\x04VIEW\x10\x01\x12\t\n\x05\x43LICK\x10\x02\x12\x0f\n\x0b\x41\x44\x44_TO_CART\x10\x03\x12\x0c\n\x08PURCHASE\x10\x04\x12\n\n\x06SEARCH\x10\x05\x12\x08\n\x04RATE\x10\x06\x32\xc9\x01\n\x06Ranker\x12\x38\n\x04Rank\x12\x18.fuserank.v1.RankRequest\x1a\x16.fuserank.v1.RankReply\x12>\n\x06Health\x12\x1a.fuserank.v1.HealthRequest\x1a\x18.fuserank.v1.HealthReply\x12\x45\n\x0cGetModelInfo\x12\x1d.fuserank.v1.ModelInfoRequest\x1a\x16.fuserank.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66userank/v1/ranker.proto\x12\x0b\x66userank.v1\"\xb4\x01\n\rRequestHeader\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\x04\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\x12:\n\x08metadata\x18\x04 \x03(\x0b\x32(.fuserank.v1.RequestHeader.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbe\x01\n\x0bReplyHeader\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x1f\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x11.fuserank.v1.Code\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x38\n\x08trailers\x18\x04 \x03(\x0b\x32&.fuserank.v1.ReplyHeader.TrailersEntry\x1a/\n\rTrailersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"f\n\x05\x45vent\x12\x0f\n\x07item_id\x18\x01 \x01(\x03\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.fuserank.v1.EventType\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x10\n\x08\x64well_ms\x18\x04 \x01(\r\"\x1b\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\"\xad\x02\n\x0bRankRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.fuserank.v1.Event\x12\x13\n\x0btext_tokens\x18\x02 \x03(\r\x12&\n\x06images\x18\x03 \x03(\x0b\x32\x16.fuserank.v1.Embedding\x12\x12\n\ncandidates\x18\x04 \x03(\x03\x12\r\n\x05top_k\x18\x05 \x01(\r\x12\x14\n\x0c\x65xclude_seen\x18\x06 \x01(\x08\x12\r\n\x05model\x18\x07 \x01(\t\x12\x0e\n\x06now_ms\x18\x08 \x01(\x03\x12\r\n\x05query\x18\t \x01(\t\x12\x12\n\nsession_id\x18\n \x01(\t\x12\x15\n\rexclude_items\x18\x0b \x03(\x03\x12\x13\n\x0brestrict_to\x18\x0c \x03(\x03\x12\x16\n\x0e\x65xplain_events\x18\x14 \x01(\r\"8\n\x11\x45ventContribution\x12\x13\n\x0b\x65vent_index\x18\x01 \x01(\r\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"]\n\nScoredItem\x12\x0f\n\x07item_id\x18\x01 \x01(\x03\x12\r\n\x05score\x18\x02 \x01(\x02\x12/\n\x07reasons\x18\n \x03(\x0b\x32\x1e.fuserank.v1.EventContribution\"u\n\tRankReply\x12&\n\x05items\x18\x01 \x03(\x0b\x32\x17.fuserank.v1.ScoredItem\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x1a\n\x12unknown_candidates\x18\x04 \x03(\x03\"\x0f\n\rHealthRequest\";\n\x0bHealthReply\x12\r\n\x05ready\x18\x01 \x01(\x08\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06models\x18\x03 \x03(\t\"!\n\x10ModelInfoRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xe1\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x11\n\timage_dim\x18\x03 \x01(\r\x12\x17\n\x0ftext_vocab_size\x18\x04 \x01(\r\x12\x11\n\tnum_items\x18\x05 \x01(\r\x12\x12\n\nmax_events\x18\x06 \x01(\r\x12\x17\n\x0fmax_text_tokens\x18\x07 \x01(\r\x12\x12\n\nmax_images\x18\x08 \x01(\r\x12\x0f\n\x07\x64_model\x18\t \x01(\r\x12\x10\n\x08n_layers\x18\n \x01(\r\x12\x12\n\nis_default\x18\x0b \x01(\x08*\xb7\x02\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\r\n\tCANCELLED\x10\x01\x12\x0b\n\x07UNKNOWN\x10\x02\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x15\n\x11\x44\x45\x41\x44LINE_EXCEEDED\x10\x04\x12\r\n\tNOT_FOUND\x10\x05\x12\x12\n\x0e\x41LREADY_EXISTS\x10\x06\x12\x15\n\x11PERMISSION_DENIED\x10\x07\x12\x16\n\x12RESOURCE_EXHAUSTED\x10\x08\x12\x17\n\x13\x46\x41ILED_PRECONDITION\x10\t\x12\x0b\n\x07\x41\x42ORTED\x10\n\x12\x10\n\x0cOUT_OF_RANGE\x10\x0b\x12\x11\n\rUNIMPLEMENTED\x10\x0c\x12\x0c\n\x08INTERNAL\x10\r\x12\x0f\n\x0bUNAVAILABLE\x10\x0e\x12\r\n\tDATA_LOSS\x10\x0f\x12\x13\n\x0fUNAUTHENTICATED\x10\x10*\x7f\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x08\n\x04VIEW\x10\x01\x12\t\n\x05\x43LICK\x10\x02\x12\x0f\n\x0b\x41\x44\x44_TO_CART\x10\x03\x12\x0c\n\x08PURCHASE\x10\x04\x12\n\n\x06SEARCH\x10\x05\x12\x08\n\x04RATE\x10\x06\x12\x0c\n\x08\x46\x41VORITE\x10\x07\x32\xc9\x01\n\x06Ranker\x12\x38\n\x04Rank\x12\x18.fuserank.v1.RankRequest\x1a\x16.fuserank.v1.RankReply\x12>\n\x06Health\x12\x1a.fuserank.v1.HealthRequest\x1a\x18.fuserank.v1.HealthReply\x12\x45\n\x0cGetModelInfo\x12\x1d.fuserank.v1.ModelInfoRequest\x1a\x16.fuserank.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REQUESTHEADER_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_REPLYHEADER_TRAILERSENTRY']._loaded_options = None
   _globals['_REPLYHEADER_TRAILERSENTRY']._serialized_options = b'8\001'
-  _globals['_CODE']._serialized_start=1273
-  _globals['_CODE']._serialized_end=1584
-  _globals['_EVENTTYPE']._serialized_start=1586
-  _globals['_EVENTTYPE']._serialized_end=1699
+  _globals['_CODE']._serialized_start=1468
+  _globals['_CODE']._serialized_end=1779
+  _globals['_EVENTTYPE']._serialized_start=1781
+  _globals['_EVENTTYPE']._serialized_end=1908
   _globals['_REQUESTHEADER']._serialized_start=42
   _globals['_REQUESTHEADER']._serialized_end=222
   _globals['_REQUESTHEADER_METADATAENTRY']._serialized_start=175
@@ -52,19 +52,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDDING']._serialized_start=521
   _globals['_EMBEDDING']._serialized_end=548
   _globals['_RANKREQUEST']._serialized_start=551
-  _globals['_RANKREQUEST']._serialized_end=764
-  _globals['_SCOREDITEM']._serialized_start=766
-  _globals['_SCOREDITEM']._serialized_end=810
-  _globals['_RANKREPLY']._serialized_start=812
-  _globals['_RANKREPLY']._serialized_end=929
-  _globals['_HEALTHREQUEST']._serialized_start=931
-  _globals['_HEALTHREQUEST']._serialized_end=946
-  _globals['_HEALTHREPLY']._serialized_start=948
-  _globals['_HEALTHREPLY']._serialized_end=1007
-  _globals['_MODELINFOREQUEST']._serialized_start=1009
-  _globals['_MODELINFOREQUEST']._serialized_end=1042
-  _globals['_MODELINFO']._serialized_start=1045
-  _globals['_MODELINFO']._serialized_end=1270
-  _globals['_RANKER']._serialized_start=1702
-  _globals['_RANKER']._serialized_end=1903
+  _globals['_RANKREQUEST']._serialized_end=852
+  _globals['_EVENTCONTRIBUTION']._serialized_start=854
+  _globals['_EVENTCONTRIBUTION']._serialized_end=910
+  _globals['_SCOREDITEM']._serialized_start=912
+  _globals['_SCOREDITEM']._serialized_end=1005
+  _globals['_RANKREPLY']._serialized_start=1007
+  _globals['_RANKREPLY']._serialized_end=1124
+  _globals['_HEALTHREQUEST']._serialized_start=1126
+  _globals['_HEALTHREQUEST']._serialized_end=1141
+  _globals['_HEALTHREPLY']._serialized_start=1143
+  _globals['_HEALTHREPLY']._serialized_end=1202
+  _globals['_MODELINFOREQUEST']._serialized_start=1204
+  _globals['_MODELINFOREQUEST']._serialized_end=1237
+  _globals['_MODELINFO']._serialized_start=1240
+  _globals['_MODELINFO']._serialized_end=1465
+  _globals['_RANKER']._serialized_start=1911
+  _globals['_RANKER']._serialized_end=2112
 # @@protoc_insertion_point(module_scope)

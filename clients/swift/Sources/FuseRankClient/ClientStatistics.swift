@@ -1,4 +1,4 @@
-/// Counters of one client's connection, for logs and tests.
+/// Counters of one client's connections (all endpoints together), for logs and tests.
 public struct ClientStatistics: Sendable, Equatable {
     /// Attempts the calls started: one per call plus one per retry. A re-send of the same attempt
     /// after a reconnect is not a new attempt (it counts in ``sent`` only).
@@ -15,4 +15,17 @@ public struct ClientStatistics: Sendable, Equatable {
     public var malformedReplies: Int = 0
     /// Times the socket was closed and reconnected after a timeout (the Lazy Pirate step).
     public var reconnects: Int = 0
+
+    /// The counters of several connections added up.
+    static func sum(_ all: [ClientStatistics]) -> ClientStatistics {
+        all.reduce(into: ClientStatistics()) { total, s in
+            total.attempts += s.attempts
+            total.retries += s.retries
+            total.sent += s.sent
+            total.matchedReplies += s.matchedReplies
+            total.staleReplies += s.staleReplies
+            total.malformedReplies += s.malformedReplies
+            total.reconnects += s.reconnects
+        }
+    }
 }

@@ -75,6 +75,9 @@ final class DealerConnection: @unchecked Sendable {
     /// A copy of the counters.
     var statistics: ClientStatistics { lock.withLock { stats } }
 
+    /// Calls waiting for their reply on this connection now.
+    var outstanding: Int { lock.withLock { pending.count } }
+
     /// Sends one attempt and waits for its outcome.
     /// - Parameters:
     ///   - id: The request id inside `frames`' header.

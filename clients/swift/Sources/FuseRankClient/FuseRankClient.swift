@@ -1,13 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import FuseRankTransport
 import FuseRankWire
 
-/// A FuseRank client: `rank`, `health` and `modelInfo` over one ZeroMQ DEALER connection.
+/// A FuseRank client: `rank`, `health` and `modelInfo` over a ZeroMQ DEALER connection per
+/// endpoint (one server, or several replicas or brokers).
 ///
 /// Each call sends `[empty][RequestHeader][request]` and waits for the reply whose request id
 /// matches; replies to abandoned attempts are dropped. An attempt that gets no reply within the
 /// timeout reconnects the socket (Lazy Pirate) and is retried after an exponential backoff with
 /// jitter, as is an UNAVAILABLE reply; other codes are thrown at once (ranking is idempotent, so
 /// retrying is safe). Errors are ``FuseRankClientError``s carrying a gRPC ``StatusCode``.
+///
+/// **Several endpoints.** Each attempt goes to the endpoint with the fewest calls waiting (ties
+/// round-robin); a retry goes to another endpoint than the attempt that failed, and an endpoint
+/// that just timed out is passed over while others answer, so a call whose server died is
+/// answered by a live one.
 ///
 /// **Thread safety.** A client is `Sendable`: any number of tasks may call it at once. Calls are
 /// multiplexed over the one socket, which only the client's I/O thread touches; callers never
@@ -18,37 +29,57 @@ import FuseRankWire
 /// let reply = try await client.rank(events: [Event(itemID: 1), Event(itemID: 2)], query: "comedy", topK: 10)
 /// ```
 public final class FuseRankClient: Sendable {
-    /// The server endpoint, e.g. `tcp://127.0.0.1:5555`.
-    public let endpoint: String
+    /// The endpoints calls are spread over, in the order given.
+    public let endpoints: [String]
+    /// The first endpoint, e.g. `tcp://127.0.0.1:5555` (the only one for a single-server client).
+    public var endpoint: String { endpoints[0] }
     /// Timeouts, retries and limits.
     public let options: FuseRankClientOptions
-    private let connection: DealerConnection
+    private let balancer: EndpointBalancer
 
     /// Creates a client; ZeroMQ connects in the background, so a server that is not up yet is fine.
     /// - Parameters:
     ///   - endpoint: The server endpoint, e.g. `tcp://127.0.0.1:5555`.
     ///   - options: Timeouts, retries and limits.
     /// - Throws: ``FuseRankClientError/transport(_:)`` for a malformed endpoint or a socket failure.
-    public init(endpoint: String, options: FuseRankClientOptions = FuseRankClientOptions()) throws(FuseRankClientError) {
-        self.endpoint = endpoint
-        self.options = options
-        do {
-            connection = try DealerConnection(endpoint: endpoint, options: options)
-        } catch {
-            throw .transport(error)
-        }
+    public convenience init(endpoint: String, options: FuseRankClientOptions = FuseRankClientOptions()) throws(FuseRankClientError) {
+        try self.init(endpoints: [endpoint], options: options)
     }
 
-    deinit { connection.close() }
+    /// Creates a client that spreads its calls over several endpoints (servers or brokers).
+    /// - Parameters:
+    ///   - endpoints: One or more endpoints; each gets its own connection.
+    ///   - options: Timeouts, retries and limits (the same for every endpoint).
+    /// - Throws: ``FuseRankClientError/transport(_:)`` for no endpoint (`EINVAL`), a malformed
+    ///   endpoint or a socket failure.
+    public init(endpoints: [String], options: FuseRankClientOptions = FuseRankClientOptions()) throws(FuseRankClientError) {
+        guard !endpoints.isEmpty else {
+            throw .transport(ZMQError(operation: "FuseRankClient(endpoints: [])", errno: EINVAL))
+        }
+        self.endpoints = endpoints
+        self.options = options
+        var connections: [DealerConnection] = []
+        do {
+            for endpoint in endpoints { connections.append(try DealerConnection(endpoint: endpoint, options: options)) }
+        } catch {
+            for connection in connections { connection.close() }
+            throw .transport(error)
+        }
+        balancer = EndpointBalancer(connections: connections)
+    }
+
+    deinit { close() }
 
     /// Closes the socket; calls in flight and later calls fail with ``FuseRankClientError/closed``.
     /// Idempotent; also done on deinit. Waits for the I/O thread to exit, which it does at once
     /// (it is woken through its pipe), so the wait is microseconds.
-    public func close() { connection.close() }
+    public func close() {
+        for connection in balancer.connections { connection.close() }
+    }
 
-    /// Counters of the connection (attempts and retries, requests sent, stale replies dropped,
-    /// reconnects).
-    public var statistics: ClientStatistics { connection.statistics }
+    /// Counters of the connections, all endpoints added up (attempts and retries, requests sent,
+    /// stale replies dropped, reconnects).
+    public var statistics: ClientStatistics { .sum(balancer.connections.map(\.statistics)) }
 
     /// Ranks items for a user: the behaviour sequence, text and images go in, scored items come out.
     ///
@@ -62,6 +93,12 @@ public final class FuseRankClient: Sendable {
     ///   - excludeSeen: Catalogue ranking only: leave out items already in `events`.
     ///   - model: The model name; empty = the server's default model.
     ///   - nowMs: Request time in Unix ms (for the time-since-last-event feature); 0 = unknown.
+    ///   - sessionID: The server's per-session prefix cache key (send the whole history each
+    ///     time; an append costs only the new events); empty = no cache.
+    ///   - excludeItems: Items never to return.
+    ///   - restrictTo: Rank only within these items (catalogue semantics); not with `candidates`.
+    ///   - explainEvents: Reasons per returned item (`ScoredItem.reasons`: indices into `events`
+    ///     with their score contribution, strongest first); 0 = none, at most 32.
     ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
     /// - Returns: The items, highest score first, plus the model's name and version and the
     ///   candidates it does not know.
@@ -70,12 +107,14 @@ public final class FuseRankClient: Sendable {
     public func rank(
         events: [Event] = [], textTokens: [UInt32] = [], query: String = "", images: [[Float]] = [],
         candidates: [Int64] = [], topK: UInt32 = 10, excludeSeen: Bool = false, model: String = "",
-        nowMs: Int64 = 0, timeoutMs: Int? = nil
+        nowMs: Int64 = 0, sessionID: String = "", excludeItems: [Int64] = [], restrictTo: [Int64] = [],
+        explainEvents: UInt32 = 0, timeoutMs: Int? = nil
     ) async throws(FuseRankClientError) -> RankReply {
         let request = RankRequest(
             events: events, textTokens: textTokens, images: images.map { Embedding(values: $0) },
             candidates: candidates, topK: topK, excludeSeen: excludeSeen, model: model, nowMs: nowMs,
-            query: query)
+            query: query, sessionID: sessionID, excludeItems: excludeItems, restrictTo: restrictTo,
+            explainEvents: explainEvents)
         return try await rank(request, timeoutMs: timeoutMs)
     }
 
@@ -117,9 +156,13 @@ public final class FuseRankClient: Sendable {
         let policy = options.retry
         var random = SystemRandomNumberGenerator()
         var attempt = 0
+        var failedOn: Int?  // the connection of the previous attempt
         while true {
             attempt += 1
             if Task.isCancelled { throw .cancelled }
+            let index = balancer.pick(avoiding: failedOn)
+            let connection = balancer.connections[index]
+            failedOn = index
             connection.countAttempt(isRetry: attempt > 1)
             let id = connection.makeRequestID()
             let header = RequestHeader(
@@ -140,6 +183,7 @@ public final class FuseRankClient: Sendable {
                 failure = .status(code: replyHeader.code, message: replyHeader.message, attempts: attempt)
                 retryable = policy.shouldRetry(replyHeader.code)
             case .timedOut:
+                balancer.timedOut(index, timeoutMs: timeout)
                 failure = .timedOut(attempts: attempt, timeoutMs: timeout)
                 retryable = true
             case .unavailable(let message):

@@ -4,8 +4,10 @@ import FuseRankClient
 
 /// The options every subcommand shares: where the server is and how long to wait.
 struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The server's ZeroMQ endpoint.")
-    var endpoint = "tcp://127.0.0.1:5555"
+    @Option(
+        name: .customLong("endpoint"),
+        help: "A server's (or broker's) ZeroMQ endpoint; repeat to spread calls over several (default tcp://127.0.0.1:5555).")
+    var endpoints: [String] = []
 
     @Option(name: .customLong("timeout-ms"), help: "How long one attempt waits for its reply, in milliseconds.")
     var timeoutMs = 2000
@@ -25,7 +27,7 @@ struct ConnectionOptions: ParsableArguments {
         let options = FuseRankClientOptions(
             timeoutMs: timeoutMs, retry: RetryPolicy(retries: retries),
             metadata: ["client": "fuserank-cli"])
-        return try FuseRankClient(endpoint: endpoint, options: options)
+        return try FuseRankClient(endpoints: endpoints.isEmpty ? ["tcp://127.0.0.1:5555"] : endpoints, options: options)
     }
 }
 

@@ -48,6 +48,11 @@ struct RankCommand: AsyncParsableCommand {
     @Flag(help: "Send the current time as the request time.")
     var now = false
 
+    @Option(help: ArgumentHelp(
+        "Explain each item: up to N events that raised its score, strongest first (0 = off, at most 32).",
+        valueName: "N"))
+    var explain: UInt32 = 0
+
     @Flag(help: "Print the reply as JSON instead of a table.")
     var json = false
 
@@ -60,12 +65,13 @@ struct RankCommand: AsyncParsableCommand {
         try await reportingFailures {
             let client = try connection.makeClient()
             defer { client.close() }
+            let sent = events?.events(defaultType: EventList.eventType(eventType) ?? .rate) ?? []
             let reply = try await client.rank(
-                events: events?.events(defaultType: EventList.eventType(eventType) ?? .rate) ?? [], textTokens: tokens?.values ?? [], query: query,
+                events: sent, textTokens: tokens?.values ?? [], query: query,
                 images: image.map(\.values), candidates: candidates?.values ?? [], topK: topK,
                 excludeSeen: excludeSeen, model: model,
-                nowMs: now ? Int64(Date().timeIntervalSince1970 * 1000) : nowMs)
-            print(json ? try RankOutput.json(reply) : RankOutput.table(reply), terminator: "")
+                nowMs: now ? Int64(Date().timeIntervalSince1970 * 1000) : nowMs, explainEvents: explain)
+            print(json ? try RankOutput.json(reply, events: sent) : RankOutput.table(reply, events: sent), terminator: "")
         }
     }
 }

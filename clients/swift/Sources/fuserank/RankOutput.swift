@@ -3,24 +3,31 @@ import FuseRankClient
 
 /// How `fuserank rank` prints a reply.
 enum RankOutput {
-    /// A header line, then `rank  item_id  score` right-aligned columns, then unknown candidates.
-    /// - Parameter reply: The reply.
+    /// A header line, then `rank  item_id  score` right-aligned columns (and `because`, the
+    /// reasons, when the reply has any), then unknown candidates.
+    /// - Parameters:
+    ///   - reply: The reply.
+    ///   - events: The events the request sent (the reasons name them by index).
     /// - Returns: The text, ending in a newline.
-    static func table(_ reply: RankReply) -> String {
+    static func table(_ reply: RankReply, events: [Event] = []) -> String {
         var out = "model \(reply.model.isEmpty ? "(default)" : reply.model)"
         if !reply.modelVersion.isEmpty { out += " version \(reply.modelVersion)" }
         out += ", \(reply.items.count) item\(reply.items.count == 1 ? "" : "s")\n"
+        let explained = reply.items.contains { !$0.reasons.isEmpty }
         let rows = reply.items.enumerated().map { index, item in
             [String(index + 1), String(item.itemID), String(format: "%.6f", item.score)]
+                + (explained ? [because(item.reasons, events: events)] : [])
         }
-        let header = ["rank", "item_id", "score"]
-        let widths = (0..<3).map { column in
+        let header = ["rank", "item_id", "score"] + (explained ? ["because"] : [])
+        let widths = header.indices.map { column in
             ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }
         for row in [header] + rows {
-            out += zip(row, widths).map { cell, width in
-                String(repeating: " ", count: width - cell.count) + cell
-            }.joined(separator: "  ") + "\n"
+            out += zip(row, widths).enumerated().map { column, cellWidth in
+                let (cell, width) = cellWidth
+                let pad = String(repeating: " ", count: width - cell.count)
+                return column == 3 ? cell : pad + cell  // the reasons column is left-aligned
+            }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression) + "\n"
         }
         if !reply.unknownCandidates.isEmpty {
             out += "unknown candidates (not scored): "
@@ -29,16 +36,36 @@ enum RankOutput {
         return out
     }
 
+    /// One item's reasons: `#index item_id (+weight)` each, e.g. `#4 1196 (+0.83), #2 260 (+0.41)`;
+    /// `-` when it has none.
+    static func because(_ reasons: [EventContribution], events: [Event]) -> String {
+        if reasons.isEmpty { return "-" }
+        return reasons.map { reason in
+            let index = Int(reason.eventIndex)
+            let item = index < events.count ? String(events[index].itemID) : "?"
+            return "#\(index) \(item) (\(String(format: "%+.3f", reason.weight)))"
+        }.joined(separator: ", ")
+    }
+
     /// The reply as one JSON object (`model`, `model_version`, `items` with `rank`, `item_id`,
-    /// `score`, and `unknown_candidates`), keys sorted.
-    /// - Parameter reply: The reply.
+    /// `score`, `reasons` when the request asked for them (`event_index`, the event's `item_id`,
+    /// `weight`), and `unknown_candidates`), keys sorted.
+    /// - Parameters:
+    ///   - reply: The reply.
+    ///   - events: The events the request sent (the reasons name them by index).
     /// - Returns: The JSON text and a newline.
     /// - Throws: `EncodingError` for a score JSON cannot hold (NaN/Inf, which a server never sends).
-    static func json(_ reply: RankReply) throws -> String {
+    static func json(_ reply: RankReply, events: [Event] = []) throws -> String {
+        struct Reason: Encodable {
+            let event_index: UInt32
+            let item_id: Int64?
+            let weight: Float
+        }
         struct Item: Encodable {
             let rank: Int
             let item_id: Int64
             let score: Float
+            let reasons: [Reason]?
         }
         struct Reply: Encodable {
             let model: String
@@ -48,7 +75,14 @@ enum RankOutput {
         }
         let value = Reply(
             model: reply.model, model_version: reply.modelVersion,
-            items: reply.items.enumerated().map { Item(rank: $0 + 1, item_id: $1.itemID, score: $1.score) },
+            items: reply.items.enumerated().map { index, item in
+                let reasons = item.reasons.map { r in
+                    Reason(event_index: r.eventIndex,
+                           item_id: Int(r.eventIndex) < events.count ? events[Int(r.eventIndex)].itemID : nil, weight: r.weight)
+                }
+                return Item(rank: index + 1, item_id: item.itemID, score: item.score,
+                            reasons: reply.items.contains { !$0.reasons.isEmpty } ? reasons : nil)
+            },
             unknown_candidates: reply.unknownCandidates)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -48,6 +48,47 @@ import Testing
             == #"{"items":[{"item_id":5,"rank":1,"score":0.5}],"model":"m","model_version":"v","unknown_candidates":[]}"# + "\n")
     }
 
+    @Test func tableAndJSONNameTheEventsBehindEachItem() throws {
+        let events = [Event(itemID: 1196), Event(itemID: 260), Event(itemID: 2571)]
+        let reply = RankReply(
+            items: [
+                ScoredItem(itemID: 2858, score: 0.75, reasons: [
+                    EventContribution(eventIndex: 2, weight: 1.25), EventContribution(eventIndex: 0, weight: 0.0625),
+                ]),
+                ScoredItem(itemID: 7, score: -1.5),
+            ],
+            model: "ml-1m", modelVersion: "3")
+        #expect(RankOutput.table(reply, events: events) == """
+            model ml-1m version 3, 2 items
+            rank  item_id      score  because
+               1     2858   0.750000  #2 2571 (+1.250), #0 1196 (+0.062)
+               2        7  -1.500000  -
+
+            """)
+        #expect(try RankOutput.json(reply, events: events) == #"{"items":[{"item_id":2858,"rank":1,"reasons":[{"event_index":2,"item_id":2571,"weight":1.25},{"event_index":0,"item_id":1196,"weight":0.0625}],"score":0.75},{"item_id":7,"rank":2,"reasons":[],"score":-1.5}],"model":"ml-1m","model_version":"3","unknown_candidates":[]}"# + "\n")
+    }
+
+    @Test func rankExplainSendsExplainEventsAndPrintsTheReasons() throws {
+        let server = try FakeRanker { call in
+            guard let request = try? RankRequest(bytes: call.body) else { return [] }
+            let reasons = (0..<Int(request.explainEvents)).map { EventContribution(eventIndex: UInt32($0), weight: Float(3 - $0)) }
+            return [.ok(call, RankReply(items: [ScoredItem(itemID: 30, score: 2, reasons: reasons)], model: "m", modelVersion: "1"))]
+        }
+        let result = try runCLI(["rank", "--endpoint", server.endpoint, "--events", "11,12,13", "--explain", "3"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == """
+            model m version 1, 1 item
+            rank  item_id     score  because
+               1       30  2.000000  #0 11 (+3.000), #1 12 (+2.000), #2 13 (+1.000)
+
+            """)
+        let sent = try RankRequest(bytes: try #require(server.calls.first).body)
+        #expect(sent.explainEvents == 3)
+        // Without --explain nothing is asked for.
+        _ = try runCLI(["rank", "--endpoint", server.endpoint, "--events", "11"])
+        #expect(try RankRequest(bytes: try #require(server.calls.last).body).explainEvents == 0)
+    }
+
     /// Runs the built `fuserank` binary.
     func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let binary = Bundle.main.bundleURL.appendingPathComponent("fuserank")
@@ -112,6 +153,16 @@ import Testing
         let bad = try runCLI(["health", "--endpoint", "nowhere"])
         #expect(bad.status == 1)
         #expect(bad.stderr.hasPrefix("error: INVALID_ARGUMENT: zmq_connect(nowhere) failed"))
+    }
+
+    @Test func severalEndpointsShareTheCalls() throws {
+        let servers = try (0..<2).map { _ in try FakeRanker { call in [.ok(call, HealthReply(ready: true, state: "serving"))] } }
+        let result = try runCLI([
+            "bench", "--endpoint", servers[0].endpoint, "--endpoint", servers[1].endpoint,
+            "--requests", "20", "--warmup", "0",
+        ])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(servers.map(\.calls.count) == [10, 10])  // one call at a time: strictly in turn
     }
 
     @Test func badUsageExits64() throws {

@@ -56,4 +56,30 @@ import Testing
         client.close()
         #expect(server.terminate() == 0)
     }
+
+    @Test func explanationsFromTheRealServer() async throws {
+        let server = try ServerProcess()
+        let client = try FuseRankClient(endpoint: server.endpoint, options: FuseRankClientOptions(timeoutMs: 5000))
+        let known = try await client.rank(topK: 8).items.map(\.itemID)
+        let events = known.prefix(5).map { Event(itemID: $0, type: .click) }
+        let plain = try await client.rank(events: events, candidates: Array(known.suffix(3)), topK: 0)
+        let explained = try await client.rank(events: events, candidates: Array(known.suffix(3)), topK: 0, explainEvents: 2)
+        // The same ranking, now with reasons: indices into the events sent, strongest first.
+        #expect(explained.items.map(\.itemID) == plain.items.map(\.itemID))
+        #expect(explained.items.map(\.score) == plain.items.map(\.score))
+        #expect(plain.items.allSatisfy { $0.reasons.isEmpty })
+        #expect(explained.items.contains { !$0.reasons.isEmpty })
+        for item in explained.items {
+            #expect(item.reasons.count <= 2)
+            #expect(item.reasons.allSatisfy { $0.eventIndex < UInt32(events.count) && $0.weight > 0 })
+            #expect(zip(item.reasons, item.reasons.dropFirst()).allSatisfy { $0.weight >= $1.weight })
+        }
+        let tooMany = await #expect(throws: FuseRankClientError.self) {
+            try await client.rank(events: events, explainEvents: 33)
+        }
+        #expect(tooMany?.code == .invalidArgument)
+        #expect(tooMany?.message == "explain_events is 33, at most 32 are allowed")
+        client.close()
+        #expect(server.terminate() == 0)
+    }
 }

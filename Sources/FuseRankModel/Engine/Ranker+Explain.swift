@@ -1,0 +1,242 @@
+/// The rules of explanations (docs/explanations.md; the reference is `training/fuserank/explain.py`):
+/// which events get an exact deletion, and what that costs.
+enum Explainer {
+    /// How many events get an exact deletion when `k` reasons are asked for.
+    static func shortlistSize(_ k: Int) -> Int { 2 * k + 2 }
+
+    /// The most deletions one request runs (`shortlistSize` of the largest `explain_events`).
+    static let maxDeletions = shortlistSize(RankQuery.maxExplainEvents)
+
+    /// The most token rows the deletions of one request recompute, all together: half the model's
+    /// longest sequence, so that explaining costs at most about half a plain forward pass.
+    static func budgetRows(_ config: ModelConfig) -> Int { max(1, config.maxSequenceLength / 2) }
+
+    /// The first token row that deleting kept event `p` (of `kept`) changes. Rows before it are
+    /// the request's own. Deleting the newest event also recomputes the new newest event's row
+    /// (kept - 2), whose last-layer output the read-out needs.
+    static func firstChangedRow(deleting p: Int, kept: Int) -> Int {
+        (p == kept - 1 && kept >= 2) ? p - 1 : p
+    }
+
+    /// The kept event positions that get an exact deletion, in the order they were chosen: the
+    /// newest `k` (newest first), then the others by descending cheap score (ties: the newer
+    /// first), at most ``shortlistSize(_:)``, each only while its recomputed rows fit the budget.
+    /// - Parameters:
+    ///   - cheap: the cheap score of each kept event, oldest first.
+    ///   - length: the request's token count.
+    ///   - k: the reasons asked for.
+    ///   - budget: ``budgetRows(_:)`` of the model.
+    static func shortlist(cheap: [Float], length: Int, k: Int, budget: Int) -> [Int] {
+        let kept = cheap.count
+        let newest = Array(stride(from: kept - 1, to: max(-1, kept - 1 - k), by: -1))
+        let others = (0..<kept).filter { $0 < kept - k }.sorted { a, b in
+            cheap[a] != cheap[b] ? cheap[a] > cheap[b] : a > b
+        }
+        var chosen: [Int] = []
+        var rows = 0
+        for p in newest + others {
+            if chosen.count >= shortlistSize(k) { break }
+            let cost = length - 1 - firstChangedRow(deleting: p, kept: kept)
+            if rows + cost <= budget {
+                chosen.append(p)
+                rows += cost
+            }
+        }
+        return chosen
+    }
+}
+
+extension Ranker {
+    /// Adds reasons to the results of the encoded pass `queries` that ask for them
+    /// (docs/explanations.md): a cheap score of every kept event from the plain pass's last layer,
+    /// a shortlist, then an exact deletion of each shortlisted event, whose score drop on each
+    /// returned item is that event's weight.
+    ///
+    /// Needs the pass's state as ``encode(_:)`` and ``score(_:)`` left it (the keys and values of
+    /// every layer, the read-out queries, the user vectors); it overwrites the other scratch.
+    func explain(_ queries: [RankQuery], results: inout [RankResult]) {
+        let s = state
+        // The cheap scores read the read-out queries, which the deletions overwrite: all first.
+        var newestRow = queries.count
+        var shortlists: [[Int]?] = []
+        for (b, query) in queries.enumerated() {
+            let kept = min(query.events.count, config.maxEvents)
+            let readsNewest = s.newest[b] > 0
+            defer { if readsNewest { newestRow += 1 } }
+            guard query.explainEvents > 0, kept > 0, !results[b].items.isEmpty else {
+                shortlists.append(nil)
+                continue
+            }
+            let cheap = cheapScores(b, kept: kept, newestRow: readsNewest ? newestRow : nil)
+            shortlists.append(Explainer.shortlist(
+                cheap: cheap, length: s.lengths[b], k: query.explainEvents, budget: Explainer.budgetRows(config)))
+        }
+        for (b, query) in queries.enumerated() {
+            guard let chosen = shortlists[b], !chosen.isEmpty else { continue }
+            runDeletions(query, of: b, deleting: chosen)
+            results[b].items = results[b].items.map { item in
+                var item = item
+                item.reasons = reasons(of: item, query: query, deleted: chosen)
+                return item
+            }
+        }
+    }
+
+    /// The cheap scores and the shortlist of one query, as ``explain(_:results:)`` computes them
+    /// (for the golden tests).
+    func shortlistDetails(_ query: ValidatedQuery) -> (cheap: [Float], shortlist: [Int]) {
+        let q = query.query
+        let kept = min(q.events.count, config.maxEvents)
+        encode([q])
+        let cheap = cheapScores(0, kept: kept, newestRow: state.newest[0] > 0 ? 1 : nil)
+        let chosen = Explainer.shortlist(cheap: cheap, length: state.lengths[0], k: q.explainEvents,
+                                         budget: Explainer.budgetRows(config))
+        return (cheap, chosen)
+    }
+
+    /// `cheap(p)` of every kept event of pass request `b`: the sum over its read-out rows r and
+    /// heads h of `attn[r, h, p] * |o_h(v_h[p])|` in the last layer.
+    /// - Parameter newestRow: the read-out row of its newest event in `state.readQ`, if it has one.
+    private func cheapScores(_ b: Int, kept: Int, newestRow: Int?) -> [Float] {
+        let s = state
+        let d = config.dModel, heads = config.nHeads, dh = d / heads
+        let last = weights.layers.count - 1
+        let offset = (last * maxBatch * config.maxSequenceLength + s.offsets[b]) * d
+        let k = s.keys + offset, v = s.values + offset
+        let oW = weights.layers[last].oW.baseAddress!
+        var readouts = [(q: s.readQ + b * d, seen: s.lengths[b])]
+        if let row = newestRow { readouts.append((s.readQ + row * d, s.newest[b])) }
+        let scale = 1 / Float(dh).squareRoot()
+        var cheap = [Float](repeating: 0, count: kept)
+        var norms = [Float](repeating: 0, count: kept)
+        for h in 0..<heads {
+            let c = h * dh
+            // headValues (kept, d) = V_h (kept, dh) @ o.weight[:, c ..< c + dh]^T
+            matmulTransposed(s.headValues, v + c, oW + c, m: kept, n: d, k: dh, lda: d, ldb: d, ldy: d)
+            for p in 0..<kept {
+                let row = s.headValues + p * d
+                var sq: Float = 0
+                for j in 0..<d { sq += row[j] * row[j] }
+                norms[p] = sq.squareRoot()
+            }
+            for (q, seen) in readouts {
+                // attn (seen,) = softmax(q_h . K_h^T / sqrt(d_head))
+                matmulTransposed(s.scores, q + c, k + c, m: 1, n: seen, k: dh, lda: d, ldb: d, ldy: seen, alpha: scale)
+                softmax(s.scores, n: seen)
+                for p in 0..<min(kept, seen) { cheap[p] += s.scores[p] * norms[p] }
+            }
+        }
+        return cheap
+    }
+
+    /// Runs the deletions of pass request `b` as one ragged batch and leaves their user vectors in
+    /// `state.deletionUsers` (deletion order).
+    ///
+    /// Deleting kept event p keeps the same oldest event (the window does not slide), moves the
+    /// later events down one position and recomputes the time buckets without that event. With
+    /// causal attention the rows before ``Explainer/firstChangedRow(deleting:kept:)`` are the
+    /// request's own, so only the rows from there on are computed; their attention reads the
+    /// request's keys and values of the unchanged rows (kept per layer by the plain pass).
+    private func runDeletions(_ query: RankQuery, of b: Int, deleting chosen: [Int]) {
+        let s = state
+        let d = config.dModel
+        let eps = config.layerNormEps
+        let length = s.lengths[b]
+        let kept = min(query.events.count, config.maxEvents)
+        let firstEvent = query.events.count - kept
+        // Segment v: the deletion's rows first ..< length - 1, at rows offset ..< offset + rows.
+        var segments: [(first: Int, rows: Int, offset: Int)] = []
+        var total = 0
+        for p in chosen {
+            var deletion = query
+            deletion.events.remove(at: firstEvent + p)
+            let first = Explainer.firstChangedRow(deleting: p, kept: kept)
+            embed(deletion, keptEvents: kept - 1, into: s.deletionTokens, firstEvent: first)
+            let rows = length - 1 - first
+            (s.x + total * d).update(from: s.deletionTokens + first * d, count: rows * d)
+            segments.append((first, rows, total))
+            total += rows
+        }
+        let count = segments.count
+        let layerStride = maxBatch * config.maxSequenceLength * d
+        // joinedK/V hold the request's keys and values of the layer; a deletion writes its own
+        // rows from `first` on over them. Taken in descending `first`, every deletion finds the
+        // rows before its `first` untouched: the deletions before it wrote only later rows.
+        let joinOrder = segments.indices.sorted { segments[$0].first > segments[$1].first }
+        func join(_ seg: (first: Int, rows: Int, offset: Int)) {
+            (s.joinedK + seg.first * d).update(from: s.deletionK + seg.offset * d, count: seg.rows * d)
+            (s.joinedV + seg.first * d).update(from: s.deletionV + seg.offset * d, count: seg.rows * d)
+        }
+        for (l, w) in weights.layers.enumerated() {
+            // x = x + o(attention(norm1(x))), the unchanged rows' keys and values from the plain pass
+            s.joinedK.update(from: s.keys + l * layerStride + s.offsets[b] * d, count: (length - 1) * d)
+            s.joinedV.update(from: s.values + l * layerStride + s.offsets[b] * d, count: (length - 1) * d)
+            layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
+            linear(s.deletionK, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
+            linear(s.deletionV, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
+            if l < weights.layers.count - 1 {
+                linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
+                for v in joinOrder {
+                    let seg = segments[v]
+                    join(seg)
+                    causalAttention(s.att + seg.offset * d, q: s.q + seg.offset * d, k: s.joinedK, v: s.joinedV,
+                                    scores: s.scores, nq: seg.rows, s: seg.first + seg.rows, d: d, heads: config.nHeads)
+                }
+                linear(s.h, s.att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
+                addInPlace(s.x, s.h, n: total * d)
+                feedForward(s.x, norm: s.hn, out: s.h, w, rows: total)
+            } else {
+                // The read-out rows only: rows 0 ..< count are the deletions' [RANK] tokens (the
+                // last row, position length - 2), rows count ..< 2 count their newest events
+                // (position kept - 2) when they keep one (format_version 2).
+                let readsNewest = config.readsNewestEvent && kept >= 2
+                var rows = 0
+                func take(_ segmentRow: Int) {
+                    (s.readX + rows * d).update(from: s.x + segmentRow * d, count: d)
+                    (s.readN + rows * d).update(from: s.xn + segmentRow * d, count: d)
+                    rows += 1
+                }
+                for seg in segments { take(seg.offset + seg.rows - 1) }
+                if readsNewest { for seg in segments { take(seg.offset + (kept - 2 - seg.first)) } }
+                linear(s.readQ, s.readN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
+                for i in joinOrder {
+                    let seg = segments[i]
+                    join(seg)
+                    causalAttention(s.readAtt + i * d, q: s.readQ + i * d, k: s.joinedK, v: s.joinedV, scores: s.scores,
+                                    nq: 1, s: length - 1, d: d, heads: config.nHeads)
+                    if readsNewest {
+                        causalAttention(s.readAtt + (count + i) * d, q: s.readQ + (count + i) * d, k: s.joinedK,
+                                        v: s.joinedV, scores: s.scores, nq: 1, s: kept - 1, d: d, heads: config.nHeads)
+                    }
+                }
+                linear(s.readH, s.readAtt, w.oW.baseAddress!, w.oB.baseAddress!, m: rows, n: d, k: d)
+                addInPlace(s.readX, s.readH, n: rows * d)
+                feedForward(s.readX, norm: s.readHn, out: s.readH, w, rows: rows)
+                // read-out: x[RANK] (+ x[newest event])
+                if readsNewest {
+                    for i in 0..<count { addInPlace(s.readX + i * d, s.readX + (count + i) * d, n: d) }
+                }
+            }
+        }
+        // u = final_norm(read-out)
+        layerNorm(s.deletionUsers, s.readX, weights.finalNormW.baseAddress!, weights.finalNormB.baseAddress!,
+                  rows: count, d: d, eps: eps)
+    }
+
+    /// The reasons of one returned item: the deleted events whose deletion lowered its score,
+    /// largest drop first (ties: lower event index first), at most `explain_events`.
+    private func reasons(of item: ScoredItem, query: RankQuery, deleted chosen: [Int]) -> [EventContribution] {
+        guard let row = bundle.rowOfItem[item.itemID].map(Int.init) else { return [] }
+        let d = config.dModel
+        let firstEvent = query.events.count - min(query.events.count, config.maxEvents)
+        let emb = weights.itemEmb.baseAddress! + row * d
+        var out: [EventContribution] = []
+        for (v, p) in chosen.enumerated() {
+            // weight = score(request) - score(request without the event)
+            let weight = item.score - (dot(state.deletionUsers + v * d, emb, n: d) + weights.itemBias[row])
+            if weight > 0 { out.append(EventContribution(eventIndex: firstEvent + p, weight: weight)) }
+        }
+        out.sort { $0.weight != $1.weight ? $0.weight > $1.weight : $0.eventIndex < $1.eventIndex }
+        return Array(out.prefix(query.explainEvents))
+    }
+}

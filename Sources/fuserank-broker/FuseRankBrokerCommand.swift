@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import FuseRankBroker
+import FuseRankTransport
+import Logging
+
+/// `fuserank-broker`: one address for several `fuserank-server` replicas (libzmq's proxy).
+@main
+struct FuseRankBrokerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuserank-broker",
+        abstract: "Forward FuseRank calls from clients to the servers connected behind it (docs/deploy.md).",
+        discussion: """
+            Clients connect to --frontend as to a server; servers run with --connect <backend>.
+            Prints "fuserank-broker: frontend <endpoint> backend <endpoint>" (and "health <endpoint>")
+            on stdout once bound. SIGINT or SIGTERM: log the last statistics, stop, exit 0.
+            """)
+
+    @Option(help: "Endpoint clients connect to (ROUTER); a port of 0 or * picks a free one.")
+    var frontend = BrokerConfiguration.defaults.frontend
+
+    @Option(help: "Endpoint servers connect to with --connect (DEALER).")
+    var backend = BrokerConfiguration.defaults.backend
+
+    @Option(help: "Endpoint where the broker answers Health itself (ready: forwarding with a server connected).")
+    var health: String?
+
+    @Option(help: "ZeroMQ heartbeat: a PING every this many ms on each connection; 0 turns heartbeats off.")
+    var heartbeatIvlMs = BrokerConfiguration.defaults.heartbeat.intervalMs
+
+    @Option(help: "ZeroMQ heartbeat: drop a connection silent this many ms after a PING.")
+    var heartbeatTimeoutMs = BrokerConfiguration.defaults.heartbeat.timeoutMs
+
+    @Option(help: "ZeroMQ heartbeat: peers drop us when they hear nothing for this many ms.")
+    var heartbeatTtlMs = BrokerConfiguration.defaults.heartbeat.ttlMs
+
+    @Option(help: "Log the statistics this often (ms) when they changed; always at exit.")
+    var statsIntervalMs = BrokerConfiguration.defaults.statisticsLogIntervalMs
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    var brokerConfiguration: BrokerConfiguration {
+        var c = BrokerConfiguration(frontend: frontend, backend: backend, health: health)
+        c.heartbeat = HeartbeatSettings(intervalMs: heartbeatIvlMs, timeoutMs: heartbeatTimeoutMs, ttlMs: heartbeatTtlMs)
+        c.statisticsLogIntervalMs = statsIntervalMs
+        return c
+    }
+
+    func validate() throws {
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if let problem = brokerConfiguration.validationProblem() { throw ValidationError(problem) }
+    }
+
+    func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "fuserank.broker")
+        do {
+            let broker = try Broker(configuration: brokerConfiguration, logger: logger)
+            // Watched before binding: a signal during start-up stops the broker once it runs.
+            let signals = ShutdownSignals { number in
+                logger.info("received signal \(number)")
+                broker.stop()
+            }
+            defer { signals.cancel() }
+            let endpoints = try broker.start()
+            var line = "fuserank-broker: frontend \(endpoints.frontend) backend \(endpoints.backend)"
+            if let health = endpoints.health { line += " health \(health)" }
+            // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            broker.waitUntilStopped()
+        } catch {  // a BrokerError (typed throws)
+            logger.critical("\(error)")
+            throw ExitCode.failure
+        }
+        logger.info("stopped; exiting")
+    }
+}

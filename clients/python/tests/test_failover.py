@@ -1,0 +1,204 @@
+"""Replicas behind a broker: a server killed mid-load costs retries, never a call.
+
+A broker (`fuserank-broker`), three servers behind it (`fuserank-server --connect`), and 8 clients
+ranking continuously (loadgen.py, its own process). One server is SIGKILLed, later a new one
+joins. Every call must end with exactly one OK reply carrying the expected ranking (retries are
+allowed: the calls that were at the dead server time out and are sent again), none lost, and the
+throughput with the new server must come back. The same scenario runs on loopback, and across
+network namespaces (one per host, veth pairs on a bridge) where the machine allows it; there a
+second server is also unplugged (link down, no TCP reset), which only ZeroMQ's heartbeats notice.
+SIGTERM on a server behind the broker drains it without failing a call.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from replicas import (
+    FINAL_STATISTICS,
+    REPLIES_SENT,
+    Cluster,
+    Load,
+    Namespaces,
+    wait_for_servers,
+)
+
+CLIENTS = 8
+# Successful calls per phase: enough to measure a rate, few enough for 2 shared cores.
+WARM_UP, MEASURED = 100, 400
+
+
+@dataclass
+class Hosts:
+    """Where each process runs: a namespace (None: this one) and the broker's address."""
+
+    broker_address: str
+    frontend_port: int
+    backend_port: int
+    health: str  # ipc://: reachable from the test process whatever the namespaces
+    broker_netns: str | None = None
+    client_netns: str | None = None
+    server_netns: tuple[str | None, ...] = (None, None, None, None)
+
+    @property
+    def frontend(self) -> str:
+        return f"tcp://{self.broker_address}:{self.frontend_port}"
+
+    @property
+    def backend(self) -> str:
+        return f"tcp://{self.broker_address}:{self.backend_port}"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    running = Cluster(tmp_path)
+    yield running
+    running.close()
+
+
+def loopback_hosts(tmp_path: Path) -> Hosts:
+    return Hosts("127.0.0.1", free_port(), free_port(), f"ipc://{tmp_path}/broker-health")
+
+
+def run_failover(cluster: Cluster, hosts: Hosts, model: Path, unplug: Namespaces | None = None) -> dict[str, float]:
+    """The scenario; returns the figures (and prints them)."""
+    broker = cluster.broker(hosts.frontend, hosts.backend, hosts.health, hosts.broker_netns)
+    servers = [cluster.replica(f"server-{i}", hosts.backend, model, hosts.server_netns[i]) for i in range(3)]
+    wait_for_servers(hosts.health, 3, broker)
+    load = Load([hosts.frontend], CLIENTS, cluster.tmp_path / "load.log", hosts.client_netns)
+    try:
+        load.wait_ok(WARM_UP + MEASURED)
+        before = load.rate(WARM_UP, WARM_UP + MEASURED)
+
+        servers[0].popen.kill()  # SIGKILL: calls in flight there are lost and must be retried
+        servers[0].popen.wait()
+        wait_for_servers(hosts.health, 2, broker)
+        at_kill = load.ok
+        load.wait_ok(at_kill + MEASURED // 2)  # two servers carry the load
+        degraded = load.rate(at_kill + 1, at_kill + MEASURED // 2)
+
+        unplugged_s = None
+        if unplug is not None:
+            # A host that vanishes without a word: only heartbeats tell the broker.
+            import time
+
+            started = time.monotonic()
+            unplug.unplug("server1")
+            wait_for_servers(hosts.health, 1, broker, timeout_s=10)
+            unplugged_s = time.monotonic() - started
+            at_unplug = load.ok
+            load.wait_ok(at_unplug + MEASURED // 4)
+
+        servers.append(cluster.replica("server-3", hosts.backend, model, hosts.server_netns[3]))
+        wait_for_servers(hosts.health, 2 if unplug is not None else 3, broker)
+        rejoined = load.ok
+        load.wait_ok(rejoined + WARM_UP + MEASURED)
+        after = load.rate(rejoined + WARM_UP, rejoined + WARM_UP + MEASURED)
+        summary = load.stop()
+    finally:
+        load.kill()
+
+    # Every call ended with one OK reply carrying the expected ranking; none failed or went missing.
+    assert load.problems == [], load.problems[:10]
+    assert summary["failed"] == 0 and summary["wrong"] == 0, summary
+    assert summary["ok"] == summary["calls"] == load.ok, (summary, load.ok)
+    # The new server took a share of the calls.
+    assert servers[3].terminate() == 0, servers[3].log_tail()
+    found = REPLIES_SENT.search(servers[3].log())
+    assert found and int(found.group(1)) > 0, servers[3].log_tail()
+    for server in servers[1:3]:
+        if unplug is None:
+            assert server.terminate() == 0, server.log_tail()
+        else:
+            server.kill()
+    assert broker.terminate() == 0, broker.log_tail()
+    stats = FINAL_STATISTICS.search(broker.log())
+    assert stats, broker.log_tail()
+    requests_in, to_servers, from_servers, to_clients = map(int, stats.groups())
+    # The broker forwarded every request it received and every reply it got; the requests that
+    # never came back are those the dead (or unplugged) servers held, and each was retried.
+    assert requests_in == summary["attempts"], (requests_in, summary)
+    assert to_servers == requests_in and to_clients == from_servers, stats.group(0)
+    lost_at_servers = to_servers - from_servers
+    assert lost_at_servers <= summary["retries"], (lost_at_servers, summary)
+    # Throughput came back once the new server joined.
+    # (A loose bound: 2 CPU cores shared with other work make any one window noisy.)
+    assert after >= 0.4 * before, f"{after:.0f} calls/s after the new server joined, {before:.0f} before the kill"
+    figures = {
+        "calls": summary["calls"], "retries": summary["retries"], "lost": summary["calls"] - summary["ok"],
+        "stale_replies": summary["stale"], "requests_lost_at_dead_servers": lost_at_servers,
+        "calls_per_s_before": round(before), "calls_per_s_two_servers": round(degraded),
+        "calls_per_s_after": round(after),
+    }
+    if unplugged_s is not None:
+        figures["unplugged_noticed_s"] = round(unplugged_s, 2)
+    print(f"failover figures: {figures}")
+    return figures
+
+
+def test_failover_on_loopback(cluster: Cluster, default_bundle: Path, tmp_path: Path) -> None:
+    run_failover(cluster, loopback_hosts(tmp_path), default_bundle)
+
+
+def test_sigterm_drains_a_server_behind_the_broker(cluster: Cluster, default_bundle: Path, tmp_path: Path) -> None:
+    hosts = loopback_hosts(tmp_path)
+    broker = cluster.broker(hosts.frontend, hosts.backend, hosts.health)
+    servers = [cluster.replica(f"server-{i}", hosts.backend, default_bundle) for i in range(2)]
+    wait_for_servers(hosts.health, 2, broker)
+    load = Load([hosts.frontend], CLIENTS, tmp_path / "load.log")
+    try:
+        load.wait_ok(WARM_UP)
+        assert servers[0].terminate() == 0, servers[0].log_tail()
+        wait_for_servers(hosts.health, 1, broker)
+        at_stop = load.ok
+        load.wait_ok(at_stop + WARM_UP)
+        summary = load.stop()
+    finally:
+        load.kill()
+    assert load.problems == [] and summary["failed"] == 0 and summary["wrong"] == 0, (load.problems[:10], summary)
+    assert summary["ok"] == summary["calls"], summary
+    log = servers[0].log()
+    assert "draining:" in log and "lifecycle: draining -> stopped" in log, servers[0].log_tail()
+    found = REPLIES_SENT.search(log)
+    assert found and int(found.group(1)) > 0, servers[0].log_tail()
+    assert servers[1].terminate() == 0 and broker.terminate() == 0
+    print(f"drain figures: calls {summary['calls']}, retries {summary['retries']}, lost 0")
+
+
+@pytest.fixture
+def namespaces() -> Iterator[Namespaces]:
+    reason = Namespaces.unavailable_reason()
+    if reason:
+        pytest.skip(f"network namespaces not available: {reason}")
+    made = Namespaces({"broker": 1, "clients": 2, "server0": 10, "server1": 11, "server2": 12, "server3": 13})
+    try:
+        made.create()
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        made.delete()
+        detail = getattr(error, "stderr", "") or str(error)
+        pytest.skip(f"this machine does not allow network namespaces with veth pairs and a bridge: {detail.strip()}")
+    try:
+        yield made
+    finally:
+        made.delete()
+
+
+def test_failover_across_network_namespaces(
+    cluster: Cluster, namespaces: Namespaces, default_bundle: Path, tmp_path: Path
+) -> None:
+    hosts = Hosts(
+        namespaces.address("broker"), 5555, 5556, f"ipc://{tmp_path}/broker-health",
+        broker_netns=namespaces.netns("broker"), client_netns=namespaces.netns("clients"),
+        server_netns=tuple(namespaces.netns(f"server{i}") for i in range(4)),
+    )
+    try:
+        figures = run_failover(cluster, hosts, default_bundle, unplug=namespaces)
+    finally:
+        cluster.close()  # before the namespaces go
+    # Heartbeats (250 ms pings, 1 s timeout) noticed the unplugged server in about a second.
+    assert figures["unplugged_noticed_s"] < 3, figures
