@@ -3,7 +3,8 @@
 
 Speaks the wire protocol of docs/wire.md with the generated pb2 (clients/python): Rank (whole
 catalogue or candidates, top_k, exclude_seen, query text) and Health; anything else is
-UNIMPLEMENTED, a bad request INVALID_ARGUMENT. One process, one thread, one request at a time:
+UNIMPLEMENTED, a bad request INVALID_ARGUMENT. It leaves out what the benchmark does not send:
+explanations, the session cache, business filters, the repeat head of format-3 bundles. One process, one thread, one request at a time:
 the reference token layout (fuserank.features, pure Python), the exported forward on ONNX Runtime
 (1 intra-op thread), `E @ u + b` and `argpartition` top-k in numpy (1 BLAS thread).
 
