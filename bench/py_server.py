@@ -3,7 +3,8 @@
 
 Speaks the wire protocol of docs/wire.md with the generated pb2 (clients/python): Rank (whole
 catalogue or candidates, top_k, exclude_seen, query text) and Health; anything else is
-UNIMPLEMENTED, a bad request INVALID_ARGUMENT. One process, one thread, one request at a time:
+UNIMPLEMENTED, a bad request INVALID_ARGUMENT. It leaves out what the benchmark does not send:
+explanations, the session cache, business filters, the repeat head of format-3 bundles. One process, one thread, one request at a time:
 the reference token layout (fuserank.features, pure Python), the exported forward on ONNX Runtime
 (1 intra-op thread), `E @ u + b` and `argpartition` top-k in numpy (1 BLAS thread).
 
@@ -30,6 +31,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import zmq  # noqa: E402
+from google.protobuf.message import DecodeError  # noqa: E402
 from safetensors.numpy import load_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +100,9 @@ class Peer:
                 else:
                     rows.append(r - 2)
             idx = np.array(rows, np.int64)
-            scores = self.emb[idx] @ u + self.bias[idx]
+            # Row by row, so equal rows score exactly equal and ties keep row order (a gemv may
+            # round identical rows differently); the catalogue path keeps gemv for its speed.
+            scores = (self.emb[idx] * u).sum(axis=1) + self.bias[idx]
             k = len(idx) if req.top_k == 0 else min(req.top_k, len(idx))
             order = np.lexsort((idx, -scores))[:k]
             top, top_scores = idx[order], scores[order]
@@ -149,7 +153,7 @@ def answer(peer: Peer, frames: list[bytes]) -> list[bytes]:
             body = pb.HealthReply(ready=True, state="serving", models=[peer.cfg.name]).SerializeToString()
         else:
             head.code, head.message = pb.UNIMPLEMENTED, f"unknown method {header.method!r}"
-    except (RequestError, ValueError) as e:  # DecodeError is a ValueError too
+    except (RequestError, ValueError, DecodeError) as e:
         head.code, head.message, body = pb.INVALID_ARGUMENT, str(e), b""
     except LookupError as e:
         head.code, head.message, body = pb.NOT_FOUND, str(e), b""
