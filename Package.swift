@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "fuserank-broker",
             dependencies: [
-                "FuseRankBroker", "FuseRankTransport",
+                "FuseRankBroker", "FuseRankTransport", "FuseRankMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -27,6 +27,14 @@ public final class ServerMetrics: Sendable {
         public static let modelVersionInfo = "fuserank_model_version_info"  // made from a descriptor below
         public static let authFailures = "fuserank_auth_failures_total"
         public static let residentMemory = "process_resident_memory_bytes"
+        public static let sessionHits = "fuserank_session_cache_hits_total"
+        public static let sessionMisses = "fuserank_session_cache_misses_total"
+        public static let sessionEvictions = "fuserank_session_cache_evictions_total"
+        public static let sessionCount = "fuserank_session_cache_sessions"
+        public static let sessionBytes = "fuserank_session_cache_bytes"
+        public static let brokerMessages = "fuserank_broker_messages_total"
+        public static let brokerBytes = "fuserank_broker_bytes_total"
+        public static let brokerServers = "fuserank_broker_servers"
     }
 
     /// Latency buckets: 100 µs to 10 s.
@@ -39,15 +47,18 @@ public final class ServerMetrics: Sendable {
     /// Batch size buckets: powers of two up to 256.
     static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 
-    /// A fresh registry with the always-present series (queue depth, auth failures, memory) at 0.
-    public init() {
+    /// A fresh registry with the always-present series (queue depth, auth failures, memory) at 0;
+    /// `serverSeries` false leaves out the first two (a broker's registry: memory only).
+    public init(serverSeries: Bool = true) {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.durationBuckets
         factory.valueHistogramBuckets = [Name.batchSize: Self.batchBuckets]
         self.factory = factory
-        Gauge(label: Name.queueDepth, factory: factory).record(0)
-        Counter(label: Name.authFailures, factory: factory).increment(by: 0)
+        if serverSeries {
+            Gauge(label: Name.queueDepth, factory: factory).record(0)
+            Counter(label: Name.authFailures, factory: factory).increment(by: 0)
+        }
         updateResidentMemory()
     }
 
@@ -124,6 +135,53 @@ public final class ServerMetrics: Sendable {
         Counter(label: Name.authFailures, factory: factory).increment()
     }
 
+    /// The session cache's counters as last exported (the counters advance by the difference).
+    private let sessionSeen = Locked<(hits: Int, misses: Int, evictions: Int)>((0, 0, 0))
+
+    /// Exports the session cache's counters (hits, misses, evictions: totals since start) and its
+    /// size; called before every scrape by the server that owns the cache.
+    public func updateSessionCache(hits: Int, misses: Int, evictions: Int, sessions: Int, bytes: Int) {
+        sessionSeen.withLock { seen in
+            Counter(label: Name.sessionHits, factory: factory).increment(by: Int64(max(0, hits - seen.hits)))
+            Counter(label: Name.sessionMisses, factory: factory).increment(by: Int64(max(0, misses - seen.misses)))
+            Counter(label: Name.sessionEvictions, factory: factory).increment(by: Int64(max(0, evictions - seen.evictions)))
+            seen = (max(seen.hits, hits), max(seen.misses, misses), max(seen.evictions, evictions))
+        }
+        Gauge(label: Name.sessionCount, factory: factory).record(sessions)
+        Gauge(label: Name.sessionBytes, factory: factory).record(bytes)
+    }
+
+    /// A broker's traffic as last exported, by (socket, direction): (messages, bytes).
+    private let brokerSeen = Locked<[String: (messages: UInt64, bytes: UInt64)]>([:])
+
+    /// Exports a broker's statistics: `fuserank_broker_messages_total` and `_bytes_total` by
+    /// `socket` (frontend, backend) and `direction` (in, out), totals since start; and the servers
+    /// connected now.
+    /// - Parameter traffic: (socket, direction, messages, bytes) for each of the four counters.
+    public func updateBroker(traffic: [(socket: String, direction: String, messages: UInt64, bytes: UInt64)], servers: Int) {
+        brokerSeen.withLock { seen in
+            for t in traffic {
+                let key = t.socket + "/" + t.direction
+                let last = seen[key] ?? (0, 0)
+                let dims = [("socket", t.socket), ("direction", t.direction)]
+                Counter(label: Name.brokerMessages, dimensions: dims, factory: factory)
+                    .increment(by: Int64(clamping: t.messages &- min(t.messages, last.messages)))
+                Counter(label: Name.brokerBytes, dimensions: dims, factory: factory)
+                    .increment(by: Int64(clamping: t.bytes &- min(t.bytes, last.bytes)))
+                seen[key] = (max(last.messages, t.messages), max(last.bytes, t.bytes))
+            }
+        }
+        Gauge(label: Name.brokerServers, factory: factory).record(servers)
+    }
+
+    /// Called before every scrape (e.g. to export a cache's counters).
+    private let beforeScrape = Locked<(@Sendable () -> Void)?>(nil)
+
+    /// Sets what runs before every scrape (the owner of a cache exports its counters there).
+    public func onScrape(_ refresh: @escaping @Sendable () -> Void) {
+        beforeScrape.withLock { $0 = refresh }
+    }
+
     /// Reads the resident set size into `process_resident_memory_bytes`.
     public func updateResidentMemory() {
         if let bytes = ResidentMemory.bytes() {
@@ -134,6 +192,7 @@ public final class ServerMetrics: Sendable {
     /// The Prometheus text exposition of every series, memory refreshed first.
     public func exposition() -> String {
         updateResidentMemory()
+        if let refresh = beforeScrape.withLock({ $0 }) { refresh() }
         return registry.emitToString()
     }
 

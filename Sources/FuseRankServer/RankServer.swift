@@ -58,7 +58,15 @@ public final class RankServer: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.control = ServerControl(logger: logger)
-        self.sessionCache = configuration.sessionCacheMB > 0 ? SessionCache(capacityBytes: configuration.sessionCacheMB << 20) : nil
+        let sessionCache = configuration.sessionCacheMB > 0 ? SessionCache(capacityBytes: configuration.sessionCacheMB << 20) : nil
+        self.sessionCache = sessionCache
+        if let sessionCache {
+            let metrics = self.metrics
+            metrics.onScrape {
+                let s = sessionCache.statistics
+                metrics.updateSessionCache(hits: s.hits, misses: s.misses, evictions: s.evictions, sessions: s.sessions, bytes: s.bytes)
+            }
+        }
         logger.info("lifecycle: starting", metadata: ["state": "starting"])
         if let secretPath = configuration.curveSecretKeyPath, let allowPath = configuration.curveAllowPath {
             do {

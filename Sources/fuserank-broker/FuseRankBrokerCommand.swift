@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseRankBroker
+import FuseRankMetrics
 import FuseRankTransport
 import Logging
 
@@ -37,6 +38,9 @@ struct FuseRankBrokerCommand: ParsableCommand {
 
     @Option(help: "Log the statistics this often (ms) when they changed; always at exit.")
     var statsIntervalMs = BrokerConfiguration.defaults.statisticsLogIntervalMs
+
+    @Option(help: "Serve GET /metrics (Prometheus text: the broker's traffic and servers) on HOST:PORT; off by default.")
+    var metricsBind: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
@@ -76,11 +80,32 @@ struct FuseRankBrokerCommand: ParsableCommand {
             }
             defer { steering.cancel() }
             let endpoints = try broker.start()
+            var metricsEndpoint: MetricsEndpoint?
+            if let metricsBind {
+                let metrics = ServerMetrics(serverSeries: false)
+                metrics.onScrape {
+                    let s = broker.statistics
+                    let f = s.traffic.frontend, b = s.traffic.backend
+                    metrics.updateBroker(traffic: [
+                        ("frontend", "in", f.messagesIn, f.bytesIn), ("frontend", "out", f.messagesOut, f.bytesOut),
+                        ("backend", "in", b.messagesIn, b.bytesIn), ("backend", "out", b.messagesOut, b.bytesOut),
+                    ], servers: s.servers)
+                }
+                do {
+                    metricsEndpoint = try MetricsEndpoint.startBlocking(metrics: metrics, bind: metricsBind)
+                } catch {
+                    logger.critical("cannot serve metrics on \(metricsBind): \(error)")
+                    broker.stop()
+                    broker.waitUntilStopped()
+                    throw ExitCode.failure
+                }
+            }
             var line = "fuserank-broker: frontend \(endpoints.frontend) backend \(endpoints.backend)"
             if let health = endpoints.health { line += " health \(health)" }
+            if let m = metricsEndpoint { line += " metrics \(m.host):\(m.port)" }
             // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
-            broker.waitUntilStopped()
+            withExtendedLifetime(metricsEndpoint) { broker.waitUntilStopped() }  // metrics served until the process exits
         } catch {  // a BrokerError (typed throws)
             logger.critical("\(error)")
             throw ExitCode.failure

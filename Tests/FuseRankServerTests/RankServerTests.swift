@@ -171,6 +171,14 @@ import Testing
         }
         let stats = try #require(server.server.sessionCacheStatistics)
         #expect(stats.misses == 1 && stats.hits == 5 && stats.sessions == 1)
+        // The same counts in the Prometheus scrape (twice: counters advance by differences only).
+        for _ in 0..<2 {
+            let scrape = server.server.metrics.exposition()
+            #expect(scrape.contains("fuserank_session_cache_hits_total 5"), "\(scrape)")
+            #expect(scrape.contains("fuserank_session_cache_misses_total 1"))
+            #expect(scrape.contains("fuserank_session_cache_evictions_total 0"))
+            #expect(scrape.contains("fuserank_session_cache_sessions 1"))
+        }
     }
 
     @Test func aZeroBudgetTurnsTheCacheOff() throws {

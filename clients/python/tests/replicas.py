@@ -111,12 +111,13 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def broker(self, frontend: str, backend: str, health: str, netns: str | None = None) -> Process:
+    def broker(self, frontend: str, backend: str, health: str, netns: str | None = None,
+               extra: Sequence[str] = ()) -> Process:
         """Starts a broker and waits until its Health endpoint answers."""
         broker = self.spawn(
             "broker",
             [str(broker_binary()), "--frontend", frontend, "--backend", backend, "--health", health,
-             "--stats-interval-ms", "2000"],
+             "--stats-interval-ms", "2000", *extra],
             netns,
         )
         wait_until(

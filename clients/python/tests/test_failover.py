@@ -26,6 +26,7 @@ from replicas import (
     Load,
     Namespaces,
     wait_for_servers,
+    wait_until,
 )
 
 CLIENTS = 8
@@ -203,3 +204,36 @@ def test_failover_across_network_namespaces(
         cluster.close()  # before the namespaces go
     # Heartbeats (250 ms pings, 1 s timeout) noticed the unplugged server in about a second.
     assert figures["unplugged_noticed_s"] < 3, figures
+
+
+def test_broker_exports_its_traffic_as_prometheus_metrics(cluster: Cluster, default_bundle: Path, tmp_path: Path) -> None:
+    """--metrics-bind on the broker: the messages and bytes each way and the servers connected."""
+    import urllib.request
+
+    from fuserank_client import FuseRankClient
+
+    hosts = loopback_hosts(tmp_path)
+    metrics_port = free_port()
+    broker = cluster.broker(hosts.frontend, hosts.backend, hosts.health, extra=["--metrics-bind", f"127.0.0.1:{metrics_port}"])
+    cluster.replica("server-1", hosts.backend, default_bundle)
+    wait_for_servers(hosts.health, 1, broker)
+    calls = 25
+    with FuseRankClient(hosts.frontend, timeout_ms=5000) as client:
+        for _ in range(calls):
+            client.rank(top_k=3)
+
+    def scrape() -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")}
+
+    # The proxy's counters are read by the broker's statistics loop: wait until they show every call.
+    wait_until(lambda: scrape().get('fuserank_broker_messages_total{socket="frontend",direction="out"}', 0) >= calls,
+               30, lambda: str(scrape()))
+    series = scrape()
+    assert series['fuserank_broker_messages_total{socket="frontend",direction="in"}'] >= calls
+    assert series['fuserank_broker_messages_total{socket="backend",direction="out"}'] >= calls
+    assert series['fuserank_broker_messages_total{socket="backend",direction="in"}'] >= calls
+    assert series['fuserank_broker_bytes_total{socket="frontend",direction="in"}'] > 0
+    assert series["fuserank_broker_servers"] == 1
+    assert "fuserank_queue_depth" not in series, "a broker exports no server series"
