@@ -272,8 +272,9 @@ def fit_head(cfg: ModelConfig, pt: PairTensors, label: np.ndarray, weight: np.nd
              item_bias: bool = False) -> PurchaseHead:
     """Weighted BCE, full batch (Adam), over the pairs where `mask` (default all). The loss is
     divided by the weighted base rate (positives are rare: about 1e-5 of the weight) so that `l2`,
-    on the per-item bias (mean square) and every other tensor but `bias` and `score_weight` (sum
-    of squares), is on the scale of one positive. `item_bias` False keeps `purchase.item_bias` at zero (on the Taobao sample a
+    on the per-item bias (mean square) and every other tensor but `bias`, `score_weight` and
+    `count` (sum of squares; `count` carries the seen items' intercept), is on the scale of one
+    positive. `item_bias` False keeps `purchase.item_bias` at zero (on the Taobao sample a
     per-item bias fitted on one day's purchases did not carry over to the held-out users: the
     items bought on one day are seldom bought again the next)."""
     torch.manual_seed(0)
@@ -285,10 +286,10 @@ def fit_head(cfg: ModelConfig, pt: PairTensors, label: np.ndarray, weight: np.nd
         head.bias.fill_(math.log(base / (1 - base)))
     params = [p for n, p in head.named_parameters() if item_bias or n != "item_bias"]
 
-    def penalty() -> Tensor:  # every tensor but bias and score_weight; the per-item bias by its mean
+    def penalty() -> Tensor:  # all but bias, score_weight and count (the seen items' own intercept:
+        # every seen item has one count bucket); the per-item bias by its mean square
         return (head.item_bias.pow(2).mean() * 100 + head.gate.pow(2).sum() + head.rank.pow(2).sum()
-                + head.count.pow(2).sum() + head.event_type.pow(2).sum() + head.time.pow(2).sum()
-                + head.type_count.pow(2).sum())
+                + head.event_type.pow(2).sum() + head.time.pow(2).sum() + head.type_count.pow(2).sum())
 
     opt = torch.optim.LBFGS(params, lr=1, max_iter=steps, tolerance_grad=1e-9, tolerance_change=1e-12,
                             history_size=20, line_search_fn="strong_wolfe")
