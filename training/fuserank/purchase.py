@@ -2,7 +2,8 @@
 horizon (docs/model-format.md "Purchase head", docs/evaluation.md "Purchase probability").
 
     z(item) = score_weight * s(item) + item_bias[row] + bias + u . gate
-              + [item seen] (rank[rank_b] + count[count_b] + sum_{t in types} event_type[t] + time[time_b])
+              + [item seen] (rank[rank_b] + count[count_b] + sum_{t in types} event_type[t] + time[time_b]
+                             + sum_t type_count[t] * log1p(events of type t))
     p(item) = sigmoid(z)
 
 `s(item)` is the served next-item score (u . item_emb[row] + item_bias[row], plus the repeat
@@ -55,13 +56,15 @@ class PurchaseHead(nn.Module):
         self.count = nn.Parameter(torch.zeros(REPEAT_COUNT_BUCKETS))     # (8,)
         self.event_type = nn.Parameter(torch.zeros(cfg.num_event_types))  # (num_event_types,)
         self.time = nn.Parameter(torch.zeros(cfg.num_time_buckets))      # (num_time_buckets,)
+        self.type_count = nn.Parameter(torch.zeros(cfg.num_event_types))  # (num_event_types,) on log1p(events of type t)
 
     def forward(self, score: Tensor, row: Tensor, user_gate: Tensor, seen: Tensor, rank_b: Tensor,
-                count_b: Tensor, type_bits: Tensor, time_b: Tensor) -> Tensor:
+                count_b: Tensor, type_bits: Tensor, time_b: Tensor, type_logc: Tensor) -> Tensor:
         """Logits z of P pairs: score (P,) served next-item scores, row (P,), user_gate (P,) the
         pair's u . gate, seen (P,) 0/1 float, buckets (P,) long (any value where unseen),
-        type_bits (P, T) float."""
-        seen_term = self.rank[rank_b] + self.count[count_b] + type_bits @ self.event_type + self.time[time_b]
+        type_bits (P, T) float, type_logc (P, T) log1p of the item's events of each type."""
+        seen_term = (self.rank[rank_b] + self.count[count_b] + type_bits @ self.event_type + self.time[time_b]
+                     + type_logc @ self.type_count)
         return self.score_weight * score + self.item_bias[row] + self.bias + user_gate + seen * seen_term
 
 
@@ -109,6 +112,19 @@ def seen_features(model: FuseRankModel, request: Request) -> dict[int, tuple[int
             for f in repeat_features(request.events, model.row_index(), request.now_ms, model.cfg)}
 
 
+def type_counts(events, row_of, num_event_types: int) -> dict[int, list[int]]:
+    """row -> the number of the item's events of each type (all events, known items only)."""
+    out: dict[int, list[int]] = {}
+    for item, etype, _, _ in events:
+        row = item_row(item, row_of)
+        if row < 2:
+            continue
+        c = out.setdefault(row, [0] * num_event_types)
+        if 0 <= etype < num_event_types:
+            c[etype] += 1
+    return out
+
+
 def row_logits(model: FuseRankModel, head: PurchaseHead, request: Request, u: Tensor,
                rows: Sequence[int]) -> Tensor:
     """z of `rows` for one request with user vector u (d,)."""
@@ -125,6 +141,8 @@ def row_logits(model: FuseRankModel, head: PurchaseHead, request: Request, u: Te
     seen = torch.zeros(n)
     rb, cb, tb = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     bits = torch.zeros(n, cfg.num_event_types)
+    logc = torch.zeros(n, cfg.num_event_types)
+    counts = type_counts(request.events, model.row_index(), cfg.num_event_types)
     for r, (a, c, m, t) in feats.items():
         k = at.get(r)
         if k is None:
@@ -132,8 +150,9 @@ def row_logits(model: FuseRankModel, head: PurchaseHead, request: Request, u: Te
         seen[k] = 1.0
         rb[k], cb[k], tb[k] = a, c, t
         bits[k] = torch.tensor([(m >> j) & 1 for j in range(cfg.num_event_types)], dtype=torch.float32)
+        logc[k] = torch.log1p(torch.tensor(counts[r], dtype=torch.float32))
     gate = (u @ head.gate).expand(n)
-    return head(score, row_t, gate, seen, rb, cb, bits, tb)
+    return head(score, row_t, gate, seen, rb, cb, bits, tb, logc)
 
 
 @torch.no_grad()
@@ -183,6 +202,7 @@ class PairTensors:
     rank_b: Tensor
     count_b: Tensor
     type_bits: Tensor
+    type_logc: Tensor
     time_b: Tensor
     users: Tensor     # (cuts, d)
 
@@ -210,6 +230,7 @@ def pair_tensors(model: FuseRankModel, ds, pairs, batch: int = 64, log=print) ->
     seen = torch.zeros(n)
     rb, cb, tb = (torch.zeros(n, dtype=torch.long) for _ in range(3))
     masks = torch.zeros(n, dtype=torch.long)
+    logc = torch.zeros(n, cfg.num_event_types)
     # pairs of a cut are contiguous: per cut, its seen items' features and repeat bonus
     starts = np.searchsorted(pairs.cut, np.arange(len(reqs)))
     ends = np.searchsorted(pairs.cut, np.arange(len(reqs)), side="right")
@@ -217,6 +238,7 @@ def pair_tensors(model: FuseRankModel, ds, pairs, batch: int = 64, log=print) ->
         a, b = int(starts[c]), int(ends[c])
         at = {int(r): a + k for k, r in enumerate(rows[a:b].tolist())}
         feats = repeat_features(req.events, row_of, req.now_ms, cfg)
+        counts = type_counts(req.events, row_of, cfg.num_event_types)
         if model.repeat is not None and feats:
             _, bon = model.repeat.bonus(feats, users[c])
         for j, f in enumerate(feats):
@@ -225,15 +247,16 @@ def pair_tensors(model: FuseRankModel, ds, pairs, batch: int = 64, log=print) ->
                 continue
             seen[k] = 1.0
             rb[k], cb[k], tb[k], masks[k] = f.rank_bucket, f.count_bucket, f.time_bucket, f.type_mask
+            logc[k] = torch.log1p(torch.tensor(counts[f.row], dtype=torch.float32))
             if model.repeat is not None:
                 score[k] += bon[j]
     bits = ((masks[:, None] >> torch.arange(cfg.num_event_types)) & 1).float()
-    return PairTensors(score, rows, cut, seen, rb, cb, bits, tb, users)
+    return PairTensors(score, rows, cut, seen, rb, cb, bits, logc, tb, users)
 
 
 def head_logits(head: PurchaseHead, pt: PairTensors) -> Tensor:
     gate = (pt.users @ head.gate)[pt.cut]
-    return head(pt.score, pt.row, gate, pt.seen, pt.rank_b, pt.count_b, pt.type_bits, pt.time_b)
+    return head(pt.score, pt.row, gate, pt.seen, pt.rank_b, pt.count_b, pt.type_bits, pt.time_b, pt.type_logc)
 
 
 def weighted_bce(z: Tensor, y: Tensor, w: Tensor) -> Tensor:
@@ -249,8 +272,9 @@ def fit_head(cfg: ModelConfig, pt: PairTensors, label: np.ndarray, weight: np.nd
              item_bias: bool = False) -> PurchaseHead:
     """Weighted BCE, full batch (Adam), over the pairs where `mask` (default all). The loss is
     divided by the weighted base rate (positives are rare: about 1e-5 of the weight) so that `l2`,
-    on the per-item bias (mean square) and every other tensor but `bias` and `score_weight` (sum
-    of squares), is on the scale of one positive. `item_bias` False keeps `purchase.item_bias` at zero (on the Taobao sample a
+    on the per-item bias (mean square) and every other tensor but `bias`, `score_weight` and
+    `count` (sum of squares; `count` carries the seen items' intercept), is on the scale of one
+    positive. `item_bias` False keeps `purchase.item_bias` at zero (on the Taobao sample a
     per-item bias fitted on one day's purchases did not carry over to the held-out users: the
     items bought on one day are seldom bought again the next)."""
     torch.manual_seed(0)
@@ -262,9 +286,10 @@ def fit_head(cfg: ModelConfig, pt: PairTensors, label: np.ndarray, weight: np.nd
         head.bias.fill_(math.log(base / (1 - base)))
     params = [p for n, p in head.named_parameters() if item_bias or n != "item_bias"]
 
-    def penalty() -> Tensor:  # every tensor but bias and score_weight; the per-item bias by its mean
+    def penalty() -> Tensor:  # all but bias, score_weight and count (the seen items' own intercept:
+        # every seen item has one count bucket); the per-item bias by its mean square
         return (head.item_bias.pow(2).mean() * 100 + head.gate.pow(2).sum() + head.rank.pow(2).sum()
-                + head.count.pow(2).sum() + head.event_type.pow(2).sum() + head.time.pow(2).sum())
+                + head.event_type.pow(2).sum() + head.time.pow(2).sum() + head.type_count.pow(2).sum())
 
     opt = torch.optim.LBFGS(params, lr=1, max_iter=steps, tolerance_grad=1e-9, tolerance_change=1e-12,
                             history_size=20, line_search_fn="strong_wolfe")

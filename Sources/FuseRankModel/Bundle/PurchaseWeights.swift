@@ -16,13 +16,15 @@ struct PurchaseWeights: @unchecked Sendable {
     let count: UnsafeBufferPointer<Float>       // purchase.count (8,)
     let eventType: UnsafeBufferPointer<Float>   // purchase.event_type (num_event_types,)
     let time: UnsafeBufferPointer<Float>        // purchase.time (num_time_buckets,)
+    let typeCount: UnsafeBufferPointer<Float>   // purchase.type_count (num_event_types,), times log1p(events of type t)
 
     /// The tensor names and shapes a model of `config` needs.
     static func specs(for config: ModelConfig) -> [(name: String, shape: [Int])] {
         [("purchase.score_weight", [1]), ("purchase.bias", [1]),
          ("purchase.item_bias", [config.numItems]), ("purchase.gate", [config.dModel]),
          ("purchase.rank", [TensorLayout.repeatRankBuckets]), ("purchase.count", [TensorLayout.repeatCountBuckets]),
-         ("purchase.event_type", [config.numEventTypes]), ("purchase.time", [config.numTimeBuckets])]
+         ("purchase.event_type", [config.numEventTypes]), ("purchase.time", [config.numTimeBuckets]),
+         ("purchase.type_count", [config.numEventTypes])]
     }
 
     /// Loads `bundlePath/purchase.safetensors`, or returns nil when the bundle has none.
@@ -48,6 +50,7 @@ struct PurchaseWeights: @unchecked Sendable {
         func f(_ name: String) -> UnsafeBufferPointer<Float> { st.floats(st.entries["purchase." + name]!) }
         return PurchaseWeights(
             file: st.file, scoreWeight: f("score_weight")[0], bias: f("bias")[0], itemBias: f("item_bias"),
-            gate: f("gate"), rank: f("rank"), count: f("count"), eventType: f("event_type"), time: f("time"))
+            gate: f("gate"), rank: f("rank"), count: f("count"), eventType: f("event_type"), time: f("time"),
+            typeCount: f("type_count"))
     }
 }

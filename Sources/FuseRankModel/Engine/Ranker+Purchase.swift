@@ -4,7 +4,8 @@ import Foundation
 /// probability that the user buys each item within the model's horizon,
 ///
 ///     z(row) = score_weight * s(row) + item_bias_p[row] + bias + u . gate
-///              + [row seen] (rank[rank_b] + count[count_b] + sum_{t in types} event_type[t] + time[time_b])
+///              + [row seen] (rank[rank_b] + count[count_b] + sum_{t in types} event_type[t] + time[time_b]
+///                            + sum_t type_count[t] * log1p(events of type t))
 ///     p(row) = 1 / (1 + exp(-z))
 ///
 /// where `s(row)` is the served next-item score (`u . item_emb[row] + item_bias[row]`, plus the
@@ -17,6 +18,8 @@ extension Ranker {
         let countBucket: Int
         let types: UInt64
         let timeBucket: Int
+        /// The item's events of each type (`num_event_types`).
+        let typeCounts: [Int]
     }
 
     /// row -> features of every distinct known item of `query` (all events).
@@ -24,12 +27,15 @@ extension Ranker {
         var last: [Int: Int] = [:]
         var count: [Int: Int] = [:]
         var types: [Int: UInt64] = [:]
+        var typeCounts: [Int: [Int]] = [:]
+        let nTypes = config.numEventTypes
         for (i, e) in query.events.enumerated() {
             guard let row32 = bundle.rowOfItem[e.itemID] else { continue }
             let row = Int(row32)
             last[row] = i
             count[row, default: 0] += 1
             if e.type < 64 { types[row, default: 0] |= 1 << UInt64(e.type) }
+            if e.type >= 0 && Int(e.type) < nTypes { typeCounts[row, default: [Int](repeating: 0, count: nTypes)][Int(e.type)] += 1 }
         }
         let newestFirst = last.keys.sorted { last[$0]! > last[$1]! }
         var out: [Int: SeenFeatures] = [:]
@@ -40,7 +46,8 @@ extension Ranker {
             let timeBucket = query.nowMs > 0 && ts > 0
                 ? TimeBucket.of(gapMs: query.nowMs - ts, buckets: config.numTimeBuckets) : TimeBucket.none
             out[row] = SeenFeatures(rankBucket: rankBucket, countBucket: min(count[row]!, TensorLayout.repeatCountBuckets) - 1,
-                                    types: types[row]!, timeBucket: timeBucket)
+                                    types: types[row]!, timeBucket: timeBucket,
+                                    typeCounts: typeCounts[row] ?? [Int](repeating: 0, count: nTypes))
         }
         return out
     }
@@ -55,7 +62,9 @@ extension Ranker {
             bits >>= 1
             t += 1
         }
-        return head.rank[f.rankBucket] + head.count[f.countBucket] + typeSum + head.time[f.timeBucket]
+        var countSum: Float = 0
+        for (t, n) in f.typeCounts.enumerated() where n > 0 { countSum += head.typeCount[t] * log1pf(Float(n)) }
+        return head.rank[f.rankBucket] + head.count[f.countBucket] + typeSum + head.time[f.timeBucket] + countSum
     }
 
     /// Results of an encoded batch in which some queries ask for purchase probabilities: those are
