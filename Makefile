@@ -8,7 +8,7 @@ MODEL ?= models/default
 DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
-        proto fixtures parity-fixtures train-default train eval bench clean
+        proto fixtures parity-fixtures items-meta train-default train eval bench clean
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -84,6 +84,10 @@ ifdef DATA
 else
 	cd training && ../$(PY) -m fuserank.train --config configs/$(DATASET).json --out ../models/$(DATASET)
 endif
+
+## items-meta: write $(MODEL)/items.tsv (item titles for GetItems and the CLI) from $(EVAL_DATASET)'s files
+items-meta: venv-torch
+	cd training && ../$(PY) -m fuserank.items_meta --model ../$(MODEL) --dataset $(EVAL_DATASET)
 
 ## eval: evaluate $(MODEL) through PyTorch and the Swift engine side by side (must agree to 1e-3)
 EVAL_DATASET ?= $(if $(findstring ml-1m,$(MODEL)),ml-1m,ml-latest-small)

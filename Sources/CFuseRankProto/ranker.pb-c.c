@@ -740,6 +740,141 @@ void   fuserank__v1__model_info__free_unpacked
   assert(message->base.descriptor == &fuserank__v1__model_info__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fuserank__v1__get_items_request__init
+                     (Fuserank__V1__GetItemsRequest         *message)
+{
+  static const Fuserank__V1__GetItemsRequest init_value = FUSERANK__V1__GET_ITEMS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__get_items_request__get_packed_size
+                     (const Fuserank__V1__GetItemsRequest *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__get_items_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__get_items_request__pack
+                     (const Fuserank__V1__GetItemsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__get_items_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__get_items_request__pack_to_buffer
+                     (const Fuserank__V1__GetItemsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__get_items_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__GetItemsRequest *
+       fuserank__v1__get_items_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__GetItemsRequest *)
+     protobuf_c_message_unpack (&fuserank__v1__get_items_request__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__get_items_request__free_unpacked
+                     (Fuserank__V1__GetItemsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__get_items_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__item_metadata__init
+                     (Fuserank__V1__ItemMetadata         *message)
+{
+  static const Fuserank__V1__ItemMetadata init_value = FUSERANK__V1__ITEM_METADATA__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__item_metadata__get_packed_size
+                     (const Fuserank__V1__ItemMetadata *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__item_metadata__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__item_metadata__pack
+                     (const Fuserank__V1__ItemMetadata *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__item_metadata__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__item_metadata__pack_to_buffer
+                     (const Fuserank__V1__ItemMetadata *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__item_metadata__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ItemMetadata *
+       fuserank__v1__item_metadata__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ItemMetadata *)
+     protobuf_c_message_unpack (&fuserank__v1__item_metadata__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__item_metadata__free_unpacked
+                     (Fuserank__V1__ItemMetadata *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__item_metadata__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__get_items_reply__init
+                     (Fuserank__V1__GetItemsReply         *message)
+{
+  static const Fuserank__V1__GetItemsReply init_value = FUSERANK__V1__GET_ITEMS_REPLY__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__get_items_reply__get_packed_size
+                     (const Fuserank__V1__GetItemsReply *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__get_items_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__get_items_reply__pack
+                     (const Fuserank__V1__GetItemsReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__get_items_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__get_items_reply__pack_to_buffer
+                     (const Fuserank__V1__GetItemsReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__get_items_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__GetItemsReply *
+       fuserank__v1__get_items_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__GetItemsReply *)
+     protobuf_c_message_unpack (&fuserank__v1__get_items_reply__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__get_items_reply__free_unpacked
+                     (Fuserank__V1__GetItemsReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__get_items_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fuserank__v1__request_header__metadata_entry__field_descriptors[2] =
 {
   {
@@ -1816,7 +1951,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__model_info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[11] =
+static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[12] =
 {
   {
     "name",
@@ -1950,9 +2085,22 @@ static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "has_titles",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, has_titles),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
   8,   /* field[8] = d_model */
+  11,   /* field[11] = has_titles */
   2,   /* field[2] = image_dim */
   10,   /* field[10] = is_default */
   5,   /* field[5] = max_events */
@@ -1967,7 +2115,7 @@ static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
 {
@@ -1977,11 +2125,177 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
   "Fuserank__V1__ModelInfo",
   "fuserank.v1",
   sizeof(Fuserank__V1__ModelInfo),
-  11,
+  12,
   fuserank__v1__model_info__field_descriptors,
   fuserank__v1__model_info__field_indices_by_name,
   1,  fuserank__v1__model_info__number_ranges,
   (ProtobufCMessageInit) fuserank__v1__model_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__get_items_request__field_descriptors[2] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__GetItemsRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "item_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__GetItemsRequest, n_item_ids),
+    offsetof(Fuserank__V1__GetItemsRequest, item_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__get_items_request__field_indices_by_name[] = {
+  1,   /* field[1] = item_ids */
+  0,   /* field[0] = model */
+};
+static const ProtobufCIntRange fuserank__v1__get_items_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__get_items_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.GetItemsRequest",
+  "GetItemsRequest",
+  "Fuserank__V1__GetItemsRequest",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__GetItemsRequest),
+  2,
+  fuserank__v1__get_items_request__field_descriptors,
+  fuserank__v1__get_items_request__field_indices_by_name,
+  1,  fuserank__v1__get_items_request__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__get_items_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__item_metadata__field_descriptors[4] =
+{
+  {
+    "item_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemMetadata, item_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "known",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemMetadata, known),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemMetadata, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "category",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemMetadata, category),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__item_metadata__field_indices_by_name[] = {
+  3,   /* field[3] = category */
+  0,   /* field[0] = item_id */
+  1,   /* field[1] = known */
+  2,   /* field[2] = title */
+};
+static const ProtobufCIntRange fuserank__v1__item_metadata__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__item_metadata__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ItemMetadata",
+  "ItemMetadata",
+  "Fuserank__V1__ItemMetadata",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ItemMetadata),
+  4,
+  fuserank__v1__item_metadata__field_descriptors,
+  fuserank__v1__item_metadata__field_indices_by_name,
+  1,  fuserank__v1__item_metadata__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__item_metadata__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__get_items_reply__field_descriptors[1] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__GetItemsReply, n_items),
+    offsetof(Fuserank__V1__GetItemsReply, items),
+    &fuserank__v1__item_metadata__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__get_items_reply__field_indices_by_name[] = {
+  0,   /* field[0] = items */
+};
+static const ProtobufCIntRange fuserank__v1__get_items_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__get_items_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.GetItemsReply",
+  "GetItemsReply",
+  "Fuserank__V1__GetItemsReply",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__GetItemsReply),
+  1,
+  fuserank__v1__get_items_reply__field_descriptors,
+  fuserank__v1__get_items_reply__field_indices_by_name,
+  1,  fuserank__v1__get_items_reply__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__get_items_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue fuserank__v1__code__enum_values_by_number[17] =
@@ -2082,14 +2396,16 @@ const ProtobufCEnumDescriptor fuserank__v1__event_type__descriptor =
   fuserank__v1__event_type__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[4] =
+static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[5] =
 {
   { "Rank", &fuserank__v1__rank_request__descriptor, &fuserank__v1__rank_reply__descriptor },
   { "Health", &fuserank__v1__health_request__descriptor, &fuserank__v1__health_reply__descriptor },
   { "GetModelInfo", &fuserank__v1__model_info_request__descriptor, &fuserank__v1__model_info__descriptor },
   { "ReloadModels", &fuserank__v1__reload_models_request__descriptor, &fuserank__v1__reload_models_reply__descriptor },
+  { "GetItems", &fuserank__v1__get_items_request__descriptor, &fuserank__v1__get_items_reply__descriptor },
 };
 const unsigned fuserank__v1__ranker__method_indices_by_name[] = {
+  4,        /* GetItems */
   2,        /* GetModelInfo */
   1,        /* Health */
   0,        /* Rank */
@@ -2102,7 +2418,7 @@ const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
   "Ranker",
   "Fuserank__V1__Ranker",
   "fuserank.v1",
-  4,
+  5,
   fuserank__v1__ranker__method_descriptors,
   fuserank__v1__ranker__method_indices_by_name
 };
@@ -2137,6 +2453,14 @@ void fuserank__v1__ranker__reload_models(ProtobufCService *service,
 {
   assert(service->descriptor == &fuserank__v1__ranker__descriptor);
   service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fuserank__v1__ranker__get_items(ProtobufCService *service,
+                                     const Fuserank__V1__GetItemsRequest *input,
+                                     Fuserank__V1__GetItemsReply_Closure closure,
+                                     void *closure_data)
+{
+  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
+  service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
                                  Fuserank__V1__Ranker_ServiceDestroy destroy)

@@ -189,7 +189,9 @@ public final class Broker: @unchecked Sendable {
 
         func send(_ command: ZMQProxyCommand) {
             do {
-                try controller.send([command.frame])
+                if try !controller.send([command.frame]) {
+                    logger.error("the proxy did not take \(command.rawValue) within a second")
+                }
             } catch {
                 logger.error("cannot send \(command.rawValue) to the proxy: \(error)")
             }
@@ -348,6 +350,7 @@ private struct Sockets: @unchecked Sendable {
         try proxyControl.bind(controlEndpoint)
         controller = try ZMQSocket(context: context, type: .pair)
         try controller.setLinger(0)
+        try controller.setSendTimeout(1000)  // never hang on a proxy that has already returned
         try controller.connect(controlEndpoint)
         monitor = try ZMQSocket(context: context, type: .pair)
         try monitor.setLinger(0)

@@ -18,7 +18,7 @@ extension FrontEnd {
             name: model.name, version: model.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),
             numItems: UInt32(bundle.catalogueSize), maxEvents: UInt32(c.maxEvents), maxTextTokens: UInt32(c.maxTextTokens),
             maxImages: UInt32(c.maxImages), dModel: UInt32(c.dModel), nLayers: UInt32(c.nLayers),
-            isDefault: model.name == models.defaultModelName
+            isDefault: model.name == models.defaultModelName, hasTitles: bundle.hasTitles
         ).encode()
     }
 }

@@ -6,15 +6,16 @@ import FuseRankWire
 import Logging
 
 /// The front thread: owns every socket (ZeroMQ sockets are not thread-safe). It reads calls from
-/// its sockets (the ROUTER it binds, and a DEALER per broker it connects to), answers Health and GetModelInfo itself, queues Rank jobs for the workers, and sends
-/// every reply: its own and the workers', which arrive in ``finished`` with a signal on the wake
-/// pipe. It sleeps in `zmq_poll` until a socket or the wake pipe is readable; it never busy-polls.
-/// A reply goes back on the socket its request came from (``IncomingCall/socket``).
+/// its sockets (the ROUTER it binds, and a DEALER per broker it connects to), answers Health and
+/// GetModelInfo itself, queues Rank jobs for the workers, and sends every reply: its own and the
+/// workers', which arrive in ``finished`` with a signal on the wake pipe. It sleeps in `zmq_poll`
+/// until a socket or the wake pipe is readable; it never busy-polls. A reply goes back on the
+/// socket its request came from (``IncomingCall/socket``).
 ///
-/// The path of a call: ``run()`` -> ``receiveRequests()`` -> ``handle(_:)`` -> one file per
-/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`, `FrontEnd+ReloadModels`) ->
-/// a reply sent by ``send(_:)`` (Rank: through a ``Worker``, ReloadModels: through the
-/// ``ModelLoader``, both then ``sendFinished()``).
+/// The path of a call: ``run()`` -> ``receiveRequests(from:)`` -> ``handle(_:)`` -> one file per
+/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`, `FrontEnd+GetItems`,
+/// `FrontEnd+ReloadModels`) -> a reply sent by ``send(_:)`` (Rank: through a ``Worker``,
+/// ReloadModels: through the ``ModelLoader``, both then ``sendFinished()``).
 final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
     /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
@@ -175,6 +176,10 @@ final class FrontEnd: Sendable {
                 send(
                     Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try modelInfo(body, info: &info))
                         .labelled(info))
+            case .getItems:
+                send(
+                    Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try getItems(body, info: &info))
+                        .labelled(info))
             case .rank:
                 try rank(body, call: call, header: header, info: &info)
                 return true
@@ -211,8 +216,8 @@ final class FrontEnd: Sendable {
     }
 
     /// Sends one reply on the socket its request came from, without blocking, and counts it: every
-    /// reply of the server passes here. A peer that is gone or not reading loses its reply (logged); the server
-    /// does not wait for it.
+    /// reply of the server passes here. A peer that is gone or not reading loses its reply
+    /// (logged); the server does not wait for it.
     func send(_ reply: Reply) {
         stats.record(reply.code)
         if let received = reply.call.received {

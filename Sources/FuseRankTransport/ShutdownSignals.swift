@@ -5,7 +5,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Turns SIGINT and SIGTERM into a call on a dispatch queue (never inside a signal handler).
+/// Turns signals (SIGINT and SIGTERM unless told otherwise) into a call on a dispatch queue, never
+/// inside a signal handler.
 ///
 /// The signals are ignored for the process (so their default action, exit, never runs) and
 /// watched with `DispatchSource`, which delivers them on its own queue where any code may run.

@@ -6,6 +6,8 @@ public enum Method: String, Sendable, CaseIterable {
     case health = "/fuserank.v1.Ranker/Health"
     /// `GetModelInfo(ModelInfoRequest) returns (ModelInfo)`.
     case getModelInfo = "/fuserank.v1.Ranker/GetModelInfo"
+    /// `GetItems(GetItemsRequest) returns (GetItemsReply)`.
+    case getItems = "/fuserank.v1.Ranker/GetItems"
     /// `ReloadModels(ReloadModelsRequest) returns (ReloadModelsReply)`.
     case reloadModels = "/fuserank.v1.Ranker/ReloadModels"
 

@@ -26,11 +26,13 @@ public struct ModelInfo: WireMessage {
     public var nLayers: UInt32
     /// Whether this is the server's default model.
     public var isDefault: Bool
+    /// Whether the bundle carries item titles (`GetItems` returns them).
+    public var hasTitles: Bool
 
     public init(
         name: String = "", version: String = "", imageDim: UInt32 = 0, textVocabSize: UInt32 = 0,
         numItems: UInt32 = 0, maxEvents: UInt32 = 0, maxTextTokens: UInt32 = 0, maxImages: UInt32 = 0,
-        dModel: UInt32 = 0, nLayers: UInt32 = 0, isDefault: Bool = false
+        dModel: UInt32 = 0, nLayers: UInt32 = 0, isDefault: Bool = false, hasTitles: Bool = false
     ) {
         self.name = name
         self.version = version
@@ -43,6 +45,7 @@ public struct ModelInfo: WireMessage {
         self.dModel = dModel
         self.nLayers = nLayers
         self.isDefault = isDefault
+        self.hasTitles = hasTitles
     }
 
     public func encode() -> [UInt8] {
@@ -61,6 +64,7 @@ public struct ModelInfo: WireMessage {
         c.d_model = dModel
         c.n_layers = nLayers
         c.is_default = cBool(isDefault)
+        c.has_titles = cBool(hasTitles)
         return packed(&c, size: fuserank__v1__model_info__get_packed_size, pack: fuserank__v1__model_info__pack)
     }
 
@@ -74,7 +78,7 @@ public struct ModelInfo: WireMessage {
                 name: swiftString(c.name), version: swiftString(c.version), imageDim: c.image_dim,
                 textVocabSize: c.text_vocab_size, numItems: c.num_items, maxEvents: c.max_events,
                 maxTextTokens: c.max_text_tokens, maxImages: c.max_images, dModel: c.d_model,
-                nLayers: c.n_layers, isDefault: c.is_default != 0)
+                nLayers: c.n_layers, isDefault: c.is_default != 0, hasTitles: c.has_titles != 0)
         }
     }
 }

@@ -14,6 +14,7 @@ struct FuseRankBrokerCommand: ParsableCommand {
             Clients connect to --frontend as to a server; servers run with --connect <backend>.
             Prints "fuserank-broker: frontend <endpoint> backend <endpoint>" (and "health <endpoint>")
             on stdout once bound. SIGINT or SIGTERM: log the last statistics, stop, exit 0.
+            SIGUSR1 pauses forwarding (calls wait in the queues), SIGUSR2 resumes it.
             """)
 
     @Option(help: "Endpoint clients connect to (ROUTER); a port of 0 or * picks a free one.")
@@ -70,6 +71,10 @@ struct FuseRankBrokerCommand: ParsableCommand {
                 broker.stop()
             }
             defer { signals.cancel() }
+            let steering = ShutdownSignals([SIGUSR1, SIGUSR2]) { number in
+                number == SIGUSR1 ? broker.pause() : broker.resume()
+            }
+            defer { steering.cancel() }
             let endpoints = try broker.start()
             var line = "fuserank-broker: frontend \(endpoints.frontend) backend \(endpoints.backend)"
             if let health = endpoints.health { line += " health \(health)" }

@@ -270,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .bundle import export_bundle
     from .data import build_vocab, decide_exclude_seen, leave_one_out, load_dataset
     from .evaluate import build_cases, default_data_root, evaluate, format_table, full_ranking
+    from .items_meta import preset_items, write_items_tsv
     from .tokenizer import tokenize, vocab_index
 
     ap = argparse.ArgumentParser(description="Train a FuseRank model and export its bundle.")
@@ -391,6 +392,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dist is not None:
         card += dist.card_section(tc.batch_size)
     export_bundle(model, cfg, item_ids, vocab, out, card)
+    titled = write_items_tsv(out, list(item_ids), preset_items(ds.name, args.data_root))  # items.tsv, where the data have titles
+    if titled:
+        log(f"items.tsv: titles of {titled} items")
     (out / "metrics.json").write_text(json.dumps({"test": test, "val": val, "history": hist,
                                                   "train_seconds": train_secs}, indent=2) + "\n")
     log(f"bundle written to {out} (training {train_secs / 60:.1f} min)")

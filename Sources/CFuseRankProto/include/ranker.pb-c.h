@@ -34,6 +34,9 @@ typedef struct Fuserank__V1__ReloadModelsReply Fuserank__V1__ReloadModelsReply;
 typedef struct Fuserank__V1__ModelLoadStatus Fuserank__V1__ModelLoadStatus;
 typedef struct Fuserank__V1__ModelInfoRequest Fuserank__V1__ModelInfoRequest;
 typedef struct Fuserank__V1__ModelInfo Fuserank__V1__ModelInfo;
+typedef struct Fuserank__V1__GetItemsRequest Fuserank__V1__GetItemsRequest;
+typedef struct Fuserank__V1__ItemMetadata Fuserank__V1__ItemMetadata;
+typedef struct Fuserank__V1__GetItemsReply Fuserank__V1__GetItemsReply;
 
 
 /* --- enums --- */
@@ -423,10 +426,65 @@ struct  Fuserank__V1__ModelInfo
    * Whether this is the server's default model.
    */
   protobuf_c_boolean is_default;
+  /*
+   * The bundle carries item titles (items.tsv); GetItems returns them.
+   */
+  protobuf_c_boolean has_titles;
 };
 #define FUSERANK__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Fuserank__V1__GetItemsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Model name; empty = the server's default model.
+   */
+  char *model;
+  /*
+   * The items to describe.
+   */
+  size_t n_item_ids;
+  int64_t *item_ids;
+};
+#define FUSERANK__V1__GET_ITEMS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__get_items_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+/*
+ * One item's metadata from the bundle's items.tsv.
+ */
+struct  Fuserank__V1__ItemMetadata
+{
+  ProtobufCMessage base;
+  int64_t item_id;
+  /*
+   * False when the model has no metadata for this id (then title and category are empty).
+   */
+  protobuf_c_boolean known;
+  char *title;
+  char *category;
+};
+#define FUSERANK__V1__ITEM_METADATA__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__item_metadata__descriptor) \
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Fuserank__V1__GetItemsReply
+{
+  ProtobufCMessage base;
+  /*
+   * One entry per requested id, in request order.
+   */
+  size_t n_items;
+  Fuserank__V1__ItemMetadata **items;
+};
+#define FUSERANK__V1__GET_ITEMS_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__get_items_reply__descriptor) \
+    , 0,NULL }
 
 
 /* Fuserank__V1__RequestHeader__MetadataEntry methods */
@@ -739,6 +797,63 @@ Fuserank__V1__ModelInfo *
 void   fuserank__v1__model_info__free_unpacked
                      (Fuserank__V1__ModelInfo *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__GetItemsRequest methods */
+void   fuserank__v1__get_items_request__init
+                     (Fuserank__V1__GetItemsRequest         *message);
+size_t fuserank__v1__get_items_request__get_packed_size
+                     (const Fuserank__V1__GetItemsRequest   *message);
+size_t fuserank__v1__get_items_request__pack
+                     (const Fuserank__V1__GetItemsRequest   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__get_items_request__pack_to_buffer
+                     (const Fuserank__V1__GetItemsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__GetItemsRequest *
+       fuserank__v1__get_items_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__get_items_request__free_unpacked
+                     (Fuserank__V1__GetItemsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__ItemMetadata methods */
+void   fuserank__v1__item_metadata__init
+                     (Fuserank__V1__ItemMetadata         *message);
+size_t fuserank__v1__item_metadata__get_packed_size
+                     (const Fuserank__V1__ItemMetadata   *message);
+size_t fuserank__v1__item_metadata__pack
+                     (const Fuserank__V1__ItemMetadata   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__item_metadata__pack_to_buffer
+                     (const Fuserank__V1__ItemMetadata   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ItemMetadata *
+       fuserank__v1__item_metadata__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__item_metadata__free_unpacked
+                     (Fuserank__V1__ItemMetadata *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__GetItemsReply methods */
+void   fuserank__v1__get_items_reply__init
+                     (Fuserank__V1__GetItemsReply         *message);
+size_t fuserank__v1__get_items_reply__get_packed_size
+                     (const Fuserank__V1__GetItemsReply   *message);
+size_t fuserank__v1__get_items_reply__pack
+                     (const Fuserank__V1__GetItemsReply   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__get_items_reply__pack_to_buffer
+                     (const Fuserank__V1__GetItemsReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__GetItemsReply *
+       fuserank__v1__get_items_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__get_items_reply__free_unpacked
+                     (Fuserank__V1__GetItemsReply *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fuserank__V1__RequestHeader__MetadataEntry_Closure)
@@ -795,6 +910,15 @@ typedef void (*Fuserank__V1__ModelInfoRequest_Closure)
 typedef void (*Fuserank__V1__ModelInfo_Closure)
                  (const Fuserank__V1__ModelInfo *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__GetItemsRequest_Closure)
+                 (const Fuserank__V1__GetItemsRequest *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__ItemMetadata_Closure)
+                 (const Fuserank__V1__ItemMetadata *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__GetItemsReply_Closure)
+                 (const Fuserank__V1__GetItemsReply *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -818,6 +942,10 @@ struct Fuserank__V1__Ranker_Service
                         const Fuserank__V1__ReloadModelsRequest *input,
                         Fuserank__V1__ReloadModelsReply_Closure closure,
                         void *closure_data);
+  void (*get_items)(Fuserank__V1__Ranker_Service *service,
+                    const Fuserank__V1__GetItemsRequest *input,
+                    Fuserank__V1__GetItemsReply_Closure closure,
+                    void *closure_data);
 };
 typedef void (*Fuserank__V1__Ranker_ServiceDestroy)(Fuserank__V1__Ranker_Service *);
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
@@ -829,7 +957,8 @@ void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
       function_prefix__ ## rank,\
       function_prefix__ ## health,\
       function_prefix__ ## get_model_info,\
-      function_prefix__ ## reload_models  }
+      function_prefix__ ## reload_models,\
+      function_prefix__ ## get_items  }
 void fuserank__v1__ranker__rank(ProtobufCService *service,
                                 const Fuserank__V1__RankRequest *input,
                                 Fuserank__V1__RankReply_Closure closure,
@@ -846,6 +975,10 @@ void fuserank__v1__ranker__reload_models(ProtobufCService *service,
                                          const Fuserank__V1__ReloadModelsRequest *input,
                                          Fuserank__V1__ReloadModelsReply_Closure closure,
                                          void *closure_data);
+void fuserank__v1__ranker__get_items(ProtobufCService *service,
+                                     const Fuserank__V1__GetItemsRequest *input,
+                                     Fuserank__V1__GetItemsReply_Closure closure,
+                                     void *closure_data);
 
 /* --- descriptors --- */
 
@@ -869,6 +1002,9 @@ extern const ProtobufCMessageDescriptor fuserank__v1__reload_models_reply__descr
 extern const ProtobufCMessageDescriptor fuserank__v1__model_load_status__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__model_info_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__get_items_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__item_metadata__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__get_items_reply__descriptor;
 extern const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor;
 
 PROTOBUF_C__END_DECLS

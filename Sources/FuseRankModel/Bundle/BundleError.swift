@@ -38,6 +38,8 @@ public enum BundleError: Error, Sendable, CustomStringConvertible {
     case wrongDType(file: String, tensor: String, expected: String, actual: String)
     /// `item_ids` holds a duplicate or non-positive catalogue id.
     case badItemIDs(file: String, reason: String)
+    /// `items.tsv` (the optional item titles) is malformed.
+    case badItems(file: String, reason: String)
 
     /// A readable message naming the file and tensor.
     public var description: String {
@@ -80,6 +82,8 @@ public enum BundleError: Error, Sendable, CustomStringConvertible {
             return "\(file): tensor \(tensor) has dtype \(actual), expected \(expected)"
         case let .badItemIDs(file, reason):
             return "\(file): tensor item_ids: \(reason)"
+        case let .badItems(file, reason):
+            return "\(file): bad item titles: \(reason)"
         }
     }
 }

@@ -15,6 +15,8 @@ public final class ModelBundle: Sendable {
     let weights: ModelWeights
     /// External item id -> catalogue row (rows >= 2 only).
     let rowOfItem: [Int64: Int32]
+    /// Titles and categories from the optional `items.tsv`, by external item id.
+    public let items: [Int64: ItemInfo]
     /// The int8 catalogue, built on first use.
     private let quantized = LazyQuantizedCatalogue()
 
@@ -46,7 +48,11 @@ public final class ModelBundle: Sendable {
             }
         }
         rowOfItem = rows
+        items = try Self.loadItems((path as NSString).appendingPathComponent("items.tsv"), catalogue: rows)
     }
+
+    /// Whether the bundle carries item titles.
+    public var hasTitles: Bool { !items.isEmpty }
 
     /// The catalogue in int8 (``CatalogueScoring/int8``), built on first use (thread-safe) and
     /// kept for the bundle's life.

@@ -45,14 +45,23 @@ def main() -> int:
                 model=args.model,
                 explain_events=args.explain,
             )
+            # Titles beside the ids (items.tsv), where the model has them.
+            titles: dict[int, str] = {}
+            if client.model_info(args.model).has_titles:
+                ids = [item.item_id for item in result.items] + list(args.events)
+                titles = {i.item_id: i.title for i in client.get_items(ids, args.model) if i.known}
         except FuseRankError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+
+    def name(item_id: int) -> str:
+        return f"{item_id} {titles[item_id]}" if item_id in titles else str(item_id)
+
     print(f"model {result.model} ({result.model_version})")
-    print(f"{'rank':>4}  {'item':>10}  {'score':>9}")
+    print(f"{'rank':>4}  {'score':>9}  item")
     for position, item in enumerate(result.items, start=1):
-        because = ", ".join(f"#{r.event_index} {args.events[r.event_index]} ({r.weight:+.3f})" for r in item.reasons)
-        print(f"{position:>4}  {item.item_id:>10}  {item.score:>9.4f}" + (f"  because: {because}" if because else ""))
+        because = ", ".join(f"#{r.event_index} {name(args.events[r.event_index])} ({r.weight:+.3f})" for r in item.reasons)
+        print(f"{position:>4}  {item.score:>9.4f}  {name(item.item_id)}" + (f"  because: {because}" if because else ""))
     if result.unknown_candidates:
         print(f"unknown candidates: {', '.join(map(str, result.unknown_candidates))}")
     return 0

@@ -17,6 +17,7 @@ from fuserank_client.messages import (
     Event,
     EventContribution,
     HealthStatus,
+    ItemMetadata,
     ModelInfo,
     ModelLoadStatus,
     RankResult,
@@ -27,6 +28,7 @@ from fuserank_client.status import RETRYABLE, FuseRankError, StatusCode
 RANK = "/fuserank.v1.Ranker/Rank"
 HEALTH = "/fuserank.v1.Ranker/Health"
 GET_MODEL_INFO = "/fuserank.v1.Ranker/GetModelInfo"
+GET_ITEMS = "/fuserank.v1.Ranker/GetItems"
 RELOAD_MODELS = "/fuserank.v1.Ranker/ReloadModels"
 
 
@@ -263,7 +265,19 @@ class FuseRankClient:
             d_model=reply.d_model,
             n_layers=reply.n_layers,
             is_default=reply.is_default,
+            has_titles=reply.has_titles,
         )
+
+    def get_items(self, item_ids: Iterable[int], model: str = "", *, timeout_ms: int | None = None) -> list[ItemMetadata]:
+        """Titles and categories of items, from the model's items.tsv (see ModelInfo.has_titles).
+
+        - Parameters: item_ids: the items; model: the model's name (empty = the default model).
+        - Returns: one entry per id, in order; `known` is False where the model has none.
+        - Raises: FuseRankError (NOT_FOUND for a model the server does not serve).
+        """
+        request = pb.GetItemsRequest(model=model, item_ids=list(item_ids))
+        reply = self._call(GET_ITEMS, request, pb.GetItemsReply, timeout_ms)
+        return [ItemMetadata(item_id=i.item_id, known=i.known, title=i.title, category=i.category) for i in reply.items]
 
     def call(
         self,

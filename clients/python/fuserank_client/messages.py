@@ -103,3 +103,15 @@ class ModelInfo:
     d_model: int
     n_layers: int
     is_default: bool
+    has_titles: bool = False
+    """The bundle carries item titles: `FuseRankClient.get_items` returns them."""
+
+
+@dataclass(frozen=True)
+class ItemMetadata:
+    """A GetItems entry: an item's title and category from the model's items.tsv."""
+
+    item_id: int
+    known: bool
+    title: str = ""
+    category: str = ""

@@ -146,6 +146,18 @@ public final class FuseRankClient: Sendable {
         try await call(.getModelInfo, ModelInfoRequest(model: model), timeoutMs: timeoutMs)
     }
 
+    /// Titles and categories of items, from the model's `items.tsv` (see ``ModelInfo/hasTitles``).
+    /// - Parameters:
+    ///   - itemIDs: The items to describe.
+    ///   - model: The model name; empty = the server's default model.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: One entry per id, in order (`known` false where the model has none).
+    /// - Throws: ``FuseRankClientError`` (NOT_FOUND for an unknown model).
+    public func items(_ itemIDs: [Int64], model: String = "", timeoutMs: Int? = nil) async throws(FuseRankClientError) -> [ItemMetadata] {
+        let reply: GetItemsReply = try await call(.getItems, GetItemsRequest(model: model, itemIDs: itemIDs), timeoutMs: timeoutMs)
+        return reply.items
+    }
+
     /// Makes the server rescan its model repositories now; answers once the scan is done.
     /// - Parameter timeoutMs: This call's per-attempt timeout; the client's by default (a scan
     ///   that loads a large model can take seconds).

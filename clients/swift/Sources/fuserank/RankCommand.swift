@@ -71,7 +71,15 @@ struct RankCommand: AsyncParsableCommand {
                 images: image.map(\.values), candidates: candidates?.values ?? [], topK: topK,
                 excludeSeen: excludeSeen, model: model,
                 nowMs: now ? Int64(Date().timeIntervalSince1970 * 1000) : nowMs, explainEvents: explain)
-            print(json ? try RankOutput.json(reply, events: sent) : RankOutput.table(reply, events: sent), terminator: "")
+            // Titles beside the ids (and the reasons' events) when the model has them; the ranking
+            // is printed without them if they cannot be had (a server without GetItems).
+            var titles: [Int64: String] = [:]
+            if !json, (try? await client.modelInfo(model: model).hasTitles) == true {
+                let ids = Array(Set(reply.items.map(\.itemID) + sent.map(\.itemID)))
+                for item in (try? await client.items(ids, model: model)) ?? [] where item.known { titles[item.itemID] = item.title }
+            }
+            print(json ? try RankOutput.json(reply, events: sent) : RankOutput.table(reply, events: sent, titles: titles),
+                  terminator: "")
         }
     }
 }

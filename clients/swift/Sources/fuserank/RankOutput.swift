@@ -3,22 +3,27 @@ import FuseRankClient
 
 /// How `fuserank rank` prints a reply.
 enum RankOutput {
-    /// A header line, then `rank  item_id  score` right-aligned columns (and `because`, the
-    /// reasons, when the reply has any), then unknown candidates.
+    /// A header line, then `rank  item_id  score` right-aligned columns (`title` after the id when
+    /// titles are given, and `because`, the reasons, when the reply has any), then unknown
+    /// candidates.
     /// - Parameters:
     ///   - reply: The reply.
     ///   - events: The events the request sent (the reasons name them by index).
+    ///   - titles: Item titles by id (`GetItems`), shown beside ids; empty = none.
     /// - Returns: The text, ending in a newline.
-    static func table(_ reply: RankReply, events: [Event] = []) -> String {
+    static func table(_ reply: RankReply, events: [Event] = [], titles: [Int64: String] = [:]) -> String {
         var out = "model \(reply.model.isEmpty ? "(default)" : reply.model)"
         if !reply.modelVersion.isEmpty { out += " version \(reply.modelVersion)" }
         out += ", \(reply.items.count) item\(reply.items.count == 1 ? "" : "s")\n"
         let explained = reply.items.contains { !$0.reasons.isEmpty }
+        let titled = !titles.isEmpty
         let rows = reply.items.enumerated().map { index, item in
-            [String(index + 1), String(item.itemID), String(format: "%.6f", item.score)]
-                + (explained ? [because(item.reasons, events: events)] : [])
+            [String(index + 1), String(item.itemID)] + (titled ? [titles[item.itemID] ?? "-"] : [])
+                + [String(format: "%.6f", item.score)]
+                + (explained ? [because(item.reasons, events: events, titles: titles)] : [])
         }
-        let header = ["rank", "item_id", "score"] + (explained ? ["because"] : [])
+        let header = ["rank", "item_id"] + (titled ? ["title"] : []) + ["score"] + (explained ? ["because"] : [])
+        let leftAligned: Set<String> = ["title", "because"]
         let widths = header.indices.map { column in
             ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }
@@ -26,7 +31,7 @@ enum RankOutput {
             out += zip(row, widths).enumerated().map { column, cellWidth in
                 let (cell, width) = cellWidth
                 let pad = String(repeating: " ", count: width - cell.count)
-                return column == 3 ? cell : pad + cell  // the reasons column is left-aligned
+                return leftAligned.contains(header[column]) ? cell + pad : pad + cell  // text columns left-aligned
             }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression) + "\n"
         }
         if !reply.unknownCandidates.isEmpty {
@@ -36,13 +41,13 @@ enum RankOutput {
         return out
     }
 
-    /// One item's reasons: `#index item_id (+weight)` each, e.g. `#4 1196 (+0.83), #2 260 (+0.41)`;
-    /// `-` when it has none.
-    static func because(_ reasons: [EventContribution], events: [Event]) -> String {
+    /// One item's reasons: `#index item_id (+weight)` each, e.g. `#4 1196 (+0.83), #2 260 (+0.41)`
+    /// (the event's title instead of its id where `titles` has it); `-` when it has none.
+    static func because(_ reasons: [EventContribution], events: [Event], titles: [Int64: String] = [:]) -> String {
         if reasons.isEmpty { return "-" }
         return reasons.map { reason in
             let index = Int(reason.eventIndex)
-            let item = index < events.count ? String(events[index].itemID) : "?"
+            let item = index < events.count ? (titles[events[index].itemID] ?? String(events[index].itemID)) : "?"
             return "#\(index) \(item) (\(String(format: "%+.3f", reason.weight)))"
         }.joined(separator: ", ")
     }

@@ -69,6 +69,23 @@ import FuseRankTransport
         #expect(try RankOutput.json(reply, events: events) == #"{"items":[{"item_id":2858,"rank":1,"reasons":[{"event_index":2,"item_id":2571,"weight":1.25},{"event_index":0,"item_id":1196,"weight":0.0625}],"score":0.75},{"item_id":7,"rank":2,"reasons":[],"score":-1.5}],"model":"ml-1m","model_version":"3","unknown_candidates":[]}"# + "\n")
     }
 
+    /// Titles (GetItems) go beside the ids, and beside the events the reasons name.
+    @Test func tableShowsTitles() {
+        let events = [Event(itemID: 1196), Event(itemID: 2571)]
+        let reply = RankReply(
+            items: [ScoredItem(itemID: 2858, score: 0.75, reasons: [EventContribution(eventIndex: 1, weight: 1.25)]),
+                    ScoredItem(itemID: 7, score: -1.5)],
+            model: "ml-1m", modelVersion: "3")
+        let titles: [Int64: String] = [2858: "American Beauty (1999)", 2571: "Matrix, The (1999)"]
+        #expect(RankOutput.table(reply, events: events, titles: titles) == """
+            model ml-1m version 3, 2 items
+            rank  item_id  title                       score  because
+               1     2858  American Beauty (1999)   0.750000  #1 Matrix, The (1999) (+1.250)
+               2        7  -                       -1.500000  -
+
+            """)
+    }
+
     @Test func rankExplainSendsExplainEventsAndPrintsTheReasons() throws {
         let server = try FakeRanker { call in
             guard let request = try? RankRequest(bytes: call.body) else { return [] }
