@@ -2401,15 +2401,15 @@ static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[
   { "Rank", &fuserank__v1__rank_request__descriptor, &fuserank__v1__rank_reply__descriptor },
   { "Health", &fuserank__v1__health_request__descriptor, &fuserank__v1__health_reply__descriptor },
   { "GetModelInfo", &fuserank__v1__model_info_request__descriptor, &fuserank__v1__model_info__descriptor },
-  { "ReloadModels", &fuserank__v1__reload_models_request__descriptor, &fuserank__v1__reload_models_reply__descriptor },
   { "GetItems", &fuserank__v1__get_items_request__descriptor, &fuserank__v1__get_items_reply__descriptor },
+  { "ReloadModels", &fuserank__v1__reload_models_request__descriptor, &fuserank__v1__reload_models_reply__descriptor },
 };
 const unsigned fuserank__v1__ranker__method_indices_by_name[] = {
-  4,        /* GetItems */
+  3,        /* GetItems */
   2,        /* GetModelInfo */
   1,        /* Health */
   0,        /* Rank */
-  3         /* ReloadModels */
+  4         /* ReloadModels */
 };
 const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
 {
@@ -2446,18 +2446,18 @@ void fuserank__v1__ranker__get_model_info(ProtobufCService *service,
   assert(service->descriptor == &fuserank__v1__ranker__descriptor);
   service->invoke(service, 2, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
-void fuserank__v1__ranker__reload_models(ProtobufCService *service,
-                                         const Fuserank__V1__ReloadModelsRequest *input,
-                                         Fuserank__V1__ReloadModelsReply_Closure closure,
-                                         void *closure_data)
-{
-  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
-  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
-}
 void fuserank__v1__ranker__get_items(ProtobufCService *service,
                                      const Fuserank__V1__GetItemsRequest *input,
                                      Fuserank__V1__GetItemsReply_Closure closure,
                                      void *closure_data)
+{
+  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
+  service->invoke(service, 3, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fuserank__v1__ranker__reload_models(ProtobufCService *service,
+                                         const Fuserank__V1__ReloadModelsRequest *input,
+                                         Fuserank__V1__ReloadModelsReply_Closure closure,
+                                         void *closure_data)
 {
   assert(service->descriptor == &fuserank__v1__ranker__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);

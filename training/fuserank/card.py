@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from .train import TrainConfig
 
 
-def plot_curve(hist: dict, path: str | Path, title: str) -> None:
-    """PNG learning curve: validation NDCG@10 and training loss per epoch."""
+def plot_curve(hist: dict, path: str | Path, title: str, baselines: dict[str, float] | None = None) -> None:
+    """PNG learning curve: validation NDCG@10 and training loss per epoch; `baselines` (name ->
+    validation NDCG@10, e.g. recency and popularity) are drawn as horizontal lines."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -24,14 +25,18 @@ def plot_curve(hist: dict, path: str | Path, title: str) -> None:
     ep = np.array(hist["epoch"])
     val = np.array(hist["val_ndcg10"], dtype=float)
     ok = ~np.isnan(val)
-    a1.plot(ep[ok], val[ok], marker="o", ms=3)
+    a1.plot(ep[ok], val[ok], marker="o", ms=4, label="model")
+    for (name, value), color in zip((baselines or {}).items(), ("tab:orange", "tab:green", "tab:purple")):
+        a1.axhline(value, color=color, ls=":", lw=1.5, label=f"{name} {value:.4f}")
     if hist.get("best_epoch"):
         a1.axvline(hist["best_epoch"], color="gray", ls="--", lw=1)
+    if baselines:
+        a1.legend(loc="lower right", fontsize=8)
     a1.set_xlabel("epoch")
     a1.set_ylabel("validation NDCG@10 (full ranking)")
     a1.grid(alpha=0.3)
     full = np.array(hist["complete"], dtype=bool)  # a cut-short epoch's loss is noise
-    a2.plot(ep[full], np.array(hist["loss"])[full], color="tab:red")
+    a2.plot(ep[full], np.array(hist["loss"])[full], color="tab:red", marker="o", ms=4)
     a2.set_xlabel("epoch")
     a2.set_ylabel("training loss (full-softmax CE)")
     a2.grid(alpha=0.3)
@@ -81,8 +86,9 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         f"# FuseRank model `{cfg.name}`",
         "",
         f"Trained on **{ds.name}** ({len(ds.users)} users, {len(ds.catalogue)} items; item ids on the wire "
-        f"are the dataset's own ids). Text vocabulary: {cfg.text_vocab_size} tokens (the genre words, "
-        "lower-cased as the metadata file spells them).",
+        f"are the dataset's own ids). " + (
+            f"Text vocabulary: {cfg.text_vocab_size} tokens (the genre words, lower-cased as the metadata "
+            "file spells them)." if cfg.text_vocab_size > 2 else "No item text (vocabulary: [PAD], [UNK])."),
         "",
         "## Figures (docs/evaluation.md)",
         "",

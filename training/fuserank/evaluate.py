@@ -375,6 +375,10 @@ def card_section(result: dict, dataset: str, command: str) -> str:
     if sw:
         lines.append("PyTorch and Swift agree within 1e-3 on every metric." if result.get("agree_1e-3")
                      else "PyTorch and Swift DISAGREE (> 1e-3) on some metric.")
+    else:
+        lines.append("No Swift column: `fuserank-eval` reads the MovieLens files only; the served Swift "
+                     "scores are compared with PyTorch request by request in \"Swift and PyTorch through "
+                     "the wire\" (`fuserank.served_parity`).")
     if dataset == "ml-1m":
         lines += ["", "### Published anchors on the same file and protocol", "",
                   "| model | protocol | HR@10 | NDCG@10 | ours (HR@10 / NDCG@10) |", "|---|---|---|---|---|"]
@@ -462,7 +466,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.model, args.dataset, args.modes, " --baselines" if args.baselines else "",
             " --robustness" if args.robustness else "",
             " --swift ../.build/release/fuserank-eval" if args.swift else "")
-        update_card(args.model, card_section(result, args.dataset, cmd + "   # or: make eval MODEL=..."))
+        if args.swift:
+            cmd += "   # or: make eval MODEL=..."
+        update_card(args.model, card_section(result, args.dataset, cmd))
     return status
 
 

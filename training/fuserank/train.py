@@ -369,7 +369,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not rank0:
             return 0
     train_secs = hist["train_seconds"]
-    plot_curve(hist, out / "learning-curve.png", f"{ds.name}: validation NDCG@10 and loss per epoch")
+    from .evaluate import baselines
+    val_base = {f"val {k}": m.ndcg10 for k, m in baselines(ds, "val", eval_exclude).items()}
+    if eval_exclude:  # seen items left out: recency is popularity
+        val_base.pop("val recency")
+    plot_curve(hist, out / "learning-curve.png", f"{ds.name}: validation NDCG@10 and loss per epoch", val_base)
 
     log("evaluating the best epoch on the test split ...")
     modes = conf.get("eval_modes", ["full", "sampled", "search"])

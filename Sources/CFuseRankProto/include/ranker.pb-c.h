@@ -938,14 +938,14 @@ struct Fuserank__V1__Ranker_Service
                          const Fuserank__V1__ModelInfoRequest *input,
                          Fuserank__V1__ModelInfo_Closure closure,
                          void *closure_data);
-  void (*reload_models)(Fuserank__V1__Ranker_Service *service,
-                        const Fuserank__V1__ReloadModelsRequest *input,
-                        Fuserank__V1__ReloadModelsReply_Closure closure,
-                        void *closure_data);
   void (*get_items)(Fuserank__V1__Ranker_Service *service,
                     const Fuserank__V1__GetItemsRequest *input,
                     Fuserank__V1__GetItemsReply_Closure closure,
                     void *closure_data);
+  void (*reload_models)(Fuserank__V1__Ranker_Service *service,
+                        const Fuserank__V1__ReloadModelsRequest *input,
+                        Fuserank__V1__ReloadModelsReply_Closure closure,
+                        void *closure_data);
 };
 typedef void (*Fuserank__V1__Ranker_ServiceDestroy)(Fuserank__V1__Ranker_Service *);
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
@@ -957,8 +957,8 @@ void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
       function_prefix__ ## rank,\
       function_prefix__ ## health,\
       function_prefix__ ## get_model_info,\
-      function_prefix__ ## reload_models,\
-      function_prefix__ ## get_items  }
+      function_prefix__ ## get_items,\
+      function_prefix__ ## reload_models  }
 void fuserank__v1__ranker__rank(ProtobufCService *service,
                                 const Fuserank__V1__RankRequest *input,
                                 Fuserank__V1__RankReply_Closure closure,
@@ -971,14 +971,14 @@ void fuserank__v1__ranker__get_model_info(ProtobufCService *service,
                                           const Fuserank__V1__ModelInfoRequest *input,
                                           Fuserank__V1__ModelInfo_Closure closure,
                                           void *closure_data);
-void fuserank__v1__ranker__reload_models(ProtobufCService *service,
-                                         const Fuserank__V1__ReloadModelsRequest *input,
-                                         Fuserank__V1__ReloadModelsReply_Closure closure,
-                                         void *closure_data);
 void fuserank__v1__ranker__get_items(ProtobufCService *service,
                                      const Fuserank__V1__GetItemsRequest *input,
                                      Fuserank__V1__GetItemsReply_Closure closure,
                                      void *closure_data);
+void fuserank__v1__ranker__reload_models(ProtobufCService *service,
+                                         const Fuserank__V1__ReloadModelsRequest *input,
+                                         Fuserank__V1__ReloadModelsReply_Closure closure,
+                                         void *closure_data);
 
 /* --- descriptors --- */
 

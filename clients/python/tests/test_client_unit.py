@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import zmq
 
-from fuserank_client import FuseRankClient, FuseRankError, StatusCode
+from fuserank_client import EventType, FuseRankClient, FuseRankError, StatusCode
 from fuserank_client._proto import ranker_pb2 as pb
 
 # handler(call_index, header, body) -> list of (header, body) replies to send (maybe none)
@@ -86,6 +86,13 @@ def test_status_codes_match_the_proto_enum() -> None:
     proto_codes = {value.name: value.number for value in pb.Code.DESCRIPTOR.values}
     assert {code.name: code.value for code in StatusCode} == proto_codes
     assert StatusCode.from_wire(99) is StatusCode.UNKNOWN
+
+
+def test_event_types_match_the_proto_enum() -> None:
+    """The client's EventType is the wire enum, FAVORITE (7) included."""
+    proto_types = {value.number for value in pb.EventType.DESCRIPTOR.values}
+    assert {t.value for t in EventType} == proto_types
+    assert EventType.FAVORITE == 7 and pb.FAVORITE == 7
 
 
 def test_request_framing_and_reply_decoding(router_factory: Callable[[Handler], ScriptedRouter]) -> None:
