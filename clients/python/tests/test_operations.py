@@ -67,7 +67,7 @@ def sample(text: str, series: str) -> float | None:
     return None
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
     """Polls an observable state until it holds."""
     deadline = time.monotonic() + timeout_s
     while not condition():
