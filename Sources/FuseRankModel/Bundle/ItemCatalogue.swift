@@ -19,18 +19,7 @@ extension ModelBundle {
     /// - Throws: ``BundleError/badItems(file:reason:)`` naming the line that is wrong.
     static func loadItems(_ path: String, catalogue rows: [Int64: Int32]) throws -> [Int64: ItemInfo] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw BundleError.badItems(file: path, reason: "not UTF-8")
-        }
-        // "\r\n" is one Character in Swift: both line ends split.
-        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
-        if lines.last == "" { lines.removeLast() }
+        let lines = try textLines(path) { BundleError.badItems(file: path, reason: $0) }
         guard let header = lines.first, header == "item_id\ttitle" || header == "item_id\ttitle\tcategory" else {
             throw BundleError.badItems(file: path, reason: "line 1 must be the header item_id<TAB>title[<TAB>category]")
         }

@@ -136,19 +136,7 @@ public final class ModelBundle: Sendable {
     }
 
     private static func loadVocabulary(_ path: String, size: Int) throws -> Vocabulary {
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw BundleError.badVocabulary(file: path, reason: "not UTF-8")
-        }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
-        }
-        if lines.last == "" { lines.removeLast() }
+        let lines = try textLines(path) { BundleError.badVocabulary(file: path, reason: $0) }.map(String.init)
         guard lines.count == size else {
             throw BundleError.badVocabulary(file: path, reason: "\(lines.count) lines, config text_vocab_size is \(size)")
         }
@@ -157,6 +145,26 @@ public final class ModelBundle: Sendable {
             throw BundleError.badVocabulary(file: path, reason: "line \(i) repeats the token \"\(line)\"")
         }
         return Vocabulary(tokens: lines)
+    }
+
+    /// The lines of a UTF-8 text file of the bundle (`\n` or `\r\n` ends; a final line end adds
+    /// no empty line).
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - malformed: the error for a file that is not UTF-8, from its reason.
+    /// - Throws: ``BundleError/cannotRead(file:reason:)``, or `malformed`'s error.
+    static func textLines(_ path: String, malformed: (String) -> BundleError) throws -> [Substring] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw malformed("not UTF-8") }
+        // "\r\n" is one Character in Swift: both line ends split.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+        if lines.last == "" { lines.removeLast() }
+        return lines
     }
 
     private static func describe(_ error: DecodingError) -> String {
