@@ -36,9 +36,9 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from .config import REPEAT_COUNT_BUCKETS, REPEAT_RANK_BUCKETS, ModelConfig
-from .features import Request, item_row, repeat_features, seen_rows
+from .features import Request, item_row, repeat_features
 from .model import FuseRankModel
-from .ranking import RankedItems, repeat_bonus
+from .ranking import RankedItems, candidate_rows, repeat_bonus
 
 PURCHASE_FILE = "purchase.safetensors"
 
@@ -160,24 +160,7 @@ def rank_purchase(model: FuseRankModel, head: PurchaseHead, request: Request) ->
     """Reference answer of a PURCHASE request: `(external id, probability)` highest first (ties
     by ascending row), cut to top_k, and the unknown candidates; the same candidate rules as
     `ranking.rank` (catalogue: seen items left out when the request or the model says so)."""
-    row_of = model.row_index()
-    unknown: list[int] = []
-    rows: list[int] = []
-    if request.candidates:
-        done: set[int] = set()
-        for cand in request.candidates:
-            if cand in done:
-                continue
-            done.add(cand)
-            row = item_row(cand, row_of)
-            if row == 1:
-                unknown.append(cand)
-            else:
-                rows.append(row)
-    else:
-        exclude = request.exclude_seen or model.cfg.exclude_seen
-        excluded = seen_rows(request, row_of) if exclude else set()
-        rows = [r for r in range(2, model.cfg.num_items) if r not in excluded]
+    rows, unknown = candidate_rows(model, request)
     if not rows:
         return [], unknown
     u = model.forward_requests([request])[0]

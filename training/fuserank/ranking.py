@@ -12,9 +12,10 @@ from .model import FuseRankModel
 RankedItems = tuple[list[tuple[int, float]], list[int]]
 
 
-def rank_user(model: FuseRankModel, request: Request, u: Tensor) -> RankedItems:
-    """Rank for one request given its user vector u (d,); see `rank`. Scores are
-    `u . item_emb[row] + item_bias[row]`, plus the repeat head's bonus for seen items (format 3)."""
+def candidate_rows(model: FuseRankModel, request: Request) -> tuple[list[int], list[int]]:
+    """The item rows a request ranks, and its unknown candidates in request order: each known
+    candidate once (first occurrence), or the whole catalogue (rows 2 ..) without the seen items
+    when the request or the model says so."""
     row_of = model.row_index()
     unknown: list[int] = []
     if request.candidates:
@@ -29,10 +30,16 @@ def rank_user(model: FuseRankModel, request: Request, u: Tensor) -> RankedItems:
                 unknown.append(cand)
             else:
                 rows.append(row)
-    else:
-        exclude = request.exclude_seen or model.cfg.exclude_seen
-        excluded = seen_rows(request, row_of) if exclude else set()
-        rows = [r for r in range(2, model.cfg.num_items) if r not in excluded]
+        return rows, unknown
+    exclude = request.exclude_seen or model.cfg.exclude_seen
+    excluded = seen_rows(request, row_of) if exclude else set()
+    return [r for r in range(2, model.cfg.num_items) if r not in excluded], unknown
+
+
+def rank_user(model: FuseRankModel, request: Request, u: Tensor) -> RankedItems:
+    """Rank for one request given its user vector u (d,); see `rank`. Scores are
+    `u . item_emb[row] + item_bias[row]`, plus the repeat head's bonus for seen items (format 3)."""
+    rows, unknown = candidate_rows(model, request)
     if not rows:
         return [], unknown
     row_t = torch.tensor(rows, dtype=torch.long, device=u.device)
