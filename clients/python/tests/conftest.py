@@ -32,20 +32,25 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
 
-def server_binary() -> Path:
-    """The server executable named by $FUSERANK_SERVER, checked to exist."""
-    configured = os.environ.get("FUSERANK_SERVER", ".build/release/fuserank-server")
-    path = Path(configured)
+def built_binary(product: str, variable: str) -> Path:
+    """The executable `product` named by $`variable` (default `.build/release/<product>`; a
+    relative path is taken from the repository root), checked to exist."""
+    path = Path(os.environ.get(variable, f".build/release/{product}"))
     if not path.is_absolute():
         path = REPO_ROOT / path
     if not (path.is_file() and os.access(path, os.X_OK)):
         pytest.fail(
-            f"fuserank-server binary not found at {path}: build it with "
-            "`swift build -c release --product fuserank-server` (or run `make test`), "
-            "or point $FUSERANK_SERVER at it",
+            f"{product} binary not found at {path}: build it with "
+            f"`swift build -c release --product {product}` (or run `make test`), "
+            f"or point ${variable} at it",
             pytrace=False,
         )
     return path
+
+
+def server_binary() -> Path:
+    """The server executable named by $FUSERANK_SERVER, checked to exist."""
+    return built_binary("fuserank-server", "FUSERANK_SERVER")
 
 
 def require_bundle(path: Path) -> Path:

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import zmq
-from conftest import REPO_ROOT, STOP_TIMEOUT_S, server_binary
+from conftest import REPO_ROOT, STOP_TIMEOUT_S, built_binary, server_binary
 
 from fuserank_client import HEALTH
 from fuserank_client._proto import ranker_pb2 as pb
@@ -38,17 +37,7 @@ REPLIES_SENT = re.compile(r"replies sent: .*?OK=(\d+)")
 
 def broker_binary() -> Path:
     """The broker executable named by $FUSERANK_BROKER, checked to exist."""
-    path = Path(os.environ.get("FUSERANK_BROKER", ".build/release/fuserank-broker"))
-    if not path.is_absolute():
-        path = REPO_ROOT / path
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(
-            f"fuserank-broker binary not found at {path}: build it with "
-            "`swift build -c release --product fuserank-broker` (or run `make test`), "
-            "or point $FUSERANK_BROKER at it",
-            pytrace=False,
-        )
-    return path
+    return built_binary("fuserank-broker", "FUSERANK_BROKER")
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: Callable[[], str]) -> None:
