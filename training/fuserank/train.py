@@ -284,6 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="bundle folder to write")
     ap.add_argument("--data-root", default=default_data_root())
     ap.add_argument("--epochs", type=int, default=None, help="override train.epochs")
+    ap.add_argument("--seed", type=int, default=None, help="override train.seed")
+    ap.add_argument("--threads", type=int, default=None, help="override train.threads")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     t_all = time.time()
@@ -303,6 +305,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     tc = TrainConfig(**conf.get("train", {}))
     if args.epochs is not None:
         tc.epochs = args.epochs
+    if args.seed is not None:
+        tc.seed = args.seed
+        conf = {**conf, "train": {**conf.get("train", {}), "seed": args.seed}}
+    if args.threads is not None:
+        tc.threads = args.threads
+        conf = {**conf, "train": {**conf.get("train", {}), "threads": args.threads}}
     torch.set_num_threads(tc.threads)
     out = Path(args.out)
     if rank0:
