@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable
 
+import numpy as np
+
 from .tokenizer import words
 
 # EventType numbers of the wire protocol (proto/fuserank/v1/ranker.proto)
@@ -293,10 +295,34 @@ def from_spec(spec: dict, data_root: str) -> Dataset:
     catalogue keeps every item of the file: a shop knows its items before anyone buys them; the
     purchase protocol of docs/evaluation.md trains the encoder on the days before its split)."""
     ds = _from_spec(spec, data_root)
+    if spec.get("holdout_items") is not None:
+        ds = without_items(ds, holdout_items(ds.catalogue, **spec["holdout_items"]))
     if spec.get("before_ts") is not None:
         from .purchase_data import before_time
         ds = before_time(ds, int(spec["before_ts"]) * 1000)
     return ds
+
+
+def holdout_items(catalogue: list[int], fraction: float, seed: int) -> list[int]:
+    """The cold-start protocol's held-out items (docs/evaluation.md): `fraction` of the catalogue,
+    drawn without replacement by a generator seeded with `seed`, sorted."""
+    rng = np.random.default_rng(seed)
+    k = int(round(fraction * len(catalogue)))
+    return sorted(int(i) for i in rng.choice(np.asarray(catalogue, dtype=np.int64), size=k, replace=False))
+
+
+def without_items(ds: Dataset, items: Iterable[int]) -> Dataset:
+    """`ds` with every interaction with `items` removed and `items` out of the catalogue (their text
+    stays: content is what a cold-start item has)."""
+    drop = set(items)
+    users = []
+    for u in ds.users:
+        keep = [k for k, i in enumerate(u.items) if i not in drop]
+        users.append(UserEvents(u.user, [u.items[k] for k in keep],
+                                [u.ts_ms[k] for k in keep] if u.ts_ms else [],
+                                [u.types[k] for k in keep] if u.types else []))
+    catalogue = [i for i in ds.catalogue if i not in drop]
+    return Dataset(ds.name, users, catalogue, ds.item_text, ds.has_timestamps)
 
 
 def _from_spec(spec: dict, data_root: str) -> Dataset:

@@ -51,7 +51,8 @@ TOKENIZER_TEXTS = [
 # tiny-noimage keeps format_version 1 loading, tiny-repeat checks format 3 (the repeat head) with
 # the FAVORITE event type
 SETS = {"tiny": (6, 2, 7), "tiny-noimage": (0, 1, 7), "tiny-repeat": (0, 3, 8),
-        "tiny-purchase": (0, 3, 8)}  # tiny-repeat plus a purchase head (fixtures_purchase.py)
+        "tiny-purchase": (0, 3, 8),  # tiny-repeat plus a purchase head (fixtures_purchase.py)
+        "tiny-content": (6, 2, 7)}   # tiny plus a content projection (fixtures_content.py)
 
 
 def tiny_config(set_name: str) -> ModelConfig:
@@ -360,6 +361,8 @@ def main() -> None:
         print(f"{out / set_name}: seed {seed}")
     from .fixtures_purchase import SET_NAME, build_purchase_cases
     print(f"{out / SET_NAME}: {build_purchase_cases(out / SET_NAME, args.seed)} purchase cases")
+    from .fixtures_content import SET_NAME as CONTENT_SET, build_content_cases
+    print(f"{out / CONTENT_SET}: {build_content_cases(out / CONTENT_SET, args.seed)} content cases")
 
 
 if __name__ == "__main__":
