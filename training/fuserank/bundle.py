@@ -104,6 +104,21 @@ def export_bundle(model: FuseRankModel, cfg: ModelConfig, item_ids: Sequence[int
     _check_item_ids(ids, "export")
     _check_vocab(vocab, cfg, "vocab")
 
+    tensors = weight_tensors(model, cfg, ids)
+    # Each file is written beside its final name and renamed over it: a server that has the old
+    # weights memory-mapped keeps reading the old inode instead of faulting on a rewritten file.
+    _replace(out / "config.json", lambda p: p.write_text(json.dumps(cfg.to_json(), indent=2) + "\n"))
+    _replace(out / "weights.safetensors",
+             lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
+    _replace(out / "vocab.txt", lambda p: p.write_text("".join(w + "\n" for w in vocab)))
+    _replace(out / "model-card.md", lambda p: p.write_text(
+        model_card_text if model_card_text.endswith("\n") else model_card_text + "\n"))
+    return out
+
+
+def weight_tensors(model: FuseRankModel, cfg: ModelConfig, ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The tensors of weights.safetensors (float32 weights and the I64 `item_ids`), checked
+    against the contract of `cfg`."""
     shapes = expected_shapes(cfg)
     tensors: dict[str, torch.Tensor] = {"item_ids": ids.contiguous()}
     for name, value in model.state_dict().items():
@@ -117,15 +132,16 @@ def export_bundle(model: FuseRankModel, cfg: ModelConfig, item_ids: Sequence[int
         if tuple(tensors[name].shape) != shape:
             raise BundleError(f"tensor {name!r} has shape {tuple(tensors[name].shape)}, expected {shape}")
 
-    # Each file is written beside its final name and renamed over it: a server that has the old
-    # weights memory-mapped keeps reading the old inode instead of faulting on a rewritten file.
-    _replace(out / "config.json", lambda p: p.write_text(json.dumps(cfg.to_json(), indent=2) + "\n"))
-    _replace(out / "weights.safetensors",
-             lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
-    _replace(out / "vocab.txt", lambda p: p.write_text("".join(w + "\n" for w in vocab)))
-    _replace(out / "model-card.md", lambda p: p.write_text(
-        model_card_text if model_card_text.endswith("\n") else model_card_text + "\n"))
-    return out
+    return tensors
+
+
+def write_weights(model: FuseRankModel, cfg: ModelConfig, bundle: str | Path) -> None:
+    """Replace only a bundle's weights.safetensors (its item ids kept), atomically."""
+    path = Path(bundle) / "weights.safetensors"
+    ids = model.item_ids.detach().to("cpu", torch.long).clone()
+    ids[0], ids[1] = 0, -1
+    tensors = weight_tensors(model, cfg, ids)
+    _replace(path, lambda p: save_file(tensors, str(p), metadata={"format": "pt"}))
 
 
 def _replace(path: Path, write) -> None:

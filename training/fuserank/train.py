@@ -91,6 +91,10 @@ class TrainConfig:
     # the repeat head's learning rate is lr times this: its few scalars must move by whole logits
     # (a seen item's bonus), where Adam moves a weight by about lr per step
     repeat_lr_scale: float = 30.0
+    # "missing_rows": train only the rows a client's missing fields select (event type 0, time
+    # bucket 0: `missing_fields.py`), everything else frozen; "" trains every parameter
+    train_only: str = ""
+    missing_rows: tuple[str, ...] = ("event_type_emb",)
 
 
 def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig,
@@ -123,14 +127,20 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     steps_per_epoch = len(batches)
     total = steps_per_epoch * tc.epochs
     warmup = int(tc.warmup_epochs * steps_per_epoch)
+    if tc.train_only == "missing_rows":
+        freeze_all_but_row0(model, tc.missing_rows)
+    elif tc.train_only:
+        raise ValueError(f"train.train_only must be \"\" or \"missing_rows\", got {tc.train_only!r}")
     decay, no_decay, repeat = [], [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         if name.startswith("repeat."):
             repeat.append(p)
         else:
             (no_decay if p.ndim < 2 or "norm" in name or "bias" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": tc.weight_decay, "lr_scale": 1.0},
-              {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}]
+    groups = [g for g in ({"params": decay, "weight_decay": tc.weight_decay, "lr_scale": 1.0},
+                          {"params": no_decay, "weight_decay": 0.0, "lr_scale": 1.0}) if g["params"]]
     if repeat:
         groups.append({"params": repeat, "weight_decay": 0.0, "lr_scale": tc.repeat_lr_scale})
     opt = torch.optim.AdamW(groups, lr=tc.lr, betas=(0.9, 0.98))
@@ -226,6 +236,37 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     model.eval()
     hist["train_seconds"] = time.time() - t_start
     return hist
+
+
+def training_inputs(ds, cfg: ModelConfig, row_of: dict[int, int], vindex: dict[str, int]
+                    ) -> tuple[list[Sequence_], ContextFn | None]:
+    """The training sequences of the leave-one-out split (rows) and the cut context (the target's
+    text tokens); the context is None for data without item text."""
+    from .data import leave_one_out
+    from .tokenizer import tokenize
+
+    seqs = [make_sequence([row_of[i] for i in su.train.items], su.train.types, su.train.ts_ms,
+                          cfg.num_time_buckets) for su in leave_one_out(ds)]
+    text_of_row = {row_of[i]: tokenize(t, vindex)[: cfg.max_text_tokens] for i, t in ds.item_text.items()
+                   if i in row_of}
+
+    def context(row: int, _rng: np.random.Generator) -> tuple[list[int], list[list[float]]]:
+        return text_of_row.get(row, []), []
+    return seqs, (context if ds.item_text else None)
+
+
+def freeze_all_but_row0(model: FuseRankModel, tables: Sequence[str]) -> None:
+    """Freeze every parameter but row 0 of the named embedding tables (the rows of an unspecified
+    event type and of an unknown time): their other rows' gradients are zeroed, so Adam (no weight
+    decay) leaves them exactly as they were."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name in tables:
+        w = getattr(model, name).weight
+        w.requires_grad_(True)
+        mask = torch.zeros(w.shape[0], 1)
+        mask[0] = 1.0
+        w.register_hook(lambda g, m=mask: g * m)
 
 
 def resolve_auto(tc: TrainConfig, data_exclude: bool) -> list[str]:
@@ -349,14 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"dataset {ds.name}: {len(ds.users)} users, {len(ds.catalogue)} items, vocab {len(vocab)}; "
         f"model {n_params} parameters")
 
-    split = leave_one_out(ds)
-    seqs = [make_sequence([row_of[i] for i in su.train.items], su.train.types, su.train.ts_ms,
-                          cfg.num_time_buckets) for su in split]
-    text_of_row = {row_of[i]: tokenize(t, vindex)[: cfg.max_text_tokens] for i, t in ds.item_text.items()
-                   if i in row_of}
-
-    def context(row: int, _rng: np.random.Generator) -> tuple[list[int], list[list[float]]]:
-        return text_of_row.get(row, []), []
+    seqs, context = training_inputs(ds, cfg, row_of, vindex)
 
     val_cases = build_cases(ds, "val")
     val_search = build_cases(ds, "val", vocab, with_query=True) if tc.val_metric == "full+search" else []
@@ -370,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dist is not None:
         log(f"distributed: {dist.world} processes ({dist.backend}), global batch {tc.batch_size}, "
             f"{tc.batch_size / dist.world:g} windows per process")
-    hist = train_model(model, seqs, tc, context if ds.item_text else None, validate, log,
+    hist = train_model(model, seqs, tc, context, validate, log,
                        progress=not args.no_progress and rank0, dist=dist)
     if dist is not None:  # training is over: rank 0 evaluates and writes, the others leave
         dist.close()

@@ -300,3 +300,28 @@ def test_cli_trains_a_file_dataset_into_a_bundle(tmp_path, schedule_minutes, epo
     hist = json.loads((out / "metrics.json").read_text())["history"]
     assert hist["complete"] == ([True, True] if schedule_minutes == 0 else [False])
     load_bundle(out)
+
+
+def test_missing_rows_training_moves_only_the_unspecified_type_and_unknown_time_rows() -> None:
+    """`train_only="missing_rows"` (fuserank/missing_fields.py): with types and times dropped,
+    row 0 of the two tables learns and every other weight stays bit-identical."""
+    m = _model(0, dropout=0.1)
+    rng = np.random.default_rng(3)
+    n = m.cfg.max_events + 4
+    seqs = [make_sequence([2 + (s + k) % 20 for k in range(n)], [6] * n,
+                          [1_000_000 * (k + 1) for k in range(n)], m.cfg.num_time_buckets)
+            for s in rng.integers(0, 20, 48)]
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    tc = TrainConfig(epochs=2, batch_size=16, lr=1e-2, warmup_epochs=0, drop_type_prob=0.5, drop_time_prob=0.5,
+                     train_only="missing_rows", missing_rows=("event_type_emb", "time_emb"))
+    train_model(m, seqs, tc, progress=False, log=lambda s: None)
+    after = m.state_dict()
+    for name, w in before.items():
+        if name in ("event_type_emb.weight", "time_emb.weight"):
+            assert torch.equal(after[name][1:], w[1:]), name
+            assert not torch.equal(after[name][0], w[0]), name
+        else:
+            assert torch.equal(after[name], w), name
+    with pytest.raises(ValueError, match="train_only"):
+        train_model(_model(0), seqs, TrainConfig(epochs=1, train_only="everything"), progress=False,
+                    log=lambda s: None)
