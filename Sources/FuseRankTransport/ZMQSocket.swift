@@ -158,7 +158,8 @@ public final class ZMQSocket: @unchecked Sendable {
                 let data = zmq_msg_data(&msg)!.assumingMemoryBound(to: UInt8.self)
                 frames.append(Array(UnsafeBufferPointer(start: data, count: size)))
             }
-            if frames.count == 1, let user = zmq_msg_gets(&msg, "User-Id") {  // NULL (EINVAL) without ZAP
+            // NULL (EINVAL) without ZAP. A ROUTER's routing-id frame carries no properties: ask each frame.
+            if userID == nil, let user = zmq_msg_gets(&msg, "User-Id") {
                 userID = String(cString: user)
             }
             let more = zmq_msg_more(&msg) != 0
