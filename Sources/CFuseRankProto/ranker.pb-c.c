@@ -2203,7 +2203,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__model_info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[12] =
+static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[15] =
 {
   {
     "name",
@@ -2349,9 +2349,48 @@ static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "has_content_projection",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, has_content_projection),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_dim",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, content_dim),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_vector",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, content_vector),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
+  13,   /* field[13] = content_dim */
+  14,   /* field[14] = content_vector */
   8,   /* field[8] = d_model */
+  12,   /* field[12] = has_content_projection */
   11,   /* field[11] = has_titles */
   2,   /* field[2] = image_dim */
   10,   /* field[10] = is_default */
@@ -2367,7 +2406,7 @@ static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
 {
@@ -2377,7 +2416,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
   "Fuserank__V1__ModelInfo",
   "fuserank.v1",
   sizeof(Fuserank__V1__ModelInfo),
-  12,
+  15,
   fuserank__v1__model_info__field_descriptors,
   fuserank__v1__model_info__field_indices_by_name,
   1,  fuserank__v1__model_info__number_ranges,

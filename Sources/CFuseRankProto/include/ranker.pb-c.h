@@ -461,10 +461,19 @@ struct  Fuserank__V1__ModelInfo
    * The bundle carries item titles (items.tsv); GetItems returns them.
    */
   protobuf_c_boolean has_titles;
+  /*
+   * The bundle has content.safetensors: UpsertItems takes items of this model.
+   */
+  protobuf_c_boolean has_content_projection;
+  /*
+   * Length of ItemContent.content_vector (config.json content_dim), and how to make it.
+   */
+  uint32_t content_dim;
+  char *content_vector;
 };
 #define FUSERANK__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Fuserank__V1__GetItemsRequest

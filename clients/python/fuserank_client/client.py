@@ -275,6 +275,9 @@ class FuseRankClient:
             n_layers=reply.n_layers,
             is_default=reply.is_default,
             has_titles=reply.has_titles,
+            has_content_projection=reply.has_content_projection,
+            content_dim=reply.content_dim,
+            content_vector=reply.content_vector,
         )
 
     def get_items(self, item_ids: Iterable[int], model: str = "", *, timeout_ms: int | None = None) -> list[ItemMetadata]:

@@ -107,6 +107,12 @@ class ModelInfo:
     is_default: bool
     has_titles: bool = False
     """The bundle carries item titles: `FuseRankClient.get_items` returns them."""
+    has_content_projection: bool = False
+    """The bundle has content.safetensors: `FuseRankClient.upsert_items` takes its items."""
+    content_dim: int = 0
+    """Length of `ItemContent.content_vector`."""
+    content_vector: str = ""
+    """How to make the content vector (free text from the bundle's config.json)."""
 
 
 @dataclass(frozen=True)

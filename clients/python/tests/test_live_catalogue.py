@@ -71,6 +71,8 @@ def test_upsert_hide_show(start_server: Callable[..., RunningServer], repo: Path
     base = catalogue_ids()
     user = dict(events=[base[0], base[1]], model=MODEL)
     with server.client() as client:
+        info = client.model_info(MODEL)
+        assert info.has_content_projection and info.content_dim == CONTENT_DIM and info.content_vector == "test: 4 floats"
         before = client.rank(top_k=5, **user)
         assert 900_001 not in before.item_ids
         result = client.upsert_items(
