@@ -16,11 +16,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import GOLDEN_NOIMAGE_BUNDLE, RunningServer
-from safetensors.numpy import load_file, save_file
 from test_operations import write_key_pair
 
 from fuserank_client import CurveKeys, FuseRankError, ItemContent, StatusCode
 from fuserank_client._proto import ranker_pb2 as pb
+
+DTYPES = {"F32": np.float32, "I64": np.int64}
+
+
+def load_file(path: str) -> dict[str, np.ndarray]:
+    """The tensors of a safetensors file ([u64 header length][JSON header][data])."""
+    data = Path(path).read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    header.pop("__metadata__", None)
+    base = 8 + length
+    return {
+        name: np.frombuffer(data[base + e["data_offsets"][0] : base + e["data_offsets"][1]], dtype=DTYPES[e["dtype"]])
+        .reshape(e["shape"]).copy()
+        for name, e in header.items()
+    }
+
+
+def save_file(tensors: dict[str, np.ndarray], path: str) -> None:
+    """Writes tensors as a safetensors file (header padded to 8 bytes)."""
+    header: dict[str, object] = {}
+    blobs, offset = [], 0
+    for name, array in tensors.items():
+        raw = np.ascontiguousarray(array).tobytes()
+        dtype = next(k for k, v in DTYPES.items() if v == array.dtype)
+        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    Path(path).write_bytes(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+
 
 MODEL = "m"
 CONTENT_DIM = 4
