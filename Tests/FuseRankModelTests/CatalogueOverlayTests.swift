@@ -127,4 +127,38 @@ import Testing
         #expect(a[0].items.contains { $0.itemID == 55_556 })
         #expect(!a[0].items.contains { $0.itemID == plain.items[0].itemID })
     }
+
+    @Test func sessionsAndExplanationsSeeContentRows() throws {
+        let bundle = try Self.bundle()
+        let cache = SessionCache(capacityBytes: 16 << 20)
+        let ranker = Ranker(bundle: bundle, maxBatch: 4, catalogueScoring: .exact, sessionCache: cache)
+        let plain = Ranker(bundle: bundle, maxBatch: 4, catalogueScoring: .exact)
+        var overlay = CatalogueOverlay(bundle: bundle)
+        overlay.setContent(121, row: try bundle.contentRow(textTokens: [2], vector: nil))
+        var session = RankQuery(events: Self.query.events, candidates: [128, 135, 142])
+        session.sessionID = "s"
+        let first = ranker.rank([try bundle.validate(session)], overlay: overlay)[0]
+        // 121 gets new content: a cached state of the session holds its old row, so it is not reused.
+        overlay.setContent(121, row: try bundle.contentRow(textTokens: [5, 6], vector: [2, -2]))
+        session.events.append(BehaviourEvent(itemID: 142))
+        let cached = ranker.rank([try bundle.validate(session)], overlay: overlay)[0]
+        var fresh = session
+        fresh.sessionID = ""
+        let want = plain.rank([try bundle.validate(fresh)], overlay: overlay)[0]
+        #expect(cached.items.map(\.itemID) == want.items.map(\.itemID))
+        for (a, b) in zip(cached.items, want.items) { #expect(abs(a.score - b.score) < 1e-4) }
+        #expect(first.items != cached.items)
+        // Reasons of a content item come from its content row: the same row under a new id and
+        // under a bundle id gives the same score and the same reasons.
+        let row = try bundle.contentRow(textTokens: [3], vector: [1, 1])
+        overlay.setContent(99_999, row: row)
+        overlay.setContent(128, row: row)
+        var explained = fresh
+        explained.candidates = [99_999, 128]
+        explained.explainEvents = 3
+        let result = plain.rank([try bundle.validate(explained)], overlay: overlay)[0]
+        #expect(result.items.count == 2)
+        #expect(result.items[0].score == result.items[1].score)
+        #expect(result.items[0].reasons == result.items[1].reasons)
+    }
 }
