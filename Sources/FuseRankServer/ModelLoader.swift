@@ -39,7 +39,9 @@ final class ModelLoader: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "thread"] = "loader"
         self.logger = logger
-        live = LiveCatalogues(stateDirectory: configuration.stateDirectory, logger: logger)
+        live = LiveCatalogues(stateDirectory: configuration.stateDirectory, logger: logger) { [metrics] model, overlay in
+            metrics.setLiveCatalogue(model: model.name, contentItems: overlay.contentIDs.count, hiddenItems: overlay.hidden.count)
+        }
     }
 
     /// Runs a live catalogue change on the loader thread, after the scan in progress (so a change

@@ -16,10 +16,19 @@ final class LiveCatalogues: @unchecked Sendable {
     private let stateDirectory: String?
     private let logger: Logger
     private var journals: [String: CatalogueJournal] = [:]
+    /// Told of every overlay made current (metrics).
+    private let published: @Sendable (ServedModel, CatalogueOverlay) -> Void
 
-    init(stateDirectory: String?, logger: Logger) {
+    init(stateDirectory: String?, logger: Logger, published: @escaping @Sendable (ServedModel, CatalogueOverlay) -> Void = { _, _ in }) {
         self.stateDirectory = stateDirectory
         self.logger = logger
+        self.published = published
+    }
+
+    /// Makes `overlay` the model's current one.
+    private func publish(_ overlay: CatalogueOverlay, to model: ServedModel) {
+        model.catalogue.publish(overlay)
+        published(model, overlay)
     }
 
     /// Where a model's journal lives: `<state-dir>/<model>/catalogue.journal` with `--state-dir`,
@@ -74,7 +83,7 @@ final class LiveCatalogues: @unchecked Sendable {
             try journal.rewrite(kept)
             logger.info("\(journal.path): version \(model.version) has \(dropped) upserted item(s) in its catalogue; their journal entries are dropped")
         }
-        model.catalogue.publish(overlay)
+        publish(overlay, to: model)
         if !journal.records.isEmpty {
             logger.info("model \"\(model.name)\" version \(model.version): \(journal.records.count) catalogue change(s) replayed: \(overlay.contentIDs.count) content item(s), \(overlay.hidden.count) hidden")
         }
@@ -106,7 +115,7 @@ final class LiveCatalogues: @unchecked Sendable {
             throw RequestError.invalidArgument("items[\(error.index)]: \(error.error)")
         }
         let sequence = try journalOrRefuse(model).append(JournalRecord(version: model.version, change: .upsert(request)))
-        model.catalogue.publish(overlay)
+        publish(overlay, to: model)
         return UpsertItemsReply(added: UInt32(request.items.count - replaced), replaced: UInt32(replaced), journalSequence: sequence)
     }
 
@@ -122,7 +131,7 @@ final class LiveCatalogues: @unchecked Sendable {
         }
         let sequence = try journalOrRefuse(model).append(JournalRecord(version: model.version, change: .availability(request)))
         overlay.setAvailable(request.itemIDs, request.available)
-        model.catalogue.publish(overlay)
+        publish(overlay, to: model)
         return SetItemsAvailableReply(journalSequence: sequence)
     }
 

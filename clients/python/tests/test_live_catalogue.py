@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_NOIMAGE_BUNDLE, RunningServer
-from test_operations import write_key_pair
+from conftest import GOLDEN_NOIMAGE_BUNDLE, RunningServer, free_port
+from test_operations import scrape, write_key_pair
 
 from fuserank_client import CurveKeys, FuseRankError, ItemContent, StatusCode
 from fuserank_client._proto import ranker_pb2 as pb
@@ -98,7 +98,8 @@ def start(start_server: Callable[..., RunningServer], repo: Path, *args: str, **
 
 
 def test_upsert_hide_show(start_server: Callable[..., RunningServer], repo: Path) -> None:
-    server = start(start_server, repo, "--admin-insecure")
+    metrics_port = free_port()
+    server = start(start_server, repo, "--admin-insecure", "--metrics-bind", f"127.0.0.1:{metrics_port}")
     base = catalogue_ids()
     user = dict(events=[base[0], base[1]], model=MODEL)
     with server.client() as client:
@@ -128,6 +129,9 @@ def test_upsert_hide_show(start_server: Callable[..., RunningServer], repo: Path
         assert listed.item_ids == [base[2]] and listed.unavailable_candidates == [900_001, base[5]]
         assert 900_001 not in client.rank(restrict_to=[900_001, base[2]], **user).item_ids
 
+        metrics = scrape(metrics_port)
+        assert 'fuserank_catalogue_content_items{model="m"} 2' in metrics
+        assert 'fuserank_catalogue_hidden_items{model="m"} 2' in metrics
         client.set_items_available([900_001], True, model=MODEL)
         assert client.rank(top_k=1, **user).item_ids == [900_001]
 
