@@ -9,13 +9,14 @@ import json
 import shutil
 import signal
 import struct
+import subprocess
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import GOLDEN_NOIMAGE_BUNDLE, RunningServer, free_port
+from conftest import GOLDEN_NOIMAGE_BUNDLE, RunningServer, free_port, server_binary
 from test_operations import scrape, write_key_pair
 
 from fuserank_client import CurveKeys, FuseRankError, ItemContent, StatusCode
@@ -233,3 +234,29 @@ def test_curve_admin_allow(start_server: Callable[..., RunningServer], repo: Pat
         with pytest.raises(FuseRankError) as refused:
             client.set_items_available([940_001], False, model=MODEL)
         assert refused.value.code == StatusCode.PERMISSION_DENIED
+
+
+def test_a_torn_tail_is_dropped_and_damage_before_it_refuses_to_start(
+    start_server: Callable[..., RunningServer], repo: Path
+) -> None:
+    server = start(start_server, repo, "--admin-insecure")
+    with server.client() as client:
+        client.upsert_items([ItemContent(950_001, text_tokens=[2])], model=MODEL)
+        client.upsert_items([ItemContent(950_002, text_tokens=[2])], model=MODEL)
+    assert server.terminate() == 0
+    path = repo / MODEL / "catalogue.journal"
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-3])  # a crash while writing the second record
+    again = start(start_server, repo, "--admin-insecure")
+    with again.client() as client:
+        assert client.rank(candidates=[950_001, 950_002], model=MODEL).unknown_candidates == [950_002]
+    assert again.terminate() == 0
+    assert "torn last record" in again.log_tail(200)
+    assert len(read_journal(path)) == 1  # cut back to the good record
+    damaged = bytearray(path.read_bytes())
+    damaged[8 + 8 + 2] ^= 0xFF  # inside the first record's payload ...
+    path.write_bytes(bytes(damaged) + whole[len(damaged):])  # ... with a good record after it
+    args = [str(server_binary()), "--bind", f"tcp://127.0.0.1:{free_port()}", "--model-repository", str(repo)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "corrupt catalogue journal at byte 8" in result.stderr and str(path) in result.stderr
