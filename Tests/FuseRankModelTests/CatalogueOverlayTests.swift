@@ -161,4 +161,26 @@ import Testing
         #expect(result.items[0].score == result.items[1].score)
         #expect(result.items[0].reasons == result.items[1].reasons)
     }
+
+    /// OBJECTIVE_PURCHASE with an overlay: bundle rows only, hidden items left out with top_k
+    /// kept; next-item queries in the same batch still get their content rows.
+    @Test func purchaseLeavesHiddenItemsOut() throws {
+        let bundle = try ModelBundle(path: PurchaseHeadTests.set.path)
+        let ranker = Ranker(bundle: bundle, maxBatch: 4)
+        let ids = bundle.catalogueItemIDs
+        var purchase = RankQuery(events: [BehaviourEvent(itemID: ids[0])], topK: 5)
+        purchase.objective = .purchase
+        let next = RankQuery(events: [BehaviourEvent(itemID: ids[0])], topK: 5)
+        let before = try ranker.rank([purchase, next])
+        var overlay = CatalogueOverlay(bundle: bundle)
+        overlay.setAvailable([before[0].items[0].itemID, before[0].items[2].itemID], false)
+        let u = try ranker.userVectors([next])
+        overlay.setContent(88_888, row: (u.map { $0 * 10 }, 0))  // first for the next-item query
+        let after = ranker.rank(try [purchase, next].map { try bundle.validate($0) }, overlay: overlay)
+        let want = [before[0].items[1], before[0].items[3], before[0].items[4]].map(\.itemID)
+        #expect(after[0].items.count == 5)
+        #expect(Array(after[0].items.map(\.itemID).prefix(3)) == want)
+        #expect(!after[0].items.contains { overlay.hidden.contains($0.itemID) || $0.itemID == 88_888 })
+        #expect(after[1].items.first?.itemID == 88_888)
+    }
 }

@@ -40,7 +40,9 @@ extension Ranker {
                 return
             }
             if purchase {
+                // Ask for as many more as are hidden, drop the hidden ones, cut to top_k (merge).
                 filterHidden = true
+                if query.topK > 0 { base.topK = query.topK + overlay.hidden.count }
                 return
             }
             let seen = (query.excludeSeen || excludeSeenByModel) ? Set(query.events.map(\.itemID)) : []
@@ -83,7 +85,10 @@ extension Ranker {
                        overlay: CatalogueOverlay) -> RankResult {
         var out = result
         out.unavailableCandidates = plan.unavailable
-        if plan.filterHidden { out.items.removeAll { overlay.hidden.contains($0.itemID) } }
+        if plan.filterHidden {
+            out.items.removeAll { overlay.hidden.contains($0.itemID) }
+            if topK > 0 { out.items = Array(out.items.prefix(topK)) }
+        }
         guard !plan.slots.isEmpty else { return out }
         let d = config.dModel
         let extra = overlay.embeddings.withUnsafeBufferPointer { emb in
