@@ -12,11 +12,11 @@ struct UpsertCommand: AsyncParsableCommand {
     @Option(help: "The item id (> 0).")
     var item: Int64
 
-    @Option(parsing: .upToNextOption, help: "Text token ids of the model's vocab.txt.")
-    var tokens: [UInt32] = []
+    @Option(help: ArgumentHelp("Text token ids of the model's vocab.txt (comma-separated).", valueName: "ids"))
+    var tokens: NumberList<UInt32>?
 
-    @Option(help: "The content vector: content_dim comma-separated floats (GetModelInfo); none = zeros.")
-    var vector: String = ""
+    @Option(help: ArgumentHelp("The content vector: content_dim comma-separated floats (`fuserank info`); none = zeros.", valueName: "values"))
+    var vector: NumberList<Float>?
 
     @Option(help: "Title shown by GetItems.")
     var title: String = ""
@@ -29,20 +29,14 @@ struct UpsertCommand: AsyncParsableCommand {
 
     func validate() throws {
         if item <= 0 { throw ValidationError("--item must be > 0") }
-        if parsedVector == nil { throw ValidationError("--vector must be comma-separated floats") }
-    }
-
-    private var parsedVector: [Float]? {
-        if vector.isEmpty { return [] }
-        let values = vector.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-        return values.contains(where: { $0 == nil }) ? nil : values.compactMap { $0 }
     }
 
     func run() async throws {
         try await reportingFailures {
             let client = try connection.makeClient()
             defer { client.close() }
-            let content = ItemContent(itemID: item, textTokens: tokens, contentVector: parsedVector ?? [], title: title, category: category)
+            let content = ItemContent(
+                itemID: item, textTokens: tokens?.values ?? [], contentVector: vector?.values ?? [], title: title, category: category)
             let reply = try await client.upsertItems([content], model: model)
             print("\(reply.added == 1 ? "added" : "replaced") item \(item) (journal record \(reply.journalSequence))")
         }
