@@ -130,4 +130,14 @@ import Testing
         let plain = ServedModel(name: "p", version: "1", bundle: try SyntheticBundle().load(), origin: .fixed)
         #expect(throws: RequestError.self) { try live.upsert(UpsertItemsRequest(items: [ItemContent(itemID: 7)]), model: plain) }
     }
+
+    @Test func attachingCreatesNoJournal() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuserank-state-\(UUID().uuidString)").path
+        let live = LiveCatalogues(stateDirectory: dir, logger: Logger(label: "test"))
+        let model = ServedModel(name: "m", version: "1", bundle: try SyntheticBundle().load(), origin: .fixed)
+        try live.attach(model)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        _ = try live.setAvailable(SetItemsAvailableRequest(itemIDs: [114], available: false), model: model)
+        #expect(try CatalogueJournal(path: dir + "/m/catalogue.journal").records.count == 1)
+    }
 }

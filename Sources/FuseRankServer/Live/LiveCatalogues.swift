@@ -55,7 +55,11 @@ final class LiveCatalogues: @unchecked Sendable {
     /// and the journal is then rewritten without them; availability changes are kept.
     /// - Throws: ``JournalError`` for a journal that cannot be read (a corrupt record).
     func attach(_ model: ServedModel) throws {
-        guard let journal = try journal(model) else { return }
+        // No journal yet: nothing to replay, and nothing is created until the first change (a
+        // read-only repository serves as before).
+        guard let path = journalPath(model), journals[model.name]?.path == path || FileManager.default.fileExists(atPath: path),
+              let journal = try journal(model)
+        else { return }
         var overlay = CatalogueOverlay(bundle: model.bundle)
         var kept: [JournalRecord] = []
         var dropped = 0
