@@ -10,6 +10,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -150,9 +151,27 @@ def test_acknowledged_changes_survive_sigkill(start_server: Callable[..., Runnin
     base = catalogue_ids()
     ids = list(range(910_000, 910_050))
     user = dict(events=[base[0]], model=MODEL)
+    stop, failures, ranked = threading.Event(), [], [0]
+
+    def keep_ranking() -> None:  # ranking never pauses while the catalogue changes
+        with server.client() as ranker:
+            while not stop.is_set():
+                try:
+                    ranker.rank(top_k=10, **user)
+                    ranked[0] += 1
+                except FuseRankError as error:
+                    failures.append(error)
+
+    background = threading.Thread(target=keep_ranking)
+    background.start()
     with server.client() as client:
         for n, item_id in enumerate(ids):
             client.upsert_items([ItemContent(item_id, text_tokens=[3], content_vector=[n / 10, 0, 1, 0])], model=MODEL)
+            # In effect for the next request: known at once.
+            assert client.rank(candidates=[item_id], **user).item_ids == [item_id]
+        stop.set()
+        background.join()
+        assert failures == [] and ranked[0] > 0
         client.set_items_available(ids[:10] + [base[0]], False, model=MODEL)
         client.set_items_available(ids[:5], True, model=MODEL)
         want = client.rank(candidates=ids + [base[0]], **user)
