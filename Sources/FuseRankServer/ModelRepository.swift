@@ -129,17 +129,23 @@ public final class ModelRepository: @unchecked Sendable {
             let path = modelPath + "/" + String(version)
             guard let before = VersionFingerprint(folder: path) else { continue }
             if let failed = failures[key], failed.fingerprint == before { continue }
-            let outcome: Result<ServedModel, any Error> = Result {
+            let loaded: Result<ModelBundle, any Error> = Result {
                 let bundle = try load(path)
                 try warmUp(bundle)
-                let served = ServedModel(name: model, version: String(version), bundle: bundle, origin: .repository(directory))
-                try prepare(served)
-                return served
+                return bundle
             }
             // Written to while we read it: neither serve nor blame it; the next scan retries.
             guard VersionFingerprint(folder: path) == before else {
                 events(.changedWhileLoading(model: model, version: String(version)))
                 continue
+            }
+            // Only a version that will be served is prepared (its journal replay may rewrite the journal).
+            let outcome: Result<ServedModel, any Error> = loaded.flatMap { bundle in
+                Result {
+                    let served = ServedModel(name: model, version: String(version), bundle: bundle, origin: .repository(directory))
+                    try prepare(served)
+                    return served
+                }
             }
             switch outcome {
             case let .success(servedModel):
