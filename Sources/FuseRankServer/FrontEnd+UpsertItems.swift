@@ -28,6 +28,7 @@ extension FrontEnd {
         }
         let finished = self.finished
         let (socket, envelope) = (call.socket, call.envelope)
+        let logger = self.logger
         let accepted = loader.changeCatalogue { live in
             let reply: Reply
             do {
@@ -35,6 +36,7 @@ extension FrontEnd {
                 reply = Reply.ok(socket: socket, envelope: envelope, requestID: requestID, body: body).labelled(info)
             } catch {
                 reply = Reply.failure(socket: socket, envelope: envelope, requestID: requestID, error: error).labelled(info)
+                if reply.code == .internal { logger.error("request \(requestID): catalogue change failed, nothing changed: \(error)") }
             }
             finished.push([reply])
         }

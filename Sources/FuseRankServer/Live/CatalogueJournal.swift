@@ -28,7 +28,7 @@ final class CatalogueJournal {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw JournalError.io(file: folder, operation: "mkdir", errno: EACCES)
+            throw JournalError.cannotCreate(folder: folder, reason: error.localizedDescription)
         }
         let existing = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
         let decoded = try Self.decode(existing ?? [], path: path)

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a catalogue journal cannot be read or written. Every case names the file.
 enum JournalError: Error, Sendable, CustomStringConvertible {
     /// A record before the last one fails its CRC or does not decode: the file was damaged, not
@@ -5,6 +9,8 @@ enum JournalError: Error, Sendable, CustomStringConvertible {
     case corrupt(file: String, offset: Int, reason: String)
     /// A system call failed.
     case io(file: String, operation: String, errno: Int32)
+    /// The journal's folder cannot be created.
+    case cannotCreate(folder: String, reason: String)
 
     var description: String {
         switch self {
@@ -13,10 +19,8 @@ enum JournalError: Error, Sendable, CustomStringConvertible {
                 + "move the file away (its changes are then lost) or restore it from a backup"
         case let .io(file, operation, code):
             return "\(file): \(operation) failed: \(String(cString: strerror(code)))"
+        case let .cannotCreate(folder, reason):
+            return "\(folder): cannot create the catalogue journal's folder: \(reason)"
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif
