@@ -110,6 +110,18 @@ def cases() -> dict[str, object]:
         name="default", version="2026-11-25.1", image_dim=32, text_vocab_size=30, num_items=9742,
         max_events=200, max_text_tokens=16, max_images=4, d_model=64, n_layers=2, is_default=True,
     )
+    # Live catalogue changes (issue 16).
+    c["upsert_items_request"] = pb.UpsertItemsRequest(
+        model="shop",
+        items=[pb.ItemContent(item_id=900001, text_tokens=[12, 40, 0], content_vector=[0.5, -0.25, 3.0],
+                              title="Chaise longue", category="garden"),
+               pb.ItemContent(item_id=7)],
+    )
+    c["upsert_items_reply"] = pb.UpsertItemsReply(added=1, replaced=1, journal_sequence=1 << 40)
+    c["set_items_available_request"] = pb.SetItemsAvailableRequest(model="shop", item_ids=[900001, 2858], available=False)
+    c["rank_reply_unavailable"] = pb.RankReply(
+        items=[pb.ScoredItem(item_id=260, score=0.125)], unknown_candidates=[5], unavailable_candidates=[2858, 900001],
+    )
     return c
 
 

@@ -875,6 +875,231 @@ void   fuserank__v1__get_items_reply__free_unpacked
   assert(message->base.descriptor == &fuserank__v1__get_items_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fuserank__v1__item_content__init
+                     (Fuserank__V1__ItemContent         *message)
+{
+  static const Fuserank__V1__ItemContent init_value = FUSERANK__V1__ITEM_CONTENT__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__item_content__get_packed_size
+                     (const Fuserank__V1__ItemContent *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__item_content__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__item_content__pack
+                     (const Fuserank__V1__ItemContent *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__item_content__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__item_content__pack_to_buffer
+                     (const Fuserank__V1__ItemContent *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__item_content__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ItemContent *
+       fuserank__v1__item_content__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ItemContent *)
+     protobuf_c_message_unpack (&fuserank__v1__item_content__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__item_content__free_unpacked
+                     (Fuserank__V1__ItemContent *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__item_content__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__upsert_items_request__init
+                     (Fuserank__V1__UpsertItemsRequest         *message)
+{
+  static const Fuserank__V1__UpsertItemsRequest init_value = FUSERANK__V1__UPSERT_ITEMS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__upsert_items_request__get_packed_size
+                     (const Fuserank__V1__UpsertItemsRequest *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__upsert_items_request__pack
+                     (const Fuserank__V1__UpsertItemsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__upsert_items_request__pack_to_buffer
+                     (const Fuserank__V1__UpsertItemsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__UpsertItemsRequest *
+       fuserank__v1__upsert_items_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__UpsertItemsRequest *)
+     protobuf_c_message_unpack (&fuserank__v1__upsert_items_request__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__upsert_items_request__free_unpacked
+                     (Fuserank__V1__UpsertItemsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__upsert_items_reply__init
+                     (Fuserank__V1__UpsertItemsReply         *message)
+{
+  static const Fuserank__V1__UpsertItemsReply init_value = FUSERANK__V1__UPSERT_ITEMS_REPLY__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__upsert_items_reply__get_packed_size
+                     (const Fuserank__V1__UpsertItemsReply *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__upsert_items_reply__pack
+                     (const Fuserank__V1__UpsertItemsReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__upsert_items_reply__pack_to_buffer
+                     (const Fuserank__V1__UpsertItemsReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__UpsertItemsReply *
+       fuserank__v1__upsert_items_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__UpsertItemsReply *)
+     protobuf_c_message_unpack (&fuserank__v1__upsert_items_reply__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__upsert_items_reply__free_unpacked
+                     (Fuserank__V1__UpsertItemsReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__upsert_items_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__set_items_available_request__init
+                     (Fuserank__V1__SetItemsAvailableRequest         *message)
+{
+  static const Fuserank__V1__SetItemsAvailableRequest init_value = FUSERANK__V1__SET_ITEMS_AVAILABLE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__set_items_available_request__get_packed_size
+                     (const Fuserank__V1__SetItemsAvailableRequest *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__set_items_available_request__pack
+                     (const Fuserank__V1__SetItemsAvailableRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__set_items_available_request__pack_to_buffer
+                     (const Fuserank__V1__SetItemsAvailableRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__SetItemsAvailableRequest *
+       fuserank__v1__set_items_available_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__SetItemsAvailableRequest *)
+     protobuf_c_message_unpack (&fuserank__v1__set_items_available_request__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__set_items_available_request__free_unpacked
+                     (Fuserank__V1__SetItemsAvailableRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__set_items_available_reply__init
+                     (Fuserank__V1__SetItemsAvailableReply         *message)
+{
+  static const Fuserank__V1__SetItemsAvailableReply init_value = FUSERANK__V1__SET_ITEMS_AVAILABLE_REPLY__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__set_items_available_reply__get_packed_size
+                     (const Fuserank__V1__SetItemsAvailableReply *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__set_items_available_reply__pack
+                     (const Fuserank__V1__SetItemsAvailableReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__set_items_available_reply__pack_to_buffer
+                     (const Fuserank__V1__SetItemsAvailableReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__SetItemsAvailableReply *
+       fuserank__v1__set_items_available_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__SetItemsAvailableReply *)
+     protobuf_c_message_unpack (&fuserank__v1__set_items_available_reply__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__set_items_available_reply__free_unpacked
+                     (Fuserank__V1__SetItemsAvailableReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__set_items_available_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fuserank__v1__request_header__metadata_entry__field_descriptors[2] =
 {
   {
@@ -1571,7 +1796,7 @@ const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor =
   (ProtobufCMessageInit) fuserank__v1__scored_item__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__rank_reply__field_descriptors[4] =
+static const ProtobufCFieldDescriptor fuserank__v1__rank_reply__field_descriptors[5] =
 {
   {
     "items",
@@ -1621,17 +1846,30 @@ static const ProtobufCFieldDescriptor fuserank__v1__rank_reply__field_descriptor
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "unavailable_candidates",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__RankReply, n_unavailable_candidates),
+    offsetof(Fuserank__V1__RankReply, unavailable_candidates),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__rank_reply__field_indices_by_name[] = {
   0,   /* field[0] = items */
   1,   /* field[1] = model */
   2,   /* field[2] = model_version */
+  4,   /* field[4] = unavailable_candidates */
   3,   /* field[3] = unknown_candidates */
 };
 static const ProtobufCIntRange fuserank__v1__rank_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__rank_reply__descriptor =
 {
@@ -1641,7 +1879,7 @@ const ProtobufCMessageDescriptor fuserank__v1__rank_reply__descriptor =
   "Fuserank__V1__RankReply",
   "fuserank.v1",
   sizeof(Fuserank__V1__RankReply),
-  4,
+  5,
   fuserank__v1__rank_reply__field_descriptors,
   fuserank__v1__rank_reply__field_indices_by_name,
   1,  fuserank__v1__rank_reply__number_ranges,
@@ -1965,7 +2203,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__model_info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[12] =
+static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[15] =
 {
   {
     "name",
@@ -2111,9 +2349,48 @@ static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "has_content_projection",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, has_content_projection),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_dim",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, content_dim),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_vector",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ModelInfo, content_vector),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
+  13,   /* field[13] = content_dim */
+  14,   /* field[14] = content_vector */
   8,   /* field[8] = d_model */
+  12,   /* field[12] = has_content_projection */
   11,   /* field[11] = has_titles */
   2,   /* field[2] = image_dim */
   10,   /* field[10] = is_default */
@@ -2129,7 +2406,7 @@ static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
 {
@@ -2139,7 +2416,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
   "Fuserank__V1__ModelInfo",
   "fuserank.v1",
   sizeof(Fuserank__V1__ModelInfo),
-  12,
+  15,
   fuserank__v1__model_info__field_descriptors,
   fuserank__v1__model_info__field_indices_by_name,
   1,  fuserank__v1__model_info__number_ranges,
@@ -2312,6 +2589,313 @@ const ProtobufCMessageDescriptor fuserank__v1__get_items_reply__descriptor =
   (ProtobufCMessageInit) fuserank__v1__get_items_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fuserank__v1__item_content__field_descriptors[5] =
+{
+  {
+    "item_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemContent, item_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text_tokens",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Fuserank__V1__ItemContent, n_text_tokens),
+    offsetof(Fuserank__V1__ItemContent, text_tokens),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "content_vector",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fuserank__V1__ItemContent, n_content_vector),
+    offsetof(Fuserank__V1__ItemContent, content_vector),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemContent, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "category",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemContent, category),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__item_content__field_indices_by_name[] = {
+  4,   /* field[4] = category */
+  2,   /* field[2] = content_vector */
+  0,   /* field[0] = item_id */
+  1,   /* field[1] = text_tokens */
+  3,   /* field[3] = title */
+};
+static const ProtobufCIntRange fuserank__v1__item_content__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__item_content__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ItemContent",
+  "ItemContent",
+  "Fuserank__V1__ItemContent",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ItemContent),
+  5,
+  fuserank__v1__item_content__field_descriptors,
+  fuserank__v1__item_content__field_indices_by_name,
+  1,  fuserank__v1__item_content__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__item_content__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__upsert_items_request__field_descriptors[2] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__UpsertItemsRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "items",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__UpsertItemsRequest, n_items),
+    offsetof(Fuserank__V1__UpsertItemsRequest, items),
+    &fuserank__v1__item_content__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__upsert_items_request__field_indices_by_name[] = {
+  1,   /* field[1] = items */
+  0,   /* field[0] = model */
+};
+static const ProtobufCIntRange fuserank__v1__upsert_items_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__upsert_items_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.UpsertItemsRequest",
+  "UpsertItemsRequest",
+  "Fuserank__V1__UpsertItemsRequest",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__UpsertItemsRequest),
+  2,
+  fuserank__v1__upsert_items_request__field_descriptors,
+  fuserank__v1__upsert_items_request__field_indices_by_name,
+  1,  fuserank__v1__upsert_items_request__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__upsert_items_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__upsert_items_reply__field_descriptors[3] =
+{
+  {
+    "added",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__UpsertItemsReply, added),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replaced",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__UpsertItemsReply, replaced),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "journal_sequence",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__UpsertItemsReply, journal_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__upsert_items_reply__field_indices_by_name[] = {
+  0,   /* field[0] = added */
+  2,   /* field[2] = journal_sequence */
+  1,   /* field[1] = replaced */
+};
+static const ProtobufCIntRange fuserank__v1__upsert_items_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__upsert_items_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.UpsertItemsReply",
+  "UpsertItemsReply",
+  "Fuserank__V1__UpsertItemsReply",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__UpsertItemsReply),
+  3,
+  fuserank__v1__upsert_items_reply__field_descriptors,
+  fuserank__v1__upsert_items_reply__field_indices_by_name,
+  1,  fuserank__v1__upsert_items_reply__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__upsert_items_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__set_items_available_request__field_descriptors[3] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__SetItemsAvailableRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "item_ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT64,
+    offsetof(Fuserank__V1__SetItemsAvailableRequest, n_item_ids),
+    offsetof(Fuserank__V1__SetItemsAvailableRequest, item_ids),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "available",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__SetItemsAvailableRequest, available),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__set_items_available_request__field_indices_by_name[] = {
+  2,   /* field[2] = available */
+  1,   /* field[1] = item_ids */
+  0,   /* field[0] = model */
+};
+static const ProtobufCIntRange fuserank__v1__set_items_available_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__set_items_available_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.SetItemsAvailableRequest",
+  "SetItemsAvailableRequest",
+  "Fuserank__V1__SetItemsAvailableRequest",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__SetItemsAvailableRequest),
+  3,
+  fuserank__v1__set_items_available_request__field_descriptors,
+  fuserank__v1__set_items_available_request__field_indices_by_name,
+  1,  fuserank__v1__set_items_available_request__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__set_items_available_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__set_items_available_reply__field_descriptors[1] =
+{
+  {
+    "journal_sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__SetItemsAvailableReply, journal_sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__set_items_available_reply__field_indices_by_name[] = {
+  0,   /* field[0] = journal_sequence */
+};
+static const ProtobufCIntRange fuserank__v1__set_items_available_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__set_items_available_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.SetItemsAvailableReply",
+  "SetItemsAvailableReply",
+  "Fuserank__V1__SetItemsAvailableReply",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__SetItemsAvailableReply),
+  1,
+  fuserank__v1__set_items_available_reply__field_descriptors,
+  fuserank__v1__set_items_available_reply__field_indices_by_name,
+  1,  fuserank__v1__set_items_available_reply__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__set_items_available_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue fuserank__v1__code__enum_values_by_number[17] =
 {
   { "OK", "FUSERANK__V1__CODE__OK", 0 },
@@ -2438,20 +3022,24 @@ const ProtobufCEnumDescriptor fuserank__v1__objective__descriptor =
   fuserank__v1__objective__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[5] =
+static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[7] =
 {
   { "Rank", &fuserank__v1__rank_request__descriptor, &fuserank__v1__rank_reply__descriptor },
   { "Health", &fuserank__v1__health_request__descriptor, &fuserank__v1__health_reply__descriptor },
   { "GetModelInfo", &fuserank__v1__model_info_request__descriptor, &fuserank__v1__model_info__descriptor },
   { "GetItems", &fuserank__v1__get_items_request__descriptor, &fuserank__v1__get_items_reply__descriptor },
   { "ReloadModels", &fuserank__v1__reload_models_request__descriptor, &fuserank__v1__reload_models_reply__descriptor },
+  { "UpsertItems", &fuserank__v1__upsert_items_request__descriptor, &fuserank__v1__upsert_items_reply__descriptor },
+  { "SetItemsAvailable", &fuserank__v1__set_items_available_request__descriptor, &fuserank__v1__set_items_available_reply__descriptor },
 };
 const unsigned fuserank__v1__ranker__method_indices_by_name[] = {
   3,        /* GetItems */
   2,        /* GetModelInfo */
   1,        /* Health */
   0,        /* Rank */
-  4         /* ReloadModels */
+  4,        /* ReloadModels */
+  6,        /* SetItemsAvailable */
+  5         /* UpsertItems */
 };
 const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
 {
@@ -2460,7 +3048,7 @@ const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
   "Ranker",
   "Fuserank__V1__Ranker",
   "fuserank.v1",
-  5,
+  7,
   fuserank__v1__ranker__method_descriptors,
   fuserank__v1__ranker__method_indices_by_name
 };
@@ -2503,6 +3091,22 @@ void fuserank__v1__ranker__reload_models(ProtobufCService *service,
 {
   assert(service->descriptor == &fuserank__v1__ranker__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fuserank__v1__ranker__upsert_items(ProtobufCService *service,
+                                        const Fuserank__V1__UpsertItemsRequest *input,
+                                        Fuserank__V1__UpsertItemsReply_Closure closure,
+                                        void *closure_data)
+{
+  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fuserank__v1__ranker__set_items_available(ProtobufCService *service,
+                                               const Fuserank__V1__SetItemsAvailableRequest *input,
+                                               Fuserank__V1__SetItemsAvailableReply_Closure closure,
+                                               void *closure_data)
+{
+  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
                                  Fuserank__V1__Ranker_ServiceDestroy destroy)

@@ -35,6 +35,8 @@ public final class ServerMetrics: Sendable {
         public static let brokerMessages = "fuserank_broker_messages_total"
         public static let brokerBytes = "fuserank_broker_bytes_total"
         public static let brokerServers = "fuserank_broker_servers"
+        public static let catalogueContentItems = "fuserank_catalogue_content_items"
+        public static let catalogueHiddenItems = "fuserank_catalogue_hidden_items"
     }
 
     /// Latency buckets: 100 µs to 10 s.
@@ -96,6 +98,13 @@ public final class ServerMetrics: Sendable {
     /// Sets the number of Rank requests waiting for a worker.
     public func setQueueDepth(_ depth: Int) {
         Gauge(label: Name.queueDepth, factory: factory).record(depth)
+    }
+
+    /// The live catalogue of a served model: items with a content row (UpsertItems) and hidden
+    /// items (SetItemsAvailable), as of its last change.
+    public func setLiveCatalogue(model: String, contentItems: Int, hiddenItems: Int) {
+        Gauge(label: Name.catalogueContentItems, dimensions: [("model", model)], factory: factory).record(contentItems)
+        Gauge(label: Name.catalogueHiddenItems, dimensions: [("model", model)], factory: factory).record(hiddenItems)
     }
 
     /// Counts one attempt to load a model version.

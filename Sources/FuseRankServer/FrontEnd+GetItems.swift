@@ -2,7 +2,7 @@ import FuseRankModel
 import FuseRankWire
 
 extension FrontEnd {
-    /// `GetItems`: the titles and categories of items from the model's `items.tsv`, one entry per
+    /// `GetItems`: the titles and categories of items from `UpsertItems` or the model's `items.tsv`, one entry per
     /// requested id (unknown ids: `known` false); UNAVAILABLE while draining.
     /// - Parameters:
     ///   - body: the request frame.
@@ -14,8 +14,9 @@ extension FrontEnd {
         let model = try servedModel(named: request.model)
         info.model = model.name
         let bundle = model.bundle
+        let live = model.catalogue.current.info  // titles given with UpsertItems first
         return GetItemsReply(items: request.itemIDs.map { id in
-            bundle.items[id].map { ItemMetadata(itemID: id, known: true, title: $0.title, category: $0.category) }
+            (live[id] ?? bundle.items[id]).map { ItemMetadata(itemID: id, known: true, title: $0.title, category: $0.category) }
                 ?? ItemMetadata(itemID: id)
         }).encode()
     }

@@ -14,11 +14,14 @@ extension FrontEnd {
         info.model = model.name
         let bundle = model.bundle
         let c = bundle.config
-        return ModelInfo(
+        var reply = ModelInfo(
             name: model.name, version: model.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),
             numItems: UInt32(bundle.catalogueSize), maxEvents: UInt32(c.maxEvents), maxTextTokens: UInt32(c.maxTextTokens),
             maxImages: UInt32(c.maxImages), dModel: UInt32(c.dModel), nLayers: UInt32(c.nLayers),
-            isDefault: model.name == models.defaultModelName, hasTitles: bundle.hasTitles
-        ).encode()
+            isDefault: model.name == models.defaultModelName, hasTitles: bundle.hasTitles)
+        reply.hasContentProjection = bundle.hasContentProjection
+        reply.contentDim = UInt32(c.contentDim)
+        reply.contentVector = c.contentVector
+        return reply.encode()
     }
 }

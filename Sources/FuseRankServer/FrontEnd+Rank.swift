@@ -79,7 +79,7 @@ extension RankReply {
                     reasons: $0.reasons.map { FuseRankWire.EventContribution(eventIndex: UInt32($0.eventIndex), weight: $0.weight) })
             },
             model: model.name, modelVersion: model.version,
-            unknownCandidates: result.unknownCandidates)
+            unknownCandidates: result.unknownCandidates, unavailableCandidates: result.unavailableCandidates)
     }
 }
 

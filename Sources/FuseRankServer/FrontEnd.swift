@@ -14,8 +14,9 @@ import Logging
 ///
 /// The path of a call: ``run()`` -> ``receiveRequests(from:)`` -> ``handle(_:)`` -> one file per
 /// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`, `FrontEnd+GetItems`,
-/// `FrontEnd+ReloadModels`) -> a reply sent by ``send(_:)`` (Rank: through a ``Worker``,
-/// ReloadModels: through the ``ModelLoader``, both then ``sendFinished()``).
+/// `FrontEnd+ReloadModels`, `FrontEnd+UpsertItems`, `FrontEnd+SetItemsAvailable`) -> a reply sent
+/// by ``send(_:)`` (Rank: through a ``Worker``; ReloadModels and the catalogue changes: through
+/// the ``ModelLoader``; all then ``sendFinished()``).
 final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
     /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
@@ -31,6 +32,8 @@ final class FrontEnd: Sendable {
     let metrics: ServerMetrics
     /// Rescans repositories for ReloadModels; nil in tests that drive the front end alone.
     let loader: ModelLoader?
+    /// Who may call UpsertItems and SetItemsAvailable.
+    let admin: AdminAccess
     let logger: Logger
 
     /// Most requests taken off one socket per poll round, so replies are never starved.
@@ -39,8 +42,9 @@ final class FrontEnd: Sendable {
     init(
         sockets: [ZMQSocket], wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
         models: ModelTable, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
-        metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, logger: Logger
+        metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, admin: AdminAccess = .refused, logger: Logger
     ) {
+        self.admin = admin
         self.sockets = sockets
         self.wake = wake
         self.queue = queue
@@ -116,16 +120,16 @@ final class FrontEnd: Sendable {
         var received = 0
         var queued = 0
         while received < Self.receiveBurst {
-            let frames: [[UInt8]]?
+            let message: (frames: [[UInt8]], userID: String?)?
             do {
-                frames = try sockets[index].receiveMultipart(dontWait: true)
+                message = try sockets[index].receiveMessage(dontWait: true)
             } catch {
                 logger.error("cannot receive a request: \(error)")
                 break
             }
-            guard let frames else { break }
+            guard let message else { break }
             received += 1
-            if handle(IncomingCall(frames: frames, socket: index)) { queued += 1 }
+            if handle(IncomingCall(frames: message.frames, socket: index, userID: message.userID)) { queued += 1 }
         }
         return (received, queued)
     }
@@ -185,6 +189,12 @@ final class FrontEnd: Sendable {
                 return true
             case .reloadModels:
                 try reloadModels(body, call: call, requestID: requestID, info: info)
+                return true
+            case .upsertItems:
+                try upsertItems(body, call: call, requestID: requestID, info: &info)
+                return true
+            case .setItemsAvailable:
+                try setItemsAvailable(body, call: call, requestID: requestID, info: &info)
                 return true
             }
         } catch {

@@ -11,6 +11,9 @@ struct IncomingCall {
     let envelope: [[UInt8]]
     /// The frames after the envelope; a well-formed call has exactly two.
     let content: [[UInt8]]
+    /// The caller's CURVE public key (Z85) as the ZAP handler admitted it; nil without CURVE
+    /// (and for calls through a broker).
+    let userID: String?
 
     /// Splits a received message.
     /// A call that came through a broker (on a DEALER the server connected) looks the same: the
@@ -18,8 +21,10 @@ struct IncomingCall {
     /// - Parameters:
     ///   - frames: everything the socket received, routing id first (at least one frame).
     ///   - socket: the index of the socket in ``FrontEnd/sockets``.
-    init(frames: [[UInt8]], socket: Int = 0) {
+    ///   - userID: the message's ZAP user id (``ZMQSocket/receiveMessage(dontWait:)``).
+    init(frames: [[UInt8]], socket: Int = 0, userID: String? = nil) {
         self.socket = socket
+        self.userID = userID
         if let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty) {
             envelope = Array(frames[...delimiter])
             content = Array(frames[(delimiter + 1)...])

@@ -21,6 +21,10 @@ final class ModelLoader: @unchecked Sendable {
     private let logger: Logger
     private let condition = NSCondition()
     private var requests: [(@Sendable ([ModelLoadStatus]) -> Void)?] = []
+    /// Live catalogue changes waiting for the loader thread (``changeCatalogue(_:)``).
+    private var tasks: [@Sendable (LiveCatalogues) -> Void] = []
+    /// The models' catalogue journals; touched on the loader thread only.
+    private let live: LiveCatalogues
     private var stopping = false
     private var fixed: [ServedModel] = []
     private let done = DispatchSemaphore(value: 0)
@@ -35,6 +39,21 @@ final class ModelLoader: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "thread"] = "loader"
         self.logger = logger
+        live = LiveCatalogues(stateDirectory: configuration.stateDirectory, logger: logger) { [metrics] model, overlay in
+            metrics.setLiveCatalogue(model: model.name, contentItems: overlay.contentIDs.count, hiddenItems: overlay.hidden.count)
+        }
+    }
+
+    /// Runs a live catalogue change on the loader thread, after the scan in progress (so a change
+    /// and a reload's journal replay never interleave).
+    /// - Returns: false when the loader is stopping (the change is not run).
+    func changeCatalogue(_ task: @escaping @Sendable (LiveCatalogues) -> Void) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopping else { return false }
+        tasks.append(task)
+        condition.signal()
+        return true
     }
 
     /// Starts the thread.
@@ -93,6 +112,7 @@ final class ModelLoader: @unchecked Sendable {
                     return
                 }
                 let model = ServedModel(name: c.name, version: c.version, bundle: bundle, origin: .fixed)
+                try live.attach(model)
                 loaded.append(model)
                 table.publish(model)
                 metrics.recordModelLoad(model: c.name, version: c.version, ok: true)
@@ -109,9 +129,19 @@ final class ModelLoader: @unchecked Sendable {
         condition.unlock()
         let metrics = self.metrics
         let logger = self.logger
+        let live = self.live
+        let journalFailure = JournalFailure()
         let repository = ModelRepository(
             directories: configuration.modelRepositories, table: table, reservedNames: Set(loaded.map(\.name)),
-            warmUp: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) })
+            warmUp: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) },
+            prepare: { model in
+                do {
+                    try live.attach(model)
+                } catch {
+                    journalFailure.set("\(error)")
+                    throw error
+                }
+            })
         for directory in configuration.modelRepositories {
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
@@ -122,22 +152,34 @@ final class ModelLoader: @unchecked Sendable {
             let states = repository.scan()
             logger.info("repositories scanned: \(states.map { "\($0.model)=\($0.version ?? "none")" }.joined(separator: " "))")
         }
+        // A damaged catalogue journal stops the start: serving without its changes would undo them.
+        if let reason = journalFailure.get() {
+            onReady(.failure(.modelLoad(path: "catalogue journal", reason: reason)))
+            return
+        }
         onReady(.success(()))
 
         let pollMs = configuration.repositoryPollMs
+        let timed = pollMs > 0 && !configuration.modelRepositories.isEmpty
+        var nextScan = Date(timeIntervalSinceNow: Double(pollMs) / 1000)
         while true {
             condition.lock()
-            if requests.isEmpty && !stopping {
-                if pollMs > 0 && !configuration.modelRepositories.isEmpty {
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(pollMs) / 1000))
+            if requests.isEmpty && tasks.isEmpty && !stopping {
+                if timed {
+                    _ = condition.wait(until: nextScan)
                 } else {
                     condition.wait()
                 }
             }
             let taken = requests
             requests.removeAll()
+            let work = tasks
+            tasks.removeAll()
             let stop = stopping
             condition.unlock()
+            for task in work { task(live) }
+            if !stop && taken.isEmpty && !(timed && Date() >= nextScan) { continue }  // only catalogue changes
+            nextScan = Date(timeIntervalSinceNow: Double(pollMs) / 1000)
             if stop {
                 let states = statuses(repository: repository.states())
                 for completion in taken { completion?(states) }
@@ -177,4 +219,13 @@ final class ModelLoader: @unchecked Sendable {
             logger.info("model \"\(model)\": folder gone, no longer served (requests in flight finish)")
         }
     }
+}
+
+/// The first catalogue journal that failed to replay during the start-up scan.
+// @unchecked Sendable: `value` is read and written only while `lock` is held.
+private final class JournalFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?
+    func set(_ reason: String) { lock.withLock { if value == nil { value = reason } } }
+    func get() -> String? { lock.withLock { value } }
 }

@@ -27,6 +27,7 @@ public final class ModelRepository: @unchecked Sendable {
     private let load: @Sendable (String) throws -> ModelBundle
     private let warmUp: @Sendable (ModelBundle) throws -> Void
     private let events: @Sendable (ModelRepositoryEvent) -> Void
+    private let prepare: @Sendable (ServedModel) throws -> Void
     /// Names served from elsewhere (fixed `--model` bundles); a repository model of that name is skipped.
     private let reservedNames: Set<String>
     private let scanLock = NSLock()
@@ -48,12 +49,16 @@ public final class ModelRepository: @unchecked Sendable {
     ///   - load: loads and fully validates a bundle folder (``ModelBundle/init(path:)``).
     ///   - warmUp: runs the bundle once at each batch size; throwing fails the version.
     ///   - events: told of every load, failure and removal (logs and metrics).
+    ///   - prepare: runs on a loaded version before it is published (the live catalogue's
+    ///     journal replay); throwing fails the version.
     public init(
         directories: [String], table: ModelTable, reservedNames: Set<String> = [],
         load: @escaping @Sendable (String) throws -> ModelBundle = { try ModelBundle(path: $0) },
         warmUp: @escaping @Sendable (ModelBundle) throws -> Void,
-        events: @escaping @Sendable (ModelRepositoryEvent) -> Void = { _ in }
+        events: @escaping @Sendable (ModelRepositoryEvent) -> Void = { _ in },
+        prepare: @escaping @Sendable (ServedModel) throws -> Void = { _ in }
     ) {
+        self.prepare = prepare
         self.directories = directories
         self.table = table
         self.reservedNames = reservedNames
@@ -124,7 +129,7 @@ public final class ModelRepository: @unchecked Sendable {
             let path = modelPath + "/" + String(version)
             guard let before = VersionFingerprint(folder: path) else { continue }
             if let failed = failures[key], failed.fingerprint == before { continue }
-            let outcome: Result<ModelBundle, any Error> = Result {
+            let loaded: Result<ModelBundle, any Error> = Result {
                 let bundle = try load(path)
                 try warmUp(bundle)
                 return bundle
@@ -134,12 +139,19 @@ public final class ModelRepository: @unchecked Sendable {
                 events(.changedWhileLoading(model: model, version: String(version)))
                 continue
             }
+            // Only a version that will be served is prepared (its journal replay may rewrite the journal).
+            let outcome: Result<ServedModel, any Error> = loaded.flatMap { bundle in
+                Result {
+                    let served = ServedModel(name: model, version: String(version), bundle: bundle, origin: .repository(directory))
+                    try prepare(served)
+                    return served
+                }
+            }
             switch outcome {
-            case let .success(bundle):
+            case let .success(servedModel):
                 failures[key] = nil
                 if let failed = lastErrors[model], let v = UInt64(failed.version), v <= version { lastErrors[model] = nil }
-                let previous = table.publish(
-                    ServedModel(name: model, version: String(version), bundle: bundle, origin: .repository(directory)))
+                let previous = table.publish(servedModel)
                 served[model] = (version, directory)
                 events(.loaded(model: model, version: String(version), replaced: previous?.version))
                 return

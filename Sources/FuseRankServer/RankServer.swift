@@ -32,6 +32,8 @@ public final class RankServer: @unchecked Sendable {
     public let metrics = ServerMetrics()
     /// The CURVE keys and allowlist; nil when CURVE is off.
     private let curve: (keys: CurveKeyPair, allowed: Set<String>)?
+    /// Who may call the admin methods (UpsertItems, SetItemsAvailable).
+    private let admin: AdminAccess
     private let logger: Logger
     private let control: ServerControl
     private let stats = ServerStats()
@@ -79,6 +81,20 @@ public final class RankServer: @unchecked Sendable {
             }
         } else {
             curve = nil
+        }
+        if let adminPath = configuration.adminAllowPath {
+            do {
+                let keys = try CurveKey.readAllowlist(adminPath)
+                admin = .keys(keys)
+                logger.info("admin methods: \(keys.count) CURVE key(s) allowed (--admin-allow)")
+            } catch {
+                throw ServerError.badKeys("--admin-allow: \(error)")
+            }
+        } else if configuration.adminInsecure {
+            admin = .insecure
+            logger.warning("admin methods (UpsertItems, SetItemsAvailable) open to every client: --admin-insecure")
+        } else {
+            admin = .refused
         }
         do {
             wake = try WakePipe()
@@ -189,7 +205,7 @@ public final class RankServer: @unchecked Sendable {
         let front = FrontEnd(
             sockets: sockets, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, metrics: metrics, loader: loader,
-            logger: logger)
+            admin: admin, logger: logger)
         let control = self.control
         let logger = self.logger
         let guardian = zap

@@ -16,6 +16,9 @@ public final class ServedModel: Sendable {
     public let bundle: ModelBundle
     /// Where it came from.
     public let origin: Origin
+    /// Its live catalogue changes (content items, hidden items): each Rank batch reads the
+    /// current overlay when it starts.
+    public let catalogue: LiveCatalogue
 
     /// Where a served model came from.
     public enum Origin: Sendable, Equatable {
@@ -31,5 +34,6 @@ public final class ServedModel: Sendable {
         self.version = version
         self.bundle = bundle
         self.origin = origin
+        self.catalogue = LiveCatalogue(bundle: bundle)
     }
 }

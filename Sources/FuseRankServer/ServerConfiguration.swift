@@ -41,6 +41,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var curveSecretKeyPath: String?
     /// The CURVE allowlist: one client public key (Z85) per line, `#` comments.
     public var curveAllowPath: String?
+    /// Where catalogue journals live (`<dir>/<model>/catalogue.journal`); nil: beside the model in
+    /// its repository (`<repo>/<model>/catalogue.journal`), and a `--model` bundle takes no changes.
+    public var stateDirectory: String?
+    /// CURVE public keys (Z85, one per line) that may call UpsertItems and SetItemsAvailable.
+    public var adminAllowPath: String?
+    /// Without CURVE: let every client call UpsertItems and SetItemsAvailable.
+    public var adminInsecure: Bool = false
     /// How often an auth failure from one peer address is logged, at most (seconds).
     public var authFailureLogIntervalSeconds: Int = 60
 
@@ -78,6 +85,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if curveSecretKeyPath != nil && bind == nil {
             return "CURVE (--curve-secret-key) protects the bound socket: give --bind too"
+        }
+        if adminAllowPath != nil && curveSecretKeyPath == nil {
+            return "--admin-allow lists CURVE keys: give --curve-secret-key and --curve-allow too (or --admin-insecure without CURVE)"
+        }
+        if adminInsecure && curveSecretKeyPath != nil {
+            return "--admin-insecure is for a server without CURVE; with CURVE, list the admin keys with --admin-allow"
         }
         if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
         if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }

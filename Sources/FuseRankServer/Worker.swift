@@ -90,7 +90,8 @@ final class Worker: Sendable {
             for job in batch { metrics.recordQueueWait(model: model, duration: now - job.received) }
         }
         let live = batch.filter { $0.deadline >= now }
-        let results = ranker.rank(live.map(\.query))
+        // The live catalogue as this batch starts: later changes apply to later batches.
+        let results = ranker.rank(live.map(\.query), overlay: batch[0].model.catalogue.current)
         if !live.isEmpty { metrics?.recordBatch(model: model, size: live.count, compute: .now - now) }
         var replies = batch.filter { $0.deadline < now }.map {
             Reply.error(socket: $0.socket, envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,

@@ -123,7 +123,19 @@ public final class ZMQSocket: @unchecked Sendable {
     ///   timeout, ``setReceiveTimeout(_:)``, expired before the first frame).
     /// - Throws: ``ZMQError`` (`ETERM`, `EFSM`, a closed socket).
     public func receiveMultipart(dontWait: Bool = false) throws(ZMQError) -> [[UInt8]]? {
+        try receiveMessage(dontWait: dontWait)?.frames
+    }
+
+    /// Receives one whole multipart message with the ZAP user id libzmq attached to it: on a CURVE
+    /// server socket, the client's public key in Z85 as ``ZAPHandler`` admitted it.
+    ///
+    /// - Parameter dontWait: `ZMQ_DONTWAIT`: return nil at once when nothing is queued.
+    /// - Returns: The frames and the `User-Id` property (nil where there is none: no ZAP), or nil
+    ///   on `EAGAIN`.
+    /// - Throws: ``ZMQError`` (`ETERM`, `EFSM`, a closed socket).
+    public func receiveMessage(dontWait: Bool = false) throws(ZMQError) -> (frames: [[UInt8]], userID: String?)? {
         let s = try open("zmq_msg_recv")
+        var userID: String?
         var frames: [[UInt8]] = []
         var msg = zmq_msg_t()
         while true {
@@ -146,9 +158,13 @@ public final class ZMQSocket: @unchecked Sendable {
                 let data = zmq_msg_data(&msg)!.assumingMemoryBound(to: UInt8.self)
                 frames.append(Array(UnsafeBufferPointer(start: data, count: size)))
             }
+            // NULL (EINVAL) without ZAP. A ROUTER's routing-id frame carries no properties: ask each frame.
+            if userID == nil, let user = zmq_msg_gets(&msg, "User-Id") {
+                userID = String(cString: user)
+            }
             let more = zmq_msg_more(&msg) != 0
             _ = zmq_msg_close(&msg)  // fails only for an invalid message
-            if !more { return frames }
+            if !more { return (frames, userID) }
         }
     }
 }

@@ -10,6 +10,10 @@ public enum Method: String, Sendable, CaseIterable {
     case getItems = "/fuserank.v1.Ranker/GetItems"
     /// `ReloadModels(ReloadModelsRequest) returns (ReloadModelsReply)`.
     case reloadModels = "/fuserank.v1.Ranker/ReloadModels"
+    /// `UpsertItems(UpsertItemsRequest) returns (UpsertItemsReply)` (admin).
+    case upsertItems = "/fuserank.v1.Ranker/UpsertItems"
+    /// `SetItemsAvailable(SetItemsAvailableRequest) returns (SetItemsAvailableReply)` (admin).
+    case setItemsAvailable = "/fuserank.v1.Ranker/SetItemsAvailable"
 
     /// The gRPC path sent in `RequestHeader.method`.
     public var path: String { rawValue }

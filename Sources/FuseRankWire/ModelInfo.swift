@@ -28,6 +28,12 @@ public struct ModelInfo: WireMessage {
     public var isDefault: Bool
     /// Whether the bundle carries item titles (`GetItems` returns them).
     public var hasTitles: Bool
+    /// Whether the bundle has a content projection (`UpsertItems` takes items).
+    public var hasContentProjection = false
+    /// Length of `ItemContent.content_vector`.
+    public var contentDim: UInt32 = 0
+    /// How clients make the content vector (config.json `content_vector`).
+    public var contentVector = ""
 
     public init(
         name: String = "", version: String = "", imageDim: UInt32 = 0, textVocabSize: UInt32 = 0,
@@ -65,6 +71,9 @@ public struct ModelInfo: WireMessage {
         c.n_layers = nLayers
         c.is_default = cBool(isDefault)
         c.has_titles = cBool(hasTitles)
+        c.has_content_projection = cBool(hasContentProjection)
+        c.content_dim = contentDim
+        c.content_vector = arena.string(contentVector)
         return packed(&c, size: fuserank__v1__model_info__get_packed_size, pack: fuserank__v1__model_info__pack)
     }
 
@@ -74,11 +83,15 @@ public struct ModelInfo: WireMessage {
             unpack: fuserank__v1__model_info__unpack, free: fuserank__v1__model_info__free_unpacked
         ) { p in
             let c = p.pointee
-            return ModelInfo(
+            var info = ModelInfo(
                 name: swiftString(c.name), version: swiftString(c.version), imageDim: c.image_dim,
                 textVocabSize: c.text_vocab_size, numItems: c.num_items, maxEvents: c.max_events,
                 maxTextTokens: c.max_text_tokens, maxImages: c.max_images, dModel: c.d_model,
                 nLayers: c.n_layers, isDefault: c.is_default != 0, hasTitles: c.has_titles != 0)
+            info.hasContentProjection = c.has_content_projection != 0
+            info.contentDim = c.content_dim
+            info.contentVector = swiftString(c.content_vector)
+            return info
         }
     }
 }

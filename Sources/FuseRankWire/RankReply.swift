@@ -12,12 +12,16 @@ public struct RankReply: WireMessage {
     public var modelVersion: String
     /// Candidate ids the model does not know, in request order; they are not scored.
     public var unknownCandidates: [Int64]
+    /// Candidates hidden by `SetItemsAvailable`, in request order; they are not scored.
+    public var unavailableCandidates: [Int64]
 
-    public init(items: [ScoredItem] = [], model: String = "", modelVersion: String = "", unknownCandidates: [Int64] = []) {
+    public init(items: [ScoredItem] = [], model: String = "", modelVersion: String = "", unknownCandidates: [Int64] = [],
+                unavailableCandidates: [Int64] = []) {
         self.items = items
         self.model = model
         self.modelVersion = modelVersion
         self.unknownCandidates = unknownCandidates
+        self.unavailableCandidates = unavailableCandidates
     }
 
     public func encode() -> [UInt8] {
@@ -31,6 +35,8 @@ public struct RankReply: WireMessage {
         c.model_version = arena.string(modelVersion)
         c.n_unknown_candidates = unknownCandidates.count
         c.unknown_candidates = arena.array(unknownCandidates)
+        c.n_unavailable_candidates = unavailableCandidates.count
+        c.unavailable_candidates = arena.array(unavailableCandidates)
         return packed(&c, size: fuserank__v1__rank_reply__get_packed_size, pack: fuserank__v1__rank_reply__pack)
     }
 
@@ -43,7 +49,8 @@ public struct RankReply: WireMessage {
             return RankReply(
                 items: swiftMessages(c.items, c.n_items, ScoredItem.init(c:)),
                 model: swiftString(c.model), modelVersion: swiftString(c.model_version),
-                unknownCandidates: swiftArray(c.unknown_candidates, c.n_unknown_candidates))
+                unknownCandidates: swiftArray(c.unknown_candidates, c.n_unknown_candidates),
+                unavailableCandidates: swiftArray(c.unavailable_candidates, c.n_unavailable_candidates))
         }
     }
 }

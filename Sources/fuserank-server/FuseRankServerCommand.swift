@@ -55,6 +55,15 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "Allowed client public keys (Z85), one per line, # comments; needs --curve-secret-key.")
     var curveAllow: String?
 
+    @Option(help: "Folder of the catalogue journals (<dir>/<model>/catalogue.journal); default: beside each repository model (<repo>/<model>/). A --model bundle takes UpsertItems/SetItemsAvailable only with it.")
+    var stateDir: String?
+
+    @Option(help: "CURVE client public keys (Z85, one per line, # comments) allowed to call UpsertItems and SetItemsAvailable; needs CURVE.")
+    var adminAllow: String?
+
+    @Flag(help: "Without CURVE: let every client call UpsertItems and SetItemsAvailable (refused otherwise).")
+    var adminInsecure = false
+
     @Option(help: "Worker threads (each ranks with 1 OpenBLAS thread). Default: cores - 1, at least 1.")
     var workers: Int = ServerConfiguration.defaults.workers
 
@@ -99,6 +108,9 @@ struct FuseRankServerCommand: ParsableCommand {
         c.metricsBind = metricsBind
         c.curveSecretKeyPath = curveSecretKey
         c.curveAllowPath = curveAllow
+        c.stateDirectory = stateDir
+        c.adminAllowPath = adminAllow
+        c.adminInsecure = adminInsecure
         return c
     }
 

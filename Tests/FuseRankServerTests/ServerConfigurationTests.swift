@@ -22,4 +22,20 @@ import Testing
         configuration.heartbeat = .off
         #expect(configuration.validationProblem() == nil)
     }
+
+    /// --admin-allow needs CURVE; --admin-insecure is for a server without it.
+    @Test func adminOptionsMatchCurve() {
+        var c = ServerConfiguration(bind: "tcp://127.0.0.1:0", modelPaths: ["m"])
+        c.adminInsecure = true
+        #expect(c.validationProblem() == nil)
+        c.curveSecretKeyPath = "k"
+        c.curveAllowPath = "a"
+        #expect(c.validationProblem()?.contains("--admin-insecure is for a server without CURVE") == true)
+        c.adminInsecure = false
+        c.adminAllowPath = "admins"
+        #expect(c.validationProblem() == nil)
+        c.curveSecretKeyPath = nil
+        c.curveAllowPath = nil
+        #expect(c.validationProblem()?.contains("--admin-allow lists CURVE keys") == true)
+    }
 }

@@ -8,6 +8,9 @@ public struct SyntheticBundle {
     public var floats: [String: [Float]] = [:]
     public var itemIDs: [Int64]
     public var vocab: [String]
+    /// `content.weight` (d_model + 1, content_dim + text_vocab_size) and `content.bias`
+    /// (d_model + 1,): written as `content.safetensors` when set (docs/model-format.md).
+    public var content: (weight: [Float], bias: [Float])?
 
     /// The tiny shape of the golden fixtures.
     public static func tinyConfig(imageDim: Int = 6, formatVersion: Int = ModelConfig.latestFormatVersion) -> ModelConfig {
@@ -51,6 +54,24 @@ public struct SyntheticBundle {
         }
     }
 
+    /// Gives the bundle a seeded random content projection of `contentDim` (config and tensors).
+    public mutating func addContentProjection(contentDim: Int, seed: UInt64 = 7) {
+        config.contentDim = contentDim
+        config.contentVector = "synthetic test vector"
+        var rng = SplitMix64(state: seed)
+        func uniform() -> Float { Float(Double(rng.next() >> 11) / 9007199254740992.0 * 2 - 1) }
+        let rows = config.dModel + 1, k = contentDim + config.textVocabSize
+        content = ((0..<rows * k).map { _ in uniform() }, (0..<rows).map { _ in 0.1 * uniform() })
+    }
+
+    /// The tensors of `content.safetensors`, when the bundle has a content projection.
+    public func contentBlobs() -> [TensorBlob]? {
+        content.map { c in
+            [TensorBlob(name: "content.weight", floats: c.weight, shape: [config.dModel + 1, c.weight.count / (config.dModel + 1)]),
+             TensorBlob(name: "content.bias", floats: c.bias, shape: [config.dModel + 1])]
+        }
+    }
+
     /// The tensors in format order.
     public func blobs() -> [TensorBlob] {
         TensorLayout.specs(for: config).map { spec in
@@ -85,6 +106,7 @@ public struct SyntheticBundle {
         try Data((vocabText ?? vocab.joined(separator: "\n") + "\n").utf8)
             .write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
         try SafetensorsWriter.write(blobs ?? self.blobs(), to: dir + "/weights.safetensors", edit: editHeader)
+        if let content = contentBlobs() { try SafetensorsWriter.write(content, to: dir + "/content.safetensors") }
     }
 
     /// Writes and loads the bundle.

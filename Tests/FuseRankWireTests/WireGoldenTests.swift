@@ -32,6 +32,7 @@ import Testing
         "rank_request_empty", "rank_request_full", "rank_request_large",
         "scored_item", "rank_reply", "rank_reply_empty", "rank_request_explain", "rank_reply_explained",
         "health_request", "health_reply", "model_info_request", "model_info",
+        "upsert_items_request", "upsert_items_reply", "set_items_available_request", "rank_reply_unavailable",
     ]
 
     @Test func everyGoldenFileIsCovered() throws {
@@ -143,5 +144,19 @@ import Testing
             ModelInfo(
                 name: "default", version: "2026-11-25.1", imageDim: 32, textVocabSize: 30, numItems: 9742, maxEvents: 200,
                 maxTextTokens: 16, maxImages: 4, dModel: 64, nLayers: 2, isDefault: true))
+    }
+
+    @Test func liveCatalogueMessages() throws {
+        try Self.agree(
+            "upsert_items_request",
+            UpsertItemsRequest(model: "shop", items: [
+                ItemContent(itemID: 900_001, textTokens: [12, 40, 0], contentVector: [0.5, -0.25, 3], title: "Chaise longue", category: "garden"),
+                ItemContent(itemID: 7),
+            ]))
+        try Self.agree("upsert_items_reply", UpsertItemsReply(added: 1, replaced: 1, journalSequence: 1 << 40))
+        try Self.agree("set_items_available_request", SetItemsAvailableRequest(model: "shop", itemIDs: [900_001, 2858], available: false))
+        try Self.agree(
+            "rank_reply_unavailable",
+            RankReply(items: [ScoredItem(itemID: 260, score: 0.125)], unknownCandidates: [5], unavailableCandidates: [2858, 900_001]))
     }
 }

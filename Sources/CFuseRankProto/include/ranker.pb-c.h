@@ -37,6 +37,11 @@ typedef struct Fuserank__V1__ModelInfo Fuserank__V1__ModelInfo;
 typedef struct Fuserank__V1__GetItemsRequest Fuserank__V1__GetItemsRequest;
 typedef struct Fuserank__V1__ItemMetadata Fuserank__V1__ItemMetadata;
 typedef struct Fuserank__V1__GetItemsReply Fuserank__V1__GetItemsReply;
+typedef struct Fuserank__V1__ItemContent Fuserank__V1__ItemContent;
+typedef struct Fuserank__V1__UpsertItemsRequest Fuserank__V1__UpsertItemsRequest;
+typedef struct Fuserank__V1__UpsertItemsReply Fuserank__V1__UpsertItemsReply;
+typedef struct Fuserank__V1__SetItemsAvailableRequest Fuserank__V1__SetItemsAvailableRequest;
+typedef struct Fuserank__V1__SetItemsAvailableReply Fuserank__V1__SetItemsAvailableReply;
 
 
 /* --- enums --- */
@@ -320,10 +325,15 @@ struct  Fuserank__V1__RankReply
    */
   size_t n_unknown_candidates;
   int64_t *unknown_candidates;
+  /*
+   * Candidates hidden by SetItemsAvailable, in request order; they are not scored.
+   */
+  size_t n_unavailable_candidates;
+  int64_t *unavailable_candidates;
 };
 #define FUSERANK__V1__RANK_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__rank_reply__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
 
 
 struct  Fuserank__V1__HealthRequest
@@ -451,10 +461,19 @@ struct  Fuserank__V1__ModelInfo
    * The bundle carries item titles (items.tsv); GetItems returns them.
    */
   protobuf_c_boolean has_titles;
+  /*
+   * The bundle has content.safetensors: UpsertItems takes items of this model.
+   */
+  protobuf_c_boolean has_content_projection;
+  /*
+   * Length of ItemContent.content_vector (config.json content_dim), and how to make it.
+   */
+  uint32_t content_dim;
+  char *content_vector;
 };
 #define FUSERANK__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Fuserank__V1__GetItemsRequest
@@ -506,6 +525,111 @@ struct  Fuserank__V1__GetItemsReply
 #define FUSERANK__V1__GET_ITEMS_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__get_items_reply__descriptor) \
     , 0,NULL }
+
+
+/*
+ * One item's content: its row is the model's content projection of it (docs/model-format.md).
+ */
+struct  Fuserank__V1__ItemContent
+{
+  ProtobufCMessage base;
+  /*
+   * > 0. An id of the bundle's catalogue gets its row replaced; a new id is added.
+   */
+  int64_t item_id;
+  /*
+   * Ids of the model's vocab.txt (0 = padding; repeats count once).
+   */
+  size_t n_text_tokens;
+  uint32_t *text_tokens;
+  /*
+   * Exactly content_dim finite floats (GetModelInfo / config.json), or none (zeros).
+   */
+  size_t n_content_vector;
+  float *content_vector;
+  /*
+   * Optional; GetItems shows them.
+   */
+  char *title;
+  char *category;
+};
+#define FUSERANK__V1__ITEM_CONTENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__item_content__descriptor) \
+    , 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Fuserank__V1__UpsertItemsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Model name; empty = the server's default model.
+   */
+  char *model;
+  /*
+   * At most 10,000 items, each id once.
+   */
+  size_t n_items;
+  Fuserank__V1__ItemContent **items;
+};
+#define FUSERANK__V1__UPSERT_ITEMS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__upsert_items_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Fuserank__V1__UpsertItemsReply
+{
+  ProtobufCMessage base;
+  /*
+   * New ids.
+   */
+  uint32_t added;
+  /*
+   * Ids that had a row (in the bundle or from an earlier upsert).
+   */
+  uint32_t replaced;
+  /*
+   * The change's record number in the model's catalogue journal.
+   */
+  uint64_t journal_sequence;
+};
+#define FUSERANK__V1__UPSERT_ITEMS_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__upsert_items_reply__descriptor) \
+    , 0, 0, 0 }
+
+
+struct  Fuserank__V1__SetItemsAvailableRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Model name; empty = the server's default model.
+   */
+  char *model;
+  /*
+   * Known ids (in the bundle or upserted); an unknown one fails the whole call (NOT_FOUND).
+   */
+  size_t n_item_ids;
+  int64_t *item_ids;
+  /*
+   * false hides the items from ranking, true shows them again.
+   */
+  protobuf_c_boolean available;
+};
+#define FUSERANK__V1__SET_ITEMS_AVAILABLE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__set_items_available_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+struct  Fuserank__V1__SetItemsAvailableReply
+{
+  ProtobufCMessage base;
+  /*
+   * The change's record number in the model's catalogue journal.
+   */
+  uint64_t journal_sequence;
+};
+#define FUSERANK__V1__SET_ITEMS_AVAILABLE_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__set_items_available_reply__descriptor) \
+    , 0 }
 
 
 /* Fuserank__V1__RequestHeader__MetadataEntry methods */
@@ -875,6 +999,101 @@ Fuserank__V1__GetItemsReply *
 void   fuserank__v1__get_items_reply__free_unpacked
                      (Fuserank__V1__GetItemsReply *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__ItemContent methods */
+void   fuserank__v1__item_content__init
+                     (Fuserank__V1__ItemContent         *message);
+size_t fuserank__v1__item_content__get_packed_size
+                     (const Fuserank__V1__ItemContent   *message);
+size_t fuserank__v1__item_content__pack
+                     (const Fuserank__V1__ItemContent   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__item_content__pack_to_buffer
+                     (const Fuserank__V1__ItemContent   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ItemContent *
+       fuserank__v1__item_content__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__item_content__free_unpacked
+                     (Fuserank__V1__ItemContent *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__UpsertItemsRequest methods */
+void   fuserank__v1__upsert_items_request__init
+                     (Fuserank__V1__UpsertItemsRequest         *message);
+size_t fuserank__v1__upsert_items_request__get_packed_size
+                     (const Fuserank__V1__UpsertItemsRequest   *message);
+size_t fuserank__v1__upsert_items_request__pack
+                     (const Fuserank__V1__UpsertItemsRequest   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__upsert_items_request__pack_to_buffer
+                     (const Fuserank__V1__UpsertItemsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__UpsertItemsRequest *
+       fuserank__v1__upsert_items_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__upsert_items_request__free_unpacked
+                     (Fuserank__V1__UpsertItemsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__UpsertItemsReply methods */
+void   fuserank__v1__upsert_items_reply__init
+                     (Fuserank__V1__UpsertItemsReply         *message);
+size_t fuserank__v1__upsert_items_reply__get_packed_size
+                     (const Fuserank__V1__UpsertItemsReply   *message);
+size_t fuserank__v1__upsert_items_reply__pack
+                     (const Fuserank__V1__UpsertItemsReply   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__upsert_items_reply__pack_to_buffer
+                     (const Fuserank__V1__UpsertItemsReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__UpsertItemsReply *
+       fuserank__v1__upsert_items_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__upsert_items_reply__free_unpacked
+                     (Fuserank__V1__UpsertItemsReply *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__SetItemsAvailableRequest methods */
+void   fuserank__v1__set_items_available_request__init
+                     (Fuserank__V1__SetItemsAvailableRequest         *message);
+size_t fuserank__v1__set_items_available_request__get_packed_size
+                     (const Fuserank__V1__SetItemsAvailableRequest   *message);
+size_t fuserank__v1__set_items_available_request__pack
+                     (const Fuserank__V1__SetItemsAvailableRequest   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__set_items_available_request__pack_to_buffer
+                     (const Fuserank__V1__SetItemsAvailableRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__SetItemsAvailableRequest *
+       fuserank__v1__set_items_available_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__set_items_available_request__free_unpacked
+                     (Fuserank__V1__SetItemsAvailableRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__SetItemsAvailableReply methods */
+void   fuserank__v1__set_items_available_reply__init
+                     (Fuserank__V1__SetItemsAvailableReply         *message);
+size_t fuserank__v1__set_items_available_reply__get_packed_size
+                     (const Fuserank__V1__SetItemsAvailableReply   *message);
+size_t fuserank__v1__set_items_available_reply__pack
+                     (const Fuserank__V1__SetItemsAvailableReply   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__set_items_available_reply__pack_to_buffer
+                     (const Fuserank__V1__SetItemsAvailableReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__SetItemsAvailableReply *
+       fuserank__v1__set_items_available_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__set_items_available_reply__free_unpacked
+                     (Fuserank__V1__SetItemsAvailableReply *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fuserank__V1__RequestHeader__MetadataEntry_Closure)
@@ -940,6 +1159,21 @@ typedef void (*Fuserank__V1__ItemMetadata_Closure)
 typedef void (*Fuserank__V1__GetItemsReply_Closure)
                  (const Fuserank__V1__GetItemsReply *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__ItemContent_Closure)
+                 (const Fuserank__V1__ItemContent *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__UpsertItemsRequest_Closure)
+                 (const Fuserank__V1__UpsertItemsRequest *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__UpsertItemsReply_Closure)
+                 (const Fuserank__V1__UpsertItemsReply *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__SetItemsAvailableRequest_Closure)
+                 (const Fuserank__V1__SetItemsAvailableRequest *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__SetItemsAvailableReply_Closure)
+                 (const Fuserank__V1__SetItemsAvailableReply *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -967,6 +1201,14 @@ struct Fuserank__V1__Ranker_Service
                         const Fuserank__V1__ReloadModelsRequest *input,
                         Fuserank__V1__ReloadModelsReply_Closure closure,
                         void *closure_data);
+  void (*upsert_items)(Fuserank__V1__Ranker_Service *service,
+                       const Fuserank__V1__UpsertItemsRequest *input,
+                       Fuserank__V1__UpsertItemsReply_Closure closure,
+                       void *closure_data);
+  void (*set_items_available)(Fuserank__V1__Ranker_Service *service,
+                              const Fuserank__V1__SetItemsAvailableRequest *input,
+                              Fuserank__V1__SetItemsAvailableReply_Closure closure,
+                              void *closure_data);
 };
 typedef void (*Fuserank__V1__Ranker_ServiceDestroy)(Fuserank__V1__Ranker_Service *);
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
@@ -979,7 +1221,9 @@ void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
       function_prefix__ ## health,\
       function_prefix__ ## get_model_info,\
       function_prefix__ ## get_items,\
-      function_prefix__ ## reload_models  }
+      function_prefix__ ## reload_models,\
+      function_prefix__ ## upsert_items,\
+      function_prefix__ ## set_items_available  }
 void fuserank__v1__ranker__rank(ProtobufCService *service,
                                 const Fuserank__V1__RankRequest *input,
                                 Fuserank__V1__RankReply_Closure closure,
@@ -1000,6 +1244,14 @@ void fuserank__v1__ranker__reload_models(ProtobufCService *service,
                                          const Fuserank__V1__ReloadModelsRequest *input,
                                          Fuserank__V1__ReloadModelsReply_Closure closure,
                                          void *closure_data);
+void fuserank__v1__ranker__upsert_items(ProtobufCService *service,
+                                        const Fuserank__V1__UpsertItemsRequest *input,
+                                        Fuserank__V1__UpsertItemsReply_Closure closure,
+                                        void *closure_data);
+void fuserank__v1__ranker__set_items_available(ProtobufCService *service,
+                                               const Fuserank__V1__SetItemsAvailableRequest *input,
+                                               Fuserank__V1__SetItemsAvailableReply_Closure closure,
+                                               void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1027,6 +1279,11 @@ extern const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__get_items_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__item_metadata__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__get_items_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__item_content__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__upsert_items_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__upsert_items_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__set_items_available_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__set_items_available_reply__descriptor;
 extern const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -21,6 +21,8 @@ public final class ModelBundle: Sendable {
     private let quantized = LazyQuantizedCatalogue()
     /// The purchase head from the optional `purchase.safetensors`; nil when the bundle has none.
     let purchase: PurchaseWeights?
+    /// The content projection from the optional `content.safetensors`; nil when the bundle has none.
+    let content: ContentProjection?
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -52,6 +54,7 @@ public final class ModelBundle: Sendable {
         rowOfItem = rows
         items = try Self.loadItems((path as NSString).appendingPathComponent("items.tsv"), catalogue: rows)
         purchase = try PurchaseWeights.load(bundlePath: path, config: config)
+        content = try ContentProjection.load(bundlePath: path, config: config)
     }
 
     /// Whether the bundle carries item titles.

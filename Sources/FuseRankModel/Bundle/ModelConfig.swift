@@ -50,6 +50,12 @@ public struct ModelConfig: Sendable, Codable, Equatable {
     /// scores them meaninglessly: catalogue ranking leaves a request's seen items out whatever
     /// the request's own `exclude_seen` says. Optional key `exclude_seen`, default false.
     public var excludeSeen: Bool
+    /// Length of the content vector a client sends with an item's content (`UpsertItems`); with
+    /// `content.safetensors` (docs/model-format.md "Content projection"). Optional key
+    /// `content_dim`, default 0.
+    public var contentDim: Int = 0
+    /// How clients make the content vector (free text). Optional key `content_vector`.
+    public var contentVector: String = ""
 
     /// Creates a configuration from its values (tests and synthetic bundles).
     public init(
@@ -95,6 +101,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         case numTimeBuckets = "num_time_buckets"
         case layerNormEps = "layer_norm_eps"
         case excludeSeen = "exclude_seen"
+        case contentDim = "content_dim"
+        case contentVector = "content_vector"
     }
 
     /// Decodes `config.json`, checking `format` (the `format_version` range is checked by
@@ -124,6 +132,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         numTimeBuckets = try c.decode(Int.self, forKey: .numTimeBuckets)
         layerNormEps = try c.decode(Float.self, forKey: .layerNormEps)
         excludeSeen = try c.decodeIfPresent(Bool.self, forKey: .excludeSeen) ?? false
+        contentDim = try c.decodeIfPresent(Int.self, forKey: .contentDim) ?? 0
+        contentVector = try c.decodeIfPresent(String.self, forKey: .contentVector) ?? ""
     }
 
     /// Encodes the complete `config.json`, `format` and `format_version` included.
@@ -147,6 +157,8 @@ public struct ModelConfig: Sendable, Codable, Equatable {
         try c.encode(numTimeBuckets, forKey: .numTimeBuckets)
         try c.encode(layerNormEps, forKey: .layerNormEps)
         if excludeSeen { try c.encode(true, forKey: .excludeSeen) }  // absent = false, as older bundles
+        if contentDim != 0 { try c.encode(contentDim, forKey: .contentDim) }
+        if !contentVector.isEmpty { try c.encode(contentVector, forKey: .contentVector) }
     }
 
     /// The longest token sequence of one request: every kept event, text token and image, plus `[RANK]`.
@@ -190,6 +202,7 @@ public struct ModelConfig: Sendable, Codable, Equatable {
             check(numEventTypes, "num_event_types", 1...(hasRepeatHead ? 64 : 65_536)),  // repeat head: a 64-bit type set
             check(textVocabSize, "text_vocab_size", 2...limit),
             check(numTimeBuckets, "num_time_buckets", 3...65_536),
+            check(contentDim, "content_dim", 0...65_536),
             layerNormEps.isFinite && layerNormEps > 0 ? nil : "layer_norm_eps is \(layerNormEps), expected > 0",
         ]
         return checks.lazy.compactMap { $0 }.first

@@ -226,15 +226,16 @@ extension Ranker {
     /// The reasons of one returned item: the deleted events whose deletion lowered its score,
     /// largest drop first (ties: lower event index first), at most `explain_events`.
     private func reasons(of item: ScoredItem, query: RankQuery, deleted chosen: [Int]) -> [EventContribution] {
-        guard let row = bundle.rowOfItem[item.itemID].map(Int.init) else { return [] }
+        guard let row = itemRow(item.itemID) else { return [] }  // the content row of a live item
         let d = config.dModel
         let firstEvent = query.events.count - min(query.events.count, config.maxEvents)
-        let emb = weights.itemEmb.baseAddress! + row * d
         var out: [EventContribution] = []
-        for (v, p) in chosen.enumerated() {
-            // weight = score(request) - score(request without the event)
-            let weight = item.score - (dot(state.deletionUsers + v * d, emb, n: d) + weights.itemBias[row])
-            if weight > 0 { out.append(EventContribution(eventIndex: firstEvent + p, weight: weight)) }
+        row.embedding.withUnsafeBufferPointer { emb in
+            for (v, p) in chosen.enumerated() {
+                // weight = score(request) - score(request without the event)
+                let weight = item.score - (dot(state.deletionUsers + v * d, emb.baseAddress!, n: d) + row.bias)
+                if weight > 0 { out.append(EventContribution(eventIndex: firstEvent + p, weight: weight)) }
+            }
         }
         out.sort { $0.weight != $1.weight ? $0.weight > $1.weight : $0.eventIndex < $1.eventIndex }
         return Array(out.prefix(query.explainEvents))

@@ -126,8 +126,14 @@ extension Ranker {
         for (b, query) in queries.enumerated() {
             guard let plan = sessions[b], plan.fresh > 0, let cache = sessionCache else { continue }
             cache.store(SessionCache.Entry(events: query.events, states: plan.states, newestState: newestStates[b]),
-                        bundle: bundle, session: query.sessionID)
+                        bundle: bundle, session: sessionKey(query))
         }
+    }
+
+    /// The cache key of a query's session: a changed content row changes the states of its events.
+    private func sessionKey(_ query: RankQuery) -> String {
+        guard let overlay, overlay.contentGeneration > 0 else { return query.sessionID }
+        return "\(overlay.contentGeneration)/\(query.sessionID)"
     }
 
     /// Where a request of a session starts: the cached states its events extend (`cached` rows,
@@ -142,7 +148,7 @@ extension Ranker {
             cache.recordMiss()
             return nil
         }
-        let previous = cache.lookup(bundle: bundle, session: query.sessionID, events: query.events)
+        let previous = cache.lookup(bundle: bundle, session: sessionKey(query), events: query.events)
         let cached = previous?.events.count ?? 0
         let fresh = query.events.count - cached
         let states: SessionStates
@@ -186,13 +192,18 @@ extension Ranker {
         for p in t..<kept {
             let i = n - kept + p
             let e = query.events[i]
-            let row = bundle.rowOfItem[e.itemID].map(Int.init) ?? 1
-            let item = w.itemEmb.baseAddress! + row * d
             let type = w.eventTypeEmb.baseAddress! + Int(e.type) * d
             let time = w.timeEmb.baseAddress! + TimeBucket.ofEvent(i, in: query.events, buckets: buckets) * d
             let pos = w.posEmb.baseAddress! + p * d
             let dst = out + t * d
-            for j in 0..<d { dst[j] = s * item[j] + type[j] + time[j] + pos[j] }
+            func write(_ item: UnsafePointer<Float>) {
+                for j in 0..<d { dst[j] = s * item[j] + type[j] + time[j] + pos[j] }
+            }
+            if let overlay, let slot = overlay.slot(of: e.itemID) {  // a content row (live catalogue)
+                overlay.embeddings.withUnsafeBufferPointer { write($0.baseAddress! + slot * d) }
+            } else {
+                write(w.itemEmb.baseAddress! + (bundle.rowOfItem[e.itemID].map(Int.init) ?? 1) * d)
+            }
             t += 1
         }
         // text token: text_emb[id] + modality_emb[0]

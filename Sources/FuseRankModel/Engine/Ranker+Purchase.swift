@@ -104,7 +104,7 @@ extension Ranker {
             return 1 / (1 + expf(-z))
         }
         let ids = weights.itemIDs
-        if query.candidates.isEmpty {
+        if query.candidates.isEmpty && !query.listed {
             let n = bundle.catalogueSize
             scoreCatalogue(user, count: 1)  // state.catalogue[j] = s(row j + 2) without the repeat bonus
             var count = 0

@@ -34,7 +34,7 @@ extension Ranker {
         // Gather the user vectors of the catalogue queries and score them in one GEMM.
         var catalogueRow = [Int](repeating: -1, count: queries.count)
         var nCatalogue = 0
-        for (b, query) in queries.enumerated() where query.candidates.isEmpty && query.restrictTo.isEmpty {
+        for (b, query) in queries.enumerated() where query.ranksCatalogue {
             (s.catalogueUsers + nCatalogue * d).update(from: s.users + b * d, count: d)
             catalogueRow[b] = nCatalogue
             nCatalogue += 1

@@ -19,6 +19,8 @@ public final class Ranker {
     let quantized: QuantizedCatalogue?
     /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
     public let sessionCache: SessionCache?
+    /// The live catalogue changes of the call in progress (``rank(_:overlay:)``); nil = none.
+    var overlay: CatalogueOverlay?
 
     /// Creates a ranker and its scratch.
     /// - Parameters:
@@ -41,13 +43,24 @@ public final class Ranker {
 
     /// Ranks queries in batched forward passes of up to ``maxBatch``; a query with
     /// `explainEvents > 0` gets the reasons of each returned item (docs/explanations.md).
-    /// - Parameter queries: queries this ranker's bundle validated.
+    /// - Parameters:
+    ///   - queries: queries this ranker's bundle validated.
+    ///   - overlay: live catalogue changes of this bundle (content items, hidden items) to rank
+    ///     with (Ranker+Overlay); nil = the bundle as it is.
     /// - Returns: one result per query, in query order.
-    public func rank(_ queries: [ValidatedQuery]) -> [RankResult] {
-        inPasses(queries) { pass in
+    public func rank(_ queries: [ValidatedQuery], overlay: CatalogueOverlay? = nil) -> [RankResult] {
+        precondition(overlay.map { $0.bundle === bundle } ?? true, "an overlay of another bundle")
+        self.overlay = overlay?.isEmpty == false ? overlay : nil
+        defer { self.overlay = nil }
+        return inPasses(queries) { pass in
             encode(pass)
             // Purchase probabilities where asked for (Ranker+Purchase), next-item scores otherwise.
-            var results = pass.contains(where: { $0.objective == .purchase }) ? scoreWithPurchase(pass) : score(pass)
+            var results: [RankResult]
+            if let overlay = self.overlay {
+                results = score(pass, overlay: overlay)
+            } else {
+                results = pass.contains(where: { $0.objective == .purchase }) ? scoreWithPurchase(pass) : score(pass)
+            }
             if pass.contains(where: { $0.explainEvents > 0 }) { explain(pass, results: &results) }
             return results
         }

@@ -28,6 +28,11 @@ public struct RankQuery: Sendable, Equatable {
     public static let maxExplainEvents = 32
     /// What the scores mean: next-item scores (default) or purchase probabilities.
     public var objective: RankObjective = .nextItem
+    /// Set by ``Ranker`` when a live catalogue change took every item of `candidates` or
+    /// `restrict_to` away: the query still ranks its (now empty) list, not the catalogue.
+    var listed = false
+    /// Whether the query ranks the whole catalogue (no candidates, no `restrict_to`).
+    var ranksCatalogue: Bool { candidates.isEmpty && restrictTo.isEmpty && !listed }
 
     /// Creates a query.
     public init(

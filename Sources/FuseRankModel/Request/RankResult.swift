@@ -35,10 +35,13 @@ public struct RankResult: Sendable, Equatable {
     public var items: [ScoredItem]
     /// Candidate ids not in the catalogue, in request order (each reported once).
     public var unknownCandidates: [Int64]
+    /// Candidate ids hidden by `SetItemsAvailable`, in request order (each reported once); not scored.
+    public var unavailableCandidates: [Int64]
 
     /// Creates a result.
-    public init(items: [ScoredItem], unknownCandidates: [Int64] = []) {
+    public init(items: [ScoredItem], unknownCandidates: [Int64] = [], unavailableCandidates: [Int64] = []) {
         self.items = items
         self.unknownCandidates = unknownCandidates
+        self.unavailableCandidates = unavailableCandidates
     }
 }

@@ -13,6 +13,8 @@ from fuserank_client.client import (
     HEALTH,
     RANK,
     RELOAD_MODELS,
+    SET_ITEMS_AVAILABLE,
+    UPSERT_ITEMS,
     CurveKeys,
     FuseRankClient,
     load_curve_key,
@@ -22,11 +24,13 @@ from fuserank_client.messages import (
     EventContribution,
     EventType,
     HealthStatus,
+    ItemContent,
     ItemMetadata,
     ModelInfo,
     ModelLoadStatus,
     RankResult,
     ScoredItem,
+    UpsertResult,
 )
 from fuserank_client.status import FuseRankError, StatusCode
 from fuserank_client.tokenizer import PAD_ID, UNK_ID, load_vocab, tokenize, words
@@ -47,6 +51,10 @@ __all__ = [
     "HealthStatus",
     "ModelInfo",
     "ItemMetadata",
+    "ItemContent",
+    "UpsertResult",
+    "UPSERT_ITEMS",
+    "SET_ITEMS_AVAILABLE",
     "tokenize",
     "load_vocab",
     "words",

@@ -17,11 +17,13 @@ from fuserank_client.messages import (
     Event,
     EventContribution,
     HealthStatus,
+    ItemContent,
     ItemMetadata,
     ModelInfo,
     ModelLoadStatus,
     RankResult,
     ScoredItem,
+    UpsertResult,
 )
 from fuserank_client.status import RETRYABLE, FuseRankError, StatusCode
 
@@ -30,6 +32,8 @@ HEALTH = "/fuserank.v1.Ranker/Health"
 GET_MODEL_INFO = "/fuserank.v1.Ranker/GetModelInfo"
 GET_ITEMS = "/fuserank.v1.Ranker/GetItems"
 RELOAD_MODELS = "/fuserank.v1.Ranker/ReloadModels"
+UPSERT_ITEMS = "/fuserank.v1.Ranker/UpsertItems"
+SET_ITEMS_AVAILABLE = "/fuserank.v1.Ranker/SetItemsAvailable"
 
 
 def load_curve_key(path: str) -> str:
@@ -220,6 +224,7 @@ class FuseRankClient:
             model=reply.model,
             model_version=reply.model_version,
             unknown_candidates=list(reply.unknown_candidates),
+            unavailable_candidates=list(reply.unavailable_candidates),
         )
 
     def health(self, *, timeout_ms: int | None = None) -> HealthStatus:
@@ -270,6 +275,9 @@ class FuseRankClient:
             n_layers=reply.n_layers,
             is_default=reply.is_default,
             has_titles=reply.has_titles,
+            has_content_projection=reply.has_content_projection,
+            content_dim=reply.content_dim,
+            content_vector=reply.content_vector,
         )
 
     def get_items(self, item_ids: Iterable[int], model: str = "", *, timeout_ms: int | None = None) -> list[ItemMetadata]:
@@ -282,6 +290,46 @@ class FuseRankClient:
         request = pb.GetItemsRequest(model=model, item_ids=list(item_ids))
         reply = self._call(GET_ITEMS, request, pb.GetItemsReply, timeout_ms)
         return [ItemMetadata(item_id=i.item_id, known=i.known, title=i.title, category=i.category) for i in reply.items]
+
+    def upsert_items(
+        self, items: Iterable[ItemContent], model: str = "", *, timeout_ms: int | None = None
+    ) -> UpsertResult:
+        """Adds items from their content, or replaces an item's content (an admin method:
+        docs/operations.md "Live catalogue changes"). The server journals the change durably
+        before it answers; every Rank call that starts after the reply sees it.
+
+        - Parameters: items: at most 10,000, each id once; model: the model's name (empty = the
+          default model).
+        - Returns: how many ids were new and how many replaced, and the journal record number.
+        - Raises: FuseRankError (PERMISSION_DENIED for a client that is not an admin,
+          FAILED_PRECONDITION for a model without a content projection, INVALID_ARGUMENT for bad
+          content, RESOURCE_EXHAUSTED above 10,000 items).
+        """
+        request = pb.UpsertItemsRequest(model=model)
+        for item in items:
+            request.items.add(
+                item_id=item.item_id,
+                text_tokens=list(item.text_tokens),
+                content_vector=[float(v) for v in item.content_vector],
+                title=item.title,
+                category=item.category,
+            )
+        reply = self._call(UPSERT_ITEMS, request, pb.UpsertItemsReply, timeout_ms)
+        return UpsertResult(added=reply.added, replaced=reply.replaced, journal_sequence=reply.journal_sequence)
+
+    def set_items_available(
+        self, item_ids: Iterable[int], available: bool, model: str = "", *, timeout_ms: int | None = None
+    ) -> int:
+        """Hides items from ranking (available=False, e.g. out of stock) or shows them again (an
+        admin method). All or nothing: an id the model does not know (neither in its catalogue
+        nor upserted) fails the call with NOT_FOUND and changes nothing.
+
+        - Returns: the change's journal record number.
+        - Raises: FuseRankError (PERMISSION_DENIED, NOT_FOUND).
+        """
+        request = pb.SetItemsAvailableRequest(model=model, item_ids=list(item_ids), available=available)
+        reply = self._call(SET_ITEMS_AVAILABLE, request, pb.SetItemsAvailableReply, timeout_ms)
+        return int(reply.journal_sequence)
 
     def call(
         self,

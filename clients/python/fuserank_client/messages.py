@@ -55,6 +55,8 @@ class RankResult:
     model: str
     model_version: str
     unknown_candidates: list[int] = field(default_factory=list)
+    #: Candidates hidden by set_items_available; they are not scored.
+    unavailable_candidates: list[int] = field(default_factory=list)
 
     @property
     def item_ids(self) -> list[int]:
@@ -105,6 +107,12 @@ class ModelInfo:
     is_default: bool
     has_titles: bool = False
     """The bundle carries item titles: `FuseRankClient.get_items` returns them."""
+    has_content_projection: bool = False
+    """The bundle has content.safetensors: `FuseRankClient.upsert_items` takes its items."""
+    content_dim: int = 0
+    """Length of `ItemContent.content_vector`."""
+    content_vector: str = ""
+    """How to make the content vector (free text from the bundle's config.json)."""
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,25 @@ class ItemMetadata:
     known: bool
     title: str = ""
     category: str = ""
+
+
+@dataclass(frozen=True)
+class ItemContent:
+    """An item's content for `upsert_items`: text token ids of the model's vocab.txt and a
+    content vector of the model's content_dim floats (empty = zeros), with an optional title and
+    category (shown by get_items)."""
+
+    item_id: int
+    text_tokens: Sequence[int] = ()
+    content_vector: Sequence[float] = ()
+    title: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """The reply of `upsert_items`."""
+
+    added: int
+    replaced: int
+    journal_sequence: int

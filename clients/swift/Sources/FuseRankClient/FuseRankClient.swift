@@ -167,6 +167,37 @@ public final class FuseRankClient: Sendable {
         try await call(.reloadModels, ReloadModelsRequest(), timeoutMs: timeoutMs)
     }
 
+    /// Adds items from their content, or replaces an item's content (an admin method,
+    /// docs/operations.md "Live catalogue changes"): journalled by the server before it answers,
+    /// seen by every Rank call that starts after the reply.
+    /// - Parameters:
+    ///   - items: At most 10,000, each id once.
+    ///   - model: The model name; empty = the server's default model.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: How many ids were new and how many replaced, and the journal record number.
+    /// - Throws: ``FuseRankClientError`` (PERMISSION_DENIED, FAILED_PRECONDITION for a model without
+    ///   a content projection, INVALID_ARGUMENT, RESOURCE_EXHAUSTED).
+    public func upsertItems(_ items: [ItemContent], model: String = "", timeoutMs: Int? = nil) async throws(FuseRankClientError) -> UpsertItemsReply {
+        try await call(.upsertItems, UpsertItemsRequest(model: model, items: items), timeoutMs: timeoutMs)
+    }
+
+    /// Hides items from ranking (`available` false: out of stock) or shows them again (an admin
+    /// method). All or nothing: an unknown id fails the call with NOT_FOUND.
+    /// - Parameters:
+    ///   - itemIDs: Ids in the model's catalogue or upserted.
+    ///   - available: false hides, true shows.
+    ///   - model: The model name; empty = the server's default model.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: The change's journal record number.
+    /// - Throws: ``FuseRankClientError`` (PERMISSION_DENIED, NOT_FOUND).
+    @discardableResult
+    public func setItemsAvailable(_ itemIDs: [Int64], available: Bool, model: String = "", timeoutMs: Int? = nil)
+        async throws(FuseRankClientError) -> UInt64 {
+        let reply: SetItemsAvailableReply = try await call(
+            .setItemsAvailable, SetItemsAvailableRequest(model: model, itemIDs: itemIDs, available: available), timeoutMs: timeoutMs)
+        return reply.journalSequence
+    }
+
     /// One call with retries: a new request id per attempt, so a late reply to an earlier
     /// attempt is recognised as stale and dropped.
     private func call<Reply: WireMessage>(

@@ -10,6 +10,7 @@ struct FuseRankCommand: AsyncParsableCommand {
             Exit status: 0 on success; 1 when a call fails (stderr says `error: CODE: message` with \
             the gRPC status code name); 2 when `health` reports the server not ready; 64 on a usage error.
             """,
-        subcommands: [RankCommand.self, HealthCommand.self, InfoCommand.self, BenchCommand.self, ReloadCommand.self, KeygenCommand.self]
+        subcommands: [RankCommand.self, HealthCommand.self, InfoCommand.self, BenchCommand.self, ReloadCommand.self, UpsertCommand.self,
+                      HideCommand.self, ShowCommand.self, KeygenCommand.self]
     )
 }

@@ -38,6 +38,10 @@ enum RankOutput {
             out += "unknown candidates (not scored): "
                 + reply.unknownCandidates.map(String.init).joined(separator: ", ") + "\n"
         }
+        if !reply.unavailableCandidates.isEmpty {
+            out += "unavailable candidates (hidden, not scored): "
+                + reply.unavailableCandidates.map(String.init).joined(separator: ", ") + "\n"
+        }
         return out
     }
 
@@ -77,6 +81,7 @@ enum RankOutput {
             let model_version: String
             let items: [Item]
             let unknown_candidates: [Int64]
+            let unavailable_candidates: [Int64]?  // only when some are
         }
         let value = Reply(
             model: reply.model, model_version: reply.modelVersion,
@@ -88,7 +93,8 @@ enum RankOutput {
                 return Item(rank: index + 1, item_id: item.itemID, score: item.score,
                             reasons: reply.items.contains { !$0.reasons.isEmpty } ? reasons : nil)
             },
-            unknown_candidates: reply.unknownCandidates)
+            unknown_candidates: reply.unknownCandidates,
+            unavailable_candidates: reply.unavailableCandidates.isEmpty ? nil : reply.unavailableCandidates)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"

@@ -24,9 +24,11 @@ final class ServerProcess {
     }
 
     /// Starts the server and waits (up to 30 s) for its ready line.
-    /// - Parameter model: A bundle folder relative to the package root.
+    /// - Parameters:
+    ///   - model: A bundle folder relative to the package root.
+    ///   - arguments: More command-line options.
     /// - Throws: `ServerProcessError` if the binary is missing or never says it is serving.
-    init(model: String = "Tests/Fixtures/golden/tiny") throws {
+    init(model: String = "Tests/Fixtures/golden/tiny", arguments: [String] = []) throws {
         let binary = Self.binary
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw ServerProcessError("no fuserank-server binary at \(binary.path); build it or set FUSERANK_SERVER")
@@ -35,7 +37,7 @@ final class ServerProcess {
         process.arguments = [
             "--bind", "tcp://127.0.0.1:0", "--model", Self.packageRoot.appendingPathComponent(model).path,
             "--workers", "1", "--log-level", "warning",
-        ]
+        ] + arguments
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
         try process.run()
