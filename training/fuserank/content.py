@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 CONTENT_FILE = "content.safetensors"
 MINILM_TEXT = ("all-MiniLM-L6-v2 sentence embedding (mean pooling, L2-normalised, 384 floats) of "
-               "'<title> | <genres>' (python -m fuserank.content --help)")
+               "'<title> | <genres>' (python -m fuserank.content TEXT prints it)")
 
 
 def content_text(title: str, category: str) -> str:
@@ -115,3 +115,22 @@ def read_content(bundle: str | Path) -> tuple[np.ndarray, np.ndarray, int] | Non
     t = load_file(str(root / CONTENT_FILE))
     cfg = json.loads((root / "config.json").read_text())
     return t["content.weight"].numpy(), t["content.bias"].numpy(), int(cfg.get("content_dim", 0))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the content vectors of item texts as JSON lines: what a client sends in
+    `ItemContent.content_vector` to a bundle whose `content_vector` is MINILM_TEXT."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description="Content vectors (all-MiniLM-L6-v2) of item texts, one JSON list per line.")
+    ap.add_argument("texts", nargs="*", help="'<title> | <genres>' texts; none: read lines from stdin")
+    args = ap.parse_args(argv)
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    for row in sentence_vectors(texts):
+        print(json.dumps([round(float(x), 7) for x in row]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

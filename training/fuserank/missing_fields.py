@@ -26,7 +26,7 @@ import time
 import torch
 
 from .bundle import load_bundle, write_weights
-from .data import load_dataset
+from .data import decide_exclude_seen, load_dataset
 from .evaluate import build_cases, default_data_root, full_ranking, strip_fields
 from .tokenizer import vocab_index
 from .train import TrainConfig, load_config, train_model, training_inputs
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     tc = missing_rows_config(conf, ds.has_timestamps, args.epochs, args.lr, args.drop_type, args.drop_time)
     row_of = model.row_index()
     seqs, context = training_inputs(ds, cfg, row_of, vocab_index(vocab))
-    exclude = cfg.exclude_seen or bool(conf.get("train", {}).get("exclude_seen") is True)
+    exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]   # the evaluation protocol's rule (train.py)
     val = build_cases(ds, "val")
     variants = [strip_fields(val, True, False)] + ([strip_fields(val, False, True)] if ds.has_timestamps else [])
 

@@ -88,22 +88,3 @@ def test_rank_counts_excludes_seen_items_and_restricts_competitors():
     r = random_ranking(20)
     assert r["hr@10"] == 0.5 and 0 < r["ndcg@10"] < r["hr@10"]
 
-
-def test_an_ensemble_of_one_model_ranks_as_the_model_and_two_copies_agree_with_it():
-    from fuserank.ensemble import ensemble_ranking
-    from fuserank.evaluate import full_ranking
-    cfg = tiny_cfg(image_dim=0)
-    model = random_model(cfg, seed=4)
-    ids = model.item_ids.tolist()[2:]
-    rng = np.random.default_rng(1)
-    cases = []
-    for u in range(40):
-        hist = [int(i) for i in rng.choice(ids, size=5, replace=False)]
-        cases.append(Case(u, Request(events=[(i, 6, 0, 0) for i in hist[:-1]], exclude_seen=True),
-                          hist[-1], set(hist)))
-    one = ensemble_ranking([model], cases)
-    ref = full_ranking(model, cases).as_dict()
-    assert one["ndcg@10"] == pytest.approx(ref["ndcg@10"], abs=1e-6)
-    assert ensemble_ranking([model, model], cases)["ndcg@10"] == pytest.approx(ref["ndcg@10"], abs=1e-6)
-    other = random_model(cfg, seed=9)
-    assert ensemble_ranking([model, other], cases)["ndcg@10"] != pytest.approx(ref["ndcg@10"], abs=1e-6)
