@@ -99,7 +99,7 @@ eval: deps venv-torch
 
 ## missing-fields: train only the unspecified-type / unknown-time rows of MODEL (training/fuserank/missing_fields.py)
 missing-fields: venv-torch
-	cd training && ../$(PY) -m fuserank.missing_fields --config $(abspath $(CONFIG)) --model $(abspath $(MODEL))
+	cd training && ../$(PY) -m fuserank.missing_fields --config $(abspath $(CONFIG)) --model $(abspath $(MODEL)) $(ARGS)
 
 ## coldstart: the cold-start protocol of docs/evaluation.md (held-out ML-1M items ranked from content alone)
 coldstart: venv-torch
