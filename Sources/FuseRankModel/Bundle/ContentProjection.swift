@@ -21,23 +21,8 @@ struct ContentProjection: @unchecked Sendable {
     /// Loads `bundlePath/content.safetensors`, or returns nil when the bundle has none.
     /// - Throws: ``BundleError`` for a file that exists but does not match `config`.
     static func load(bundlePath: String, config: ModelConfig) throws -> ContentProjection? {
-        let path = (bundlePath as NSString).appendingPathComponent(fileName)
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let st = try SafetensorsFile(path: path)
-        let specs = specs(for: config)
-        let expected = Set(specs.map(\.name))
-        if let extra = st.entries.keys.sorted().first(where: { !expected.contains($0) }) {
-            throw BundleError.unexpectedTensor(file: path, tensor: extra)
-        }
-        for spec in specs {
-            guard let entry = st.entries[spec.name] else { throw BundleError.missingTensor(file: path, tensor: spec.name) }
-            guard entry.dtype == .f32 else {
-                throw BundleError.wrongDType(file: path, tensor: spec.name, expected: TensorDType.f32.rawValue, actual: entry.dtype.rawValue)
-            }
-            guard entry.shape == spec.shape else {
-                throw BundleError.wrongShape(file: path, tensor: spec.name, expected: spec.shape, actual: entry.shape)
-            }
-        }
+        guard let st = try SafetensorsFile.optional(bundlePath: bundlePath, fileName: fileName,
+                                                    specs: specs(for: config)) else { return nil }
         return ContentProjection(file: st.file, weight: st.floats(st.entries["content.weight"]!), bias: st.floats(st.entries["content.bias"]!))
     }
 
