@@ -19,6 +19,13 @@ size_t fr_int8_packed_bytes(size_t n, size_t d) {
     return blocks * groups_of(d) * FR_INT8_BLOCK_ROWS * 4;
 }
 
+// The packed table holds q + 128 (offset binary, 1 ..= 255): the unsigned operand of the 8-bit
+// dot-product instructions, so that sum(q * u) = sum(stored * u) - 128 * sum(u), and the
+// correction is one number per user instead of one instruction per row group.
+#define FR_INT8_OFFSET_ZERO 0x80
+static int8_t stored(int8_t q) { return (int8_t)(uint8_t)((int)q + 128); }
+static int32_t value_of(int8_t s) { return (int32_t)(uint8_t)s - 128; }
+
 static int8_t quantize(float x, float inverse) {
     float v = roundf(x * inverse);
     if (v > 127) v = 127;
@@ -28,7 +35,7 @@ static int8_t quantize(float x, float inverse) {
 
 void fr_int8_pack(const float *table, size_t n, size_t d, int8_t *packed, float *scales) {
     size_t groups = groups_of(d);
-    memset(packed, 0, fr_int8_packed_bytes(n, d));
+    memset(packed, FR_INT8_OFFSET_ZERO, fr_int8_packed_bytes(n, d));  // padding holds the value 0
     for (size_t r = 0; r < n; r++) {
         const float *row = table + r * d;
         float m = 0;
@@ -39,7 +46,7 @@ void fr_int8_pack(const float *table, size_t n, size_t d, int8_t *packed, float 
         size_t block = r / FR_INT8_BLOCK_ROWS, lane = r % FR_INT8_BLOCK_ROWS;
         int8_t *base = packed + block * groups * FR_INT8_BLOCK_ROWS * 4;
         for (size_t j = 0; j < d; j++) {
-            base[(j / 4) * FR_INT8_BLOCK_ROWS * 4 + lane * 4 + j % 4] = quantize(row[j], inverse);
+            base[(j / 4) * FR_INT8_BLOCK_ROWS * 4 + lane * 4 + j % 4] = stored(quantize(row[j], inverse));
         }
     }
 }
@@ -66,7 +73,7 @@ static void scores_scalar(const int8_t *packed, const float *scales, const float
             for (size_t g = 0; g < groups; g++) {
                 const int8_t *q = base + g * FR_INT8_BLOCK_ROWS * 4;
                 for (size_t lane = 0; lane < FR_INT8_BLOCK_ROWS; lane++) {
-                    for (size_t t = 0; t < 4; t++) acc[lane] += (int32_t)u[g * 4 + t] * (int32_t)q[lane * 4 + t];
+                    for (size_t t = 0; t < 4; t++) acc[lane] += (int32_t)u[g * 4 + t] * value_of(q[lane * 4 + t]);
                 }
             }
             for (size_t lane = 0; lane < FR_INT8_BLOCK_ROWS; lane++) {
@@ -80,38 +87,80 @@ static void scores_scalar(const int8_t *packed, const float *scales, const float
 #ifdef FR_X86
 #define FR_MAX_USERS 8
 
+// One user and d_model 64 (16 groups), the common batch-1 case: the user's 16 broadcast groups
+// stay in registers, two independent accumulator chains, full blocks without masks.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static void scores_avx512vnni_d64(const int8_t *packed, const float *scales, const float *bias, size_t n,
+                                  const int8_t *uq, float uscale, float *out) {
+    __m512i u[16];
+    int32_t sum = 0;
+    for (int g = 0; g < 16; g++) {
+        int32_t four;
+        memcpy(&four, uq + 4 * g, 4);
+        u[g] = _mm512_set1_epi32(four);
+        for (int t = 0; t < 4; t++) sum += uq[4 * g + t];
+    }
+    const __m512i correction = _mm512_set1_epi32(128 * sum);
+    const __m512 us = _mm512_set1_ps(uscale);
+    size_t full = n / FR_INT8_BLOCK_ROWS, blocks = (n + FR_INT8_BLOCK_ROWS - 1) / FR_INT8_BLOCK_ROWS;
+    for (size_t block = 0; block < blocks; block++) {
+        const int8_t *base = packed + block * 16 * FR_INT8_BLOCK_ROWS * 4;
+        __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+        for (int g = 0; g < 16; g += 2) {
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512((const void *)(base + g * 64)), u[g]);
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512((const void *)(base + g * 64 + 64)), u[g + 1]);
+        }
+        __m512 v = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_add_epi32(a0, a1), correction));
+        size_t row0 = block * FR_INT8_BLOCK_ROWS;
+        if (block < full) {
+            v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_loadu_ps(scales + row0), us));
+            if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + row0));
+            _mm512_storeu_ps(out + row0, v);
+        } else {
+            __mmask16 keep = (__mmask16)((1u << (n - row0)) - 1);
+            v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_maskz_loadu_ps(keep, scales + row0), us));
+            if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(keep, bias + row0));
+            _mm512_mask_storeu_ps(out + row0, keep, v);
+        }
+    }
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void scores_avx512vnni(const int8_t *packed, const float *scales, const float *bias, size_t n, size_t d,
                               const int8_t *uq, const float *uscale, size_t users, float *out) {
+    if (users == 1 && groups_of(d) == 16) {
+        scores_avx512vnni_d64(packed, scales, bias, n, uq, uscale[0], out);
+        return;
+    }
     size_t groups = groups_of(d), blocks = (n + FR_INT8_BLOCK_ROWS - 1) / FR_INT8_BLOCK_ROWS;
-    // s8 x s8 through the unsigned x signed instruction: (u + 128) . q - 128 * sum(q), with
-    // u + 128 broadcast once per user and group, and sum(q) accumulated by the same instruction.
-    const __m512i ones = _mm512_set1_epi8(1);
+    // stored (u8) x u (s8) by the unsigned x signed instruction, then minus 128 * sum(u) per user.
     for (size_t first = 0; first < users; first += FR_MAX_USERS) {
         size_t count = users - first < FR_MAX_USERS ? users - first : FR_MAX_USERS;
+        __m512i correction[FR_MAX_USERS];
+        for (size_t b = 0; b < count; b++) {
+            int32_t sum = 0;
+            for (size_t j = 0; j < groups * 4; j++) sum += uq[(first + b) * groups * 4 + j];
+            correction[b] = _mm512_set1_epi32(128 * sum);
+        }
         for (size_t block = 0; block < blocks; block++) {
             const int8_t *base = packed + block * groups * FR_INT8_BLOCK_ROWS * 4;
             __m512i acc[FR_MAX_USERS];
-            __m512i sums = _mm512_setzero_si512();
             for (size_t b = 0; b < count; b++) acc[b] = _mm512_setzero_si512();
             for (size_t g = 0; g < groups; g++) {
                 __m512i q = _mm512_loadu_si512((const void *)(base + g * FR_INT8_BLOCK_ROWS * 4));
-                sums = _mm512_dpbusd_epi32(sums, ones, q);
                 for (size_t b = 0; b < count; b++) {
-                    uint32_t four;
+                    int32_t four;
                     memcpy(&four, uq + (first + b) * groups * 4 + g * 4, 4);
-                    __m512i u = _mm512_set1_epi32((int32_t)(four ^ 0x80808080u));  // each byte + 128, as u8
-                    acc[b] = _mm512_dpbusd_epi32(acc[b], u, q);
+                    acc[b] = _mm512_dpbusd_epi32(acc[b], q, _mm512_set1_epi32(four));
                 }
             }
-            __m512i correction = _mm512_slli_epi32(sums, 7);  // 128 * sum(q)
             size_t row0 = block * FR_INT8_BLOCK_ROWS;
             size_t rows = n - row0 < FR_INT8_BLOCK_ROWS ? n - row0 : FR_INT8_BLOCK_ROWS;
             __mmask16 keep = (__mmask16)((1u << rows) - 1);
             __m512 s = _mm512_maskz_loadu_ps(keep, scales + row0);
             __m512 c = bias ? _mm512_maskz_loadu_ps(keep, bias + row0) : _mm512_setzero_ps();
             for (size_t b = 0; b < count; b++) {
-                __m512i dot = _mm512_sub_epi32(acc[b], correction);
+                __m512i dot = _mm512_sub_epi32(acc[b], correction[b]);
                 __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(s, _mm512_set1_ps(uscale[first + b])));
                 _mm512_mask_storeu_ps(out + (first + b) * n + row0, keep, _mm512_add_ps(v, c));
             }
@@ -132,8 +181,9 @@ static void scores_avx2(const int8_t *packed, const float *scales, const float *
             for (size_t b = 0; b < count; b++) lo[b] = hi[b] = _mm256_setzero_si256();
             for (size_t g = 0; g < groups; g++) {
                 const int8_t *q = base + g * FR_INT8_BLOCK_ROWS * 4;
-                __m256i q0 = _mm256_loadu_si256((const __m256i *)q);
-                __m256i q1 = _mm256_loadu_si256((const __m256i *)(q + 32));
+                const __m256i offset = _mm256_set1_epi8((char)FR_INT8_OFFSET_ZERO);  // stored -> q
+                __m256i q0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)q), offset);
+                __m256i q1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 32)), offset);
                 for (size_t b = 0; b < count; b++) {
                     int32_t four;
                     memcpy(&four, uq + (first + b) * groups * 4 + g * 4, 4);

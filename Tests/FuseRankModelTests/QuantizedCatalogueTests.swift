@@ -17,10 +17,11 @@ import Testing
     }
 
     /// Every SIMD kernel this CPU runs gives the plain C kernel's numbers exactly (integer sums),
-    /// including a row count and d_model that are not multiples of the block and group sizes.
-    @Test(arguments: ["avx2", "avx512vnni"])
-    func simdKernelsEqualPlainC(kernel: String) throws {
-        let n = 37, d = 22, users = 3
+    /// including a row count and d_model that are not multiples of the block and group sizes, and
+    /// the single-user d_model 64 path (a full block and a masked tail).
+    @Test(arguments: ["avx2", "avx512vnni"], [(37, 22, 3), (37, 64, 1), (48, 64, 2), (5, 64, 1)])
+    func simdKernelsEqualPlainC(kernel: String, shape: (Int, Int, Int)) throws {
+        let (n, d, users) = shape
         var rng = SplitMix64(state: 9)
         func value() -> Float { Float(Double(rng.next() >> 11) / 9007199254740992.0) * 2 - 1 }
         let table = (0..<(n * d)).map { _ in value() }

@@ -16,7 +16,8 @@ size_t fr_int8_packed_bytes(size_t n, size_t d);
 
 /// Quantizes rows of `table` (n, d) to int8 with one scale per row (max |value| / 127) and packs
 /// them: block b, group g holds rows 16b .. 16b+15, values 4g .. 4g+3, row-major inside the group.
-/// Padding rows and values are 0. `scales` (n,) receives the row scales.
+/// Each byte holds q + 128 (offset binary, the unsigned operand of the 8-bit dot-product
+/// instructions); padding rows and values hold 0 (the byte 0x80). `scales` (n,) receives the row scales.
 void fr_int8_pack(const float *table, size_t n, size_t d, int8_t *packed, float *scales);
 
 /// Quantizes one vector `u` (d,) to int8 (one scale, returned) into `out` (ceil(d/4)*4,), zero-padded.
