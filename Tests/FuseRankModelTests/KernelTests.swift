@@ -77,6 +77,19 @@ import Testing
         #expect(expApprox(1000).isFinite)
     }
 
+    @Test func erfApproxIsWithinHalfAMillionth() {
+        // Absolute error against Double erf, both signs, through the tails where erf is +-1.
+        var worst = 0.0
+        var x: Float = -9
+        while x <= 9 {
+            worst = max(worst, abs(Double(erfApprox(x)) - erf(Double(x))))
+            x += 0.00731
+        }
+        #expect(worst < 5e-7, "max absolute error \(worst)")
+        #expect(erfApprox(0) == 0 && erfApprox(-0.5) == -erfApprox(0.5))
+        #expect(erfApprox(100) == 1 && erfApprox(-100) == -1)
+    }
+
     @Test func geluIsTheExactErfForm() {
         var x = randoms(64, seed: 8).map { $0 * 6 }
         let ref = x.map { 0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot())) }
