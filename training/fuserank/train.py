@@ -81,6 +81,8 @@ class TrainConfig:
     # type 0 (unspecified) / every timestamp unknown with these probabilities (docs/wire.md)
     drop_type_prob: float = 0.0
     drop_time_prob: float = 0.0
+    # augmentation: each input event's item becomes the unknown row with this probability
+    item_mask_prob: float = 0.0
     # leave each loss row's already-seen items out of its softmax (they are never ranked when a
     # request sets exclude_seen, as every evaluation protocol does); "auto": decided from the
     # training data (`data.decide_exclude_seen`: true only when users almost never return to an item)
@@ -169,6 +171,9 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             wins_b = resample_windows(batches[bi], seqs, tc.random_window_prob, rng)
             samples = [make_sample(seqs[k], a, e, cfg.num_time_buckets, rng, context, tc.context_prob,
                                    tc.cut_fraction) for k, a, e in wins_b]
+            if tc.item_mask_prob > 0:
+                for s in samples:
+                    s.mask_items(tc.item_mask_prob, rng)
             if tc.drop_type_prob > 0 or tc.drop_time_prob > 0:
                 for s in samples:
                     s.drop_fields(rng.random() < tc.drop_type_prob, rng.random() < tc.drop_time_prob)

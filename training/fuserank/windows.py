@@ -57,6 +57,15 @@ class Sample:
     types_dropped: bool = False   # every event type is 0 (unspecified), as a client that sends none
     times_dropped: bool = False   # every timestamp is unknown (all time buckets 0), likewise
 
+    def mask_items(self, prob: float, rng: np.random.Generator) -> None:
+        """Augmentation: each input event's item becomes the unknown row (1) with probability
+        `prob`; targets keep the true items (as a client that sends items the model lacks)."""
+        if prob <= 0 or len(self.rows) == 0:
+            return
+        hit = rng.random(len(self.rows)) < prob
+        if hit.any():
+            self.rows = np.where(hit & (self.rows > 1), 1, self.rows)
+
     def drop_fields(self, types: bool, times: bool) -> None:
         """Make this sample what a client that sends no event types (`types`) or no timestamps
         (`times`) would send: types 0; event and [RANK] time buckets 0 (docs/model-format.md)."""

@@ -325,3 +325,18 @@ def test_missing_rows_training_moves_only_the_unspecified_type_and_unknown_time_
     with pytest.raises(ValueError, match="train_only"):
         train_model(_model(0), seqs, TrainConfig(epochs=1, train_only="everything"), progress=False,
                     log=lambda s: None)
+
+
+def test_item_masking_hides_only_known_input_items_and_keeps_targets() -> None:
+    """`item_mask_prob`: input events become the unknown row (1); padding, targets and the
+    next-item rows are untouched; probability 0 changes nothing."""
+    rng = np.random.default_rng(5)
+    seq = make_sequence(list(range(2, 42)), [6] * 40, [0] * 40, 10)
+    s = make_sample(seq, 0, 40, 10, rng, None, 0.0)
+    rows, targets, nxt = s.rows.copy(), s.targets.copy(), s.next_rows.copy()
+    s.mask_items(0.0, rng)
+    assert np.array_equal(s.rows, rows)
+    s.mask_items(0.5, rng)
+    hit = s.rows != rows
+    assert 5 < hit.sum() < 35 and (s.rows[hit] == 1).all()
+    assert np.array_equal(s.targets, targets) and np.array_equal(s.next_rows, nxt)
