@@ -124,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     ap = argparse.ArgumentParser(description="Content vectors (all-MiniLM-L6-v2) of item texts, one JSON list per line.")
-    ap.add_argument("texts", nargs="*", help="'<title> | <genres>' texts; none: read lines from stdin")
+    ap.add_argument("texts", nargs="*", help="'<title> | <genre>|<genre>...' (MovieLens style); "
+                                             "none: read lines from stdin")
     args = ap.parse_args(argv)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    # the same text the projection was fitted on: content_text(title, genres)
+    texts = [content_text(*(t.split(" | ", 1) if " | " in t else (t, ""))) for t in texts]
     for row in sentence_vectors(texts):
         print(json.dumps([round(float(x), 7) for x in row]))
     return 0

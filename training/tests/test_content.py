@@ -88,3 +88,10 @@ def test_rank_counts_excludes_seen_items_and_restricts_competitors():
     r = random_ranking(20)
     assert r["hr@10"] == 0.5 and 0 < r["ndcg@10"] < r["hr@10"]
 
+
+
+def test_content_text_is_what_the_cli_rebuilds_from_a_movielens_line():
+    from fuserank.content import content_text
+    assert content_text("Toy Story (1995)", "Animation|Children's|Comedy") == \
+        "Toy Story (1995) | Animation, Children's, Comedy"
+    assert content_text("Heat (1995)", "") == "Heat (1995) | "
