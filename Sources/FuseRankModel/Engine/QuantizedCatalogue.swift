@@ -17,7 +17,10 @@ public final class QuantizedCatalogue: @unchecked Sendable {
     /// Quantizes the catalogue rows of `bundle`.
     init(bundle: ModelBundle) {
         let n = bundle.catalogueSize, d = bundle.config.dModel
-        let table = UnsafeMutablePointer<Int8>.allocate(capacity: max(1, fr_int8_packed_bytes(n, d)))
+        guard let memory = fr_table_alloc(fr_int8_packed_bytes(n, d)) else {
+            fatalError("out of memory for the int8 catalogue table (\(fr_int8_packed_bytes(n, d)) bytes)")
+        }
+        let table = memory.assumingMemoryBound(to: Int8.self)
         var scales = [Float](repeating: 0, count: n)
         let rows = bundle.weights.itemEmb.baseAddress! + 2 * d
         if n > 0 { scales.withUnsafeMutableBufferPointer { fr_int8_pack(rows, n, d, table, $0.baseAddress!) } }
@@ -27,7 +30,7 @@ public final class QuantizedCatalogue: @unchecked Sendable {
         self.scales = scales
     }
 
-    deinit { packed.deallocate() }
+    deinit { fr_table_free(packed) }
 
     /// Bytes of the int8 table and its scales.
     public var bytes: Int { fr_int8_packed_bytes(count, dimension) + count * MemoryLayout<Float>.size }
