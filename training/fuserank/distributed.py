@@ -182,8 +182,11 @@ class Distributed:
                 "rank 0 validated and wrote this bundle (`fuserank/distributed.py`).\n")
 
     def close(self) -> None:
+        """Leave the job: a barrier first (no rank tears its group down while another still has
+        work in flight), then the process group."""
         import torch.distributed as dist
         if dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 

@@ -25,6 +25,7 @@ import argparse
 import copy
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -414,7 +415,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dist is not None:  # training is over: rank 0 evaluates and writes, the others leave
         dist.close()
         if not rank0:
-            return 0
+            # leave without the interpreter's teardown: gloo's threads could still be destroyed
+            # joinable there, which aborts the process ("terminate called without an active
+            # exception") though its work is done
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
     train_secs = hist["train_seconds"]
     from .evaluate import baselines
     val_base = {f"val {k}": m.ndcg10 for k, m in baselines(ds, "val", eval_exclude).items()}
