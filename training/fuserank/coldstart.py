@@ -83,6 +83,31 @@ def random_ranking(n: int, k: int = 10) -> dict:
     return {"hr@10": min(k, n) / n, "ndcg@10": sum(1 / math.log2(r + 2) for r in range(min(k, n))) / n}
 
 
+def item_content_inputs(ids: list[int], ds: Dataset, meta: dict[int, tuple[str, str]],
+                        vocab: list[str]) -> np.ndarray:
+    """The projection's input rows of `ids`: the MiniLM vector of each item's `"<title> | <genres>"`
+    (zeros for an item without metadata; cached under training/cache) and its genre tokens."""
+    cache = Path(__file__).resolve().parent.parent / "cache" / f"minilm-{ds.name}.npy"
+    keys = sorted(meta)
+    vec_all = sentence_vectors([content_text(*meta[i]) for i in keys], cache)
+    row = {i: r for r, i in enumerate(keys)}
+    vecs = np.stack([vec_all[row[i]] if i in row else np.zeros(vec_all.shape[1], np.float32) for i in ids])
+    vindex = vocab_index(vocab)
+    return content_inputs(vecs, [tokenize(ds.item_text.get(i, ""), vindex) for i in ids], len(vocab),
+                          vecs.shape[1])
+
+
+def fit_scaled(x: np.ndarray, y: np.ndarray, lam: float, scale: float, shift: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """`fit_projection`, then the embedding part scaled by `scale` and the output bias shifted by
+    `shift` (the reach of new items against the warm catalogue, chosen on validation)."""
+    w, b = fit_projection(x, y, lam)
+    w[:-1] *= scale
+    b[:-1] *= scale
+    b[-1] += shift
+    return w, b
+
+
 def run(config: str, model_dir: str, data_root: str, out: str | None, seed: int = 1) -> dict:
     conf = json.loads(Path(config).read_text())
     spec = dict(conf["data"])
@@ -95,16 +120,8 @@ def run(config: str, model_dir: str, data_root: str, out: str | None, seed: int 
     if held & set(warm_ids):
         raise ValueError("the model was trained with held-out items: wrong --config for this --model")
     cold_ids = sorted(held)
-    meta = preset_items(spec.get("preset", ""), data_root)
     every = warm_ids + cold_ids
-    cache = Path(__file__).resolve().parent.parent / "cache" / f"minilm-{full.name}.npy"
-    texts_all = sorted(meta)
-    vec_all = sentence_vectors([content_text(*meta[i]) for i in texts_all], cache)
-    vec_row = {i: r for r, i in enumerate(texts_all)}
-    vindex = vocab_index(vocab)
-    vecs = np.stack([vec_all[vec_row[i]] for i in every])
-    toks = [tokenize(full.item_text.get(i, ""), vindex) for i in every]
-    x = content_inputs(vecs, toks, len(vocab), vecs.shape[1])
+    x = item_content_inputs(every, full, preset_items(spec.get("preset", ""), data_root), vocab)
     nw = len(warm_ids)
     y_warm = item_targets(model)[2:]
 
@@ -163,10 +180,7 @@ def run(config: str, model_dir: str, data_root: str, out: str | None, seed: int 
     for budget in BUDGETS:
         ok = [r for r in grid if r["val_warm_change"] >= -budget]
         best = max(ok, key=lambda r: r["val_ndcg@10"]) if ok else max(grid, key=lambda r: r["val_warm_change"])
-        w, b = fit_projection(x[:nw], y_warm, best["lambda"])
-        w[:-1] *= best["scale"]
-        b[:-1] *= best["scale"]
-        b[-1] += best["shift"]
+        w, b = fit_scaled(x[:nw], y_warm, best["lambda"], best["scale"], best["shift"])
         table = torch.from_numpy(np.concatenate([y_warm, project(w, b, x[nw:])]))
         warm = aggregate(*rank_counts(u_warm, table, every, warm_cases)).as_dict()
         res["budgets"].append({
@@ -186,21 +200,10 @@ def fit_bundle(bundle: str, data_root: str, lam: float, scale: float, shift: flo
     model, cfg, item_ids, vocab = load_bundle(bundle)
     name = json.loads((Path(bundle) / "config.json").read_text())["name"]
     preset = {"ml-1m": "ml-1m", "default": "ml-latest-small"}.get(name, name)
-    meta = preset_items(preset, data_root)
-    ds = load_dataset(preset, data_root)
     ids = item_ids[2:]
-    cache = Path(__file__).resolve().parent.parent / "cache" / f"minilm-{ds.name}.npy"
-    keys = sorted(meta)
-    vec_all = sentence_vectors([content_text(*meta[i]) for i in keys], cache)
-    row = {i: r for r, i in enumerate(keys)}
-    vecs = np.stack([vec_all[row[i]] if i in row else np.zeros(vec_all.shape[1], np.float32) for i in ids])
-    x = content_inputs(vecs, [tokenize(ds.item_text.get(i, ""), vocab_index(vocab)) for i in ids],
-                       len(vocab), vecs.shape[1])
-    w, b = fit_projection(x, item_targets(model)[2:], lam)
-    w[:-1] *= scale
-    b[:-1] *= scale
-    b[-1] += shift
-    write_content(bundle, w, b, vecs.shape[1], MINILM_TEXT)
+    x = item_content_inputs(ids, load_dataset(preset, data_root), preset_items(preset, data_root), vocab)
+    w, b = fit_scaled(x, item_targets(model)[2:], lam, scale, shift)
+    write_content(bundle, w, b, x.shape[1] - len(vocab), MINILM_TEXT)
     return {"items": len(ids), "lambda": lam, "scale": scale, "shift": shift}
 
 

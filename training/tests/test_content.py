@@ -95,3 +95,16 @@ def test_content_text_is_what_the_cli_rebuilds_from_a_movielens_line():
     assert content_text("Toy Story (1995)", "Animation|Children's|Comedy") == \
         "Toy Story (1995) | Animation, Children's, Comedy"
     assert content_text("Heat (1995)", "") == "Heat (1995) | "
+
+
+def test_fit_scaled_scales_the_embedding_and_shifts_only_the_output_bias():
+    from fuserank.coldstart import fit_scaled
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(200, 5)).astype(np.float32)
+    y = rng.normal(size=(200, 4)).astype(np.float32)          # 3 embedding values + the bias
+    w0, b0 = fit_projection(x, y, 1.0)
+    w, b = fit_scaled(x, y, 1.0, 2.0, -0.5)
+    np.testing.assert_allclose(w[:-1], 2 * w0[:-1], rtol=1e-6)
+    np.testing.assert_allclose(w[-1], w0[-1], rtol=1e-6)
+    np.testing.assert_allclose(b[:-1], 2 * b0[:-1], rtol=1e-6)
+    np.testing.assert_allclose(b[-1], b0[-1] - 0.5, rtol=1e-6)
