@@ -240,9 +240,9 @@ import Testing
     }
 
     @Test func noServerTimesOut() async throws {
-        let probe = try FakeRanker { _ in [] }
-        let endpoint = probe.endpoint
-        probe.shutdown()
+        // A path nobody binds: a released TCP port could be taken by a concurrently running
+        // test's fake server, which would then answer (seen once in CI).
+        let endpoint = "ipc://\(NSTemporaryDirectory())fuserank-no-server-\(UUID().uuidString)"
         let client = try FuseRankClient(endpoint: endpoint, options: Self.options(timeoutMs: 50, retries: 1))
         let error = await #expect(throws: FuseRankClientError.self) { try await client.health() }
         #expect(error?.code == .deadlineExceeded)
