@@ -313,10 +313,26 @@ def build_model_config(conf: dict, num_items: int, vocab_size: int, repeat_head:
                        version=conf.get("version", time.strftime("%Y-%m-%d")), **m)
 
 
+
+def validation_cases(ds, vocab: Sequence[str], tc: TrainConfig) -> tuple[list, list]:
+    """The validation requests early stopping ranks: behaviour only, and with the target's genre
+    words as the query when `val_metric` is "full+search" (else none). A model trained with the
+    types or timestamps always dropped (probability 1: for clients that never send them) is
+    validated on requests without them."""
+    from .evaluate import build_cases, strip_fields
+
+    cases = build_cases(ds, "val")
+    search = build_cases(ds, "val", vocab, with_query=True) if tc.val_metric == "full+search" else []
+    types, times = tc.drop_type_prob >= 1.0, tc.drop_time_prob >= 1.0
+    if types or times:
+        cases, search = strip_fields(cases, types, times), strip_fields(search, types, times)
+    return cases, search
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .bundle import export_bundle
     from .data import build_vocab, decide_exclude_seen, leave_one_out, load_dataset
-    from .evaluate import build_cases, default_data_root, evaluate, format_table, full_ranking
+    from .evaluate import default_data_root, evaluate, format_table, full_ranking
     from .items_meta import preset_items, write_items_tsv
     from .tokenizer import tokenize, vocab_index
 
@@ -398,8 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     seqs, context = training_inputs(ds, cfg, row_of, vindex)
 
-    val_cases = build_cases(ds, "val")
-    val_search = build_cases(ds, "val", vocab, with_query=True) if tc.val_metric == "full+search" else []
+    val_cases, val_search = validation_cases(ds, vocab, tc)
 
     def validate(m: FuseRankModel) -> float:
         full = full_ranking(m, val_cases, exclude_seen=eval_exclude).ndcg10

@@ -340,3 +340,62 @@ def test_item_masking_hides_only_known_input_items_and_keeps_targets() -> None:
     hit = s.rows != rows
     assert 5 < hit.sum() < 35 and (s.rows[hit] == 1).all()
     assert np.array_equal(s.targets, targets) and np.array_equal(s.next_rows, nxt)
+
+
+def test_validation_requests_lack_the_fields_a_model_is_trained_never_to_see(tmp_path) -> None:
+    """`validation_cases`: a model trained with the timestamps (types) always dropped is validated
+    on requests without them; with a drop probability below 1 the requests keep every field."""
+    from fuserank.data import load_dataset
+    from fuserank.train import validation_cases
+
+    lines = [f"{u} {10 + (u + k) % 7} {1_600_000_000 + 60 * k}" for u in range(1, 9) for k in range(5)]
+    (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
+    ds = load_dataset({"interactions": {"path": "inter.txt", "ts_col": 2, "ts_scale_ms": 1000}}, str(tmp_path))
+    vocab = ["[PAD]", "[UNK]"]
+
+    def times(cases) -> set[int]:
+        return {ts for c in cases for _, _, ts, _ in c.request.events} | {c.request.now_ms for c in cases}
+
+    full, search = validation_cases(ds, vocab, TrainConfig(drop_time_prob=0.5))
+    assert len(full) == 8 and search == [] and 0 not in times(full)
+    full, _ = validation_cases(ds, vocab, TrainConfig(drop_time_prob=1.0))
+    assert len(full) == 8 and times(full) == {0}
+    assert [c.target for c in full] == [c.target for c in validation_cases(ds, vocab, TrainConfig())[0]]
+
+
+@pytest.mark.parametrize("all_weights", [False, True])
+def test_missing_fields_cli_trains_the_rows_or_every_weight(tmp_path, all_weights) -> None:
+    """`python -m fuserank.missing_fields` on a trained bundle: by default only row 0 of the type
+    and time tables may change (the rest is checked bit for bit before writing); `--all-weights`
+    fine-tunes the encoder too. Either way the bundle it writes loads."""
+    import json
+
+    from fuserank.missing_fields import main as missing_fields
+    from fuserank.train import main as train
+
+    lines = [f"{u} {10 + (u * 3 + k) % 11} {1_600_000_000 + 60 * k + 86_400 * (k // 4)}"
+             for u in range(1, 41) for k in range(9)]
+    (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
+    conf = {"name": "tiny-times", "version": "t1",
+            "data": {"interactions": {"path": "inter.txt", "ts_col": 2, "ts_scale_ms": 1000}},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "max_events": 8,
+                      "max_text_tokens": 4, "max_images": 0, "image_dim": 0, "num_time_buckets": 10,
+                      "num_event_types": 7, "dropout": 0.1},
+            "train": {"epochs": 2, "batch_size": 8, "threads": 1}, "eval_modes": ["full"]}
+    (tmp_path / "conf.json").write_text(json.dumps(conf))
+    out = tmp_path / "bundle"
+    assert train(["--config", str(tmp_path / "conf.json"), "--out", str(out), "--data-root", str(tmp_path),
+                  "--no-progress"]) == 0
+    before = load_bundle(out)[0].state_dict()
+    args = ["--config", str(tmp_path / "conf.json"), "--model", str(out), "--data-root", str(tmp_path),
+            "--epochs", "2", "--lr", "0.05"] + (["--all-weights"] if all_weights else [])
+    assert missing_fields(args) == 0
+    after = load_bundle(out)[0].state_dict()
+    moved = {k for k, w in before.items() if not torch.equal(after[k], w)}
+    rows = {"event_type_emb.weight", "time_emb.weight"}
+    if all_weights:
+        assert moved - rows, "the encoder did not train"
+    else:
+        assert moved and moved <= rows
+        for k in moved:
+            assert torch.equal(after[k][1:], before[k][1:]), k
