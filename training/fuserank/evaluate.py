@@ -242,6 +242,34 @@ def strip_fields(cases: Sequence[Case], types: bool, times: bool) -> list[Case]:
     return out
 
 
+
+def same_second_targets(cases: Sequence[Case]) -> np.ndarray:
+    """Per case: is the target's time (`now_ms`) that of the newest input event? Such a target
+    was logged in the same second as the event before it (MovieLens rates pages of films at once),
+    which only a request with timestamps can tell."""
+    return np.array([bool(c.request.events) and c.request.now_ms > 0 and c.request.now_ms == c.request.events[-1][2]
+                     for c in cases])
+
+
+def paired_cost(full: np.ndarray, stripped: np.ndarray, groups: np.ndarray | None = None) -> dict:
+    """NDCG@10 of requests without some fields minus with every field, per user: the mean
+    difference, its standard error (paired over the same users) and the relative cost; with
+    `groups` (a bool per user) the same for the users where it is true (`same_second`) and false
+    (`other`)."""
+    def one(a: np.ndarray, b: np.ndarray) -> dict:
+        d = b - a
+        base = float(a.mean()) if a.size else 0.0
+        return {"users": int(d.size), "ndcg@10": base, "ndcg@10_stripped": float(b.mean()) if b.size else 0.0,
+                "diff": float(d.mean()) if d.size else 0.0, "diff_se": standard_error(d) if d.size > 1 else 0.0,
+                "relative": float(d.mean()) / base if base > 0 else float("nan")}
+
+    out = one(full, stripped)
+    if groups is not None:
+        out["same_second"] = one(full[groups], stripped[groups])
+        out["other"] = one(full[~groups], stripped[~groups])
+    return out
+
+
 def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str = "test",
              modes: Sequence[str] = ("full", "sampled", "search"), batch_size: int = 256,
              exclude_seen: bool = True, with_baselines: bool = False, robustness: bool = False) -> dict:
@@ -252,7 +280,8 @@ def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str
     `recency` (full ranking) and `paired_vs_recency` (the model's NDCG@10 minus recency's, with
     the paired standard error). `exclude_seen`: the full and search protocols leave the input's
     items out (data without repeats) or keep them (a shop's data). `robustness`: full ranking again
-    with every event type unspecified (`full_no_types`) and with no timestamps (`full_no_times`).
+    with every event type unspecified (`full_no_types`) and with no timestamps (`full_no_times`),
+    and `paired_robustness`: each one's cost against every field (`paired_cost`).
     """
     model.eval()
     out: dict = {"split": split, "exclude_seen": exclude_seen}
@@ -279,9 +308,13 @@ def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str
         if "full" in out and out["full"]["ndcg@10"] > 0:
             out["search_lift"] = out["search"]["ndcg@10"] / out["full"]["ndcg@10"] - 1.0
     if robustness:
+        base = full if full is not None else full_ranking(model, cases, batch_size, u, exclude_seen)
+        out["paired_robustness"] = {}
         for key, types, times in (("full_no_types", True, False), ("full_no_times", False, True)):
-            out[key] = full_ranking(model, strip_fields(cases, types, times), batch_size,
-                                    exclude_seen=exclude_seen).as_dict()
+            m = full_ranking(model, strip_fields(cases, types, times), batch_size, exclude_seen=exclude_seen)
+            out[key] = m.as_dict()
+            out["paired_robustness"][key] = paired_cost(base.per_user_ndcg10, m.per_user_ndcg10,
+                                                        same_second_targets(cases) if times else None)
     if with_baselines:
         base = baselines(ds, split, exclude_seen)
         out.update({name: m.as_dict() for name, m in base.items()})
@@ -340,6 +373,24 @@ ML1M_ANCHORS = [
 ]
 
 
+
+def robustness_lines(paired: dict) -> str:
+    """The `paired_robustness` figures as markdown lines (the relative cost ± its standard error)."""
+    def cost(p: dict) -> str:
+        base = p["ndcg@10"]
+        rel, se = (p["relative"] * 100, p["diff_se"] / base * 100) if base > 0 else (float("nan"), float("nan"))
+        return f"{p['ndcg@10_stripped']:.4f} against {base:.4f}, {rel:+.1f}% ± {se:.1f}% ({p['users']} users)"
+
+    lines = []
+    for key, p in paired.items():
+        lines.append(f"- {key}: {cost(p)}")
+        for g, what in (("same_second", "targets logged in the same second as the newest event"),
+                        ("other", "the other targets")):
+            if g in p:
+                lines.append(f"  - {what}: {cost(p[g])}")
+    return "\n".join(lines)
+
+
 def card_section(result: dict, dataset: str, command: str) -> str:
     """Markdown: PyTorch and Swift figures side by side (and the ML-1M anchors)."""
     py, sw = result["pytorch"], result.get("swift")
@@ -368,6 +419,10 @@ def card_section(result: dict, dataset: str, command: str) -> str:
         pr = py["paired_vs_recency"]
         lines += ["", f"Model / recency NDCG@10: {pr['ratio']:.3f}x; paired difference "
                   f"{pr['ndcg@10_diff']:+.4f} ± {pr['ndcg@10_diff_se']:.4f}."]
+    if "paired_robustness" in py:
+        lines += ["", "Cost of the missing fields, paired over the same users (NDCG@10 without the field "
+                  "against with every field, relative difference ± standard error):", "",
+                  robustness_lines(py["paired_robustness"])]
     lines.append("")
     if "search_lift" in py:
         lines.append(f"Search-mode lift of NDCG@10 over behaviour-only: **{py['search_lift'] * 100:.1f}%** "
@@ -456,6 +511,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{pr['ndcg@10_diff']:+.4f} +- {pr['ndcg@10_diff_se']:.4f} (standard error)")
     if "search_lift" in py:
         print(f"search-mode lift of NDCG@10 over behaviour-only (pytorch): {py['search_lift'] * 100:.1f}%")
+    if "paired_robustness" in py:
+        print(robustness_lines(py["paired_robustness"]))
     if args.swift:
         print("PyTorch and Swift agree within 1e-3 on every metric" if status == 0 else
               "MISMATCH between PyTorch and Swift:\n  " + "\n  ".join(compare(py, result["swift"])))

@@ -146,3 +146,29 @@ def test_recency_and_popularity_baselines() -> None:
     # with seen items left out (the target stays) recency has nothing of its own: it is popularity
     excl = baselines(ds, "test", exclude_seen=True)
     assert excl["recency"].ndcg10 == pytest.approx(excl["popularity"].ndcg10)
+
+
+def test_paired_cost_of_missing_fields_and_same_second_targets() -> None:
+    """`paired_cost`: the per-user difference's mean, paired standard error and relative cost, also
+    per group; `same_second_targets`: the target's time equals the newest input event's (and a
+    request without times is never counted as one)."""
+    from fuserank.evaluate import Case, paired_cost, same_second_targets, strip_fields
+    from fuserank.model import Request
+
+    full = np.array([1.0, 0.5, 0.0, 0.5])
+    stripped = np.array([0.5, 0.5, 0.0, 1.0])
+    groups = np.array([True, True, False, False])
+    p = paired_cost(full, stripped, groups)
+    d = stripped - full
+    assert p["users"] == 4 and p["diff"] == pytest.approx(0.0) and p["relative"] == pytest.approx(0.0)
+    assert p["diff_se"] == pytest.approx(d.std(ddof=1) / 2)
+    assert p["same_second"]["diff"] == pytest.approx(-0.25) and p["same_second"]["relative"] == pytest.approx(-1 / 3)
+    assert p["other"]["ndcg@10"] == pytest.approx(0.25) and p["other"]["relative"] == pytest.approx(1.0)
+    assert "same_second" not in paired_cost(full, stripped)
+
+    def case(now: int, last: int) -> Case:
+        return Case(1, Request(events=[(2, 6, 1000, 0), (3, 6, last, 0)], now_ms=now), 4, {2, 3, 4})
+
+    cases = [case(5000, 5000), case(5001, 5000), case(0, 0)]
+    assert same_second_targets(cases).tolist() == [True, False, False]
+    assert same_second_targets(strip_fields(cases, False, True)).tolist() == [False] * 3
