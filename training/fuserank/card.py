@@ -61,7 +61,12 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
         line += ("; seen items stay in the softmax and get the repeat head's bonus (recency rank, count, "
                  "event types and time since the item's newest event, plus the user's return propensity "
                  "u . gate; docs/model-format.md \"Repeat head\")")
-    if tc.drop_type_prob > 0 or tc.drop_time_prob > 0:
+    never = [what for what, p in (("event types", tc.drop_type_prob), ("timestamps", tc.drop_time_prob)) if p >= 1]
+    if never:
+        line += (f"; every window trained without {' and '.join(never)} (requests with and without them "
+                 "rank alike" + ("; `missing_fields.py --mode time` may then learn the time rows)"
+                                 if tc.drop_time_prob >= 1 else ")"))
+    if 0 < tc.drop_type_prob < 1 or 0 < tc.drop_time_prob < 1:
         line += (f"; a window is trained with every event type unspecified with probability "
                  f"{tc.drop_type_prob} and with no timestamps with probability {tc.drop_time_prob} "
                  "(clients that send neither get a model that has seen such requests)")

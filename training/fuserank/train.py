@@ -131,9 +131,11 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     total = steps_per_epoch * tc.epochs
     warmup = int(tc.warmup_epochs * steps_per_epoch)
     if tc.train_only == "missing_rows":
-        freeze_all_but_row0(model, tc.missing_rows)
+        freeze_all_but_rows(model, tc.missing_rows, known=False)
+    elif tc.train_only == "time_rows":
+        freeze_all_but_rows(model, ("time_emb",), known=True)
     elif tc.train_only:
-        raise ValueError(f"train.train_only must be \"\" or \"missing_rows\", got {tc.train_only!r}")
+        raise ValueError(f"train.train_only must be \"\", \"missing_rows\" or \"time_rows\", got {tc.train_only!r}")
     decay, no_decay, repeat = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -261,17 +263,18 @@ def training_inputs(ds, cfg: ModelConfig, row_of: dict[int, int], vindex: dict[s
     return seqs, (context if ds.item_text else None)
 
 
-def freeze_all_but_row0(model: FuseRankModel, tables: Sequence[str]) -> None:
-    """Freeze every parameter but row 0 of the named embedding tables (the rows of an unspecified
-    event type and of an unknown time): their other rows' gradients are zeroed, so Adam (no weight
-    decay) leaves them exactly as they were."""
+def freeze_all_but_rows(model: FuseRankModel, tables: Sequence[str], known: bool) -> None:
+    """Freeze every parameter but some rows of the named embedding tables: row 0 (the row of an
+    unspecified event type and of an unknown time), or with `known` every row but 0 (the known
+    values). The frozen rows' gradients are zeroed, so Adam (no weight decay) leaves them exactly
+    as they were."""
     for p in model.parameters():
         p.requires_grad_(False)
     for name in tables:
         w = getattr(model, name).weight
         w.requires_grad_(True)
-        mask = torch.zeros(w.shape[0], 1)
-        mask[0] = 1.0
+        mask = torch.full((w.shape[0], 1), 1.0 if known else 0.0)
+        mask[0] = 0.0 if known else 1.0
         w.register_hook(lambda g, m=mask: g * m)
 
 

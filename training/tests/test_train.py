@@ -363,11 +363,13 @@ def test_validation_requests_lack_the_fields_a_model_is_trained_never_to_see(tmp
     assert [c.target for c in full] == [c.target for c in validation_cases(ds, vocab, TrainConfig())[0]]
 
 
-@pytest.mark.parametrize("all_weights", [False, True])
-def test_missing_fields_cli_trains_the_rows_or_every_weight(tmp_path, all_weights) -> None:
-    """`python -m fuserank.missing_fields` on a trained bundle: by default only row 0 of the type
-    and time tables may change (the rest is checked bit for bit before writing); `--all-weights`
-    fine-tunes the encoder too. Either way the bundle it writes loads."""
+@pytest.mark.parametrize("mode, extra", [("rows", []), ("rows", ["--drop-time", "0"]), ("all", []), ("time", [])])
+def test_missing_fields_cli_trains_what_its_mode_says(tmp_path, mode, extra) -> None:
+    """`python -m fuserank.missing_fields` on a trained bundle: `rows` changes only row 0 of the
+    type and time tables (the time row not when no times are dropped; the rest is checked bit for
+    bit before writing); `all` fine-tunes the
+    encoder too; `time` sets the known time rows to row 0 and trains only them, so a request
+    without timestamps ranks exactly as before. Each writes a bundle that loads."""
     import json
 
     from fuserank.missing_fields import main as missing_fields
@@ -388,14 +390,64 @@ def test_missing_fields_cli_trains_the_rows_or_every_weight(tmp_path, all_weight
                   "--no-progress"]) == 0
     before = load_bundle(out)[0].state_dict()
     args = ["--config", str(tmp_path / "conf.json"), "--model", str(out), "--data-root", str(tmp_path),
-            "--epochs", "2", "--lr", "0.05"] + (["--all-weights"] if all_weights else [])
+            "--epochs", "2", "--lr", "0.05", "--mode", mode] + extra
     assert missing_fields(args) == 0
-    after = load_bundle(out)[0].state_dict()
+    model = load_bundle(out)[0]
+    after = model.state_dict()
     moved = {k for k, w in before.items() if not torch.equal(after[k], w)}
     rows = {"event_type_emb.weight", "time_emb.weight"}
-    if all_weights:
+    if mode == "all":
         assert moved - rows, "the encoder did not train"
-    else:
-        assert moved and moved <= rows
+    elif mode == "rows":
+        assert moved == (rows if not extra else {"event_type_emb.weight"})   # no times dropped: time row 0 stays
         for k in moved:
             assert torch.equal(after[k][1:], before[k][1:]), k
+    else:
+        assert moved == {"time_emb.weight"}
+        t = after["time_emb.weight"]
+        assert torch.equal(t[0], before["time_emb.weight"][0])
+        assert not torch.equal(t[1:], before["time_emb.weight"][1:])
+        request = Request(events=[(10 + k, 6, 0, 0) for k in range(5)], now_ms=0)
+        untimed = model.forward_requests([request])
+        model.load_state_dict(before)
+        assert torch.equal(model.forward_requests([request]), untimed)   # row 0 and the rest: as before
+
+
+def test_missing_fields_refuses_to_write_a_bundle_whose_frozen_rows_moved() -> None:
+    """`check_only_rows_changed`: in mode `rows` only row 0 of the named tables may differ, in
+    mode `time` only the known rows of the time table."""
+    from fuserank.missing_fields import check_only_rows_changed
+
+    m = _model(0)
+    loaded = {k: v.clone() for k, v in m.state_dict().items()}
+    names = ("event_type_emb", "time_emb")
+    with torch.no_grad():
+        m.time_emb.weight[0] += 1
+    check_only_rows_changed(m.state_dict(), loaded, "rows", names)
+    with pytest.raises(AssertionError, match="time_emb"):
+        check_only_rows_changed(m.state_dict(), loaded, "time", names)
+    m.load_state_dict(loaded)
+    with torch.no_grad():
+        m.time_emb.weight[3] += 1
+    check_only_rows_changed(m.state_dict(), loaded, "time", names)
+    with pytest.raises(AssertionError, match="time_emb"):
+        check_only_rows_changed(m.state_dict(), loaded, "rows", names)
+    with torch.no_grad():
+        m.item_emb.weight[5] += 1
+    with pytest.raises(AssertionError, match="item_emb"):
+        check_only_rows_changed(m.state_dict(), loaded, "time", names)
+
+
+def test_card_says_which_fields_a_model_was_trained_without() -> None:
+    """`objective_line`: a drop probability of 1 reads as "trained without", one between 0 and 1
+    as the per-window probability, 0 not at all."""
+    from fuserank.card import objective_line
+
+    cfg = _model(0).cfg
+    never = objective_line(TrainConfig(drop_time_prob=1.0), cfg)
+    assert "every window trained without timestamps" in never and "--mode time" in never
+    assert "with probability 1.0" not in never
+    some = objective_line(TrainConfig(drop_type_prob=0.1, drop_time_prob=0.2), cfg)
+    assert "unspecified with probability 0.1 and with no timestamps with probability 0.2" in some
+    assert "trained without" not in some
+    assert "timestamps" not in objective_line(TrainConfig(), cfg)
