@@ -63,9 +63,9 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
                  "u . gate; docs/model-format.md \"Repeat head\")")
     never = [what for what, p in (("event types", tc.drop_type_prob), ("timestamps", tc.drop_time_prob)) if p >= 1]
     if never:
-        line += (f"; every window trained without {' and '.join(never)} (requests with and without them "
-                 "rank alike" + ("; `missing_fields.py --mode time` may then learn the time rows)"
-                                 if tc.drop_time_prob >= 1 else ")"))
+        line += (f"; every window trained without {' and '.join(never)} (their rows but the unknown one "
+                 "stay untrained" + ("; `missing_fields.py --mode time` sets them to it and may then "
+                                     "learn them)" if tc.drop_time_prob >= 1 else ")"))
     if 0 < tc.drop_type_prob < 1 or 0 < tc.drop_time_prob < 1:
         line += (f"; a window is trained with every event type unspecified with probability "
                  f"{tc.drop_type_prob} and with no timestamps with probability {tc.drop_time_prob} "
