@@ -242,7 +242,6 @@ def strip_fields(cases: Sequence[Case], types: bool, times: bool) -> list[Case]:
     return out
 
 
-
 def same_second_targets(cases: Sequence[Case]) -> np.ndarray:
     """Per case: is the target's time (`now_ms`) that of the newest input event? Such a target
     was logged in the same second as the event before it (MovieLens rates pages of films at once),
@@ -308,12 +307,12 @@ def evaluate(model: FuseRankModel, ds: Dataset, vocab: Sequence[str], split: str
         if "full" in out and out["full"]["ndcg@10"] > 0:
             out["search_lift"] = out["search"]["ndcg@10"] / out["full"]["ndcg@10"] - 1.0
     if robustness:
-        base = full if full is not None else full_ranking(model, cases, batch_size, u, exclude_seen)
+        every_field = full if full is not None else full_ranking(model, cases, batch_size, u, exclude_seen)
         out["paired_robustness"] = {}
         for key, types, times in (("full_no_types", True, False), ("full_no_times", False, True)):
             m = full_ranking(model, strip_fields(cases, types, times), batch_size, exclude_seen=exclude_seen)
             out[key] = m.as_dict()
-            out["paired_robustness"][key] = paired_cost(base.per_user_ndcg10, m.per_user_ndcg10,
+            out["paired_robustness"][key] = paired_cost(every_field.per_user_ndcg10, m.per_user_ndcg10,
                                                         same_second_targets(cases) if times else None)
     if with_baselines:
         base = baselines(ds, split, exclude_seen)
@@ -371,7 +370,6 @@ ML1M_ANCHORS = [
     ("SASRec, BCE with 1 negative (Klenitskiy & Vasilev, RecSys 2023)", "full", 0.2500, 0.1341),
     ("SASRec (Kang & McAuley, ICDM 2018)", "sampled", 0.8245, 0.5905),
 ]
-
 
 
 def robustness_lines(paired: dict) -> str:

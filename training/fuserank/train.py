@@ -316,7 +316,6 @@ def build_model_config(conf: dict, num_items: int, vocab_size: int, repeat_head:
                        version=conf.get("version", time.strftime("%Y-%m-%d")), **m)
 
 
-
 def validation_cases(ds, vocab: Sequence[str], tc: TrainConfig) -> tuple[list, list]:
     """The validation requests early stopping ranks: behaviour only, and with the target's genre
     words as the query when `val_metric` is "full+search" (else none). A model trained with the
