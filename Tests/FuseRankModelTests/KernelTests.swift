@@ -120,6 +120,38 @@ import Testing
         #expect(maxDiff(last, Array(ref[((s - 1) * d)...])) <= Self.tolerance)
     }
 
+    /// Blocked attention (``attentionBlock`` query rows per block) against the plain loop: queries
+    /// that span several blocks, a last block cut short, and session prefixes that end inside,
+    /// at and beyond a block's keys.
+    @Test func blockedCausalAttentionMatchesLoopAcrossBlocksAndPrefixes() {
+        let s = 3 * attentionBlock + 7, d = 8, heads = 2, dh = 4
+        let q = randoms(s * d, seed: 21).map { $0 * 3 }, k = randoms(s * d, seed: 22), v = randoms(s * d, seed: 23)
+        var ref = [Double](repeating: 0, count: s * d)  // every position attends to itself and all before it
+        for h in 0..<heads { for i in 0..<s {
+            let sc = (0...i).map { j in (0..<dh).reduce(0.0) { $0 + Double(q[i * d + h * dh + $1]) * Double(k[j * d + h * dh + $1]) } / 2.0 }
+            let m = sc.max()!, e = sc.map { exp($0 - m) }, z = e.reduce(0, +)
+            for j in 0...i { for t in 0..<dh { ref[i * d + h * dh + t] += e[j] / z * Double(v[j * d + h * dh + t]) } }
+        } }
+        var scores = [Float](repeating: .nan, count: s * s)
+        for nq in [s, s - attentionBlock - 3, attentionBlock, 1] {
+            for prefixRows in [0, 5, attentionBlock, s - nq + attentionBlock + 2, s] where prefixRows <= s {
+                var out = [Float](repeating: .nan, count: nq * d)
+                let qs = Array(q[((s - nq) * d)...])
+                if prefixRows == 0 {
+                    causalAttention(&out, q: qs, k: k, v: v, scores: &scores, nq: nq, s: s, d: d, heads: heads)
+                } else {
+                    let preK = Array(k[..<(prefixRows * d)]), preV = Array(v[..<(prefixRows * d)])
+                    let restK = Array(k[(prefixRows * d)...]) + [0], restV = Array(v[(prefixRows * d)...]) + [0]
+                    preK.withUnsafeBufferPointer { pk in preV.withUnsafeBufferPointer { pv in
+                        causalAttention(&out, q: qs, prefix: (pk.baseAddress!, pv.baseAddress!, prefixRows), k: restK, v: restV,
+                                        scores: &scores, nq: nq, s: s, d: d, heads: heads)
+                    } }
+                }
+                #expect(maxDiff(out, Array(ref[((s - nq) * d)...])) <= Self.tolerance, "nq \(nq), prefix \(prefixRows)")
+            }
+        }
+    }
+
     @Test func selectTopMatchesFullSortWithTies() {
         // Scores with many ties: ties must come out by ascending index.
         let scores: [Float] = (0..<200).map { Float(($0 * 37) % 11) }

@@ -38,6 +38,15 @@ func erfApprox(_ x: Float) -> Float {
 /// the sum runs in 8 interleaved partial sums.
 func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
     guard n > 0 else { return }
+    let inv = 1 / exponentiate(x, n: n)
+    for i in 0..<n { x[i] *= inv }
+}
+
+/// x (n,) = exp(x - max(x)), in place; returns the sum: softmax before its division, for a caller
+/// that divides something shorter instead (attention divides each head's output row, `d_head`
+/// floats, not the `n` weights). The sum runs in 8 interleaved partial sums.
+func exponentiate(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
+    precondition(n > 0)
     var m = x[0]
     for i in 1..<n where x[i] > m { m = x[i] }
     for i in 0..<n { x[i] = expApprox(x[i] - m) }
@@ -50,8 +59,7 @@ func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
     }
     var sum = ((partial.0 + partial.1) + (partial.2 + partial.3)) + ((partial.4 + partial.5) + (partial.6 + partial.7))
     while i < n { sum += x[i]; i += 1 }
-    let inv = 1 / sum
-    for i in 0..<n { x[i] *= inv }
+    return sum
 }
 
 /// exp(x) for x in [-87, 88] (clamped outside), relative error below 4e-7: branch-free, so loops vectorize.

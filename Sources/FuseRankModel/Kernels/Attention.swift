@@ -27,27 +27,47 @@ func causalAttention(
     let dh = d / heads
     let scale = 1 / Float(dh).squareRoot()
     let p = min(prefix?.rows ?? 0, s)  // a query that sees only cached positions reads no more
-    for h in 0..<heads {
-        let c = h * dh
-        // scores (nq, s) = Q_h (nq, dh) @ [K_pre_h; K_h] (s, dh)^T / sqrt(dh)
-        if let prefix, p > 0 {
-            matmulTransposed(scores, q + c, prefix.k + c, m: nq, n: p, k: dh, lda: d, ldb: d, ldy: s, alpha: scale)
-        }
-        if s > p {
-            matmulTransposed(scores + p, q + c, k + c, m: nq, n: s - p, k: dh, lda: d, ldb: d, ldy: s, alpha: scale)
-        }
-        for i in 0..<nq {
-            let row = scores + i * s
-            let seen = s - nq + i + 1
-            softmax(row, n: seen)
-            for j in seen..<s { row[j] = 0 }
-        }
-        // out_h (nq, dh) = P (nq, s) @ [V_pre_h; V_h] (s, dh)
-        if let prefix, p > 0 {
-            matmul(out + c, scores, prefix.v + c, m: nq, n: dh, k: p, lda: s, ldb: d, ldy: d)
-            if s > p { matmul(out + c, scores + p, v + c, m: nq, n: dh, k: s - p, lda: s, ldb: d, ldy: d, beta: 1) }
-        } else {
-            matmul(out + c, scores, v + c, m: nq, n: dh, k: s, lda: s, ldb: d, ldy: d)
+    // Causal blocking: the queries go in blocks of `attentionBlock` rows, and a block's products
+    // stop at the last key its last query sees, so the masked upper triangle is never computed.
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: min(nq, attentionBlock)) { inv in
+        for h in 0..<heads {
+            let c = h * dh
+            var i0 = 0
+            while i0 < nq {
+                let rows = min(attentionBlock, nq - i0)
+                let keys = s - nq + i0 + rows       // the block's last query sees keys 0 ..< keys
+                let qb = q + (i0 * d + c), sb = scores + i0 * s, ob = out + (i0 * d + c)
+                // scores (rows, keys) = Q_h (rows, dh) @ [K_pre_h; K_h] (keys, dh)^T / sqrt(dh)
+                let pk = min(p, keys)
+                if let prefix, pk > 0 {
+                    matmulTransposed(sb, qb, prefix.k + c, m: rows, n: pk, k: dh, lda: d, ldb: d, ldy: s, alpha: scale)
+                }
+                if keys > pk {
+                    matmulTransposed(sb + pk, qb, k + c, m: rows, n: keys - pk, k: dh, lda: d, ldb: d, ldy: s, alpha: scale)
+                }
+                for r in 0..<rows {
+                    let row = sb + r * s
+                    let seen = s - nq + i0 + r + 1
+                    inv[r] = 1 / exponentiate(row, n: seen)
+                    for j in seen..<keys { row[j] = 0 }
+                }
+                // out_h (rows, dh) = P (rows, keys) @ [V_pre_h; V_h] (keys, dh), then each row / its sum
+                if let prefix, pk > 0 {
+                    matmul(ob, sb, prefix.v + c, m: rows, n: dh, k: pk, lda: s, ldb: d, ldy: d)
+                    if keys > pk { matmul(ob, sb + pk, v + c, m: rows, n: dh, k: keys - pk, lda: s, ldb: d, ldy: d, beta: 1) }
+                } else {
+                    matmul(ob, sb, v + c, m: rows, n: dh, k: keys, lda: s, ldb: d, ldy: d)
+                }
+                for r in 0..<rows {
+                    let o = ob + r * d
+                    for j in 0..<dh { o[j] *= inv[r] }
+                }
+                i0 += rows
+            }
         }
     }
 }
+
+/// Query rows per block of ``causalAttention``: small enough that a block's products skip most
+/// of the masked triangle, large enough that each product stays one efficient GEMM.
+let attentionBlock = 32
