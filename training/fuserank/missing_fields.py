@@ -10,10 +10,11 @@ left out, -6.3% on ml-latest-small without timestamps). Three ways to close that
 - `rows` (the default): train exactly those rows, row 0 of the event-type table and row 0 of the
   time table where the data have timestamps (on data without timestamps every token already uses
   time row 0, so it is left alone; so it is with `--drop-time 0`). Every other weight is frozen,
-  so a request that does send types and times is ranked exactly as before (the bundle's figures do not move). The training windows
-  are the bundle's own recipe (its config's `train` object), with the type dropped with
-  probability `--drop-type` and the times with `--drop-time`, per window. Validation: the mean
-  full-ranking NDCG@10 of the validation requests without types and without timestamps.
+  so a request that does send types and times is ranked exactly as before (the bundle's figures
+  do not move). The training windows are the bundle's own recipe (its config's `train` object),
+  with the type dropped with probability `--drop-type` and the times with `--drop-time`, per
+  window. Validation: the mean full-ranking NDCG@10 of the validation requests without types and
+  without timestamps.
 - `all`: fine-tune every weight with the fields dropped so; the requests with every field count in
   validation too (the mean over all three), so they are not traded away unnoticed.
 - `time`: the other way round, for a bundle trained without timestamps (`drop_time_prob` 1): every
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "time":
         with torch.no_grad():   # a timed request starts ranked as the untimed one
             model.time_emb.weight[1:] = model.time_emb.weight[0]
-        full, search = validation_cases(ds, vocab, TrainConfig(val_metric=tc.val_metric))
+        full, search = validation_cases(ds, vocab, tc)   # tc drops nothing in this mode: timed requests
         variants = [full] + ([search] if search else [])
         what = "with timestamps"
     else:
