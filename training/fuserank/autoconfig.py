@@ -22,50 +22,108 @@ import os
 
 import numpy as np
 
-from .data import EVENT_TYPE_NAMES, DataError, Dataset
+from .data import EVENT_PURCHASE, EVENT_TYPE_NAMES, DataError, Dataset, parse_time_ms
 
-USER_NAMES = ("user_id", "userid", "user", "uid", "visitorid", "customer_id")
-ITEM_NAMES = ("item_id", "itemid", "item", "movieid", "product_id", "sku")
-TYPE_NAMES = ("behavior_type", "behaviour_type", "event_type", "event", "type", "action")
-TIME_NAMES = ("timestamp", "ts", "time", "event_time", "unix_time")
+# Column names a header may use, compared lower-cased without spaces, `_` or `-` (so `CustomerID`,
+# `customer_id` and `Customer ID` are one name); the first name of a list that the header holds wins.
+USER_NAMES = ("userid", "user", "uid", "visitorid", "customerid", "customer", "clientid", "memberid")
+ITEM_NAMES = ("itemid", "item", "movieid", "productid", "sku", "stockcode", "product", "articleid", "asin")
+TYPE_NAMES = ("behaviortype", "behaviourtype", "eventtype", "event", "type", "action")
+TIME_NAMES = ("timestamp", "ts", "time", "eventtime", "unixtime", "invoicedate", "orderdate", "datetime",
+              "date", "createdat")
+BASKET_NAMES = ("invoiceno", "invoice", "invoiceid", "orderid", "order", "ordernumber", "orderno", "basketid",
+                "basket", "transactionid")
+QTY_NAMES = ("quantity", "qty", "units")
+TEXT_NAMES = ("description", "title", "productname", "itemname", "name")
+
+
+# Robust by construction: the share of training windows sent without event types / timestamps, as
+# a client that leaves them unset sends them. [False]: the data carry one type only (the field
+# says nothing, so both ways of sending it are trained equally); [True]: the field is information.
+MISSING_FIELD_PROB = {False: 0.5, True: 0.25}
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.strip().lower() if ch not in " _-")
+
+
+def sniff_time(path: str, values: list[tuple[int, str]]) -> dict:
+    """`ts_format` and `ts_scale_ms` of a timestamp column from sample `(line, value)` pairs:
+    numbers above 1e11 are milliseconds, other numbers seconds; else ISO 8601 dates.
+
+    - Throws: DataError naming the file and line of a value that is neither.
+    """
+    try:
+        ts = [float(v) for _, v in values]
+        return {"ts_format": "epoch", "ts_scale_ms": 1 if max(ts, default=0) > 1e11 else 1000}
+    except ValueError:
+        pass
+    for lineno, v in values:
+        try:
+            parse_time_ms(v, "iso", 1)
+        except ValueError as exc:
+            raise DataError(f"{path}:{lineno}: the timestamp column holds neither epoch seconds or milliseconds "
+                            f"nor ISO 8601 dates ({exc})") from None
+    return {"ts_format": "iso"}
 
 
 def sniff_interactions(path: str, lines: int = 50) -> dict:
-    """The `interactions` spec of a file (data.load_interactions' keywords plus `path`).
+    """The `interactions` spec of a file (data.read_interactions' keywords plus `path`).
 
-    A header names the columns (user/item/type/timestamp by their usual names); without one the
-    columns are `user item [timestamp]`, or `user item type timestamp` when the third column holds
-    event-type names. Timestamps above 1e11 are taken as milliseconds, else seconds.
-    - Throws: DataError when the layout cannot be recognised.
+    A header names the columns (user, item, type, timestamp, basket, quantity and item text, by
+    their usual names and a shop export's: `CustomerID`, `StockCode`/`sku`, `InvoiceDate`/`date`,
+    `InvoiceNo`/`order_id`, `Quantity`, `Description`/`title`); without one the columns are
+    `user item [timestamp]`, or `user item type timestamp` when the third column holds event-type
+    names. Timestamps are epoch seconds, milliseconds (above 1e11) or ISO 8601 dates. A file with
+    a basket or quantity column and no type column is a purchase log: its events are purchases.
+    - Throws: DataError when the layout cannot be recognised (naming the file and line).
     """
-    with open(path, encoding="utf-8") as f:
-        head = [line.strip() for _, line in zip(range(lines), f) if line.strip()]
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = [(n, line.strip()) for n, line in zip(range(1, lines + 1), f) if line.strip()]
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of the first lines)") from None
     if not head:
         raise DataError(f"{path}: empty")
-    sep = "," if "," in head[0] else ("\t" if "\t" in head[0] else None)
+    first_line = head[0][1]
+    sep = "," if "," in first_line else ("\t" if "\t" in first_line else None)
 
     def split(line: str) -> list[str]:
         return next(csv.reader([line])) if sep == "," else line.split(sep)
 
-    first = [x.strip().lower() for x in split(head[0])]
-    header = not first[0].lstrip("-").isdigit()
-    rows = [split(x) for x in head[1 if header else 0:]]
+    first = [_norm(x) for x in split(first_line)]
+    known = set(USER_NAMES + ITEM_NAMES + TYPE_NAMES + TIME_NAMES + BASKET_NAMES + QTY_NAMES + TEXT_NAMES)
+    header = bool(known & set(first)) or not first[0].lstrip("-").isdigit()
+    rows = [(n, split(x)) for n, x in head[1 if header else 0:]]
+    if not rows:
+        raise DataError(f"{path}: no data line after the header")
     spec: dict = {"path": path, "sep": sep, "header": header}
     if header:
         def find(names: tuple[str, ...]) -> int | None:
             return next((first.index(n) for n in names if n in first), None)
         cols = {"user_col": find(USER_NAMES), "item_col": find(ITEM_NAMES), "type_col": find(TYPE_NAMES),
-                "ts_col": find(TIME_NAMES)}
+                "ts_col": find(TIME_NAMES), "basket_col": find(BASKET_NAMES), "qty_col": find(QTY_NAMES),
+                "text_col": find(TEXT_NAMES)}
         if cols["user_col"] is None or cols["item_col"] is None:
-            raise DataError(f"{path}: the header {first} names no user or item column")
+            missing = " and no ".join(what for what, key in (("user", "user_col"), ("item", "item_col"))
+                                      if cols[key] is None)
+            raise DataError(f"{path}:1: the header {split(first_line)} has no {missing} column (expected one of "
+                            f"user: {', '.join(USER_NAMES)}; item: {', '.join(ITEM_NAMES)})")
     else:
-        n = len(rows[0])
+        n = len(rows[0][1])
         cols = {"user_col": 0, "item_col": 1, "type_col": None, "ts_col": 2 if n >= 3 else None}
-        if n >= 4 and rows[0][2].strip().lower() in EVENT_TYPE_NAMES:
+        if n >= 4 and rows[0][1][2].strip().lower() in EVENT_TYPE_NAMES:
             cols.update(type_col=2, ts_col=3)
+    width = max(v for v in cols.values() if v is not None) + 1
+    for lineno, r in rows:
+        if len(r) < width:
+            raise DataError(f"{path}:{lineno}: {len(r)} fields, expected at least {width}")
     if cols["ts_col"] is not None:
-        ts = [float(r[cols["ts_col"]]) for r in rows]
-        spec["ts_scale_ms"] = 1 if max(ts) > 1e11 else 1000
+        spec.update(sniff_time(path, [(n, r[cols["ts_col"]]) for n, r in rows]))
+    if cols.get("type_col") is None and (cols.get("basket_col") is not None or cols.get("qty_col") is not None):
+        spec["event_type"] = EVENT_PURCHASE
     spec.update({k: v for k, v in cols.items() if v is not None})
     return spec
 
@@ -86,7 +144,9 @@ def auto_config(ds: Dataset, minutes: float, name: str) -> dict:
              "cut_fraction": 0.25 if big else 0.5, "bf16_logits": True, "bf16_autocast": True,
              "threads": max(1, min(4, os.cpu_count() or 1)), "event_loss": True, "random_window_prob": 0.3,
              "schedule_minutes": round(0.9 * minutes, 1), "small_init_std": 0.01,
-             "exclude_seen": "auto", "repeat_head": "auto"}
+             "exclude_seen": "auto", "repeat_head": "auto",
+             "drop_type_prob": MISSING_FIELD_PROB[len({t for u in ds.users for t in u.types}) > 1],
+             "drop_time_prob": MISSING_FIELD_PROB[True] if ds.has_timestamps else 0.0}
     return {"name": name, "version": "auto", "model": model, "train": train,
             "eval_modes": ["full", "search"] if ds.item_text else ["full"],
             "auto": {"events": events, "users": len(ds.users), "items": len(ds.catalogue),

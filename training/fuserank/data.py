@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import Iterable
 
 import numpy as np
@@ -43,15 +44,32 @@ class DataError(ValueError):
 
 @dataclass
 class UserEvents:
-    """One user's interactions in order: parallel lists of item ids, timestamps (ms), types."""
+    """One user's interactions in order: parallel lists of item ids, timestamps (ms), types, and
+    for data with baskets (orders, invoices) each event's basket index (0, 1, ..., non-decreasing;
+    empty when the data have no baskets: every event is its own)."""
 
     user: int
     items: list[int] = field(default_factory=list)
     ts_ms: list[int] = field(default_factory=list)
     types: list[int] = field(default_factory=list)
+    baskets: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def take(self, keep: Iterable[int]) -> "UserEvents":
+        """The events at the indices `keep`, in that order (baskets kept where there are some)."""
+        keep = list(keep)
+        return UserEvents(self.user, [self.items[k] for k in keep],
+                          [self.ts_ms[k] for k in keep] if self.ts_ms else [],
+                          [self.types[k] for k in keep] if self.types else [],
+                          [self.baskets[k] for k in keep] if self.baskets else [])
+
+    def basket_starts(self) -> list[int]:
+        """The index of each basket's first event (every index when the data have no baskets)."""
+        if not self.baskets:
+            return list(range(len(self.items)))
+        return [k for k in range(len(self.baskets)) if k == 0 or self.baskets[k] != self.baskets[k - 1]]
 
 
 @dataclass
@@ -61,6 +79,13 @@ class Dataset:
     - users: per-user events in chronological order (ascending user id).
     - catalogue: every item id the model knows, ascending (rows 2.. of the item table).
     - item_text: item id -> text (genre words); items without metadata are absent.
+    - item_external: item id -> the shop's own id, where the file's ids were strings (items.tsv's
+      `external_id`); empty when the file's integer ids are the item ids.
+    - item_titles: item id -> its text as the export spells it (a product description), for
+      items.tsv; also the item's text (`item_text`) unless an item file gives one.
+    - has_baskets: events come in baskets (`UserEvents.baskets`): the split and the training
+      targets are whole baskets (docs/evaluation.md, "Next basket").
+    - read_stats: what the reader kept and left out (`ReadStats.as_dict`), for the model card.
     """
 
     name: str
@@ -68,6 +93,10 @@ class Dataset:
     catalogue: list[int]
     item_text: dict[int, str]
     has_timestamps: bool
+    item_external: dict[int, str] = field(default_factory=dict)
+    item_titles: dict[int, str] = field(default_factory=dict)   # a shop export's item text column
+    has_baskets: bool = False
+    read_stats: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -77,7 +106,9 @@ class SplitUser:
     - train: the training part (every event but the last two), as a UserEvents.
     - full: every event (train + validation + test target), as a UserEvents.
     The validation input is `full[:-2]` with target `full[-2]`; the test input is `full[:-1]` with
-    target `full[-1]`.
+    target `full[-1]`. With baskets the same holds of whole baskets: the validation input is every
+    basket but the last two and its targets the distinct items of the second-last basket; the test
+    input every basket but the last.
     """
 
     user: int
@@ -86,11 +117,30 @@ class SplitUser:
     def prefix(self, n: int) -> UserEvents:
         """The first `n` events."""
         f = self.full
-        return UserEvents(f.user, f.items[:n], f.ts_ms[:n], f.types[:n])
+        return UserEvents(f.user, f.items[:n], f.ts_ms[:n], f.types[:n], f.baskets[:n])
+
+    def start(self, split: str) -> int:
+        """Where the target of `split` ("val" or "test") begins: the input is the events before."""
+        starts = self.full.basket_starts()
+        return starts[-2] if split == "val" else starts[-1]
+
+    def targets(self, split: str) -> list[int]:
+        """The target items of `split`: the next event's item, or a basket's distinct items."""
+        f = self.full
+        a = self.start(split)
+        if not f.baskets:
+            return [f.items[a]]
+        out: list[int] = []
+        for k in range(a, len(f)):
+            if f.baskets[k] != f.baskets[a]:
+                break
+            if f.items[k] not in out:
+                out.append(f.items[k])
+        return out
 
     @property
     def train(self) -> UserEvents:
-        return self.prefix(len(self.full) - 2)
+        return self.prefix(self.start("val"))
 
 
 def _open_rows(path: str, sep: str | None, header: bool | None,
@@ -135,11 +185,8 @@ def event_type_of(value: str, type_map: dict[str, int] | None = None) -> int:
     return n
 
 
-def load_interactions(path: str, *, sep: str | None = None, user_col: int = 0, item_col: int = 1,
-                      ts_col: int | None = None, ts_scale_ms: int = 1000, header: bool | None = None,
-                      event_type: int = EVENT_RATE, type_col: int | None = None,
-                      type_map: dict[str, int] | None = None, sort_by_time: bool = True) -> list[UserEvents]:
-    """Read a `user item [timestamp]` file into per-user event lists.
+def load_interactions(path: str, **spec) -> list[UserEvents]:
+    """Read a `user item [timestamp]` file into per-user event lists (`read_interactions`' users).
 
     - Parameters:
       - path: the file; one interaction per line.
@@ -153,32 +200,199 @@ def load_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
         `type_map` (default `EVENT_TYPE_NAMES`: pv, cart, fav, buy, ...).
       - sort_by_time: sort each user's events by (timestamp, file order); without timestamps the
         file order is kept (it is chronological in ml-1m.txt).
+      - more keywords (string ids, ISO dates, returns, baskets): `read_interactions`.
     - Returns: users in ascending id order.
     - Throws: DataError naming the file and line on a malformed line.
     """
-    by_user: dict[int, UserEvents] = {}
-    for lineno, parts in _open_rows(path, sep, header):
+    return read_interactions(path, **spec).users
+
+
+# ---- any shop's export: string ids, ISO dates, returns, baskets, item text ---------------------
+
+@dataclass
+class ReadStats:
+    """What `read_interactions` kept and left out of a file (written to the model card)."""
+
+    lines: int = 0            # data lines read
+    events: int = 0           # events kept
+    returns: int = 0          # cancellations (invoice `C...`) and lines with quantity <= 0, dropped
+    no_user: int = 0          # lines without a user id: no sequence to put them in, skipped
+    duplicates: int = 0       # a basket's second line of the same item, merged into the first
+    baskets: int = 0          # baskets kept (0: the data have none)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Interactions:
+    """A file read by `read_interactions`.
+
+    - users: per-user events (ascending internal user id), chronological; `UserEvents.baskets`
+      filled when the data have baskets.
+    - item_external: internal item id -> the shop's own id, when the file's item ids are not all
+      integers (then items are numbered 1.. in the order of their sorted external ids); empty when
+      the file's integer ids are the item ids.
+    - item_text: internal item id -> the item's text column (its most frequent spelling).
+    """
+
+    users: list[UserEvents]
+    item_external: dict[int, str]
+    item_text: dict[int, str]
+    stats: ReadStats
+    has_baskets: bool
+
+
+def parse_time_ms(value: str, ts_format: str, ts_scale_ms: int) -> int:
+    """A timestamp field -> milliseconds since the epoch: `ts_format` "epoch" (a number times
+    `ts_scale_ms`) or "iso" (ISO 8601 date or date-time; without a zone it is read as UTC).
+
+    - Throws: ValueError naming what was expected.
+    """
+    v = value.strip()
+    if ts_format == "iso":
         try:
-            user = int(parts[user_col])
-            item = int(parts[item_col])
-            ts = int(float(parts[ts_col]) * ts_scale_ms) if ts_col is not None else 0
+            t = datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"expected an ISO 8601 date such as 2010-12-01 08:26:00, got {value!r}") from None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        return int(round(t.timestamp() * 1000))
+    try:
+        return int(float(v) * ts_scale_ms)
+    except ValueError:
+        raise ValueError(f"expected a number of {'seconds' if ts_scale_ms == 1000 else 'milliseconds'} "
+                         f"since 1970, got {value!r}") from None
+
+
+def _dense(names: Iterable[str]) -> dict[str, int]:
+    """External ids -> 1.. in sorted order (integers by value when every id is one)."""
+    names = set(names)
+    try:
+        ordered = sorted(names, key=lambda s: (int(s), s))
+    except ValueError:
+        ordered = sorted(names)
+    return {s: k for k, s in enumerate(ordered, 1)}
+
+
+def _as_int_ids(names: Iterable[str]) -> dict[str, int] | None:
+    """External ids -> their integer values when every one is a plain integer, else None."""
+    out = {}
+    for s in names:
+        t = s.strip()
+        if not t.lstrip("-").isdigit():
+            return None
+        out[s] = int(t)
+    return out
+
+
+def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, item_col: int = 1,
+                      ts_col: int | None = None, ts_scale_ms: int = 1000, ts_format: str = "epoch",
+                      header: bool | None = None, event_type: int = EVENT_RATE, type_col: int | None = None,
+                      type_map: dict[str, int] | None = None, basket_col: int | None = None,
+                      qty_col: int | None = None, text_col: int | None = None, baskets: bool | None = None,
+                      sort_by_time: bool = True) -> Interactions:
+    """Read an interaction file or a shop's raw export (`load_interactions` documents the common
+    keywords).
+
+    - Parameters, beyond `load_interactions`':
+      - ts_format: "epoch" (numbers, `ts_scale_ms`) or "iso" (ISO 8601 dates, UTC when no zone).
+      - basket_col: an order / invoice column: the lines of one value (per user) are one basket.
+        An invoice starting with `C` is a cancellation (dropped, counted as a return).
+      - qty_col: a quantity column: lines with quantity <= 0 are returns (dropped, counted).
+      - text_col: an item text column (a product description): the item's text and title.
+      - baskets: None decides from the file: baskets from `basket_col`, else, for a purchase log
+        (a quantity column and timestamps), the lines of one user in one second.
+    - User and item ids may be any strings: ids that are all integers are kept as they are, else
+      they are numbered 1.. in sorted order (`Interactions.item_external` keeps the shop's ids).
+      Lines without a user id are skipped and counted.
+    - Throws: DataError naming the file, the line and what was expected.
+    """
+    if ts_format not in ("epoch", "iso"):
+        raise DataError(f"{path}: ts_format must be 'epoch' or 'iso', got {ts_format!r}")
+    if baskets is None:
+        baskets = basket_col is not None or (qty_col is not None and ts_col is not None)
+    stats = ReadStats()
+    raw: list[tuple[str, str, int, int, str, int]] = []   # user, item, ts, type, basket key, line
+    texts: dict[str, dict[str, int]] = {}
+    time_cache: dict[str, int] = {}
+    for lineno, parts in _open_rows(path, sep, header):
+        stats.lines += 1
+        try:
+            user = parts[user_col].strip()
+            item = parts[item_col].strip()
+            if not item:
+                raise ValueError("the item id is empty")
+            if ts_col is None:
+                ts = 0
+            else:
+                field_ = parts[ts_col]
+                ts = time_cache.get(field_)
+                if ts is None:
+                    ts = time_cache[field_] = parse_time_ms(field_, ts_format, ts_scale_ms)
             etype = event_type_of(parts[type_col], type_map) if type_col is not None else event_type
+            bkey = parts[basket_col].strip() if basket_col is not None else ""
+            qty = float(parts[qty_col]) if qty_col is not None else 1.0
         except (IndexError, ValueError) as exc:
-            raise DataError(f"{path}:{lineno}: cannot read user/item/type/timestamp ({exc})") from exc
-        ue = by_user.get(user)
-        if ue is None:
-            ue = by_user[user] = UserEvents(user)
-        ue.items.append(item)
-        ue.ts_ms.append(ts)
-        ue.types.append(etype)
-    users = [by_user[u] for u in sorted(by_user)]
-    if sort_by_time and ts_col is not None:
-        for ue in users:
-            order = sorted(range(len(ue)), key=lambda i: (ue.ts_ms[i], i))
-            ue.items = [ue.items[i] for i in order]
-            ue.ts_ms = [ue.ts_ms[i] for i in order]
-            ue.types = [ue.types[i] for i in order]
-    return users
+            what = "user, item" + (", type" if type_col is not None else "") + \
+                (", timestamp" if ts_col is not None else "") + (", quantity" if qty_col is not None else "")
+            raise DataError(f"{path}:{lineno}: cannot read {what} ({exc})") from exc
+        if bkey[:1] in ("C", "c") or qty <= 0:
+            stats.returns += 1
+            continue
+        if not user:
+            stats.no_user += 1
+            continue
+        if text_col is not None and text_col < len(parts) and parts[text_col].strip():
+            spell = texts.setdefault(item, {})
+            t = " ".join(parts[text_col].split())
+            spell[t] = spell.get(t, 0) + 1
+        raw.append((user, item, ts, etype, bkey, lineno))
+    user_ids = _as_int_ids({r[0] for r in raw}) or _dense(r[0] for r in raw)
+    int_items = _as_int_ids({r[1] for r in raw})
+    item_ids = int_items or _dense(r[1] for r in raw)
+    item_external = {} if int_items is not None else {v: k for k, v in item_ids.items()}
+    by_user: dict[int, list[tuple[int, int, int, str, int]]] = {}
+    for user, item, ts, etype, bkey, lineno in raw:
+        by_user.setdefault(user_ids[user], []).append((item_ids[item], ts, etype, bkey, lineno))
+    users: list[UserEvents] = []
+    for u in sorted(by_user):
+        evs = by_user[u]
+        if sort_by_time and ts_col is not None:
+            if basket_col is not None:   # a basket's lines stay together: order by the basket's first time
+                first: dict[str, tuple[int, int]] = {}
+                for _, ts, _, b, ln in evs:
+                    first.setdefault(b, (ts, ln))
+                evs.sort(key=lambda e: (first[e[3]], e[4]))
+            else:
+                evs.sort(key=lambda e: (e[1], e[4]))
+        ue = UserEvents(u)
+        if baskets:
+            keys: list = [e[3] if basket_col is not None else e[1] for e in evs]
+            index, seen_in_basket = -1, set()
+            for (item, ts, etype, _, _), key, prev in zip(evs, keys, [None] + keys[:-1]):
+                if key != prev:
+                    index += 1
+                    seen_in_basket = set()
+                if item in seen_in_basket:
+                    stats.duplicates += 1
+                    continue
+                seen_in_basket.add(item)
+                ue.items.append(item)
+                ue.ts_ms.append(ts)
+                ue.types.append(etype)
+                ue.baskets.append(index)
+            stats.baskets += index + 1
+        else:
+            for item, ts, etype, _, _ in evs:
+                ue.items.append(item)
+                ue.ts_ms.append(ts)
+                ue.types.append(etype)
+        stats.events += len(ue)
+        users.append(ue)
+    item_text = {item_ids[i]: max(sp.items(), key=lambda kv: (kv[1], kv[0]))[0] for i, sp in texts.items()
+                 if i in item_ids}
+    return Interactions(users, item_external, item_text, stats, bool(baskets))
 
 
 def genre_text(genres: str) -> str:
@@ -298,9 +512,19 @@ def from_spec(spec: dict, data_root: str) -> Dataset:
     if spec.get("holdout_items") is not None:
         ds = without_items(ds, holdout_items(ds.catalogue, **spec["holdout_items"]))
     if spec.get("before_ts") is not None:
-        from .purchase_data import before_time
         ds = before_time(ds, int(spec["before_ts"]) * 1000)
     return ds
+
+
+def before_time(ds: Dataset, before_ms: int) -> Dataset:
+    """The events strictly before `before_ms` (users left without events dropped); the catalogue
+    and item text are kept whole."""
+    users = []
+    for u in ds.users:
+        keep = [k for k, t in enumerate(u.ts_ms) if t < before_ms]
+        if keep:
+            users.append(u.take(keep))
+    return replace(ds, users=users)
 
 
 def holdout_items(catalogue: list[int], fraction: float, seed: int) -> list[int]:
@@ -317,12 +541,9 @@ def without_items(ds: Dataset, items: Iterable[int]) -> Dataset:
     drop = set(items)
     users = []
     for u in ds.users:
-        keep = [k for k, i in enumerate(u.items) if i not in drop]
-        users.append(UserEvents(u.user, [u.items[k] for k in keep],
-                                [u.ts_ms[k] for k in keep] if u.ts_ms else [],
-                                [u.types[k] for k in keep] if u.types else []))
+        users.append(u.take(k for k, i in enumerate(u.items) if i not in drop))
     catalogue = [i for i in ds.catalogue if i not in drop]
-    return Dataset(ds.name, users, catalogue, ds.item_text, ds.has_timestamps)
+    return replace(ds, users=users, catalogue=catalogue)
 
 
 def _from_spec(spec: dict, data_root: str) -> Dataset:
@@ -348,8 +569,9 @@ def _from_spec(spec: dict, data_root: str) -> Dataset:
 
     inter = dict(spec["interactions"])
     path = resolve(inter.pop("path"))
-    users = load_interactions(path, **inter)
-    text: dict[int, str] = {}
+    read = read_interactions(path, **inter)
+    users = read.users
+    text: dict[int, str] = {i: t for i, t in read.item_text.items()}
     if "items" in spec:
         items = dict(spec["items"])
         ipath = resolve(items.pop("path"))
@@ -358,7 +580,9 @@ def _from_spec(spec: dict, data_root: str) -> Dataset:
         text = load_item_text(ipath, id_map=id_map, **items)
     catalogue = sorted({i for u in users for i in u.items})
     has_ts = inter.get("ts_col") is not None
-    return Dataset(spec.get("name", os.path.basename(path)), users, catalogue, text, has_ts)
+    return Dataset(spec.get("name", os.path.basename(path)), users, catalogue, text, has_ts,
+                   item_external=read.item_external, item_titles=read.item_text, has_baskets=read.has_baskets,
+                   read_stats=read.stats.as_dict())
 
 
 def load_dataset(name_or_spec: str | dict, data_root: str) -> Dataset:
@@ -375,5 +599,9 @@ def load_dataset(name_or_spec: str | dict, data_root: str) -> Dataset:
 
 
 def leave_one_out(ds: Dataset) -> list[SplitUser]:
-    """Users with at least 3 interactions (docs/evaluation.md); others are left out."""
+    """Users with at least 3 interactions (docs/evaluation.md); others are left out. With baskets,
+    users with at least 2 baskets (the test target and a history; those with 2 have no validation
+    basket and nothing to train on, as in the next-basket literature's protocol)."""
+    if ds.has_baskets:
+        return [SplitUser(u.user, u) for u in ds.users if u.baskets and u.baskets[-1] >= 1]
     return [SplitUser(u.user, u) for u in ds.users if len(u) >= 3]

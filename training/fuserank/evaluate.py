@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from .data import Dataset, decide_exclude_seen, leave_one_out, load_dataset
-from .features import Request
+from .features import Request, strip_requests
 from .metrics import Metrics, aggregate, greater_equal_counts, standard_error
 from .model import FuseRankModel
-from .ranking import repeat_bonus_batch
+from .ranking import repeat_bonus_batch, user_vectors
 from .tokenizer import tokenize, vocab_index
 
 MASK64 = (1 << 64) - 1
@@ -113,15 +113,6 @@ def build_cases(ds: Dataset, split: str = "test", vocab: Sequence[str] | None = 
         cases.append(Case(su.user, Request(events=events, text_tokens=text, exclude_seen=True,
                                            now_ms=f.ts_ms[n]), target, set(f.items)))
     return cases
-
-
-@torch.no_grad()
-def user_vectors(model: FuseRankModel, requests: Sequence[Request], batch_size: int = 256) -> torch.Tensor:
-    """(N, d) user vectors of the requests through `forward_requests`, in batches."""
-    out = []
-    for start in range(0, len(requests), batch_size):
-        out.append(model.forward_requests(requests[start:start + batch_size]))
-    return torch.cat(out) if out else torch.zeros(0, model.cfg.d_model)
 
 
 @torch.no_grad()
@@ -233,13 +224,8 @@ def baselines(ds: Dataset, split: str = "test", exclude_seen: bool = True) -> di
 def strip_fields(cases: Sequence[Case], types: bool, times: bool) -> list[Case]:
     """The cases as a client that sends no event types (`types`: every type 0) or no timestamps
     (`times`: every timestamp and now_ms 0) would send them."""
-    out = []
-    for c in cases:
-        r = c.request
-        events = [(i, 0 if types else t, 0 if times else ts, dw) for i, t, ts, dw in r.events]
-        out.append(Case(c.user, Request(events=events, text_tokens=r.text_tokens, exclude_seen=r.exclude_seen,
-                                        now_ms=0 if times else r.now_ms), c.target, c.history))
-    return out
+    reqs = strip_requests([c.request for c in cases], types, times)
+    return [Case(c.user, r, c.target, c.history) for c, r in zip(cases, reqs)]
 
 
 def same_second_targets(cases: Sequence[Case]) -> np.ndarray:

@@ -219,3 +219,13 @@ def repeat_features(events: Sequence[tuple[int, int, int, int]], row_of: Mapping
         out.append(RepeatFeature(row, repeat_rank_bucket(rank, REPEAT_RANK_BUCKETS),
                                  repeat_count_bucket(count[row], REPEAT_COUNT_BUCKETS), mask[row], tb))
     return out
+
+
+def strip_requests(requests: Sequence[Request], types: bool, times: bool) -> list[Request]:
+    """The requests as a client that sends no event types (`types`) or no timestamps (`times`)."""
+    out = []
+    for r in requests:
+        events = [(i, 0 if types else t, 0 if times else ts, dw) for i, t, ts, dw in r.events]
+        out.append(Request(events=events, text_tokens=r.text_tokens, exclude_seen=r.exclude_seen,
+                           now_ms=0 if times else r.now_ms))
+    return out

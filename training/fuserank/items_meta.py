@@ -21,6 +21,7 @@ from pathlib import Path
 from .data import _open_rows, load_id_map
 
 HEADER = "item_id\ttitle\tcategory"
+HEADER_EXTERNAL = "item_id\texternal_id\ttitle\tcategory"
 
 
 def _clean(text: str) -> str:
@@ -56,15 +57,29 @@ def preset_items(name: str, data_root: str) -> dict[int, tuple[str, str]]:
     return {}
 
 
-def write_items_tsv(bundle: Path, item_ids: list[int], items: dict[int, tuple[str, str]]) -> int:
+def export_items(ds) -> dict[int, tuple[str, str]]:
+    """item id -> (title, category) of a shop's export: the item text column is the title."""
+    return {i: (t, "") for i, t in ds.item_titles.items()}
+
+
+def write_items_tsv(bundle: Path, item_ids: list[int], items: dict[int, tuple[str, str]],
+                    external: dict[int, str] | None = None) -> int:
     """Writes `bundle/items.tsv` for the catalogue ids that have metadata (rows 0 and 1, the
-    padding and unknown rows, are never listed); returns the lines written (0: no file)."""
-    lines = [f"{i}\t{_clean(items[i][0])}\t{_clean(items[i][1])}" for i in item_ids if i > 0 and i in items]
+    padding and unknown rows, are never listed); returns the lines written (0: no file). With
+    `external` (item id -> the shop's own id, for data whose ids were strings) the file has the
+    `external_id` column and lists every catalogue item."""
+    if external:
+        lines = [f"{i}\t{_clean(external[i])}\t{_clean(items.get(i, ('', ''))[0])}\t{_clean(items.get(i, ('', ''))[1])}"
+                 for i in item_ids if i > 0]
+        header = HEADER_EXTERNAL
+    else:
+        lines = [f"{i}\t{_clean(items[i][0])}\t{_clean(items[i][1])}" for i in item_ids if i > 0 and i in items]
+        header = HEADER
     path = Path(bundle) / "items.tsv"
     if not lines:
         path.unlink(missing_ok=True)
         return 0
-    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
     return len(lines)
 
 

@@ -19,25 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW, Dataset, UserEvents
+from .data import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW, Dataset
 
 # Taobao sample: calendar days in China (UTC+8): train up to Nov 30, validation Dec 1, test Dec 2-3.
 TAOBAO_VAL_START = 1512057600   # 2017-12-01 00:00 +08:00, unix seconds
 TAOBAO_TEST_START = 1512144000  # 2017-12-02 00:00 +08:00
 HORIZON = 10                    # the user's next 10 events
 NEGATIVES = 20                  # drawn catalogue items per cut
-
-
-def before_time(ds: Dataset, before_ms: int) -> Dataset:
-    """The events strictly before `before_ms` (users left without events dropped); the catalogue
-    and item text are kept whole."""
-    users = []
-    for u in ds.users:
-        keep = [k for k, t in enumerate(u.ts_ms) if t < before_ms]
-        if keep:
-            users.append(UserEvents(u.user, [u.items[k] for k in keep], [u.ts_ms[k] for k in keep],
-                                    [u.types[k] for k in keep]))
-    return Dataset(ds.name, users, ds.catalogue, ds.item_text, ds.has_timestamps)
 
 
 @dataclass

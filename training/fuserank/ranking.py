@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import Tensor
 
@@ -103,3 +105,12 @@ def rank(model: FuseRankModel, request: Request) -> RankedItems:
     """
     u = model.forward_requests([request])[0]
     return rank_user(model, request, u)
+
+
+@torch.no_grad()
+def user_vectors(model: FuseRankModel, requests: Sequence[Request], batch_size: int = 256) -> torch.Tensor:
+    """(N, d) user vectors of the requests through `forward_requests`, in batches."""
+    out = []
+    for start in range(0, len(requests), batch_size):
+        out.append(model.forward_requests(requests[start:start + batch_size]))
+    return torch.cat(out) if out else torch.zeros(0, model.cfg.d_model)

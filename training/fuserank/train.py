@@ -36,6 +36,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .baskets import (basket_cases, basket_metrics, basket_table, evaluate_baskets, model_top, p_topfreq,
+                      popularity_order, tune_tifu)
 from .batch import collate
 from .card import model_card, plot_curve
 from .config import REPEAT_FORMAT_VERSION, ModelConfig
@@ -253,8 +255,11 @@ def training_inputs(ds, cfg: ModelConfig, row_of: dict[int, int], vindex: dict[s
     from .data import leave_one_out
     from .tokenizer import tokenize
 
-    seqs = [make_sequence([row_of[i] for i in su.train.items], su.train.types, su.train.ts_ms,
-                          cfg.num_time_buckets) for su in leave_one_out(ds)]
+    trains = [su.train for su in leave_one_out(ds)]
+    if ds.has_baskets:  # a single basket has no next basket to learn
+        trains = [t for t in trains if t.baskets and t.baskets[-1] >= 1]
+    seqs = [make_sequence([row_of[i] for i in t.items], t.types, t.ts_ms, cfg.num_time_buckets, t.baskets)
+            for t in trains]
     text_of_row = {row_of[i]: tokenize(t, vindex)[: cfg.max_text_tokens] for i, t in ds.item_text.items()
                    if i in row_of}
 
@@ -321,11 +326,19 @@ def validation_cases(ds, vocab: Sequence[str], tc: TrainConfig) -> tuple[list, l
     words as the query when `val_metric` is "full+search" (else none). A model trained with the
     types or timestamps always dropped (probability 1: for clients that never send them) is
     validated on requests without them."""
+    from .baskets import basket_cases
     from .evaluate import build_cases, strip_fields
+    from .features import strip_requests
 
+    types, times = tc.drop_type_prob >= 1.0, tc.drop_time_prob >= 1.0
+    if ds.has_baskets:  # next-basket validation (docs/evaluation.md): no search mode
+        cases = basket_cases(ds, "val")
+        if types or times:
+            for c, r in zip(cases, strip_requests([c.request for c in cases], types, times)):
+                c.request = r
+        return cases, []
     cases = build_cases(ds, "val")
     search = build_cases(ds, "val", vocab, with_query=True) if tc.val_metric == "full+search" else []
-    types, times = tc.drop_type_prob >= 1.0, tc.drop_time_prob >= 1.0
     if types or times:
         cases, search = strip_fields(cases, types, times), strip_fields(search, types, times)
     return cases, search
@@ -333,9 +346,9 @@ def validation_cases(ds, vocab: Sequence[str], tc: TrainConfig) -> tuple[list, l
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .bundle import export_bundle
-    from .data import build_vocab, decide_exclude_seen, leave_one_out, load_dataset
-    from .evaluate import default_data_root, evaluate, format_table, full_ranking
-    from .items_meta import preset_items, write_items_tsv
+    from .data import DataError, build_vocab, decide_exclude_seen, load_dataset
+    from .evaluate import default_data_root, evaluate, format_table, full_ranking, robustness_lines
+    from .items_meta import export_items, preset_items, write_items_tsv
     from .tokenizer import tokenize, vocab_index
 
     ap = argparse.ArgumentParser(description="Train a FuseRank model and export its bundle.")
@@ -356,17 +369,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_all = time.time()
     dist = init_distributed()  # None unless launched by torchrun (WORLD_SIZE set)
     rank0 = dist is None or dist.is_main  # rank 0 alone writes files and prints
-    if args.config:
-        conf = load_config(args.config)
-        ds = load_dataset(conf["data"], args.data_root)
-    else:
-        from .autoconfig import auto_config, sniff_interactions
-        spec: dict = {"name": Path(args.data).stem, "interactions": sniff_interactions(args.data)}
-        if args.items:
-            spec["items"] = {"path": args.items, "sep": ",", "id_col": 0, "text_col": -1}
-        ds = load_dataset(spec, args.data_root)
-        conf = {**auto_config(ds, args.minutes, Path(args.out).name), "data": spec}
-        args.config = str(Path(args.out) / "train-config.json")
+    try:
+        if args.config:
+            conf = load_config(args.config)
+            ds = load_dataset(conf["data"], args.data_root)
+        else:
+            from .autoconfig import auto_config, sniff_interactions
+            spec: dict = {"name": Path(args.data).stem, "interactions": sniff_interactions(args.data)}
+            if args.items:
+                spec["items"] = {"path": args.items, "sep": ",", "id_col": 0, "text_col": -1}
+            ds = load_dataset(spec, args.data_root)
+            conf = {**auto_config(ds, args.minutes, Path(args.out).name), "data": spec}
+            args.config = str(Path(args.out) / "train-config.json")
+    except DataError as exc:  # a file it cannot read: one line naming the file, the line and what was expected
+        print(f"fuserank.train: {exc}", file=sys.stderr)
+        return 2
     tc = TrainConfig(**conf.get("train", {}))
     if args.epochs is not None:
         tc.epochs = args.epochs
@@ -419,6 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     val_cases, val_search = validation_cases(ds, vocab, tc)
 
     def validate(m: FuseRankModel) -> float:
+        if ds.has_baskets:
+            return basket_metrics(model_top(m, val_cases), [c.targets for c in val_cases]).ndcg10
         full = full_ranking(m, val_cases, exclude_seen=eval_exclude).ndcg10
         if not val_search:
             return full
@@ -439,21 +458,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(0)
     train_secs = hist["train_seconds"]
-    from .evaluate import baselines
-    val_base = {f"val {k}": m.ndcg10 for k, m in baselines(ds, "val", eval_exclude).items()}
-    if eval_exclude:  # seen items left out: recency is popularity
-        val_base.pop("val recency")
+    if ds.has_baskets:
+        cases = basket_cases(ds, "val")
+        popular = popularity_order(ds)
+        val_base = {"val p-topfreq": basket_metrics([p_topfreq(c, popular) for c in cases],
+                                                    [c.targets for c in cases]).ndcg10}
+    else:
+        from .evaluate import baselines
+        val_base = {f"val {k}": m.ndcg10 for k, m in baselines(ds, "val", eval_exclude).items()}
+        if eval_exclude:  # seen items left out: recency is popularity
+            val_base.pop("val recency")
     plot_curve(hist, out / "learning-curve.png", f"{ds.name}: validation NDCG@10 and loss per epoch", val_base)
 
     log("evaluating the best epoch on the test split ...")
-    modes = conf.get("eval_modes", ["full", "sampled", "search"])
-    test = evaluate(model, ds, vocab, "test", modes, exclude_seen=eval_exclude, with_baselines=True)
-    val = evaluate(model, ds, vocab, "val", [m for m in modes if m != "sampled"], exclude_seen=eval_exclude,
-                   with_baselines=True)
-    rows = {f"test {k}": test[k] for k in ("full", "sampled", "search", "recency", "popularity") if k in test}
-    rows.update({f"val {k}": val[k] for k in ("full", "search", "recency", "popularity") if k in val})
-    table = format_table(rows)
+    if ds.has_baskets:
+        tifu, tifu_val = tune_tifu(ds)   # TIFU-KNN's settings: validation chooses them
+        test = evaluate_baskets(model, ds, "test", tifu, robustness=True)
+        val = evaluate_baskets(model, ds, "val", tifu, robustness=True)
+        test["tifu_val_ndcg@10"] = tifu_val
+        table = f"Test (each user's last basket):\n\n{basket_table(test)}\n\nValidation (the basket before):\n\n" \
+                f"{basket_table(val)}"
+    else:
+        modes = conf.get("eval_modes", ["full", "sampled", "search"])
+        test = evaluate(model, ds, vocab, "test", modes, exclude_seen=eval_exclude, with_baselines=True,
+                        robustness=True)
+        val = evaluate(model, ds, vocab, "val", [m for m in modes if m != "sampled"], exclude_seen=eval_exclude,
+                       with_baselines=True)
+        rows = {f"test {k}": test[k] for k in ("full", "sampled", "search", "recency", "popularity") if k in test}
+        rows.update({f"val {k}": val[k] for k in ("full", "search", "recency", "popularity") if k in val})
+        table = format_table(rows)
     log(table)
+    if "paired_robustness" in test:
+        log("cost of missing fields (test, paired over the same users):\n" + robustness_lines(test["paired_robustness"]))
     if "paired_vs_recency" in test:
         pr = test["paired_vs_recency"]
         log(f"test NDCG@10 model / recency: {pr['ratio']:.3f}x (paired difference {pr['ndcg@10_diff']:+.4f} "
@@ -466,9 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dist is not None:
         card += dist.card_section(tc.batch_size)
     export_bundle(model, cfg, item_ids, vocab, out, card)
-    titled = write_items_tsv(out, list(item_ids), preset_items(ds.name, args.data_root))  # items.tsv, where the data have titles
+    # items.tsv, where the data have titles or their own (string) item ids
+    titled = write_items_tsv(out, list(item_ids), preset_items(ds.name, args.data_root) or export_items(ds),
+                             ds.item_external)
     if titled:
-        log(f"items.tsv: titles of {titled} items")
+        log(f"items.tsv: {titled} items" + (" with the shop's own ids" if ds.item_external else ""))
     (out / "metrics.json").write_text(json.dumps({"test": test, "val": val, "history": hist,
                                                   "train_seconds": train_secs}, indent=2) + "\n")
     log(f"bundle written to {out} (training {train_secs / 60:.1f} min)")

@@ -22,14 +22,26 @@ class Sequence_:
     types: np.ndarray     # (n,) int64
     buckets: np.ndarray   # (n,) int64, over all events (docs/model-format.md "Time buckets")
     ts_ms: np.ndarray     # (n,) int64
+    # (n,) int64 basket index of each event, or None (every event its own basket)
+    baskets: np.ndarray | None = None
+
+    def basket_end(self) -> np.ndarray:
+        """(n,) for each event, the index just past its basket (`n` for the last basket)."""
+        n = len(self.rows)
+        if self.baskets is None:
+            return np.arange(1, n + 1, dtype=np.int64)
+        change = np.nonzero(np.diff(self.baskets))[0] + 1      # first event of each later basket
+        ends = np.append(change, n)
+        return ends[np.searchsorted(change, np.arange(n), side="right")]
 
 
 def make_sequence(rows: Sequence[int], types: Sequence[int], ts_ms: Sequence[int],
-                  num_time_buckets: int) -> Sequence_:
-    """Precompute the event buckets of a whole user sequence."""
+                  num_time_buckets: int, baskets: Sequence[int] | None = None) -> Sequence_:
+    """Precompute the event buckets of a whole user sequence (and its baskets, where it has)."""
     return Sequence_(np.asarray(rows, dtype=np.int64), np.asarray(types, dtype=np.int64),
                      np.asarray(event_buckets(list(ts_ms), num_time_buckets), dtype=np.int64),
-                     np.asarray(ts_ms, dtype=np.int64))
+                     np.asarray(ts_ms, dtype=np.int64),
+                     np.asarray(baskets, dtype=np.int64) if baskets else None)
 
 
 def rank_buckets_between(ts_prev: np.ndarray, ts_next: np.ndarray, num_time_buckets: int) -> np.ndarray:
@@ -82,6 +94,11 @@ def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng
                 context: ContextFn | None, context_prob: float, cut_fraction: float = 1.0) -> Sample:
     """The window `seq[start:end]` as a training sample: events start..end-2, targets start+1..end-1.
 
+    With baskets, only the last event of a basket is a cut, and its target (and the event loss's
+    next item there) is an item drawn uniformly from the next basket: the model never learns to
+    predict a line of a basket from its siblings of the same moment, which no request has. The
+    other events of a basket have no next item.
+
     - Parameters:
       - context: gives a cut's context from its target row; used with probability `context_prob`.
       - cut_fraction: fraction of cuts that get a group (the last cut always does).
@@ -89,12 +106,24 @@ def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng
     rows = seq.rows[start:end - 1]
     n = len(rows)
     cuts = np.arange(n, dtype=np.int64)
-    if cut_fraction < 1.0 and n > 1:
-        keep = rng.random(n) < cut_fraction
+    next_rows = seq.rows[start + 1:end]
+    target_at = start + 1 + cuts
+    if seq.baskets is not None and n > 0:
+        bend = seq.basket_end()
+        boundary = bend[start + cuts] == start + 1 + cuts       # the event ends its basket
+        if not boundary.any():
+            boundary[-1] = True   # a window inside one basket: nothing to learn but keep the layout
+        size = bend[np.minimum(start + 1 + cuts, len(seq.rows) - 1)] - (start + 1 + cuts)
+        target_at = start + 1 + cuts + (rng.random(n) * np.maximum(size, 1)).astype(np.int64)
+        next_rows = np.where(boundary, seq.rows[target_at], 0)
+        cuts = cuts[boundary]
+        target_at = target_at[boundary]
+    if cut_fraction < 1.0 and len(cuts) > 1:
+        keep = rng.random(len(cuts)) < cut_fraction
         keep[-1] = True
-        cuts = cuts[keep]
-    targets = seq.rows[start + 1 + cuts]
-    rb = rank_buckets_between(seq.ts_ms[start + cuts], seq.ts_ms[start + 1 + cuts], num_time_buckets)
+        cuts, target_at = cuts[keep], target_at[keep]
+    targets = seq.rows[target_at]
+    rb = rank_buckets_between(seq.ts_ms[start + cuts], seq.ts_ms[target_at], num_time_buckets)
     texts: list[list[int]] = []
     images: list[list[list[float]]] = []
     if context is not None and context_prob > 0:
@@ -108,7 +137,7 @@ def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng
                 texts.append([])
                 images.append([])
     return Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb,
-                  seq.rows[start + 1:end], texts, images)
+                  next_rows, texts, images)
 
 
 def windows(seqs: Sequence[Sequence_], max_events: int) -> list[tuple[int, int, int]]:

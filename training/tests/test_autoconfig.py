@@ -13,14 +13,14 @@ from fuserank.data import Dataset, UserEvents, load_dataset
 def test_sniff_layouts(tmp_path) -> None:
     a = tmp_path / "a.csv"
     a.write_text("user_id,item_id,category_id,behavior_type,timestamp\n1,10,5,pv,1511544070\n")
-    assert sniff_interactions(str(a)) == {"path": str(a), "sep": ",", "header": True, "ts_scale_ms": 1000,
+    assert sniff_interactions(str(a)) == {"path": str(a), "sep": ",", "header": True, "ts_format": "epoch", "ts_scale_ms": 1000,
                                           "user_col": 0, "item_col": 1, "type_col": 3, "ts_col": 4}
     b = tmp_path / "b.txt"
     b.write_text("1 10\n1 11\n")
     assert sniff_interactions(str(b)) == {"path": str(b), "sep": None, "header": False, "user_col": 0, "item_col": 1}
     c = tmp_path / "c.tsv"
     c.write_text("7\t3\tcart\t1700000000000\n")
-    assert sniff_interactions(str(c)) == {"path": str(c), "sep": "\t", "header": False, "ts_scale_ms": 1,
+    assert sniff_interactions(str(c)) == {"path": str(c), "sep": "\t", "header": False, "ts_format": "epoch", "ts_scale_ms": 1,
                                           "user_col": 0, "item_col": 1, "type_col": 2, "ts_col": 3}
 
 

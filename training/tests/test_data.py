@@ -35,9 +35,12 @@ def test_csv_with_header_sorts_by_time_then_file_order(tmp_path) -> None:
 
 def test_malformed_line_names_file_and_line(tmp_path) -> None:
     p = tmp_path / "bad.txt"
-    p.write_text("1 2\n1 x\n")
-    with pytest.raises(DataError, match=r"bad.txt:2"):
+    p.write_text("1 2\n1\n")
+    with pytest.raises(DataError, match=r"bad.txt:2: cannot read user, item"):
         load_interactions(str(p))
+    p.write_text("1 2 100\n1 3 yesterday\n")
+    with pytest.raises(DataError, match=r"bad.txt:2: cannot read user, item, timestamp"):
+        load_interactions(str(p), ts_col=2)
 
 
 def test_item_text_with_id_map(tmp_path) -> None:

@@ -12,7 +12,8 @@ from fuserank.features import Request
 from fuserank.purchase import (PurchaseHead, bootstrap, count_features, fit_head, fit_logistic, head_logits,
                                item_rate_feature, load_head, metrics, pair_tensors, rank_purchase, reliability,
                                save_head, weighted_auc, _auc_prep)
-from fuserank.purchase_data import before_time, build_pairs
+from fuserank.data import before_time
+from fuserank.purchase_data import build_pairs
 
 V, C, F, B = EVENT_VIEW, EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE
 T0 = 1_600_000_000
