@@ -117,7 +117,17 @@ def cases() -> dict[str, object]:
                               title="Chaise longue", category="garden"),
                pb.ItemContent(item_id=7)],
     )
+    c["upsert_items_request_external_id"] = pb.UpsertItemsRequest(
+        items=[pb.ItemContent(item_id=900002, text_tokens=[3], title="Lantern", external_id="85123A"),
+               pb.ItemContent(item_id=8, external_id="POST")],
+    )
     c["upsert_items_reply"] = pb.UpsertItemsReply(added=1, replaced=1, journal_sequence=1 << 40)
+    c["get_items_request"] = pb.GetItemsRequest(model="shop", item_ids=[2858, 900001, 5])
+    c["get_items_reply"] = pb.GetItemsReply(items=[
+        pb.ItemMetadata(item_id=2858, known=True, title="American Beauty (1999)", category="Drama"),
+        pb.ItemMetadata(item_id=900001, known=True, title="WHITE HANGING HEART T-LIGHT HOLDER", external_id="85123A"),
+        pb.ItemMetadata(item_id=5),
+    ])
     c["set_items_available_request"] = pb.SetItemsAvailableRequest(model="shop", item_ids=[900001, 2858], available=False)
     c["rank_reply_unavailable"] = pb.RankReply(
         items=[pb.ScoredItem(item_id=260, score=0.125)], unknown_candidates=[5], unavailable_candidates=[2858, 900001],

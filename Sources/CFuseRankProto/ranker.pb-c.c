@@ -2474,7 +2474,7 @@ const ProtobufCMessageDescriptor fuserank__v1__get_items_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__get_items_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__item_metadata__field_descriptors[4] =
+static const ProtobufCFieldDescriptor fuserank__v1__item_metadata__field_descriptors[5] =
 {
   {
     "item_id",
@@ -2524,9 +2524,22 @@ static const ProtobufCFieldDescriptor fuserank__v1__item_metadata__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "external_id",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemMetadata, external_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__item_metadata__field_indices_by_name[] = {
   3,   /* field[3] = category */
+  4,   /* field[4] = external_id */
   0,   /* field[0] = item_id */
   1,   /* field[1] = known */
   2,   /* field[2] = title */
@@ -2534,7 +2547,7 @@ static const unsigned fuserank__v1__item_metadata__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__item_metadata__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__item_metadata__descriptor =
 {
@@ -2544,7 +2557,7 @@ const ProtobufCMessageDescriptor fuserank__v1__item_metadata__descriptor =
   "Fuserank__V1__ItemMetadata",
   "fuserank.v1",
   sizeof(Fuserank__V1__ItemMetadata),
-  4,
+  5,
   fuserank__v1__item_metadata__field_descriptors,
   fuserank__v1__item_metadata__field_indices_by_name,
   1,  fuserank__v1__item_metadata__number_ranges,
@@ -2589,7 +2602,7 @@ const ProtobufCMessageDescriptor fuserank__v1__get_items_reply__descriptor =
   (ProtobufCMessageInit) fuserank__v1__get_items_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__item_content__field_descriptors[5] =
+static const ProtobufCFieldDescriptor fuserank__v1__item_content__field_descriptors[6] =
 {
   {
     "item_id",
@@ -2651,10 +2664,23 @@ static const ProtobufCFieldDescriptor fuserank__v1__item_content__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "external_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ItemContent, external_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__item_content__field_indices_by_name[] = {
   4,   /* field[4] = category */
   2,   /* field[2] = content_vector */
+  5,   /* field[5] = external_id */
   0,   /* field[0] = item_id */
   1,   /* field[1] = text_tokens */
   3,   /* field[3] = title */
@@ -2662,7 +2688,7 @@ static const unsigned fuserank__v1__item_content__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__item_content__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__item_content__descriptor =
 {
@@ -2672,7 +2698,7 @@ const ProtobufCMessageDescriptor fuserank__v1__item_content__descriptor =
   "Fuserank__V1__ItemContent",
   "fuserank.v1",
   sizeof(Fuserank__V1__ItemContent),
-  5,
+  6,
   fuserank__v1__item_content__field_descriptors,
   fuserank__v1__item_content__field_indices_by_name,
   1,  fuserank__v1__item_content__number_ranges,

@@ -2,8 +2,9 @@ import FuseRankModel
 import FuseRankWire
 
 extension FrontEnd {
-    /// `GetItems`: the titles and categories of items from `UpsertItems` or the model's `items.tsv`, one entry per
-    /// requested id (unknown ids: `known` false); UNAVAILABLE while draining.
+    /// `GetItems`: the titles, categories and shop ids of items from `UpsertItems` or the model's `items.tsv`, one
+    /// entry per requested id (unknown ids: `known` false); UNAVAILABLE while draining. An upsert that gave no
+    /// external id keeps the one `items.tsv` has for the id (the shop's id names the item, whatever its content).
     /// - Parameters:
     ///   - body: the request frame.
     ///   - info: the call's metric labels (the model is set once found).
@@ -16,8 +17,9 @@ extension FrontEnd {
         let bundle = model.bundle
         let live = model.catalogue.current.info  // titles given with UpsertItems first
         return GetItemsReply(items: request.itemIDs.map { id in
-            (live[id] ?? bundle.items[id]).map { ItemMetadata(itemID: id, known: true, title: $0.title, category: $0.category) }
-                ?? ItemMetadata(itemID: id)
+            guard let item = live[id] ?? bundle.items[id] else { return ItemMetadata(itemID: id) }
+            let externalID = item.externalID.isEmpty ? bundle.items[id]?.externalID ?? "" : item.externalID
+            return ItemMetadata(itemID: id, known: true, title: item.title, category: item.category, externalID: externalID)
         }).encode()
     }
 }

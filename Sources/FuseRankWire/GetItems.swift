@@ -33,23 +33,29 @@ public struct GetItemsRequest: WireMessage {
     }
 }
 
-/// One item's metadata (the bundle's `items.tsv`).
+/// One item's metadata (the bundle's `items.tsv`, or what `UpsertItems` gave).
 public struct ItemMetadata: Sendable, Equatable {
     public var itemID: Int64
     /// False when the model has no metadata for the id.
     public var known: Bool
     public var title: String
     public var category: String
+    /// The shop's own id of the item, which the trainer mapped to ``itemID``; empty when the
+    /// bundle has none.
+    public var externalID: String
 
-    public init(itemID: Int64 = 0, known: Bool = false, title: String = "", category: String = "") {
+    public init(itemID: Int64 = 0, known: Bool = false, title: String = "", category: String = "", externalID: String = "") {
         self.itemID = itemID
         self.known = known
         self.title = title
         self.category = category
+        self.externalID = externalID
     }
 
     init(c: Fuserank__V1__ItemMetadata) {
-        self.init(itemID: c.item_id, known: c.known != 0, title: swiftString(c.title), category: swiftString(c.category))
+        self.init(
+            itemID: c.item_id, known: c.known != 0, title: swiftString(c.title), category: swiftString(c.category),
+            externalID: swiftString(c.external_id))
     }
 
     func fill(_ c: UnsafeMutablePointer<Fuserank__V1__ItemMetadata>, arena: CArena) {
@@ -58,6 +64,7 @@ public struct ItemMetadata: Sendable, Equatable {
         c.pointee.known = cBool(known)
         c.pointee.title = arena.string(title)
         c.pointee.category = arena.string(category)
+        c.pointee.external_id = arena.string(externalID)
     }
 }
 

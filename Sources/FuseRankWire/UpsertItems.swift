@@ -1,7 +1,7 @@
 import CFuseRankProto
 
 /// One item's content (`ItemContent`): text tokens and a content vector the model projects into
-/// the item's row, with an optional title and category.
+/// the item's row, with an optional title, category and the shop's id.
 public struct ItemContent: Sendable, Equatable {
     public var itemID: Int64
     /// Ids of the model's `vocab.txt`; 0 is padding.
@@ -10,20 +10,26 @@ public struct ItemContent: Sendable, Equatable {
     public var contentVector: [Float]
     public var title: String
     public var category: String
+    /// The shop's own id of the item, shown by `GetItems`; empty keeps the bundle's.
+    public var externalID: String
 
-    public init(itemID: Int64 = 0, textTokens: [UInt32] = [], contentVector: [Float] = [], title: String = "", category: String = "") {
+    public init(
+        itemID: Int64 = 0, textTokens: [UInt32] = [], contentVector: [Float] = [], title: String = "", category: String = "",
+        externalID: String = ""
+    ) {
         self.itemID = itemID
         self.textTokens = textTokens
         self.contentVector = contentVector
         self.title = title
         self.category = category
+        self.externalID = externalID
     }
 
     init(c: Fuserank__V1__ItemContent) {
         self.init(
             itemID: c.item_id, textTokens: swiftArray(c.text_tokens, c.n_text_tokens),
             contentVector: swiftArray(c.content_vector, c.n_content_vector), title: swiftString(c.title),
-            category: swiftString(c.category))
+            category: swiftString(c.category), externalID: swiftString(c.external_id))
     }
 
     func fill(_ c: UnsafeMutablePointer<Fuserank__V1__ItemContent>, arena: CArena) {
@@ -35,6 +41,7 @@ public struct ItemContent: Sendable, Equatable {
         c.pointee.content_vector = arena.array(contentVector)
         c.pointee.title = arena.string(title)
         c.pointee.category = arena.string(category)
+        c.pointee.external_id = arena.string(externalID)
     }
 }
 

@@ -48,7 +48,11 @@ import Testing
             for (a, b) in zip(gotU, wantU) { worst = max(worst, abs(a - b) / max(1, abs(b))) }
             #expect(got[0].items.map(\.itemID) == want[0].items.map(\.itemID), "step \(step)")
             for (a, b) in zip(got[0].items, want[0].items) { #expect(abs(a.score - b.score) <= 1e-5 * max(1, abs(b.score))) }
-            #expect(got[1] == want[1])
+            // The unrelated request ranks as alone: the same items, and scores equal up to the
+            // rounding of a GEMM whose row count differs (OpenBLAS's kernels, which vary by CPU,
+            // do not promise batch-invariant bits).
+            #expect(got[1].items.map(\.itemID) == want[1].items.map(\.itemID))
+            for (a, b) in zip(got[1].items, want[1].items) { #expect(abs(a.score - b.score) <= 1e-5 * max(1, abs(b.score))) }
         }
         #expect(worst <= 1e-5, "largest relative difference of a user vector: \(worst)")
         let stats = cache.statistics

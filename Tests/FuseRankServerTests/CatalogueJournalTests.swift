@@ -105,6 +105,41 @@ import Testing
         #expect(records.count == 2)
     }
 
+    /// An upsert's external id is journalled with it and replayed; a record written before the
+    /// field existed still reads (no external id).
+    @Test func externalIDsAreJournalledAndOldRecordsStillRead() throws {
+        var synthetic = SyntheticBundle()
+        synthetic.addContentProjection(contentDim: 2)
+        let bundle = try synthetic.load()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuserank-state-\(UUID().uuidString)").path
+        let live = LiveCatalogues(stateDirectory: dir, logger: Logger(label: "test"))
+        let v1 = ServedModel(name: "m", version: "1", bundle: bundle, origin: .fixed)
+        try live.attach(v1)
+        _ = try live.upsert(UpsertItemsRequest(items: [
+            ItemContent(itemID: 5000, textTokens: [2], title: "Lantern", externalID: "85123A"),
+            ItemContent(itemID: 5001, textTokens: [3], externalID: "POST"),
+            ItemContent(itemID: 5002, textTokens: [3]),
+        ]), model: v1)
+        #expect(v1.catalogue.current.info[5000] == ItemInfo(title: "Lantern", externalID: "85123A"))
+        #expect(v1.catalogue.current.info[5001] == ItemInfo(title: "", externalID: "POST"))
+        #expect(v1.catalogue.current.info[5002] == nil)
+        let again = ServedModel(name: "m", version: "1", bundle: bundle, origin: .fixed)
+        try LiveCatalogues(stateDirectory: dir, logger: Logger(label: "test")).attach(again)
+        #expect(again.catalogue.current.info == v1.catalogue.current.info)
+
+        // An old record: [kind 1][version "1"][UpsertItemsRequest { items { item_id 5000, title "old" } }].
+        // It reads with no external id, and an upsert without one is still written as these bytes.
+        let oldPayload: [UInt8] = [1, 1, 0] + Array("1".utf8) + [0x12, 0x08, 0x08, 0x88, 0x27, 0x22, 0x03] + Array("old".utf8)
+        let old = try #require(JournalRecord(payload: oldPayload))
+        #expect(old == JournalRecord(version: "1", change: .upsert(UpsertItemsRequest(items: [ItemContent(itemID: 5000, title: "old")]))))
+        #expect(old.payload() == oldPayload)
+        let oldDir = FileManager.default.temporaryDirectory.appendingPathComponent("fuserank-state-\(UUID().uuidString)").path
+        try CatalogueJournal(path: oldDir + "/m/catalogue.journal").append(old)
+        let replayed = ServedModel(name: "m", version: "1", bundle: bundle, origin: .fixed)
+        try LiveCatalogues(stateDirectory: oldDir, logger: Logger(label: "test")).attach(replayed)
+        #expect(replayed.catalogue.current.info[5000] == ItemInfo(title: "old"))
+    }
+
     @Test func upsertsAreValidated() throws {
         var synthetic = SyntheticBundle()
         synthetic.addContentProjection(contentDim: 2)

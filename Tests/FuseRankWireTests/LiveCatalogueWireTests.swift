@@ -3,15 +3,38 @@ import Testing
 @testable import FuseRankWire
 
 /// The live catalogue messages (UpsertItems, SetItemsAvailable, RankReply.unavailable_candidates,
-/// ModelInfo's content fields) round-trip; an old RankReply still decodes with none unavailable.
+/// ModelInfo's content fields) and GetItems round-trip; an old RankReply still decodes with none
+/// unavailable, an old ItemContent or ItemMetadata with no external id.
 @Suite struct LiveCatalogueWireTests {
     @Test func upsertRoundTrips() throws {
         try WireRoundTripTests.roundTrip(UpsertItemsRequest())
         try WireRoundTripTests.roundTrip(UpsertItemsRequest(model: "m", items: [
             ItemContent(itemID: 7, textTokens: [2, 0, 9], contentVector: [0.5, -1, 3e-8], title: "Ténéré", category: "bikes"),
             ItemContent(itemID: 8),
+            ItemContent(itemID: 9, title: "Lantern", externalID: "85123A"),
+            ItemContent(itemID: 10, externalID: "Ténéré-42/b"),
         ]))
         try WireRoundTripTests.roundTrip(UpsertItemsReply(added: 3, replaced: 1, journalSequence: 1 << 40))
+        let decoded = try UpsertItemsRequest(bytes: UpsertItemsRequest(items: [ItemContent(itemID: 9, externalID: "85123A")]).encode())
+        #expect(decoded.items.map(\.externalID) == ["85123A"])
+        // Before external_id (field 6): items[0] = { item_id 5000, title "old" }, as an old journal holds it.
+        let old = try UpsertItemsRequest(bytes: [0x12, 0x08, 0x08, 0x88, 0x27, 0x22, 0x03] + Array("old".utf8))
+        #expect(old.items == [ItemContent(itemID: 5000, title: "old")])
+    }
+
+    @Test func getItemsRoundTrips() throws {
+        try WireRoundTripTests.roundTrip(GetItemsRequest(model: "m", itemIDs: [1, 1 << 50, -3]))
+        try WireRoundTripTests.roundTrip(GetItemsReply())
+        let reply = GetItemsReply(items: [
+            ItemMetadata(itemID: 114, known: true, title: "WHITE METAL LANTERN", category: "LIGHTING", externalID: "71053"),
+            ItemMetadata(itemID: 121, known: true, title: "Heat (1995)"),
+            ItemMetadata(itemID: 7),
+        ])
+        try WireRoundTripTests.roundTrip(reply)
+        #expect(try GetItemsReply(bytes: reply.encode()).items.map(\.externalID) == ["71053", "", ""])
+        // Before external_id (field 5): { item_id 114, known, title "x" } decodes with none.
+        let old = try GetItemsReply(bytes: [0x0A, 0x07, 0x08, 0x72, 0x10, 0x01, 0x1A, 0x01] + Array("x".utf8))
+        #expect(old.items == [ItemMetadata(itemID: 114, known: true, title: "x")])
     }
 
     @Test func availabilityRoundTrips() throws {

@@ -33,6 +33,7 @@ import Testing
         "scored_item", "rank_reply", "rank_reply_empty", "rank_request_explain", "rank_reply_explained",
         "health_request", "health_reply", "model_info_request", "model_info",
         "upsert_items_request", "upsert_items_reply", "set_items_available_request", "rank_reply_unavailable",
+        "upsert_items_request_external_id", "get_items_request", "get_items_reply",
     ]
 
     @Test func everyGoldenFileIsCovered() throws {
@@ -153,10 +154,27 @@ import Testing
                 ItemContent(itemID: 900_001, textTokens: [12, 40, 0], contentVector: [0.5, -0.25, 3], title: "Chaise longue", category: "garden"),
                 ItemContent(itemID: 7),
             ]))
+        try Self.agree(
+            "upsert_items_request_external_id",
+            UpsertItemsRequest(items: [
+                ItemContent(itemID: 900_002, textTokens: [3], title: "Lantern", externalID: "85123A"),
+                ItemContent(itemID: 8, externalID: "POST"),
+            ]))
         try Self.agree("upsert_items_reply", UpsertItemsReply(added: 1, replaced: 1, journalSequence: 1 << 40))
         try Self.agree("set_items_available_request", SetItemsAvailableRequest(model: "shop", itemIDs: [900_001, 2858], available: false))
         try Self.agree(
             "rank_reply_unavailable",
             RankReply(items: [ScoredItem(itemID: 260, score: 0.125)], unknownCandidates: [5], unavailableCandidates: [2858, 900_001]))
+    }
+
+    @Test func getItemsMessages() throws {
+        try Self.agree("get_items_request", GetItemsRequest(model: "shop", itemIDs: [2858, 900_001, 5]))
+        try Self.agree(
+            "get_items_reply",
+            GetItemsReply(items: [
+                ItemMetadata(itemID: 2858, known: true, title: "American Beauty (1999)", category: "Drama"),
+                ItemMetadata(itemID: 900_001, known: true, title: "WHITE HANGING HEART T-LIGHT HOLDER", externalID: "85123A"),
+                ItemMetadata(itemID: 5),
+            ]))
     }
 }

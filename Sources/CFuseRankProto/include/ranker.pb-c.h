@@ -502,15 +502,20 @@ struct  Fuserank__V1__ItemMetadata
   ProtobufCMessage base;
   int64_t item_id;
   /*
-   * False when the model has no metadata for this id (then title and category are empty).
+   * False when the model has no metadata for this id (then title, category and external_id are empty).
    */
   protobuf_c_boolean known;
   char *title;
   char *category;
+  /*
+   * The shop's own id of the item (items.tsv's external_id column, or the one given with
+   * UpsertItems), which the trainer mapped to item_id; empty when the bundle has none.
+   */
+  char *external_id;
 };
 #define FUSERANK__V1__ITEM_METADATA__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__item_metadata__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Fuserank__V1__GetItemsReply
@@ -552,10 +557,14 @@ struct  Fuserank__V1__ItemContent
    */
   char *title;
   char *category;
+  /*
+   * Optional: the shop's own id of the item; GetItems shows it (empty keeps the bundle's, if any).
+   */
+  char *external_id;
 };
 #define FUSERANK__V1__ITEM_CONTENT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__item_content__descriptor) \
-    , 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Fuserank__V1__UpsertItemsRequest

@@ -15,7 +15,7 @@ public final class ModelBundle: Sendable {
     let weights: ModelWeights
     /// External item id -> catalogue row (rows >= 2 only).
     let rowOfItem: [Int64: Int32]
-    /// Titles and categories from the optional `items.tsv`, by external item id.
+    /// Titles, categories and the shop's ids from the optional `items.tsv`, by external item id.
     public let items: [Int64: ItemInfo]
     /// The int8 catalogue, built on first use.
     private let quantized = LazyQuantizedCatalogue()

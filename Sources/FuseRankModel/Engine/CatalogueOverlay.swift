@@ -19,7 +19,7 @@ public struct CatalogueOverlay: Sendable {
     public private(set) var hidden: Set<Int64> = []
     /// Bundle items whose table row is not scored: replaced by a content row, or hidden.
     private(set) var maskedBaseIDs: Set<Int64> = []
-    /// Titles and categories given with content (`GetItems` prefers them to `items.tsv`).
+    /// Titles, categories and shop ids given with content (`GetItems` prefers them to `items.tsv`).
     public private(set) var info: [Int64: ItemInfo] = [:]
     /// Changes whenever a content row is added or replaced (session caches key on it: a cached
     /// event state holds the item's old row).
@@ -44,7 +44,7 @@ public struct CatalogueOverlay: Sendable {
     /// - Parameters:
     ///   - id: the item id (> 0).
     ///   - row: from ``ModelBundle/contentRow(textTokens:vector:)`` of this overlay's bundle.
-    ///   - info: its title and category; nil keeps what it had.
+    ///   - info: its title, category and external id; nil keeps what it had.
     public mutating func setContent(_ id: Int64, row: (embedding: [Float], bias: Float), info: ItemInfo? = nil) {
         let d = bundle.config.dModel
         precondition(row.embedding.count == d, "a content row has d_model = \(d) floats")

@@ -161,7 +161,8 @@ final class LiveCatalogues: @unchecked Sendable {
             }
         }
         for (item, row) in zip(request.items, rows) {
-            let info = item.title.isEmpty && item.category.isEmpty ? nil : ItemInfo(title: item.title, category: item.category)
+            let info = item.title.isEmpty && item.category.isEmpty && item.externalID.isEmpty
+                ? nil : ItemInfo(title: item.title, category: item.category, externalID: item.externalID)
             overlay.setContent(item.itemID, row: row, info: info)
         }
     }

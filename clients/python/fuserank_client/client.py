@@ -281,7 +281,8 @@ class FuseRankClient:
         )
 
     def get_items(self, item_ids: Iterable[int], model: str = "", *, timeout_ms: int | None = None) -> list[ItemMetadata]:
-        """Titles and categories of items, from the model's items.tsv (see ModelInfo.has_titles).
+        """Titles, categories and the shop's ids (`external_id`) of items, from the model's
+        items.tsv (see ModelInfo.has_titles) or given with upsert_items.
 
         - Parameters: item_ids: the items; model: the model's name (empty = the default model).
         - Returns: one entry per id, in order; `known` is False where the model has none.
@@ -289,7 +290,10 @@ class FuseRankClient:
         """
         request = pb.GetItemsRequest(model=model, item_ids=list(item_ids))
         reply = self._call(GET_ITEMS, request, pb.GetItemsReply, timeout_ms)
-        return [ItemMetadata(item_id=i.item_id, known=i.known, title=i.title, category=i.category) for i in reply.items]
+        return [
+            ItemMetadata(item_id=i.item_id, known=i.known, title=i.title, category=i.category, external_id=i.external_id)
+            for i in reply.items
+        ]
 
     def upsert_items(
         self, items: Iterable[ItemContent], model: str = "", *, timeout_ms: int | None = None
@@ -313,6 +317,7 @@ class FuseRankClient:
                 content_vector=[float(v) for v in item.content_vector],
                 title=item.title,
                 category=item.category,
+                external_id=item.external_id,
             )
         reply = self._call(UPSERT_ITEMS, request, pb.UpsertItemsReply, timeout_ms)
         return UpsertResult(added=reply.added, replaced=reply.replaced, journal_sequence=reply.journal_sequence)

@@ -117,25 +117,30 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class ItemMetadata:
-    """A GetItems entry: an item's title and category from the model's items.tsv."""
+    """A GetItems entry: an item's title and category from the model's items.tsv (or given with
+    upsert_items), and `external_id`, the shop's own id of the item, which the trainer mapped to
+    `item_id` (empty when the bundle has none)."""
 
     item_id: int
     known: bool
     title: str = ""
     category: str = ""
+    external_id: str = ""
 
 
 @dataclass(frozen=True)
 class ItemContent:
     """An item's content for `upsert_items`: text token ids of the model's vocab.txt and a
-    content vector of the model's content_dim floats (empty = zeros), with an optional title and
-    category (shown by get_items)."""
+    content vector of the model's content_dim floats (empty = zeros), with an optional title,
+    category and external_id, the shop's own id of the item (shown by get_items; an empty
+    external_id keeps the one the bundle's items.tsv has)."""
 
     item_id: int
     text_tokens: Sequence[int] = ()
     content_vector: Sequence[float] = ()
     title: str = ""
     category: str = ""
+    external_id: str = ""
 
 
 @dataclass(frozen=True)

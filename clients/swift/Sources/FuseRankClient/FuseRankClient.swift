@@ -146,7 +146,8 @@ public final class FuseRankClient: Sendable {
         try await call(.getModelInfo, ModelInfoRequest(model: model), timeoutMs: timeoutMs)
     }
 
-    /// Titles and categories of items, from the model's `items.tsv` (see ``ModelInfo/hasTitles``).
+    /// Titles, categories and the shop's ids of items, from the model's `items.tsv` (see
+    /// ``ModelInfo/hasTitles``) or given with ``upsertItems(_:model:timeoutMs:)``.
     /// - Parameters:
     ///   - itemIDs: The items to describe.
     ///   - model: The model name; empty = the server's default model.

@@ -24,6 +24,9 @@ struct UpsertCommand: AsyncParsableCommand {
     @Option(help: "Category shown by GetItems.")
     var category: String = ""
 
+    @Option(name: .customLong("external-id"), help: "The shop's own id of the item, shown by GetItems (empty keeps the bundle's).")
+    var externalID: String = ""
+
     @Option(help: "The model name; empty = the server's default model.")
     var model: String = ""
 
@@ -36,7 +39,8 @@ struct UpsertCommand: AsyncParsableCommand {
             let client = try connection.makeClient()
             defer { client.close() }
             let content = ItemContent(
-                itemID: item, textTokens: tokens?.values ?? [], contentVector: vector?.values ?? [], title: title, category: category)
+                itemID: item, textTokens: tokens?.values ?? [], contentVector: vector?.values ?? [], title: title, category: category,
+                externalID: externalID)
             let reply = try await client.upsertItems([content], model: model)
             print("\(reply.added == 1 ? "added" : "replaced") item \(item) (journal record \(reply.journalSequence))")
         }

@@ -71,14 +71,20 @@ struct RankCommand: AsyncParsableCommand {
                 images: image.map(\.values), candidates: candidates?.values ?? [], topK: topK,
                 excludeSeen: excludeSeen, model: model,
                 nowMs: now ? Int64(Date().timeIntervalSince1970 * 1000) : nowMs, explainEvents: explain)
-            // Titles beside the ids (and the reasons' events) when the model has them; the ranking
-            // is printed without them if they cannot be had (a server without GetItems).
+            // Titles (and the shop's ids, where the model has them) beside the ids and the reasons'
+            // events when the model has titles; the ranking is printed without them if they cannot
+            // be had (a server without GetItems).
             var titles: [Int64: String] = [:]
+            var externalIDs: [Int64: String] = [:]
             if !json, (try? await client.modelInfo(model: model).hasTitles) == true {
                 let ids = Array(Set(reply.items.map(\.itemID) + sent.map(\.itemID)))
-                for item in (try? await client.items(ids, model: model)) ?? [] where item.known { titles[item.itemID] = item.title }
+                for item in (try? await client.items(ids, model: model)) ?? [] where item.known {
+                    titles[item.itemID] = item.title
+                    if !item.externalID.isEmpty { externalIDs[item.itemID] = item.externalID }
+                }
             }
-            print(json ? try RankOutput.json(reply, events: sent) : RankOutput.table(reply, events: sent, titles: titles),
+            print(json ? try RankOutput.json(reply, events: sent)
+                       : RankOutput.table(reply, events: sent, titles: titles, externalIDs: externalIDs),
                   terminator: "")
         }
     }

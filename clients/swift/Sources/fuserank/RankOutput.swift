@@ -3,27 +3,33 @@ import FuseRankClient
 
 /// How `fuserank rank` prints a reply.
 enum RankOutput {
-    /// A header line, then `rank  item_id  score` right-aligned columns (`title` after the id when
-    /// titles are given, and `because`, the reasons, when the reply has any), then unknown
-    /// candidates.
+    /// A header line, then `rank  item_id  score` right-aligned columns (`external_id`, the shop's
+    /// id, after the id when external ids are given, `title` after those when titles are given,
+    /// and `because`, the reasons, when the reply has any), then unknown candidates.
     /// - Parameters:
     ///   - reply: The reply.
     ///   - events: The events the request sent (the reasons name them by index).
     ///   - titles: Item titles by id (`GetItems`), shown beside ids; empty = none.
+    ///   - externalIDs: The shop's item ids by id (`GetItems`), shown beside ids; empty = none.
     /// - Returns: The text, ending in a newline.
-    static func table(_ reply: RankReply, events: [Event] = [], titles: [Int64: String] = [:]) -> String {
+    static func table(
+        _ reply: RankReply, events: [Event] = [], titles: [Int64: String] = [:], externalIDs: [Int64: String] = [:]
+    ) -> String {
         var out = "model \(reply.model.isEmpty ? "(default)" : reply.model)"
         if !reply.modelVersion.isEmpty { out += " version \(reply.modelVersion)" }
         out += ", \(reply.items.count) item\(reply.items.count == 1 ? "" : "s")\n"
         let explained = reply.items.contains { !$0.reasons.isEmpty }
         let titled = !titles.isEmpty
+        let external = !externalIDs.isEmpty
         let rows = reply.items.enumerated().map { index, item in
-            [String(index + 1), String(item.itemID)] + (titled ? [titles[item.itemID] ?? "-"] : [])
+            [String(index + 1), String(item.itemID)] + (external ? [externalIDs[item.itemID] ?? "-"] : [])
+                + (titled ? [titles[item.itemID] ?? "-"] : [])
                 + [String(format: "%.6f", item.score)]
                 + (explained ? [because(item.reasons, events: events, titles: titles)] : [])
         }
-        let header = ["rank", "item_id"] + (titled ? ["title"] : []) + ["score"] + (explained ? ["because"] : [])
-        let leftAligned: Set<String> = ["title", "because"]
+        let header = ["rank", "item_id"] + (external ? ["external_id"] : []) + (titled ? ["title"] : []) + ["score"]
+            + (explained ? ["because"] : [])
+        let leftAligned: Set<String> = ["external_id", "title", "because"]
         let widths = header.indices.map { column in
             ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
         }

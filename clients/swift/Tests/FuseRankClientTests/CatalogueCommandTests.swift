@@ -8,7 +8,8 @@ import Testing
     @Test func upsertParsesContent() throws {
         let command = try UpsertCommand.parse(["--item", "7", "--tokens", "2,3", "--vector", "0.5,-1", "--title", "A chair"])
         #expect(command.item == 7 && command.tokens?.values == [2, 3] && command.vector?.values == [0.5, -1])
-        #expect(command.title == "A chair")
+        #expect(command.title == "A chair" && command.externalID == "")
+        #expect(try UpsertCommand.parse(["--item", "7", "--external-id", "85123A"]).externalID == "85123A")
         #expect(throws: (any Error).self) { try UpsertCommand.parse(["--item", "0"]) }
         #expect(throws: (any Error).self) { try UpsertCommand.parse(["--item", "7", "--vector", "1,x"]) }
     }

@@ -86,6 +86,47 @@ import FuseRankTransport
             """)
     }
 
+    /// The shop's ids (GetItems' external_id) get their own column after the ids, `-` where an item has none.
+    @Test func tableShowsExternalIDs() {
+        let reply = RankReply(
+            items: [ScoredItem(itemID: 17, score: 0.75), ScoredItem(itemID: 7, score: -1.5)], model: "shop", modelVersion: "3")
+        #expect(RankOutput.table(reply, titles: [17: "WHITE HANGING HEART T-LIGHT HOLDER", 7: "POSTAGE"], externalIDs: [17: "85123A"]) == """
+            model shop version 3, 2 items
+            rank  item_id  external_id  title                                   score
+               1       17  85123A       WHITE HANGING HEART T-LIGHT HOLDER   0.750000
+               2        7  -            POSTAGE                             -1.500000
+
+            """)
+    }
+
+    /// `fuserank rank` asks a model with titles for its items and prints the external ids when they have some.
+    @Test func rankPrintsExternalIDsFromGetItems() throws {
+        let server = try FakeRanker { call in
+            switch call.header.method {
+            case Method.getModelInfo.path: return [.ok(call, ModelInfo(name: "shop", hasTitles: true))]
+            case Method.getItems.path:
+                let ids = (try? GetItemsRequest(bytes: call.body))?.itemIDs ?? []
+                let known: [Int64: ItemMetadata] = [
+                    30: ItemMetadata(itemID: 30, known: true, title: "Lantern", externalID: "71053"),
+                    40: ItemMetadata(itemID: 40, known: true, title: "Postage"),
+                ]
+                return [.ok(call, GetItemsReply(items: ids.map { known[$0] ?? ItemMetadata(itemID: $0) }))]
+            default:
+                return [.ok(call, RankReply(items: [ScoredItem(itemID: 30, score: 2), ScoredItem(itemID: 40, score: 1)], model: "shop", modelVersion: "1"))]
+            }
+        }
+        let result = try runCLI(["rank", "--endpoint", server.endpoint, "--events", "5"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout == """
+            model shop version 1, 2 items
+            rank  item_id  external_id  title       score
+               1       30  71053        Lantern  2.000000
+               2       40  -            Postage  1.000000
+
+            """)
+        #expect(server.calls.map(\.header.method) == [Method.rank.path, Method.getModelInfo.path, Method.getItems.path])
+    }
+
     @Test func rankExplainSendsExplainEventsAndPrintsTheReasons() throws {
         let server = try FakeRanker { call in
             guard let request = try? RankRequest(bytes: call.body) else { return [] }
