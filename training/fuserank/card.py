@@ -50,7 +50,7 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
     """The model card's description of the training objective."""
     line = ("- Objective: full-softmax cross-entropy over the catalogue (bfloat16 logits); one forward per "
             f"user window; {tc.cut_fraction * 100:.0f}% of the cuts get a [RANK] group (serving semantics, "
-            f"format_version {cfg.format_version} read-out) whose text context is the target's genre words "
+            f"format_version {cfg.format_version} read-out) whose text context is the target's text words "
             f"with probability {tc.context_prob}")
     if tc.event_loss:
         line += "; every event token also predicts the next item (auxiliary SASRec-style loss)"
@@ -78,6 +78,23 @@ def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
     return line + "."
 
 
+def read_lines(ds) -> list[str]:
+    """The card's account of what the reader kept and left out of the data file (none for presets)."""
+    st = ds.read_stats
+    if not st:
+        return []
+    out = [f"Read from the file: {st['lines']:,} data lines, **{st['events']:,} events kept**"]
+    if st.get("returns"):
+        out.append(f"{st['returns']:,} returns dropped (cancelled invoices and quantities <= 0)")
+    if st.get("no_user"):
+        out.append(f"{st['no_user']:,} lines without a user id skipped (no sequence to put them in)")
+    if st.get("duplicates"):
+        out.append(f"{st['duplicates']:,} repeated lines of an item within one basket merged")
+    if st.get("baskets"):
+        out.append(f"{st['baskets']:,} baskets")
+    return ["; ".join(out) + ".", ""]
+
+
 def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, test: dict, val: dict,
                table: str, train_secs: float, n_params: int, total_secs: float, repeat_rate: float | None = None,
                decisions: list[str] | None = None, eval_exclude: bool = True) -> str:
@@ -90,13 +107,33 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
     lines = [
         f"# FuseRank model `{cfg.name}`",
         "",
-        f"Trained on **{ds.name}** ({len(ds.users)} users, {len(ds.catalogue)} items; item ids on the wire "
-        f"are the dataset's own ids). " + (
-            f"Text vocabulary: {cfg.text_vocab_size} tokens (the genre words, lower-cased as the metadata "
+        f"Trained on **{ds.name}** ({len(ds.users)} users, {len(ds.catalogue)} items; " + (
+            "item ids on the wire are dense ids 1..N given to the shop's own ids in sorted order; `items.tsv` "
+            "maps each to its external id and title). " if ds.item_external else
+            "item ids on the wire are the dataset's own ids). ") + (
+            f"Text vocabulary: {cfg.text_vocab_size} tokens (the item text's words, lower-cased as the data "
             "file spells them)." if cfg.text_vocab_size > 2 else "No item text (vocabulary: [PAD], [UNK])."),
         "",
+        *read_lines(ds),
         "## Figures (docs/evaluation.md)",
         "",
+    ]
+    if ds.has_baskets:
+        lines += [
+            "Next basket (docs/evaluation.md, \"Next basket\"): each user's history is every earlier basket and "
+            "the target is the next basket's distinct items; the whole catalogue is ranked as the server "
+            f"ranks it ({'seen items left out: the bundle sets exclude_seen' if cfg.exclude_seen else 'seen items kept, with the repeat head bonus on them'}). `± x`: standard error of the mean "
+            "over users. Baselines on the same users: `p-topfreq`, the user's items by the number of baskets "
+            "that hold them (ties by recency), then popular items; `tifu-knn` (Hu et al., SIGIR 2020), its "
+            "settings chosen on the validation baskets; `popularity`, items by training-split purchases. "
+            "`no_types` / `no_times`: the same requests with every event type unspecified / without "
+            "timestamps.",
+            "",
+            table,
+            "",
+        ]
+    else:
+        lines += [
         f"Full ranking {'without' if eval_exclude else 'with'} the items of the user's input (seen items "
         f"{'left out' if eval_exclude else 'kept: users return to items in these data'}). `± x`: standard "
         "error of the mean over users. `recency`: the user's own items, most recently touched first, then "
@@ -104,7 +141,12 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         "",
         table,
         "",
-    ]
+        ]
+    if "paired_robustness" in test:
+        from .evaluate import robustness_lines
+        lines += ["Cost of a missing field (test, paired over the same users: the request with every event type "
+                  "unspecified, or without timestamps, against the full request; `± x` its standard error):", "",
+                  robustness_lines(test["paired_robustness"]), ""]
     if "paired_vs_recency" in test:
         pr = test["paired_vs_recency"]
         lines += [f"Test NDCG@10, model / recency: **{pr['ratio']:.3f}x**; paired difference "
@@ -120,8 +162,10 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
     lines += [
         "## Training",
         "",
-        f"- Split: leave-one-out (last item test, second last validation, rest training; "
-        f"{'time-ordered' if ds.has_timestamps else 'file order'}).",
+        ("- Split: by basket (each user's last basket test, the one before validation, the rest training; "
+         "users with at least two baskets are evaluated)." if ds.has_baskets else
+         f"- Split: leave-one-out (last item test, second last validation, rest training; "
+         f"{'time-ordered' if ds.has_timestamps else 'file order'})."),
         objective_line(tc, cfg),
         f"- Model: d_model {cfg.d_model}, {cfg.n_heads} heads, {cfg.n_layers} layers, d_ff {cfg.d_ff}, "
         f"max_events {cfg.max_events}, dropout {cfg.dropout}, image_dim {cfg.image_dim}; "
@@ -130,6 +174,10 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
         f"weight decay {tc.weight_decay}, batch {tc.batch_size}, seed {tc.seed}.",
         f"- Epochs run: {epochs_run} (best validation {tc.val_metric} NDCG@10 {hist['best_val']:.4f} at epoch "
         f"{hist['best_epoch']}; patience {tc.patience}); {mean_epoch:.1f} s/epoch.",
+        *([f"- Refit: the shipped model is a fresh one (same seed) trained {hist['refit_epochs']} epochs, the "
+            "chosen epoch, on the training and validation targets (warm-up and cosine decay over those epochs), "
+            f"{hist['refit_seconds'] / 60:.1f} min; the validation figures above are therefore not held out for it."]
+          if "refit_epochs" in hist else []),
         f"- Training wall-clock time: **{train_secs / 60:.1f} min** on {tc.threads} CPU threads "
         f"(whole command incl. data loading and evaluation: {total_secs / 60:.1f} min).",
         "- Learning curve: `learning-curve.png`.",

@@ -358,6 +358,36 @@ ML1M_ANCHORS = [
 ]
 
 
+def against_control(model: FuseRankModel, control: FuseRankModel, ds: Dataset, field_: str, split: str = "test",
+                    exclude_seen: bool = True) -> dict:
+    """The requests of `split` without `field_` ("types": every type unspecified; "times": no
+    timestamps), ranked by `model` and by `control`, a model trained never to see that field:
+    `model`'s NDCG@10 minus the control's, paired over the same users, and the ratio. For data
+    with baskets the next-basket protocol."""
+    types, times = field_ == "types", field_ == "times"
+    if ds.has_baskets:
+        from .baskets import basket_cases, basket_metrics, model_top
+        cases = basket_cases(ds, split)
+        reqs = strip_requests([c.request for c in cases], types, times)
+        targets = [c.targets for c in cases]
+        a, b = (basket_metrics(model_top(m, cases, requests=reqs), targets).per_user_ndcg10 for m in (model, control))
+    else:
+        cases = strip_fields(build_cases(ds, split), types, times)
+        a, b = (full_ranking(m, cases, exclude_seen=exclude_seen).per_user_ndcg10 for m in (model, control))
+    d = a - b
+    return {"field": field_, "users": int(d.size), "ndcg@10": float(a.mean()), "ndcg@10_control": float(b.mean()),
+            "diff": float(d.mean()), "diff_se": standard_error(d),
+            "ratio": float(a.mean() / b.mean()) if b.mean() > 0 else float("nan")}
+
+
+def control_line(r: dict) -> str:
+    """One markdown line of `against_control`'s figures."""
+    what = "every event type unspecified" if r["field"] == "types" else "no timestamps"
+    return (f"- requests with {what}: this model {r['ndcg@10']:.4f}, the model trained never to see "
+            f"{r['field']} {r['ndcg@10_control']:.4f}: {r['ratio']:.3f}x, paired difference "
+            f"{r['diff']:+.4f} ± {r['diff_se']:.4f} ({r['users']} users)")
+
+
 def robustness_lines(paired: dict) -> str:
     """The `paired_robustness` figures as markdown lines (the relative cost ± its standard error)."""
     def cost(p: dict) -> str:
@@ -460,6 +490,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--baselines", action="store_true", help="also rank by recency and by popularity")
     ap.add_argument("--robustness", action="store_true",
                     help="also full ranking with every event type unspecified, and with no timestamps")
+    ap.add_argument("--control", default=None,
+                    help="a bundle trained never to see --strip's field: rank the requests without it by both")
+    ap.add_argument("--strip", choices=["types", "times"], default=None, help="with --control: the missing field")
     ap.add_argument("--json", default=None, help="write the figures to this JSON file")
     ap.add_argument("--update-card", action="store_true",
                     help="write the figures (and the anchors for ml-1m) into the bundle's model-card.md")
@@ -469,6 +502,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, cfg, _, vocab = load_bundle(args.model)
     ds = load_dataset(args.dataset, args.data_root)
     t0 = time.time()
+    if args.control:
+        if not args.strip:
+            ap.error("--control needs --strip types|times")
+        control = load_bundle(args.control)[0]
+        r = against_control(model, control, ds, args.strip, args.split,
+                            cfg.exclude_seen or decide_exclude_seen(ds)[0])
+        line = control_line(r)
+        print(line)
+        if args.json:
+            Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        if args.update_card:
+            cmd = (f"cd training && python -m fuserank.evaluate --model {args.model} --dataset {args.dataset} "
+                   f"--control {args.control} --strip {args.strip}")
+            marker = f"## Without {args.strip}, against a model trained without them"
+            update_card(args.model, "\n".join([marker, "", line, "", "```", cmd, "```", ""]), marker=marker)
+        return 0
     # seen items leave the protocol when the bundle or the data (no repeats) say so
     exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]
     py = evaluate(model, ds, vocab, args.split, args.modes.split(","), exclude_seen=exclude,

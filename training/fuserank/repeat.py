@@ -106,6 +106,22 @@ class RepeatPairs:
     type_bits: Tensor  # (P, num_event_types) float
     time_b: Tensor
 
+    def with_copies(self, src: Tensor, first_new: int) -> "RepeatPairs":
+        """These pairs plus, for each k, a copy of loss row `src[k]`'s pairs as loss row
+        `first_new + k` (the extra targets of a basket cut; `src` ascending, `first_new` past
+        every loss row)."""
+        if len(src) == 0:
+            return self
+        lo = torch.searchsorted(self.loss_row, src)
+        hi = torch.searchsorted(self.loss_row, src, right=True)
+        n = hi - lo
+        idx = torch.repeat_interleave(lo, n) + (torch.arange(int(n.sum())) - torch.repeat_interleave(
+            torch.cumsum(n, 0) - n, n))
+        new_row = torch.repeat_interleave(first_new + torch.arange(len(src)), n)
+        cat = lambda a: torch.cat([a, a[idx]])  # noqa: E731
+        return RepeatPairs(torch.cat([self.loss_row, new_row]), cat(self.row), cat(self.rank_b), cat(self.count_b),
+                           cat(self.type_bits), cat(self.time_b))
+
     def extra(self, model: FuseRankModel, u: Tensor) -> ExtraLogits:
         """The bonus of every pair as sparse logits, given the loss rows' user vectors u (N, d)."""
         val = model.repeat(self.rank_b, self.count_b, self.type_bits, self.time_b, u[self.loss_row])

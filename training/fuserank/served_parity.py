@@ -8,6 +8,11 @@ Run from training/ (needs the release server and the client package in the venv)
         --model ../models/taobao-sample --dataset taobao-sample
 Prints the largest absolute and relative score difference and the users whose ids differ other
 than by an exact tie; exit status 1 when a score differs by more than --tol (relative).
+
+`--dataset` is a preset or a bundle's `train-config.json` (a `make train DATA=` model). For data
+with baskets the requests are the next-basket cases (docs/evaluation.md, "Next basket") and the
+served top 10's Recall@10 and NDCG@10 are printed too. `--strip types|times` sends every request
+with its event types unspecified (0, an unset enum) or without timestamps.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import torch
 
 from .bundle import load_bundle
 from .data import load_dataset
+from .baskets import basket_cases, basket_metrics
 from .evaluate import build_cases, default_data_root
-from .features import Request
+from .features import Request, strip_requests
 from .ranking import rank_user
 
 
@@ -46,12 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--split", default="test", choices=["test", "val"])
     ap.add_argument("--top-k", type=int, default=10)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--strip", choices=["types", "times"], default=None,
+                    help="send every request without event types (0) or without timestamps")
     ap.add_argument("--update-card", action="store_true", help="write the result into the bundle's model-card.md")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     model, cfg, _, _ = load_bundle(args.model)
     ds = load_dataset(args.dataset, args.data_root)
-    cases = build_cases(ds, args.split)
+    cases = basket_cases(ds, args.split) if ds.has_baskets else build_cases(ds, args.split)
+    if args.strip:
+        for c, r in zip(cases, strip_requests([c.request for c in cases], args.strip == "types",
+                                              args.strip == "times")):
+            c.request = r
+    served: list[list[int]] = []
     endpoint = f"tcp://127.0.0.1:{_free_port()}"
     proc = subprocess.Popen([args.server, "--bind", endpoint, "--model", args.model, "--workers", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -80,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         ref, _ = rank_user(model, req, u)
                         got = client.rank(events=[Event(i, t, ts, dw) for i, t, ts, dw in req.events],
                                           top_k=args.top_k, now_ms=req.now_ms)
+                        served.append(got.item_ids)
                         k = args.top_k
                         for (_, a), b in zip(ref[:k], got.items):
                             max_abs = max(max_abs, abs(a - b.score))
@@ -94,7 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         proc.wait(timeout=10)
     line = (f"{Path(args.model).name} on {ds.name} ({args.split}, {len(cases)} users, top-{args.top_k}): "
             f"max |Swift - PyTorch| score {max_abs:.2e} (relative {max_rel:.2e}); "
-            f"users whose ids differ (no tie): {len(id_mismatch)} {id_mismatch[:10]}")
+            f"users whose ids differ (no tie): {len(id_mismatch)} {id_mismatch[:10]}"
+            + (f"; requests without {args.strip}" if args.strip else ""))
+    if ds.has_baskets:
+        m = basket_metrics(served, [c.targets for c in cases])
+        line += (f"; served next basket Recall@10 {m.recall10:.4f} ± {m.recall10_se:.4f}, "
+                 f"NDCG@10 {m.ndcg10:.4f} ± {m.ndcg10_se:.4f}")
     print(line)
     ok = max_rel <= args.tol and not id_mismatch
     if args.update_card:

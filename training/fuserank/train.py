@@ -29,7 +29,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -44,6 +44,7 @@ from .config import REPEAT_FORMAT_VERSION, ModelConfig
 from .distributed import Distributed, SingleProcess, init_distributed
 from .model import FuseRankModel
 from .multicut import encode_batch, group_readout
+from .losses import SeenItems
 from .objective import ce_loss, first_seen, loss_rows_seen
 from .repeat import batch_pairs
 from .schedule import lr_factor
@@ -86,6 +87,16 @@ class TrainConfig:
     drop_time_prob: float = 0.0
     # augmentation: each input event's item becomes the unknown row with this probability
     item_mask_prob: float = 0.0
+    # basket data: each basket cut learns up to this many items of the next basket (1: one drawn
+    # item, as any other cut; windows.make_sample)
+    basket_targets: int = 1
+    # every epoch trains the whole of each long history (windows.windows' tiles), not only its
+    # newest max_events events (plus `random_window_prob`'s random ends)
+    tile_windows: bool = False
+    # after the run chose its epoch on validation: train a fresh model (same seed) for that many
+    # epochs on the training and validation targets, no validation, and ship it (the test split
+    # still chooses nothing; the newest transitions are learnt, as a refit for deployment does)
+    refit: bool = False
     # leave each loss row's already-seen items out of its softmax (they are never ranked when a
     # request sets exclude_seen, as every evaluation protocol does); "auto": decided from the
     # training data (`data.decide_exclude_seen`: true only when users almost never return to an item)
@@ -100,6 +111,21 @@ class TrainConfig:
     # bucket 0: `missing_fields.py`), everything else frozen; "" trains every parameter
     train_only: str = ""
     missing_rows: tuple[str, ...] = ("event_type_emb",)
+
+
+def extra_rows(samples) -> tuple[torch.Tensor, torch.Tensor]:
+    """The extra loss rows of a batch (`Sample.extra_targets`): each one's group as an index into
+    the batch's real groups (row-major, ascending), and its target row."""
+    src, tgt, base = [], [], 0
+    for s in samples:
+        if len(s.extra_group):
+            src.append(base + s.extra_group)
+            tgt.append(s.extra_targets)
+        base += len(s.cuts)
+    if not src:
+        z = torch.zeros(0, dtype=torch.long)
+        return z, z
+    return torch.from_numpy(np.concatenate(src)), torch.from_numpy(np.concatenate(tgt))
 
 
 def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig,
@@ -124,7 +150,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     rng = np.random.default_rng(tc.seed + par.rank)
     pyrng = random.Random(tc.seed)
     cfg = model.cfg
-    wins = windows(seqs, cfg.max_events)
+    wins = windows(seqs, cfg.max_events, tc.tile_windows)
     wins.sort(key=lambda w: w[2] - w[1])  # similar lengths share a batch: less padding
     batches = [wins[i:i + tc.batch_size] for i in range(0, len(wins), tc.batch_size)]
     batches = par.shard(batches)  # this rank's windows of every global batch (one process: all)
@@ -175,7 +201,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         for bi in bar:
             wins_b = resample_windows(batches[bi], seqs, tc.random_window_prob, rng)
             samples = [make_sample(seqs[k], a, e, cfg.num_time_buckets, rng, context, tc.context_prob,
-                                   tc.cut_fraction) for k, a, e in wins_b]
+                                   tc.cut_fraction, tc.basket_targets) for k, a, e in wins_b]
             if tc.item_mask_prob > 0:
                 for s in samples:
                     s.mask_items(tc.item_mask_prob, rng)
@@ -195,6 +221,16 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                     ev = batch.event_rows()
                     u = torch.cat([u, model.user_vectors(h[:, :batch.rows.shape[1]][ev])])
                     tgt = torch.cat([tgt, batch.event_targets[ev]])
+                src, extra_tgt = extra_rows(samples)
+                if len(src):  # a basket cut's other targets: copies of its group's row
+                    u = torch.cat([u, u[src]])
+                    tgt = torch.cat([tgt, extra_tgt])
+            if len(src):
+                if seen is not None:
+                    seen = SeenItems(seen.first, torch.cat([seen.user, seen.user[src]]),
+                                     torch.cat([seen.pos, seen.pos[src]]))
+                if pairs is not None:
+                    pairs = pairs.with_copies(src, len(tgt) - len(src))
             u = u.float()
             loss = ce_loss(model, u, tgt, tc.bf16_logits, seen, None if pairs is None else pairs.extra(model, u))
             loss, step_loss = par.global_loss(loss, len(tgt), t_start)
@@ -248,14 +284,15 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     return hist
 
 
-def training_inputs(ds, cfg: ModelConfig, row_of: dict[int, int], vindex: dict[str, int]
-                    ) -> tuple[list[Sequence_], ContextFn | None]:
+def training_inputs(ds, cfg: ModelConfig, row_of: dict[int, int], vindex: dict[str, int],
+                    with_val: bool = False) -> tuple[list[Sequence_], ContextFn | None]:
     """The training sequences of the leave-one-out split (rows) and the cut context (the target's
-    text tokens); the context is None for data without item text."""
+    text tokens); the context is None for data without item text. `with_val`: the sequences run
+    to the test target (the validation target becomes training data: `TrainConfig.refit`)."""
     from .data import leave_one_out
     from .tokenizer import tokenize
 
-    trains = [su.train for su in leave_one_out(ds)]
+    trains = [su.prefix(su.start("test")) if with_val else su.train for su in leave_one_out(ds)]
     if ds.has_baskets:  # a single basket has no next basket to learn
         trains = [t for t in trains if t.baskets and t.baskets[-1] >= 1]
     seqs = [make_sequence([row_of[i] for i in t.items], t.types, t.ts_ms, cfg.num_time_buckets, t.baskets)
@@ -457,6 +494,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
+    if tc.refit and dist is None:
+        epochs = max(1, hist["best_epoch"])
+        log(f"refit: a fresh model trained {epochs} epochs (the chosen epoch) on the training and "
+            f"validation targets")
+        torch.manual_seed(tc.seed)
+        refit = FuseRankModel(cfg)
+        refit.set_item_ids(item_ids)
+        if tc.small_init_std > 0:
+            for emb in (refit.event_type_emb, refit.time_emb, refit.pos_emb, refit.modality_emb,
+                        refit.rank_pos_emb):
+                if emb is not None:
+                    torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
+        seqs2, _ = training_inputs(ds, cfg, row_of, vindex, with_val=True)
+        # the learning rate's warm-up and cosine decay run over these epochs
+        tc2 = replace(tc, epochs=epochs, patience=10 ** 6, schedule_minutes=0.0)
+        h2 = train_model(refit, seqs2, tc2, context, None, log, progress=not args.no_progress)
+        model = refit
+        hist["refit_epochs"], hist["refit_seconds"] = epochs, h2["train_seconds"]
+        hist["train_seconds"] += h2["train_seconds"]
     train_secs = hist["train_seconds"]
     if ds.has_baskets:
         cases = basket_cases(ds, "val")

@@ -66,6 +66,10 @@ class Sample:
     next_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (L,) item after each event
     texts: list[list[int]] = field(default_factory=list)            # (G,) token ids per group
     images: list[list[list[float]]] = field(default_factory=list)   # (G,) image vectors per group
+    # basket data with `basket_targets` > 1: more items of a group's next basket, each one more loss
+    # row with that group's user vector (extra_group: index into cuts, ascending)
+    extra_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))   # (E,)
+    extra_targets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (E,) rows
     types_dropped: bool = False   # every event type is 0 (unspecified), as a client that sends none
     times_dropped: bool = False   # every timestamp is unknown (all time buckets 0), likewise
 
@@ -91,13 +95,16 @@ class Sample:
 
 
 def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng: np.random.Generator,
-                context: ContextFn | None, context_prob: float, cut_fraction: float = 1.0) -> Sample:
+                context: ContextFn | None, context_prob: float, cut_fraction: float = 1.0,
+                basket_targets: int = 1) -> Sample:
     """The window `seq[start:end]` as a training sample: events start..end-2, targets start+1..end-1.
 
     With baskets, only the last event of a basket is a cut, and its target (and the event loss's
     next item there) is an item drawn uniformly from the next basket: the model never learns to
     predict a line of a basket from its siblings of the same moment, which no request has. The
-    other events of a basket have no next item.
+    other events of a basket have no next item. `basket_targets` > 1 adds up to that many - 1 other
+    items of the next basket (drawn without replacement) as extra targets of a cut whose group has
+    no context (a context describes the one target): the whole basket is learnt, not one line.
 
     - Parameters:
       - context: gives a cut's context from its target row; used with probability `context_prob`.
@@ -136,17 +143,44 @@ def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng
             else:
                 texts.append([])
                 images.append([])
-    return Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb,
-                  next_rows, texts, images)
+    sample = Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb,
+                    next_rows, texts, images)
+    if seq.baskets is not None and basket_targets > 1 and len(cuts):
+        bend = seq.basket_end()
+        groups, extra = [], []
+        for g, (c, t) in enumerate(zip(cuts.tolist(), target_at.tolist())):
+            if (texts and texts[g]) or (images and images[g]):
+                continue
+            first = start + 1 + c
+            others = [j for j in range(first, int(bend[first])) if j != t]
+            if not others:
+                continue
+            pick = rng.choice(len(others), size=min(len(others), basket_targets - 1), replace=False)
+            groups.extend([g] * len(pick))
+            extra.extend(int(seq.rows[others[k]]) for k in pick)
+        sample.extra_group = np.asarray(groups, dtype=np.int64)
+        sample.extra_targets = np.asarray(extra, dtype=np.int64)
+    return sample
 
 
-def windows(seqs: Sequence[Sequence_], max_events: int) -> list[tuple[int, int, int]]:
-    """(sequence index, start, end) of the newest `max_events + 1` items of each sequence."""
+def windows(seqs: Sequence[Sequence_], max_events: int, tile: bool = False) -> list[tuple[int, int, int]]:
+    """(sequence index, start, end) of the newest `max_events + 1` items of each sequence; with
+    `tile`, also the windows before it, back to the sequence's start (each `max_events` events
+    earlier, the oldest window overlapping the next), so an epoch trains every transition of a
+    long history, not only its newest ones."""
     out = []
     for k, s in enumerate(seqs):
         n = len(s.rows)
-        if n >= 2:
-            out.append((k, max(0, n - max_events - 1), n))
+        if n < 2:
+            continue
+        out.append((k, max(0, n - max_events - 1), n))
+        if tile:
+            e = n - max_events
+            while e - max_events - 1 > 0:
+                out.append((k, e - max_events - 1, e))
+                e -= max_events
+            if e > 1 and out[-1][1] > 0:
+                out.append((k, 0, min(n, max_events + 1)))
     return out
 
 

@@ -199,3 +199,67 @@ def test_cli_reports_a_bad_file_in_one_line(tmp_path, capsys) -> None:
     assert main(["--data", str(bad), "--minutes", "0.01", "--out", str(tmp_path / "m"), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "bad.csv:3" in err[0] and "Traceback" not in err[0]
+
+
+def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
+    """A made-up shop in Online Retail's layout: 40 customers, four invoices each, string SKUs."""
+    from fuserank.bundle import load_bundle
+    from fuserank.train import main
+    skus = [f"{20000 + k}{'AB'[k % 2]}" for k in range(12)]
+    lines = []
+    for c in range(40):
+        for b in range(4):
+            day = f"2011-0{1 + b}-{10 + c % 9:02d} 10:{c % 60:02d}:00"
+            for j in range(3):
+                sku = skus[(c + b * (j + 1)) % 12]
+                lines.append(f"{5000 + 10 * c + b},{sku},ITEM {sku},{1 + j},{day},1.0,{12000 + c},France")
+        lines.append(f"C{9000 + c},{skus[c % 12]},ITEM {skus[c % 12]},-1,2011-06-01 10:00:00,1.0,{12000 + c},France")
+    out = tmp_path / "shop"
+    assert main(["--data", export(tmp_path, lines), "--minutes", "0.05", "--out", str(out), "--no-progress"]) == 0
+    model, cfg, _, _ = load_bundle(out)
+    items = (out / "items.tsv").read_text().splitlines()
+    assert items[0] == "item_id\texternal_id\ttitle\tcategory" and len(items) == 13
+    assert items[1] == f"1\t{sorted(skus)[0]}\tITEM {sorted(skus)[0]}\t"
+    card = (out / "model-card.md").read_text()
+    assert "40 returns dropped" in card and "160 baskets" in card
+    assert "| p-topfreq |" in card and "| tifu-knn |" in card and "| no_types |" in card
+    assert "Cost of a missing field" in card and "by basket" in card
+
+
+def test_basket_cuts_learn_several_items_of_the_next_basket() -> None:
+    rows = [5, 6, 7, 8, 9, 10, 11, 12]
+    baskets = [0, 0, 0, 1, 1, 1, 2, 2]
+    seq = make_sequence(rows, [4] * 8, [1000 * b for b in baskets], 34, baskets)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        s = make_sample(seq, 0, 8, 34, rng, None, 0.0, 1.0, basket_targets=3)
+        assert s.cuts.tolist() == [2, 5]
+        for g, basket in ((0, {8, 9, 10}), (1, {11, 12})):
+            got = [s.targets[g], *s.extra_targets[s.extra_group == g]]
+            # the main target and the extras: distinct items of the next basket, at most 3
+            assert set(got) <= basket and len(set(got)) == len(got) == min(3, len(basket))
+    # a cut whose group has a context (the target's text) keeps its one target
+    s = make_sample(seq, 0, 8, 34, rng, lambda row, rng: ([2, 3], []), 1.0, 1.0, basket_targets=3)
+    assert len(s.extra_group) == 0
+
+
+def test_repeat_pairs_copied_for_extra_rows() -> None:
+    import torch
+    from fuserank.repeat import RepeatPairs
+    z = torch.zeros(6, dtype=torch.long)
+    p = RepeatPairs(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([10, 11, 12, 13, 14, 15]), z, z,
+                    torch.zeros(6, 3), z)
+    q = p.with_copies(torch.tensor([0, 2, 2]), 5)
+    assert q.loss_row.tolist() == [0, 0, 1, 2, 2, 2, 5, 5, 6, 6, 6, 7, 7, 7]
+    assert q.row.tolist() == [10, 11, 12, 13, 14, 15, 10, 11, 13, 14, 15, 13, 14, 15]
+
+
+def test_tiled_windows_cover_a_long_history() -> None:
+    from fuserank.windows import Sequence_, windows
+    seq = Sequence_(*(np.arange(31),) * 4)
+    assert windows([seq], 10) == [(0, 20, 31)]
+    tiles = windows([seq], 10, tile=True)
+    assert tiles == [(0, 20, 31), (0, 10, 21), (0, 0, 11)]
+    # every event after the first is a target of some window (window (a, e): targets a+1 .. e-1)
+    assert set().union(*(range(a + 1, e) for _, a, e in tiles)) == set(range(1, 31))
+    assert windows([Sequence_(*(np.arange(5),) * 4)], 10, tile=True) == [(0, 0, 5)]
