@@ -10,7 +10,7 @@ and training settings from the data's size. The rule (training/README.md, "Any s
 | fewer events | d_model 64, 2 layers, d_ff 128, dropout 0.3, batch 32, cut_fraction 0.5 |
 | always | max_events = the 95th percentile of history lengths, rounded up to 10, in 20..200; event_loss; random windows 0.3; exclude_seen and repeat_head "auto" (the repeat rate decides); 8 event types; patience 10 |
 | always (missing fields) | drop_type_prob / drop_time_prob 0.5 for a field the data do not vary, 0.25 for one that carries information (`MISSING_FIELD_PROB`), 0 for timestamps the data lack |
-| baskets | basket_targets 8, cut_fraction 1, tile_windows, refit |
+| baskets | basket_targets 8, cut_fraction 1, tile_windows, refit, patience 5 (a few thousand shoppers' baskets are learnt in a few epochs) |
 | `MINUTES` | schedule_minutes = 90% of it (the rest loads data and evaluates); epochs 500 (the schedule ends the run) |
 
 These reproduce the shape of the hand-made configs: ml-1m (1M events) and ml-latest-small (100k).
@@ -152,8 +152,8 @@ def auto_config(ds: Dataset, minutes: float, name: str) -> dict:
     if ds.has_baskets:
         # a basket's cut learns several items of the next basket, every cut is kept (only a
         # basket's last event is one), each epoch covers the whole of a long history, and the
-        # shipped model is refit on the validation baskets too (training/README.md)
-        train.update(basket_targets=8, cut_fraction=1.0, tile_windows=True, refit=True)
+        # shipped model is refit on the validation baskets too; few epochs suffice (training/README.md)
+        train.update(basket_targets=8, cut_fraction=1.0, tile_windows=True, refit=True, patience=5)
     return {"name": name, "version": "auto", "model": model, "train": train,
             "eval_modes": ["full", "search"] if ds.item_text else ["full"],
             "auto": {"events": events, "users": len(ds.users), "items": len(ds.catalogue),

@@ -216,7 +216,7 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
         lines.append(f"C{9000 + c},{skus[c % 12]},ITEM {skus[c % 12]},-1,2011-06-01 10:00:00,1.0,{12000 + c},France")
     out = tmp_path / "shop"
     assert main(["--data", export(tmp_path, lines), "--minutes", "0.05", "--out", str(out), "--no-progress"]) == 0
-    model, cfg, _, _ = load_bundle(out)
+    _, cfg, _, _ = load_bundle(out)
     items = (out / "items.tsv").read_text().splitlines()
     assert items[0] == "item_id\texternal_id\ttitle\tcategory" and len(items) == 13
     assert items[1] == f"1\t{sorted(skus)[0]}\tITEM {sorted(skus)[0]}\t"
@@ -224,6 +224,10 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     assert "40 returns dropped" in card and "160 baskets" in card
     assert "| p-topfreq |" in card and "| tifu-knn |" in card and "| no_types |" in card
     assert "Cost of a missing field" in card and "by basket" in card
+    # the description column became a text-only content projection (new items from their text)
+    from fuserank.content import read_content
+    w, b, content_dim = read_content(out)
+    assert content_dim == 0 and w.shape == (cfg.d_model + 1, cfg.text_vocab_size) and "## Content projection" in card
 
 
 def test_basket_cuts_learn_several_items_of_the_next_basket() -> None:
