@@ -9,7 +9,7 @@ and training settings from the data's size. The rule (training/README.md, "Any s
 | events >= 500k | d_model 128, 3 layers, d_ff 256, dropout 0.2, batch 64, cut_fraction 0.25 |
 | fewer events | d_model 64, 2 layers, d_ff 128, dropout 0.3, batch 32, cut_fraction 0.5 |
 | always | max_events = the 95th percentile of history lengths, rounded up to 10, in 20..200; event_loss; random windows 0.3; exclude_seen and repeat_head "auto" (the repeat rate decides); 8 event types; patience 10 |
-| always (missing fields) | drop_type_prob / drop_time_prob 0.5 for a field the data do not vary, 0.25 for one that carries information (`MISSING_FIELD_PROB`), 0 for timestamps the data lack |
+| always (missing fields) | drop_type_prob / drop_time_prob 0.5 for a field the data do not vary, 0.25 for one that carries information (`MISSING_FIELD_PROB`), 0 for timestamps the data lack; one event type t: tie_type t (type 0 and t one token) |
 | baskets | basket_targets 8, cut_fraction 1, tile_windows, refit, patience 5 (a few thousand shoppers' baskets are learnt in a few epochs) |
 | `MINUTES` | schedule_minutes = 90% of it (the rest loads data and evaluates); epochs 500 (the schedule ends the run) |
 
@@ -136,6 +136,7 @@ def auto_config(ds: Dataset, minutes: float, name: str) -> dict:
     lengths = np.array([len(u) for u in ds.users])
     max_events = int(min(200, max(20, 10 * math.ceil(np.percentile(lengths, 95) / 10))))
     big = events >= 500_000
+    types = {t for u in ds.users for t in u.types}
     model = {"d_model": 128 if big else 64, "n_heads": 2, "n_layers": 3 if big else 2,
              "d_ff": 256 if big else 128, "max_events": max_events, "max_text_tokens": 16,
              "max_images": 0, "image_dim": 0, "num_time_buckets": 34, "num_event_types": 8,
@@ -147,7 +148,8 @@ def auto_config(ds: Dataset, minutes: float, name: str) -> dict:
              "threads": max(1, min(4, os.cpu_count() or 1)), "event_loss": True, "random_window_prob": 0.3,
              "schedule_minutes": round(0.9 * minutes, 1), "small_init_std": 0.01,
              "exclude_seen": "auto", "repeat_head": "auto",
-             "drop_type_prob": MISSING_FIELD_PROB[len({t for u in ds.users for t in u.types}) > 1],
+             "drop_type_prob": MISSING_FIELD_PROB[len(types) > 1],
+             "tie_type": next(iter(types)) if len(types) == 1 and next(iter(types)) > 0 else 0,
              "drop_time_prob": MISSING_FIELD_PROB[True] if ds.has_timestamps else 0.0}
     if ds.has_baskets:
         # a basket's cut learns several items of the next basket, every cut is kept (only a

@@ -97,6 +97,11 @@ class TrainConfig:
     # epochs on the training and validation targets, no validation, and ship it (the test split
     # still chooses nothing; the newest transitions are learnt, as a refit for deployment does)
     refit: bool = False
+    # data with one event type t (> 0): the type says nothing, so the unspecified type (0) and t are
+    # one token. Their rows (the event-type embedding and the repeat head's type weight) are tied
+    # through training: set to their mean after every step, so a request that leaves the type
+    # unset ranks exactly as one that sends t
+    tie_type: int = 0
     # leave each loss row's already-seen items out of its softmax (they are never ranked when a
     # request sets exclude_seen, as every evaluation protocol does); "auto": decided from the
     # training data (`data.decide_exclude_seen`: true only when users almost never return to an item)
@@ -111,6 +116,17 @@ class TrainConfig:
     # bucket 0: `missing_fields.py`), everything else frozen; "" trains every parameter
     train_only: str = ""
     missing_rows: tuple[str, ...] = ("event_type_emb",)
+
+
+@torch.no_grad()
+def tie_type_rows(model: FuseRankModel, t: int) -> None:
+    """Rows 0 (unspecified) and `t` of the event-type embedding, and of the repeat head's type
+    weights, set to their mean (`TrainConfig.tie_type`)."""
+    w = model.event_type_emb.weight
+    w[0] = w[t] = 0.5 * (w[0] + w[t])
+    if model.repeat is not None:
+        v = model.repeat.event_type
+        v[0] = v[t] = 0.5 * (v[0] + v[t])
 
 
 def extra_rows(samples) -> tuple[torch.Tensor, torch.Tensor]:
@@ -240,6 +256,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             if tc.clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip_norm)
             opt.step()
+            if tc.tie_type > 0:
+                tie_type_rows(model, tc.tie_type)
             step += 1
             tot += step_loss
             cnt += 1

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from fuserank.autoconfig import sniff_interactions
 from fuserank.baskets import (BasketCase, basket_cases, basket_metrics, p_topfreq, tifu_knn, TifuSettings,
@@ -216,7 +217,18 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
         lines.append(f"C{9000 + c},{skus[c % 12]},ITEM {skus[c % 12]},-1,2011-06-01 10:00:00,1.0,{12000 + c},France")
     out = tmp_path / "shop"
     assert main(["--data", export(tmp_path, lines), "--minutes", "0.05", "--out", str(out), "--no-progress"]) == 0
-    _, cfg, _, _ = load_bundle(out)
+    model, cfg, _, _ = load_bundle(out)
+    # one event type (purchases): the unspecified type is the same token, so an unset type ranks
+    # exactly as the typed request
+    w = model.event_type_emb.weight
+    assert torch.equal(w[0], w[EVENT_PURCHASE]) and not torch.equal(w[0], w[1])
+    assert model.repeat is None or model.repeat.event_type[0] == model.repeat.event_type[EVENT_PURCHASE]
+    from fuserank.ranking import rank
+    events = [(1, EVENT_PURCHASE, 1_300_000_000_000, 0), (5, EVENT_PURCHASE, 1_300_100_000_000, 0)]
+    typed = rank(model, Request(events=events, top_k=5, now_ms=1_300_200_000_000))[0]
+    unset = rank(model, Request(events=[(i, 0, ts, dw) for i, _, ts, dw in events], top_k=5,
+                                now_ms=1_300_200_000_000))[0]
+    assert typed == unset
     items = (out / "items.tsv").read_text().splitlines()
     assert items[0] == "item_id\texternal_id\ttitle\tcategory" and len(items) == 13
     assert items[1] == f"1\t{sorted(skus)[0]}\tITEM {sorted(skus)[0]}\t"
