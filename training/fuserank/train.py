@@ -102,6 +102,9 @@ class TrainConfig:
     # through training: set to their mean after every step, so a request that leaves the type
     # unset ranks exactly as one that sends t
     tie_type: int = 0
+    # > 0: validate and ship an exponential moving average of the weights (this decay per step)
+    # instead of the last step's weights: a smoother, usually better model than one epoch's end
+    ema_decay: float = 0.0
     # leave each loss row's already-seen items out of its softmax (they are never ranked when a
     # request sets exclude_seen, as every evaluation protocol does); "auto": decided from the
     # training data (`data.decide_exclude_seen`: true only when users almost never return to an item)
@@ -116,6 +119,16 @@ class TrainConfig:
     # bucket 0: `missing_fields.py`), everything else frozen; "" trains every parameter
     train_only: str = ""
     missing_rows: tuple[str, ...] = ("event_type_emb",)
+
+
+@torch.no_grad()
+def ema_update(ema: dict, model: FuseRankModel, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * weights, for every floating tensor of the state (others copied)."""
+    for k, v in model.state_dict().items():
+        if v.is_floating_point():
+            ema[k].mul_(decay).add_(v.detach(), alpha=1.0 - decay)
+        else:
+            ema[k].copy_(v)
 
 
 @torch.no_grad()
@@ -205,6 +218,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     best_state = copy.deepcopy(model.state_dict())
     occ_tables: dict = {}  # the repeat head's per-sequence occurrence tables, built once
     bad = 0
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if tc.ema_decay > 0 else None
     t_start = time.time()
     step = 0
     for epoch in range(1, tc.epochs + 1):
@@ -258,6 +272,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             opt.step()
             if tc.tie_type > 0:
                 tie_type_rows(model, tc.tie_type)
+            if ema is not None:
+                ema_update(ema, model, tc.ema_decay)
             step += 1
             tot += step_loss
             cnt += 1
@@ -269,7 +285,13 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         out_of_time = tc.schedule_minutes > 0 and par.elapsed(t_start) > tc.schedule_minutes * 60
         if validate is not None and (epoch % tc.eval_every == 0 or epoch == tc.epochs or out_of_time):
             model.eval()
-            val = validate(model)
+            if ema is not None:  # the average is what is validated (and kept)
+                live = copy.deepcopy(model.state_dict())
+                model.load_state_dict(ema)
+                val = validate(model)
+                model.load_state_dict(live)
+            else:
+                val = validate(model)
         hist["epoch"].append(epoch)
         hist["loss"].append(tot / max(1, cnt))
         hist["val_ndcg10"].append(val)
@@ -282,13 +304,13 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         elif not math.isnan(val):
             if val > hist["best_val"]:
                 hist["best_val"], hist["best_epoch"] = val, epoch
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(ema if ema is not None else model.state_dict())
                 bad = 0
             else:
                 bad += 1
-                if bad >= tc.patience:
-                    log(f"early stop: no improvement for {bad} evaluations")
-                    break
+            if bad >= tc.patience:
+                log(f"early stop: no improvement for {bad} evaluations")
+                break
         if out_of_time:
             log(f"stopping: the {tc.schedule_minutes} min schedule is complete")
             break
@@ -297,6 +319,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             break
     if validate is not None:
         model.load_state_dict(best_state)
+    elif ema is not None:
+        model.load_state_dict(ema)
     model.eval()
     hist["train_seconds"] = time.time() - t_start
     return hist

@@ -229,6 +229,12 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     unset = rank(model, Request(events=[(i, 0, ts, dw) for i, _, ts, dw in events], top_k=5,
                                 now_ms=1_300_200_000_000))[0]
     assert typed == unset
+    # a model against itself as the control: no difference, on the next-basket protocol
+    from fuserank.data import load_dataset
+    from fuserank.evaluate import against_control
+    ds = load_dataset(str(out / "train-config.json"), str(tmp_path))
+    r = against_control(model, model, ds, "types")
+    assert r["users"] == 40 and r["diff"] == 0.0 and r["ratio"] == pytest.approx(1.0)
     items = (out / "items.tsv").read_text().splitlines()
     assert items[0] == "item_id\texternal_id\ttitle\tcategory" and len(items) == 13
     assert items[1] == f"1\t{sorted(skus)[0]}\tITEM {sorted(skus)[0]}\t"
@@ -279,3 +285,17 @@ def test_tiled_windows_cover_a_long_history() -> None:
     # every event after the first is a target of some window (window (a, e): targets a+1 .. e-1)
     assert set().union(*(range(a + 1, e) for _, a, e in tiles)) == set(range(1, 31))
     assert windows([Sequence_(*(np.arange(5),) * 4)], 10, tile=True) == [(0, 0, 5)]
+
+
+def test_weight_average_follows_the_weights() -> None:
+    from fuserank.train import ema_update
+    lin = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        lin.weight.fill_(0.0)
+    ema = {k: v.clone() for k, v in lin.state_dict().items()}
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+    ema_update(ema, lin, 0.9)
+    assert torch.allclose(ema["weight"], torch.full((1, 2), 0.1))
+    ema_update(ema, lin, 0.9)
+    assert torch.allclose(ema["weight"], torch.full((1, 2), 0.19))
