@@ -218,6 +218,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     best_state = copy.deepcopy(model.state_dict())
     occ_tables: dict = {}  # the repeat head's per-sequence occurrence tables, built once
     bad = 0
+    if tc.tie_type > 0:  # tied from the start (the average below begins here)
+        tie_type_rows(model, tc.tie_type)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if tc.ema_decay > 0 else None
     t_start = time.time()
     step = 0
