@@ -24,15 +24,20 @@ class Sequence_:
     ts_ms: np.ndarray     # (n,) int64
     # (n,) int64 basket index of each event, or None (every event its own basket)
     baskets: np.ndarray | None = None
+    _ends: np.ndarray | None = field(default=None, repr=False, compare=False)   # basket_end's cache
 
     def basket_end(self) -> np.ndarray:
-        """(n,) for each event, the index just past its basket (`n` for the last basket)."""
-        n = len(self.rows)
-        if self.baskets is None:
-            return np.arange(1, n + 1, dtype=np.int64)
-        change = np.nonzero(np.diff(self.baskets))[0] + 1      # first event of each later basket
-        ends = np.append(change, n)
-        return ends[np.searchsorted(change, np.arange(n), side="right")]
+        """(n,) for each event, the index just past its basket (`n` for the last basket); computed
+        once per sequence (every training sample of it reads it)."""
+        if self._ends is None:
+            n = len(self.rows)
+            if self.baskets is None:
+                self._ends = np.arange(1, n + 1, dtype=np.int64)
+            else:
+                change = np.nonzero(np.diff(self.baskets))[0] + 1      # first event of each later basket
+                ends = np.append(change, n)
+                self._ends = ends[np.searchsorted(change, np.arange(n), side="right")]
+        return self._ends
 
 
 def make_sequence(rows: Sequence[int], types: Sequence[int], ts_ms: Sequence[int],
@@ -146,7 +151,6 @@ def make_sample(seq: Sequence_, start: int, end: int, num_time_buckets: int, rng
     sample = Sample(rows, seq.types[start:end - 1], seq.buckets[start:end - 1], cuts, targets, rb,
                     next_rows, texts, images)
     if seq.baskets is not None and basket_targets > 1 and len(cuts):
-        bend = seq.basket_end()
         groups, extra = [], []
         for g, (c, t) in enumerate(zip(cuts.tolist(), target_at.tolist())):
             if (texts and texts[g]) or (images and images[g]):
