@@ -121,6 +121,20 @@ class TrainConfig:
     missing_rows: tuple[str, ...] = ("event_type_emb",)
 
 
+def new_model(cfg: ModelConfig, item_ids: list[int], tc: TrainConfig) -> FuseRankModel:
+    """A freshly initialised model (seeded by `tc.seed`; the additive embeddings small with
+    `tc.small_init_std`)."""
+    torch.manual_seed(tc.seed)
+    model = FuseRankModel(cfg)
+    model.set_item_ids(item_ids)
+    if tc.small_init_std > 0:
+        for emb in (model.event_type_emb, model.time_emb, model.pos_emb, model.modality_emb,
+                    model.rank_pos_emb):
+            if emb is not None:
+                torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
+    return model
+
+
 @torch.no_grad()
 def ema_update(ema: dict, model: FuseRankModel, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * weights, for every floating tensor of the state (others copied)."""
@@ -499,14 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = build_model_config(conf, len(item_ids), len(vocab), repeat_head=tc.repeat_head is True)
     # the evaluation protocol leaves seen items out when the bundle does or the data never repeat
     eval_exclude = cfg.exclude_seen or data_exclude
-    torch.manual_seed(tc.seed)
-    model = FuseRankModel(cfg)
-    model.set_item_ids(item_ids)
-    if tc.small_init_std > 0:
-        for emb in (model.event_type_emb, model.time_emb, model.pos_emb, model.modality_emb,
-                    model.rank_pos_emb):
-            if emb is not None:
-                torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
+    model = new_model(cfg, item_ids, tc)
     row_of = model.row_index()
     n_params = sum(p.numel() for p in model.parameters())
     log(f"dataset {ds.name}: {len(ds.users)} users, {len(ds.catalogue)} items, vocab {len(vocab)}; "
@@ -542,14 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs = max(1, hist["best_epoch"])
         log(f"refit: a fresh model trained {epochs} epochs (the chosen epoch) on the training and "
             f"validation targets")
-        torch.manual_seed(tc.seed)
-        refit = FuseRankModel(cfg)
-        refit.set_item_ids(item_ids)
-        if tc.small_init_std > 0:
-            for emb in (refit.event_type_emb, refit.time_emb, refit.pos_emb, refit.modality_emb,
-                        refit.rank_pos_emb):
-                if emb is not None:
-                    torch.nn.init.normal_(emb.weight, std=tc.small_init_std)
+        refit = new_model(cfg, item_ids, tc)
         seqs2, _ = training_inputs(ds, cfg, row_of, vindex, with_val=True)
         # the learning rate's warm-up and cosine decay run over these epochs
         tc2 = replace(tc, epochs=epochs, patience=10 ** 6, schedule_minutes=0.0)
