@@ -72,7 +72,9 @@ import Testing
         #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
     }
 
-    @Test func replayOnANewVersionDropsLearnedIDs() throws {
+    /// A synthetic bundle with a content projection, served as version 1 of model "m" with its
+    /// live catalogue journalled in a fresh state directory.
+    static func attachedVersion1() throws -> (ModelBundle, String, LiveCatalogues, ServedModel) {
         var synthetic = SyntheticBundle()
         synthetic.addContentProjection(contentDim: 2)
         let bundle = try synthetic.load()
@@ -80,6 +82,11 @@ import Testing
         let live = LiveCatalogues(stateDirectory: dir, logger: Logger(label: "test"))
         let v1 = ServedModel(name: "m", version: "1", bundle: bundle, origin: .fixed)
         try live.attach(v1)
+        return (bundle, dir, live, v1)
+    }
+
+    @Test func replayOnANewVersionDropsLearnedIDs() throws {
+        let (bundle, dir, live, v1) = try Self.attachedVersion1()
         // 128 is in the bundle (replaced), 5000 is new.
         let reply = try live.upsert(
             UpsertItemsRequest(items: [ItemContent(itemID: 128, textTokens: [2]), ItemContent(itemID: 5000, textTokens: [3])]), model: v1)
@@ -108,13 +115,7 @@ import Testing
     /// An upsert's external id is journalled with it and replayed; a record written before the
     /// field existed still reads (no external id).
     @Test func externalIDsAreJournalledAndOldRecordsStillRead() throws {
-        var synthetic = SyntheticBundle()
-        synthetic.addContentProjection(contentDim: 2)
-        let bundle = try synthetic.load()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuserank-state-\(UUID().uuidString)").path
-        let live = LiveCatalogues(stateDirectory: dir, logger: Logger(label: "test"))
-        let v1 = ServedModel(name: "m", version: "1", bundle: bundle, origin: .fixed)
-        try live.attach(v1)
+        let (bundle, dir, live, v1) = try Self.attachedVersion1()
         _ = try live.upsert(UpsertItemsRequest(items: [
             ItemContent(itemID: 5000, textTokens: [2], title: "Lantern", externalID: "85123A"),
             ItemContent(itemID: 5001, textTokens: [3], externalID: "POST"),
