@@ -3,8 +3,9 @@
 Arrays are [S series, O origins, k periods] (NaN where a period is not scored). Point errors
 follow the seed and M5 (Makridakis et al., "The M5 accuracy competition", IJF 2022):
 - MAE and RMSE over every scored period; WAPE = sum |y - q50| / sum y;
-- RMSSE per window = sqrt(mean (y - mean)^2 / scale2), scale2 = mean squared one-step change of
-  the series' history (from its first sale), averaged over windows;
+- RMSSE per series = sqrt(mean over its scored periods of every origin of (y - mean)^2 / scale2),
+  scale2 = the mean squared one-step change of the series' history before that origin (from its
+  first sale), averaged over series;
 - scaled pinball loss per window = mean over levels and periods of the pinball loss / scale1,
   scale1 = mean absolute one-step change;
 - coverage of the 80% interval = share of scored periods with q0.1 <= y <= q0.9.
@@ -28,6 +29,14 @@ def naive_scales(history: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             s1[i] = np.mean(np.abs(d))
             s2[i] = np.mean(d * d)
     return s1, s2
+
+
+def rmsse_per_series(y: np.ndarray, mean: np.ndarray, scale2: np.ndarray) -> np.ndarray:
+    """[S] RMSSE of each series over all its scored periods (series with none scored dropped)."""
+    ok = np.isfinite(y)
+    sq = (np.where(ok, y - mean, 0.0) ** 2).sum(axis=2) / scale2
+    n = ok.sum(axis=(1, 2))
+    return np.sqrt(sq.sum(axis=1)[n > 0] / n[n > 0])
 
 
 def pinball(y: np.ndarray, q: np.ndarray, tau: float) -> np.ndarray:
@@ -57,10 +66,9 @@ def score(y: np.ndarray, mean: np.ndarray, median: np.ndarray, scale1: np.ndarra
     b = np.where(ok, y, 0.0).sum(axis=(1, 2))
     r = a.sum() / b.sum()
     out["wape_se"] = float(np.sqrt(np.sum((a - r * b) ** 2)) / b.sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rmsse = np.sqrt((err_mean ** 2).sum(axis=2) / k / scale2)
-    rmsse[k == 0] = np.nan
-    out["rmsse"], out["rmsse_se"] = _se_over_series(rmsse)
+    rmsse = rmsse_per_series(y, mean, scale2)
+    out["rmsse"] = float(np.mean(rmsse))
+    out["rmsse_se"] = float(np.std(rmsse, ddof=1) / np.sqrt(len(rmsse)))
     if quantiles:
         losses = []
         for tau, q in quantiles.items():
