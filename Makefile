@@ -9,7 +9,7 @@ DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
         proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase \
-        missing-fields coldstart
+        missing-fields coldstart forecast
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -85,6 +85,15 @@ ifdef DATA
 else
 	cd training && ../$(PY) -m fuserank.train --config configs/$(DATASET).json --out ../models/$(DATASET)
 endif
+
+## forecast: a demand forecaster from a shop's sales, DATA=sales.csv [MINUTES=30] [NAME=...]: a
+##           transaction export or an item_id,timestamp,quantity table; period and calendar inferred;
+##           evaluated against the baselines in the same run; bundle into models/$(NAME)-forecast
+##           (models/NAME with NAME given)
+forecast: venv-torch
+	cd training && ../$(PY) -m fuserank.forecast.run --data $(abspath $(DATA)) \
+		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),30) \
+		--name $(if $(filter command line environment,$(origin NAME)),$(NAME),$(basename $(notdir $(DATA)))-forecast)
 
 ## items-meta: write $(MODEL)/items.tsv (item titles for GetItems and the CLI) from $(EVAL_DATASET)'s files
 items-meta: venv-torch

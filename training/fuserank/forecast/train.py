@@ -26,7 +26,7 @@ QUANTILE_WEIGHT_CAP = 10.0
 @dataclass
 class TrainSettings:
     minutes: float = 10.0
-    batch: int = 256
+    batch: int = 512
     lr: float = 2e-3
     weight_decay: float = 1e-4
     dropout: float = 0.1
@@ -34,6 +34,12 @@ class TrainSettings:
     max_epochs: int = 200
     patience: int = 6
     ema_decay: float = 0.998
+    quantile_cap: float = QUANTILE_WEIGHT_CAP
+    mean_weight: float = 1.0   # the mean's loss against the quantiles'
+    volume_power: float = 0.0  # > 0: draw an item's windows with weight (its mean demand / unit)^p,
+    # the losses divided by the same factor (the objective is unchanged; big sellers, which weigh
+    # most in WAPE, are seen more often)
+    recent_days: float = 0.0   # > 0: draw origins with weight exp(-(cutoff - origin) / recent_days)
     seed: int = 0
 
 
@@ -45,8 +51,9 @@ def first_sales(panel: DemandPanel) -> np.ndarray:
 class Windows:
     """Context and target arrays of (item, origin) pairs, from padded copies of the panel."""
 
-    def __init__(self, panel: DemandPanel, cfg: ForecasterConfig, cutoff: int):
-        self.panel, self.cfg, self.cutoff = panel, cfg, cutoff
+    def __init__(self, panel: DemandPanel, cfg: ForecasterConfig, cutoff: int,
+                 quantile_cap: float = QUANTILE_WEIGHT_CAP):
+        self.panel, self.cfg, self.cutoff, self.quantile_cap = panel, cfg, cutoff, quantile_cap
         C, H = cfg.context, cfg.max_horizon
         first = first_sales(panel)
         inputs = panel.demand.astype(np.float64).copy()
@@ -87,14 +94,14 @@ class Windows:
             if len(x) > 1:
                 d2[r] = np.mean(np.diff(x) ** 2)
         d2 = np.maximum(d2, 0.05 * scale ** 2)
-        wq = np.minimum(scale / self.unit, QUANTILE_WEIGHT_CAP) / scale
+        wq = np.minimum(scale / self.unit, self.quantile_cap) / scale
         return {"feats": torch.from_numpy(feats), "scale": torch.from_numpy(scale).float(),
                 "open": torch.from_numpy(open_[:, C:]), "y": torch.from_numpy(np.nan_to_num(tgt)).float(),
                 "ok": torch.from_numpy(ok), "inv_d2": torch.from_numpy(1 / d2).float(),
                 "wq": torch.from_numpy(wq).float()}
 
 
-def loss_of(model: Forecaster, b: dict[str, torch.Tensor]) -> torch.Tensor:
+def loss_of(model: Forecaster, b: dict[str, torch.Tensor], mean_weight: float = 1.0) -> torch.Tensor:
     mean, q = model(b["feats"], b["scale"], b["open"])
     ok = b["ok"].float()
     n = ok.sum().clamp(min=1)
@@ -104,7 +111,7 @@ def loss_of(model: Forecaster, b: dict[str, torch.Tensor]) -> torch.Tensor:
     diff = y[..., None] - q
     pin = torch.maximum(taus * diff, (taus - 1) * diff).mean(-1)
     l_q = (pin * b["wq"][:, None] * ok).sum() / n
-    return l_mean + l_q
+    return mean_weight * l_mean + l_q
 
 
 def train(panel: DemandPanel, cfg: ForecasterConfig, cutoff: int, settings: TrainSettings,
@@ -119,11 +126,25 @@ def train(panel: DemandPanel, cfg: ForecasterConfig, cutoff: int, settings: Trai
     many on the same schedule (the refit). Stops at `settings.minutes` either way."""
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    win = Windows(panel, cfg, cutoff)
+    win = Windows(panel, cfg, cutoff, settings.quantile_cap)
     model = Forecaster(cfg, dropout=settings.dropout)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     steps_per_epoch = settings.samples_per_epoch // settings.batch
+    weights = np.ones(len(win.items))
+    if settings.recent_days > 0:
+        age_days = (cutoff - win.origins) * cfg.period_ms / 86_400_000
+        weights *= np.exp(-age_days / settings.recent_days)
+    correction = np.ones(len(win.items))
+    if settings.volume_power > 0:
+        d = np.nan_to_num(panel.demand[:, :cutoff])
+        first = first_sales(panel)
+        life = np.maximum(cutoff - first, 1)
+        vol = np.clip(d.sum(axis=1) / life / win.unit, 1e-3, settings.quantile_cap) ** settings.volume_power
+        weights *= vol[win.items]
+        correction = 1.0 / vol[win.items]
+        correction /= np.sum(weights * correction) / np.sum(weights)
+    weights = weights / weights.sum() if (settings.recent_days > 0 or settings.volume_power > 0) else None
     planned = [plan or settings.max_epochs]
 
     def factor(step: int) -> float:
@@ -137,9 +158,12 @@ def train(panel: DemandPanel, cfg: ForecasterConfig, cutoff: int, settings: Trai
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
-            pick = rng.integers(0, len(win.items), settings.batch)
+            pick = rng.choice(len(win.items), settings.batch, p=weights) if weights is not None \
+                else rng.integers(0, len(win.items), settings.batch)
             b = win.batch(win.items[pick], win.origins[pick])
-            loss = loss_of(model, b)
+            b["inv_d2"] = b["inv_d2"] * torch.from_numpy(correction[pick]).float()
+            b["wq"] = b["wq"] * torch.from_numpy(correction[pick]).float()
+            loss = loss_of(model, b, settings.mean_weight)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
