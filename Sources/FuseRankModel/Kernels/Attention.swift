@@ -71,3 +71,48 @@ func causalAttention(
 /// Query rows per block of ``causalAttention``: small enough that a block's products skip most
 /// of the masked triangle, large enough that each product stays one efficient GEMM.
 let attentionBlock = 32
+
+/// Full (non-causal) multi-head attention of a batch of equal-length sequences: every token sees
+/// every token of its own sequence and nothing else (the forecaster's encoder).
+///
+/// out (n*s, d) = for each sequence b and head h: softmax(Q_bh K_bh^T / sqrt(d_head)) V_bh, where
+/// sequence b is rows `b*s ..< (b+1)*s` and head h columns `h*d_head ..< (h+1)*d_head`. The
+/// sequences are short (tens of tokens), so plain loops over `d_head` beat a GEMM call per
+/// sequence and head.
+/// - Parameters:
+///   - out: (n*s, d), row stride d.
+///   - q, k, v: (n*s, d), row stride d.
+///   - scores: scratch of at least s floats.
+///   - n: sequences; s: tokens per sequence.
+func fullAttention(
+    _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    scores: UnsafeMutablePointer<Float>, n: Int, s: Int, d: Int, heads: Int
+) {
+    let dh = d / heads
+    let scale = 1 / Float(dh).squareRoot()
+    for b in 0..<n {
+        let base = b * s * d
+        for h in 0..<heads {
+            let c = base + h * dh
+            for i in 0..<s {
+                // scores (s,) = q_i K^T / sqrt(dh)
+                let qi = q + (c + i * d)
+                for j in 0..<s {
+                    let kj = k + (c + j * d)
+                    var sum: Float = 0
+                    for t in 0..<dh { sum += qi[t] * kj[t] }
+                    scores[j] = sum * scale
+                }
+                let inv = 1 / exponentiate(scores, n: s)
+                // out_i (dh,) = P (s,) @ V (s, dh), then / the sum
+                let oi = out + (c + i * d)
+                for t in 0..<dh { oi[t] = 0 }
+                for j in 0..<s {
+                    let p = scores[j], vj = v + (c + j * d)
+                    for t in 0..<dh { oi[t] += p * vj[t] }
+                }
+                for t in 0..<dh { oi[t] *= inv }
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// One series' forecast: the mean and each requested quantile level over the horizon.
+public struct SeriesForecastResult: Sendable, Equatable {
+    /// The expected value of each of the next `horizon` periods.
+    public var mean: [Float]
+    /// One array of `horizon` values per level of ``ValidatedForecast/levels``, in that order.
+    public var quantiles: [[Float]]
+
+    public init(mean: [Float], quantiles: [[Float]]) {
+        self.mean = mean
+        self.quantiles = quantiles
+    }
+}
+
+/// One per worker thread: runs the batched forward pass of a shared ``ForecasterBundle``.
+///
+/// All the series of a pass run together: every Linear is one GEMM over `series × T` token rows,
+/// and attention runs per series and head. Its ``ForecastState`` is allocated once in `init`,
+/// sized for ``maxSeries`` series, so the forward pass does not allocate; a longer request runs in
+/// passes of that many. Not `Sendable`: the scratch belongs to one thread.
+public final class Forecaster {
+    /// The default of ``maxSeries``: 256 series × T tokens make GEMMs of thousands of rows.
+    public static let defaultMaxSeries = 256
+
+    /// The forecaster this engine runs.
+    public let bundle: ForecasterBundle
+    /// The most series one forward pass carries.
+    public let maxSeries: Int
+
+    let config: ForecasterConfig
+    let weights: ForecasterWeights
+    let state: ForecastState
+
+    /// Creates an engine and its scratch.
+    /// - Parameters:
+    ///   - bundle: the loaded forecaster.
+    ///   - maxSeries: the most series one forward pass carries (at least 1).
+    public init(bundle: ForecasterBundle, maxSeries: Int = Forecaster.defaultMaxSeries) {
+        BLAS.applyDefault()
+        self.bundle = bundle
+        self.maxSeries = max(1, maxSeries)
+        self.config = bundle.config
+        self.weights = bundle.weights
+        self.state = ForecastState(config: bundle.config, maxSeries: self.maxSeries)
+    }
+
+    /// Forecasts every series of a validated query, in passes of at most ``maxSeries``.
+    /// - Parameter query: a query validated by this engine's bundle.
+    /// - Returns: one forecast per series, in request order.
+    public func forecast(_ query: ValidatedForecast) -> [SeriesForecastResult] {
+        precondition(query.bundle == ObjectIdentifier(bundle), "a query validated by another forecaster")
+        var results: [SeriesForecastResult] = []
+        results.reserveCapacity(query.query.series.count)
+        var start = 0
+        while start < query.query.series.count {
+            let end = min(start + maxSeries, query.query.series.count)
+            results += forecastPass(query.query.series[start..<end], horizon: query.query.horizon, levels: query.levels)
+            start = end
+        }
+        return results
+    }
+
+    /// One forward pass over at most ``maxSeries`` series.
+    private func forecastPass(_ series: ArraySlice<ForecastSeries>, horizon: Int, levels: [Float]) -> [SeriesForecastResult] {
+        let s = state
+        let n = series.count
+        let d = config.dModel, t = config.tokens, f = config.features, eps = config.layerNormEps
+        let rows = n * t
+        for (b, one) in series.enumerated() {
+            s.scales[b] = bundle.tokens(of: one, into: s.features + b * t * f)
+        }
+        // h_j = x_j W_in^T + b_in + pos_j
+        linear(s.x, s.features, weights.inProjW.baseAddress!, weights.inProjB.baseAddress!, m: rows, n: d, k: f)
+        for b in 0..<n { addInPlace(s.x + b * t * d, weights.pos.baseAddress!, n: t * d) }
+        for w in weights.layers {
+            // h += Attn(LN1(h))
+            layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: rows, d: d, eps: eps)
+            linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
+            linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: rows, n: d, k: d)
+            linear(s.v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: rows, n: d, k: d)
+            fullAttention(s.att, q: s.q, k: s.k, v: s.v, scores: s.scores, n: n, s: t, d: d, heads: config.heads)
+            linear(s.h, s.att, w.outW.baseAddress!, w.outB.baseAddress!, m: rows, n: d, k: d)
+            addInPlace(s.x, s.h, n: rows * d)
+            // h += ff2(GELU(ff1(LN2(h))))
+            layerNorm(s.xn, s.x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: rows, d: d, eps: eps)
+            linear(s.hidden, s.xn, w.ff1W.baseAddress!, w.ff1B.baseAddress!, m: rows, n: config.dFF, k: d)
+            gelu(s.hidden, n: rows * config.dFF)
+            linear(s.h, s.hidden, w.ff2W.baseAddress!, w.ff2B.baseAddress!, m: rows, n: d, k: config.dFF)
+            addInPlace(s.x, s.h, n: rows * d)
+        }
+        // r = LN(h_j) W_head^T + b_head, future tokens only
+        let futureTokens = t - config.contextTokens
+        for b in 0..<n {
+            let from = s.x + (b * t + config.contextTokens) * d
+            layerNorm(s.future + b * futureTokens * d, from, weights.normW.baseAddress!, weights.normB.baseAddress!,
+                      rows: futureTokens, d: d, eps: eps)
+        }
+        let perToken = config.patch * config.outputsPerPeriod
+        linear(s.head, s.future, weights.headW.baseAddress!, weights.headB.baseAddress!, m: n * futureTokens, n: perToken, k: d)
+        return series.enumerated().map { b, one in
+            decode(one, head: s.head + b * futureTokens * perToken, scale: s.scales[b], horizon: horizon, levels: levels)
+        }
+    }
+
+    /// Turns one series' head outputs into its mean and quantiles over the horizon.
+    /// - Parameters:
+    ///   - head: (H/P, P(1+Q)) the series' future-token outputs.
+    ///   - scale: its s.
+    func decode(_ series: ForecastSeries, head: UnsafePointer<Float>, scale s: Float, horizon: Int, levels: [Float])
+        -> SeriesForecastResult
+    {
+        let q = config.quantiles.count, per = config.outputsPerPeriod
+        var mean = [Float](repeating: 0, count: horizon)
+        var quantiles = [[Float]](repeating: [Float](repeating: 0, count: horizon), count: levels.count)
+        var emitted = [Float](repeating: 0, count: q)
+        for period in 0..<horizon {
+            // Future period f is window period C + f: token C/P + f/P, period f%P of it.
+            guard bundle.isOpen(periodStartMs: bundle.windowStartMs(series, period: config.context + period)) else { continue }
+            let r = head + period * per  // token (f / P) * P(1+Q) + (f % P)(1+Q) = f(1+Q)
+            mean[period] = s * Self.softplus(r[0])
+            var c: Float = 0
+            for i in 0..<q {
+                c = i == 0 ? r[1] : c + Self.softplus(r[1 + i])  // c_0 = ρ_0, c_i = c_{i-1} + softplus(ρ_i)
+                emitted[i] = s * max(c, 0)
+            }
+            for (l, level) in levels.enumerated() {
+                quantiles[l][period] = Self.interpolate(level, levels: config.quantiles, values: emitted)
+            }
+        }
+        return SeriesForecastResult(mean: mean, quantiles: quantiles)
+    }
+
+    /// softplus(x) = ln(1 + e^x), and x itself above 20 (PyTorch's threshold).
+    static func softplus(_ x: Float) -> Float {
+        x > 20 ? x : Float(Foundation.log1p(Foundation.exp(Double(x))))
+    }
+
+    /// The value at level `tau` of values given at increasing `levels`: linear between the two
+    /// levels around it, the first level's value below the first, the last's above the last.
+    static func interpolate(_ tau: Float, levels: [Float], values: [Float]) -> Float {
+        if tau <= levels[0] { return values[0] }
+        for i in 1..<levels.count where tau <= levels[i] {
+            if tau == levels[i] { return values[i] }
+            let w = (tau - levels[i - 1]) / (levels[i] - levels[i - 1])
+            return values[i - 1] + w * (values[i] - values[i - 1])
+        }
+        return values[levels.count - 1]
+    }
+}
