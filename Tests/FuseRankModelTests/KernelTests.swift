@@ -136,8 +136,22 @@ import Testing
         } } }
         var out = [Float](repeating: .nan, count: n * s * d)
         var scores = [Float](repeating: .nan, count: s)
-        fullAttention(&out, q: q, k: k, v: v, scores: &scores, n: n, s: s, d: d, heads: heads)
+        var keysT = [Float](repeating: .nan, count: d * s)
+        fullAttention(&out, q: q, k: k, v: v, keysT: &keysT, scores: &scores, n: n, s: s, d: d, heads: heads)
         #expect(maxDiff(out, ref) <= Self.tolerance)
+        // From the fourth query on (the forecaster's last block): those rows alike, the others untouched.
+        var tail = [Float](repeating: .nan, count: n * s * d)
+        fullAttention(&tail, q: q, k: k, v: v, keysT: &keysT, scores: &scores, n: n, s: s, d: d, heads: heads, firstQuery: 3)
+        for b in 0..<n {
+            for i in 0..<s {
+                let row = Array(tail[((b * s + i) * d)..<((b * s + i + 1) * d)])
+                if i < 3 {
+                    #expect(row.allSatisfy { $0.isNaN })
+                } else {
+                    #expect(maxDiff(row, Array(ref[((b * s + i) * d)..<((b * s + i + 1) * d)])) <= Self.tolerance)
+                }
+            }
+        }
     }
 
     /// Blocked attention (``attentionBlock`` query rows per block) against the plain loop: queries

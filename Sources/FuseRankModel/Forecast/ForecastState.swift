@@ -15,6 +15,7 @@ final class ForecastState {
     let att: UnsafeMutablePointer<Float>        // (R, d_model) attention output, heads concatenated
     let h: UnsafeMutablePointer<Float>          // (R, d_model) a sublayer's output before it joins x
     let hidden: UnsafeMutablePointer<Float>     // (R, d_ff) feed-forward hidden layer
+    let keysT: UnsafeMutablePointer<Float>      // (d_model, T) one series' keys, transposed
     let scores: UnsafeMutablePointer<Float>     // (T,) attention scores of one query and head
     let future: UnsafeMutablePointer<Float>     // (U, d_model) norm(x) of the future tokens
     let head: UnsafeMutablePointer<Float>       // (U, O) head outputs: per period, the mean's logit, then Q quantile logits
@@ -28,7 +29,7 @@ final class ForecastState {
         let r = maxSeries * c.tokens
         let u = maxSeries * (c.maxHorizon / c.patch)
         let sizes = [
-            r * c.features, r * d, r * d, r * d, r * d, r * d, r * d, r * d, r * c.dFF, c.tokens,
+            r * c.features, r * d, r * d, r * d, r * d, r * d, r * d, r * d, r * c.dFF, d * c.tokens, c.tokens,
             u * d, u * c.patch * c.outputsPerPeriod, maxSeries,
         ]
         let total = sizes.reduce(0, +)
@@ -41,7 +42,7 @@ final class ForecastState {
             return cursor
         }
         features = carve(); x = carve(); xn = carve(); q = carve(); k = carve(); v = carve(); att = carve(); h = carve()
-        hidden = carve(); scores = carve(); future = carve(); head = carve(); scales = carve()
+        hidden = carve(); keysT = carve(); scores = carve(); future = carve(); head = carve(); scales = carve()
     }
 
     deinit { floats.deallocate() }

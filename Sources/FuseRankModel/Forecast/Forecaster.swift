@@ -73,29 +73,42 @@ public final class Forecaster {
         // h_j = x_j W_in^T + b_in + pos_j
         linear(s.x, s.features, weights.inProjW.baseAddress!, weights.inProjB.baseAddress!, m: rows, n: d, k: f)
         for b in 0..<n { addInPlace(s.x + b * t * d, weights.pos.baseAddress!, n: t * d) }
-        for w in weights.layers {
+        let contextTokens = config.contextTokens, futureTokens = t - contextTokens
+        for (l, w) in weights.layers.enumerated() {
+            // The last block needs only the future tokens' outputs (the head reads nothing else):
+            // every token's keys and values, then the future rows alone from the attention on.
+            let last = l == weights.layers.count - 1
             // h += Attn(LN1(h))
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: rows, d: d, eps: eps)
             linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
             linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: rows, n: d, k: d)
             linear(s.v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: rows, n: d, k: d)
-            fullAttention(s.att, q: s.q, k: s.k, v: s.v, scores: s.scores, n: n, s: t, d: d, heads: config.heads)
-            linear(s.h, s.att, w.outW.baseAddress!, w.outB.baseAddress!, m: rows, n: d, k: d)
-            addInPlace(s.x, s.h, n: rows * d)
+            fullAttention(s.att, q: s.q, k: s.k, v: s.v, keysT: s.keysT, scores: s.scores, n: n, s: t, d: d,
+                          heads: config.heads, firstQuery: last ? contextTokens : 0)
+            var m = rows
+            if last {
+                // Gather the future rows of x and att to the front, row by row in order (row
+                // b*T + C/P + j -> b*(H/P) + j: always an earlier row, one not read again).
+                m = n * futureTokens
+                for b in 0..<n {
+                    for j in 0..<futureTokens {
+                        let from = (b * t + contextTokens + j) * d, to = (b * futureTokens + j) * d
+                        (s.x + to).update(from: s.x + from, count: d)
+                        (s.att + to).update(from: s.att + from, count: d)
+                    }
+                }
+            }
+            linear(s.h, s.att, w.outW.baseAddress!, w.outB.baseAddress!, m: m, n: d, k: d)
+            addInPlace(s.x, s.h, n: m * d)
             // h += ff2(GELU(ff1(LN2(h))))
-            layerNorm(s.xn, s.x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: rows, d: d, eps: eps)
-            linear(s.hidden, s.xn, w.ff1W.baseAddress!, w.ff1B.baseAddress!, m: rows, n: config.dFF, k: d)
-            gelu(s.hidden, n: rows * config.dFF)
-            linear(s.h, s.hidden, w.ff2W.baseAddress!, w.ff2B.baseAddress!, m: rows, n: d, k: config.dFF)
-            addInPlace(s.x, s.h, n: rows * d)
+            layerNorm(s.xn, s.x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: m, d: d, eps: eps)
+            linear(s.hidden, s.xn, w.ff1W.baseAddress!, w.ff1B.baseAddress!, m: m, n: config.dFF, k: d)
+            gelu(s.hidden, n: m * config.dFF)
+            linear(s.h, s.hidden, w.ff2W.baseAddress!, w.ff2B.baseAddress!, m: m, n: d, k: config.dFF)
+            addInPlace(s.x, s.h, n: m * d)
         }
-        // r = LN(h_j) W_head^T + b_head, future tokens only
-        let futureTokens = t - config.contextTokens
-        for b in 0..<n {
-            let from = s.x + (b * t + config.contextTokens) * d
-            layerNorm(s.future + b * futureTokens * d, from, weights.normW.baseAddress!, weights.normB.baseAddress!,
-                      rows: futureTokens, d: d, eps: eps)
-        }
+        // r = LN(h_j) W_head^T + b_head, future tokens only (now rows 0 ..< n * H/P of x)
+        layerNorm(s.future, s.x, weights.normW.baseAddress!, weights.normB.baseAddress!, rows: n * futureTokens, d: d, eps: eps)
         let perToken = config.patch * config.outputsPerPeriod
         linear(s.head, s.future, weights.headW.baseAddress!, weights.headB.baseAddress!, m: n * futureTokens, n: perToken, k: d)
         return series.enumerated().map { b, one in
