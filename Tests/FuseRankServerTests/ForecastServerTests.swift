@@ -184,4 +184,61 @@ import Testing
         let ok = try ForecastReply(bytes: replies[2]?.body ?? [])
         #expect(ok.forecasts.map(\.itemID) == [42] && ok.forecasts[0].mean.count == 2)
     }
+
+    /// A full queue and draining refuse Forecast with UNAVAILABLE; a queued job carries the
+    /// deadline and the request's ids; a request above --max-message-bytes is RESOURCE_EXHAUSTED.
+    @Test func queueDrainingDeadlineAndSizeLimits() throws {
+        let harness = try FrontEndTests.Harness(queueCapacity: 1, models: [Fixtures.tiny, Self.forecaster])
+        let request = ForecastRequest(
+            model: "forecaster", series: [SeriesHistory(itemID: 9, values: [1, 2]), SeriesHistory(itemID: 8, values: [3])], horizon: 4)
+        let before = ContinuousClock.now
+        let first = try harness.call(.forecast, id: 1, body: request.encode())
+        #expect(first.queued && first.reply == nil)
+        let refused = try harness.call(.forecast, id: 2, body: request.encode())
+        #expect(!refused.queued && refused.reply?.code == .unavailable && refused.reply?.message.contains("overloaded") == true)
+        guard case let .forecast(job)? = harness.queue.take(maxBatch: 8) else {
+            Issue.record("a Forecast job is taken alone")
+            return
+        }
+        #expect(job.requestID == 1 && job.itemIDs == [9, 8] && job.query.query.horizon == 4)
+        #expect(job.deadline >= before + .milliseconds(1000) && job.deadline <= ContinuousClock.now + .milliseconds(1000))
+        harness.control.transition(to: .draining)
+        let draining = try harness.call(.forecast, id: 3, body: request.encode())
+        #expect(!draining.queued && draining.reply?.code == .unavailable && draining.reply?.message.contains("draining") == true)
+
+        let server = try TestServer(models: [Self.forecaster]) { $0.maxMessageBytes = 4096 }
+        defer { server.stop() }
+        let peer = try server.peer()
+        let big = ForecastRequest(series: [SeriesHistory(itemID: 1, values: [Float](repeating: 1, count: 2000))], horizon: 3)
+        let header = try peer.expectError(.resourceExhausted, method: Method.forecast.path, id: 4, body: big.encode())
+        #expect(header.message.contains("4096"))
+    }
+
+    /// Forecast and Rank jobs share the queue in order: a Forecast job is taken alone, Rank jobs
+    /// of one model batch around it.
+    @Test func forecastJobsTakeTheirTurnInTheQueue() throws {
+        let tiny = try ModelBundle(path: Fixtures.tiny)
+        let contents = try BundleContents(path: Self.forecaster)
+        let forecaster = try #require(contents.forecaster)
+        let model = ServedModel(name: "forecaster", version: "", contents: contents, origin: .fixed)
+        let query = try forecaster.validate(ForecastQuery(series: [ForecastSeries(startMs: 0, values: [1])], horizon: 2))
+        func forecastJob(_ id: UInt64) -> ForecastJob {
+            ForecastJob(socket: 0, envelope: [[], []], requestID: id, model: model, forecaster: forecaster, query: query,
+                        itemIDs: [1], deadline: .now + .seconds(60), received: .now)
+        }
+        let queue = WorkQueue(capacity: 8)
+        #expect(queue.push(WorkQueueTests.job(1, tiny)))
+        #expect(queue.push(forecastJob(2)))
+        #expect(queue.push(WorkQueueTests.job(3, tiny)))
+        #expect(queue.push(forecastJob(4)))
+        var taken: [[UInt64]] = []
+        while queue.count > 0, let work = queue.take(maxBatch: 8) {
+            switch work {
+            case let .rank(batch): taken.append(batch.map(\.requestID))
+            case let .forecast(job): taken.append([job.requestID])
+            }
+        }
+        // The oldest Rank job takes the other waiting Rank job of its model along.
+        #expect(taken == [[1, 3], [2], [4]])
+    }
 }
