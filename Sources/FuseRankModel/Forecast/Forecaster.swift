@@ -70,7 +70,7 @@ public final class Forecaster {
         for (b, one) in series.enumerated() {
             s.scales[b] = bundle.tokens(of: one, into: s.features + b * t * f)
         }
-        // h_j = x_j W_in^T + b_in + pos_j
+        // h = self.in_proj(feats) + self.pos
         linear(s.x, s.features, weights.inProjW.baseAddress!, weights.inProjB.baseAddress!, m: rows, n: d, k: f)
         for b in 0..<n { addInPlace(s.x + b * t * d, weights.pos.baseAddress!, n: t * d) }
         let contextTokens = config.contextTokens, futureTokens = t - contextTokens
@@ -78,7 +78,7 @@ public final class Forecaster {
             // The last block needs only the future tokens' outputs (the head reads nothing else):
             // every token's keys and values, then the future rows alone from the attention on.
             let last = l == weights.layers.count - 1
-            // h += Attn(LN1(h))
+            // x = x + self.attn(self.norm1(x))   (Attention: q, k, v, scaled_dot_product_attention, out)
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: rows, d: d, eps: eps)
             linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
             linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: rows, n: d, k: d)
@@ -100,14 +100,14 @@ public final class Forecaster {
             }
             linear(s.h, s.att, w.outW.baseAddress!, w.outB.baseAddress!, m: m, n: d, k: d)
             addInPlace(s.x, s.h, n: m * d)
-            // h += ff2(GELU(ff1(LN2(h))))
+            // x + self.ff2(F.gelu(self.ff1(self.norm2(x))))
             layerNorm(s.xn, s.x, w.norm2W.baseAddress!, w.norm2B.baseAddress!, rows: m, d: d, eps: eps)
             linear(s.hidden, s.xn, w.ff1W.baseAddress!, w.ff1B.baseAddress!, m: m, n: config.dFF, k: d)
             gelu(s.hidden, n: m * config.dFF)
             linear(s.h, s.hidden, w.ff2W.baseAddress!, w.ff2B.baseAddress!, m: m, n: d, k: config.dFF)
             addInPlace(s.x, s.h, n: m * d)
         }
-        // r = LN(h_j) W_head^T + b_head, future tokens only (now rows 0 ..< n * H/P of x)
+        // fut = self.norm(h[:, cfg.context // cfg.patch:]); r = self.head(fut)   (rows 0 ..< n * H/P of x now)
         layerNorm(s.future, s.x, weights.normW.baseAddress!, weights.normB.baseAddress!, rows: n * futureTokens, d: d, eps: eps)
         let perToken = config.patch * config.outputsPerPeriod
         linear(s.head, s.future, weights.headW.baseAddress!, weights.headB.baseAddress!, m: n * futureTokens, n: perToken, k: d)
@@ -131,10 +131,12 @@ public final class Forecaster {
             // Future period f is window period C + f: token C/P + f/P, period f%P of it.
             guard bundle.isOpen(periodStartMs: bundle.windowStartMs(series, period: config.context + period)) else { continue }
             let r = head + period * per  // token (f / P) * P(1+Q) + (f % P)(1+Q) = f(1+Q)
+            // mean = s * F.softplus(r[..., 0]) * mask
             mean[period] = s * Self.softplus(r[0])
+            // c = torch.cat([r[..., 1:2], F.softplus(r[..., 2:])], dim=-1).cumsum(-1); q = s * torch.relu(c) * mask
             var c: Float = 0
             for i in 0..<q {
-                c = i == 0 ? r[1] : c + Self.softplus(r[1 + i])  // c_0 = ρ_0, c_i = c_{i-1} + softplus(ρ_i)
+                c = i == 0 ? r[1] : c + Self.softplus(r[1 + i])
                 emitted[i] = s * max(c, 0)
             }
             for (l, level) in levels.enumerated() {
