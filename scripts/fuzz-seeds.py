@@ -23,10 +23,18 @@ def main(out: Path) -> None:
     for item, kind in ((135, 1), (142, 6), (149, 2)):
         rank.events.add(item_id=item, type=kind, timestamp_ms=1_700_000_000_000, dwell_ms=5)
     rank.images.add().values.extend([0.5] * 6)
+    forecast = pb.ForecastRequest(model="forecaster", horizon=14, quantiles=[0.05, 0.5, 0.95])
+    forecast.series.add(item_id=85123, start_ms=1_291_161_600_000, values=[3.0, 0.0, float("nan"), 12.5, 1.0])
+    forecast.series.add(item_id=-2, values=[1.0])
     seeds = {
         "rank": call("/fuserank.v1.Ranker/Rank", rank.SerializeToString()),
         "rank-catalogue": call("/fuserank.v1.Ranker/Rank", pb.RankRequest(events=[pb.Event(item_id=135)], exclude_seen=True, session_id="s1").SerializeToString()),
         "rank-model": call("/fuserank.v1.Ranker/Rank", pb.RankRequest(model="tiny", top_k=3).SerializeToString()),
+        "forecast": call("/fuserank.v1.Ranker/Forecast", forecast.SerializeToString()),
+        "forecast-default-model": call("/fuserank.v1.Ranker/Forecast", pb.ForecastRequest(
+            series=[pb.SeriesHistory(values=[1.0, 2.0])], horizon=3).SerializeToString()),
+        "forecast-no-horizon": call("/fuserank.v1.Ranker/Forecast", pb.ForecastRequest(
+            model="forecaster", series=[pb.SeriesHistory(values=[1.0])]).SerializeToString()),
         "health": call("/fuserank.v1.Ranker/Health", b""),
         "info": call("/fuserank.v1.Ranker/GetModelInfo", pb.ModelInfoRequest(model="tiny").SerializeToString()),
         "reload": call("/fuserank.v1.Ranker/ReloadModels", b""),

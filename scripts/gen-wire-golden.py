@@ -132,6 +132,18 @@ def cases() -> dict[str, object]:
     c["rank_reply_unavailable"] = pb.RankReply(
         items=[pb.ScoredItem(item_id=260, score=0.125)], unknown_candidates=[5], unavailable_candidates=[2858, 900001],
     )
+    # Demand forecasts (issue 23); a NaN value is a missing period.
+    c["forecast_request"] = pb.ForecastRequest(
+        model="shop",
+        series=[pb.SeriesHistory(item_id=85123, start_ms=1733011200000, values=[3.0, 0.0, float("nan"), 12.5]),
+                pb.SeriesHistory(item_id=-2, values=[1.0])],
+        horizon=7, quantiles=[0.1, 0.5, 0.975],
+    )
+    c["forecast_reply"] = pb.ForecastReply(forecasts=[
+        pb.SeriesForecast(item_id=85123, mean=[2.5, 0.0], quantiles=[
+            pb.QuantileValues(quantile=0.1, values=[0.25, 0.0]), pb.QuantileValues(quantile=0.9, values=[6.0, 0.0])]),
+        pb.SeriesForecast(item_id=-2),
+    ])
     return c
 
 

@@ -1100,6 +1100,231 @@ void   fuserank__v1__set_items_available_reply__free_unpacked
   assert(message->base.descriptor == &fuserank__v1__set_items_available_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fuserank__v1__forecast_request__init
+                     (Fuserank__V1__ForecastRequest         *message)
+{
+  static const Fuserank__V1__ForecastRequest init_value = FUSERANK__V1__FORECAST_REQUEST__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__forecast_request__get_packed_size
+                     (const Fuserank__V1__ForecastRequest *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__forecast_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__forecast_request__pack
+                     (const Fuserank__V1__ForecastRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__forecast_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__forecast_request__pack_to_buffer
+                     (const Fuserank__V1__ForecastRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__forecast_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ForecastRequest *
+       fuserank__v1__forecast_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ForecastRequest *)
+     protobuf_c_message_unpack (&fuserank__v1__forecast_request__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__forecast_request__free_unpacked
+                     (Fuserank__V1__ForecastRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__forecast_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__series_history__init
+                     (Fuserank__V1__SeriesHistory         *message)
+{
+  static const Fuserank__V1__SeriesHistory init_value = FUSERANK__V1__SERIES_HISTORY__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__series_history__get_packed_size
+                     (const Fuserank__V1__SeriesHistory *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__series_history__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__series_history__pack
+                     (const Fuserank__V1__SeriesHistory *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__series_history__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__series_history__pack_to_buffer
+                     (const Fuserank__V1__SeriesHistory *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__series_history__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__SeriesHistory *
+       fuserank__v1__series_history__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__SeriesHistory *)
+     protobuf_c_message_unpack (&fuserank__v1__series_history__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__series_history__free_unpacked
+                     (Fuserank__V1__SeriesHistory *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__series_history__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__forecast_reply__init
+                     (Fuserank__V1__ForecastReply         *message)
+{
+  static const Fuserank__V1__ForecastReply init_value = FUSERANK__V1__FORECAST_REPLY__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__forecast_reply__get_packed_size
+                     (const Fuserank__V1__ForecastReply *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__forecast_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__forecast_reply__pack
+                     (const Fuserank__V1__ForecastReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__forecast_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__forecast_reply__pack_to_buffer
+                     (const Fuserank__V1__ForecastReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__forecast_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__ForecastReply *
+       fuserank__v1__forecast_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__ForecastReply *)
+     protobuf_c_message_unpack (&fuserank__v1__forecast_reply__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__forecast_reply__free_unpacked
+                     (Fuserank__V1__ForecastReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__forecast_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__series_forecast__init
+                     (Fuserank__V1__SeriesForecast         *message)
+{
+  static const Fuserank__V1__SeriesForecast init_value = FUSERANK__V1__SERIES_FORECAST__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__series_forecast__get_packed_size
+                     (const Fuserank__V1__SeriesForecast *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__series_forecast__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__series_forecast__pack
+                     (const Fuserank__V1__SeriesForecast *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__series_forecast__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__series_forecast__pack_to_buffer
+                     (const Fuserank__V1__SeriesForecast *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__series_forecast__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__SeriesForecast *
+       fuserank__v1__series_forecast__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__SeriesForecast *)
+     protobuf_c_message_unpack (&fuserank__v1__series_forecast__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__series_forecast__free_unpacked
+                     (Fuserank__V1__SeriesForecast *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__series_forecast__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fuserank__v1__quantile_values__init
+                     (Fuserank__V1__QuantileValues         *message)
+{
+  static const Fuserank__V1__QuantileValues init_value = FUSERANK__V1__QUANTILE_VALUES__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__quantile_values__get_packed_size
+                     (const Fuserank__V1__QuantileValues *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__quantile_values__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__quantile_values__pack
+                     (const Fuserank__V1__QuantileValues *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__quantile_values__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__quantile_values__pack_to_buffer
+                     (const Fuserank__V1__QuantileValues *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__quantile_values__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__QuantileValues *
+       fuserank__v1__quantile_values__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__QuantileValues *)
+     protobuf_c_message_unpack (&fuserank__v1__quantile_values__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__quantile_values__free_unpacked
+                     (Fuserank__V1__QuantileValues *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__quantile_values__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fuserank__v1__request_header__metadata_entry__field_descriptors[2] =
 {
   {
@@ -2922,6 +3147,300 @@ const ProtobufCMessageDescriptor fuserank__v1__set_items_available_reply__descri
   (ProtobufCMessageInit) fuserank__v1__set_items_available_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fuserank__v1__forecast_request__field_descriptors[4] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ForecastRequest, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "series",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__ForecastRequest, n_series),
+    offsetof(Fuserank__V1__ForecastRequest, series),
+    &fuserank__v1__series_history__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "horizon",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__ForecastRequest, horizon),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantiles",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fuserank__V1__ForecastRequest, n_quantiles),
+    offsetof(Fuserank__V1__ForecastRequest, quantiles),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__forecast_request__field_indices_by_name[] = {
+  2,   /* field[2] = horizon */
+  0,   /* field[0] = model */
+  3,   /* field[3] = quantiles */
+  1,   /* field[1] = series */
+};
+static const ProtobufCIntRange fuserank__v1__forecast_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__forecast_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ForecastRequest",
+  "ForecastRequest",
+  "Fuserank__V1__ForecastRequest",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ForecastRequest),
+  4,
+  fuserank__v1__forecast_request__field_descriptors,
+  fuserank__v1__forecast_request__field_indices_by_name,
+  1,  fuserank__v1__forecast_request__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__forecast_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__series_history__field_descriptors[3] =
+{
+  {
+    "item_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__SeriesHistory, item_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__SeriesHistory, start_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "values",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fuserank__V1__SeriesHistory, n_values),
+    offsetof(Fuserank__V1__SeriesHistory, values),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__series_history__field_indices_by_name[] = {
+  0,   /* field[0] = item_id */
+  1,   /* field[1] = start_ms */
+  2,   /* field[2] = values */
+};
+static const ProtobufCIntRange fuserank__v1__series_history__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__series_history__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.SeriesHistory",
+  "SeriesHistory",
+  "Fuserank__V1__SeriesHistory",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__SeriesHistory),
+  3,
+  fuserank__v1__series_history__field_descriptors,
+  fuserank__v1__series_history__field_indices_by_name,
+  1,  fuserank__v1__series_history__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__series_history__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__forecast_reply__field_descriptors[1] =
+{
+  {
+    "forecasts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__ForecastReply, n_forecasts),
+    offsetof(Fuserank__V1__ForecastReply, forecasts),
+    &fuserank__v1__series_forecast__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__forecast_reply__field_indices_by_name[] = {
+  0,   /* field[0] = forecasts */
+};
+static const ProtobufCIntRange fuserank__v1__forecast_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__forecast_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.ForecastReply",
+  "ForecastReply",
+  "Fuserank__V1__ForecastReply",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__ForecastReply),
+  1,
+  fuserank__v1__forecast_reply__field_descriptors,
+  fuserank__v1__forecast_reply__field_indices_by_name,
+  1,  fuserank__v1__forecast_reply__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__forecast_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__series_forecast__field_descriptors[3] =
+{
+  {
+    "item_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__SeriesForecast, item_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "mean",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fuserank__V1__SeriesForecast, n_mean),
+    offsetof(Fuserank__V1__SeriesForecast, mean),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quantiles",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__SeriesForecast, n_quantiles),
+    offsetof(Fuserank__V1__SeriesForecast, quantiles),
+    &fuserank__v1__quantile_values__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__series_forecast__field_indices_by_name[] = {
+  0,   /* field[0] = item_id */
+  1,   /* field[1] = mean */
+  2,   /* field[2] = quantiles */
+};
+static const ProtobufCIntRange fuserank__v1__series_forecast__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__series_forecast__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.SeriesForecast",
+  "SeriesForecast",
+  "Fuserank__V1__SeriesForecast",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__SeriesForecast),
+  3,
+  fuserank__v1__series_forecast__field_descriptors,
+  fuserank__v1__series_forecast__field_indices_by_name,
+  1,  fuserank__v1__series_forecast__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__series_forecast__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__quantile_values__field_descriptors[2] =
+{
+  {
+    "quantile",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__QuantileValues, quantile),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "values",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fuserank__V1__QuantileValues, n_values),
+    offsetof(Fuserank__V1__QuantileValues, values),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__quantile_values__field_indices_by_name[] = {
+  0,   /* field[0] = quantile */
+  1,   /* field[1] = values */
+};
+static const ProtobufCIntRange fuserank__v1__quantile_values__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__quantile_values__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.QuantileValues",
+  "QuantileValues",
+  "Fuserank__V1__QuantileValues",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__QuantileValues),
+  2,
+  fuserank__v1__quantile_values__field_descriptors,
+  fuserank__v1__quantile_values__field_indices_by_name,
+  1,  fuserank__v1__quantile_values__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__quantile_values__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue fuserank__v1__code__enum_values_by_number[17] =
 {
   { "OK", "FUSERANK__V1__CODE__OK", 0 },
@@ -3048,7 +3567,7 @@ const ProtobufCEnumDescriptor fuserank__v1__objective__descriptor =
   fuserank__v1__objective__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[7] =
+static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[8] =
 {
   { "Rank", &fuserank__v1__rank_request__descriptor, &fuserank__v1__rank_reply__descriptor },
   { "Health", &fuserank__v1__health_request__descriptor, &fuserank__v1__health_reply__descriptor },
@@ -3057,8 +3576,10 @@ static const ProtobufCMethodDescriptor fuserank__v1__ranker__method_descriptors[
   { "ReloadModels", &fuserank__v1__reload_models_request__descriptor, &fuserank__v1__reload_models_reply__descriptor },
   { "UpsertItems", &fuserank__v1__upsert_items_request__descriptor, &fuserank__v1__upsert_items_reply__descriptor },
   { "SetItemsAvailable", &fuserank__v1__set_items_available_request__descriptor, &fuserank__v1__set_items_available_reply__descriptor },
+  { "Forecast", &fuserank__v1__forecast_request__descriptor, &fuserank__v1__forecast_reply__descriptor },
 };
 const unsigned fuserank__v1__ranker__method_indices_by_name[] = {
+  7,        /* Forecast */
   3,        /* GetItems */
   2,        /* GetModelInfo */
   1,        /* Health */
@@ -3074,7 +3595,7 @@ const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor =
   "Ranker",
   "Fuserank__V1__Ranker",
   "fuserank.v1",
-  7,
+  8,
   fuserank__v1__ranker__method_descriptors,
   fuserank__v1__ranker__method_indices_by_name
 };
@@ -3133,6 +3654,14 @@ void fuserank__v1__ranker__set_items_available(ProtobufCService *service,
 {
   assert(service->descriptor == &fuserank__v1__ranker__descriptor);
   service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void fuserank__v1__ranker__forecast(ProtobufCService *service,
+                                    const Fuserank__V1__ForecastRequest *input,
+                                    Fuserank__V1__ForecastReply_Closure closure,
+                                    void *closure_data)
+{
+  assert(service->descriptor == &fuserank__v1__ranker__descriptor);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
                                  Fuserank__V1__Ranker_ServiceDestroy destroy)

@@ -37,6 +37,8 @@ public final class ServerMetrics: Sendable {
         public static let brokerServers = "fuserank_broker_servers"
         public static let catalogueContentItems = "fuserank_catalogue_content_items"
         public static let catalogueHiddenItems = "fuserank_catalogue_hidden_items"
+        public static let forecastSeries = "fuserank_forecast_series_total"
+        public static let forecastComputeDuration = "fuserank_forecast_compute_duration_seconds"
     }
 
     /// Latency buckets: 100 µs to 10 s.
@@ -86,6 +88,17 @@ public final class ServerMetrics: Sendable {
         Recorder(label: Name.batchSize, dimensions: [("model", model)], aggregate: true, factory: factory)
             .record(size)
         Timer(label: Name.computeDuration, dimensions: [("model", model)], factory: factory)
+            .recordNanoseconds(Self.nanoseconds(compute))
+    }
+
+    /// Records one Forecast request a worker ran: its series, and the forward passes over them.
+    /// - Parameters:
+    ///   - model: the model name.
+    ///   - series: the series forecast.
+    ///   - compute: every pass of the request, quantiles included.
+    public func recordForecast(model: String, series: Int, compute: Duration) {
+        Counter(label: Name.forecastSeries, dimensions: [("model", model)], factory: factory).increment(by: series)
+        Timer(label: Name.forecastComputeDuration, dimensions: [("model", model)], factory: factory)
             .recordNanoseconds(Self.nanoseconds(compute))
     }
 

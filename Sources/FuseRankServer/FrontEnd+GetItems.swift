@@ -5,6 +5,7 @@ extension FrontEnd {
     /// `GetItems`: the titles, categories and shop ids of items from `UpsertItems` or the model's `items.tsv`, one
     /// entry per requested id (unknown ids: `known` false); UNAVAILABLE while draining. An upsert that gave no
     /// external id keeps the one `items.tsv` has for the id (the shop's id names the item, whatever its content).
+    /// A forecaster-only bundle answers from its `items.tsv` (its series ids).
     /// - Parameters:
     ///   - body: the request frame.
     ///   - info: the call's metric labels (the model is set once found).
@@ -14,11 +15,11 @@ extension FrontEnd {
         let request = try GetItemsRequest(bytes: body)
         let model = try servedModel(named: request.model)
         info.model = model.name
-        let bundle = model.bundle
-        let live = model.catalogue.current.info  // titles given with UpsertItems first
+        let items = model.contents.items
+        let live = model.catalogue?.current.info ?? [:]  // titles given with UpsertItems first
         return GetItemsReply(items: request.itemIDs.map { id in
-            guard let item = live[id] ?? bundle.items[id] else { return ItemMetadata(itemID: id) }
-            let externalID = item.externalID.isEmpty ? bundle.items[id]?.externalID ?? "" : item.externalID
+            guard let item = live[id] ?? items[id] else { return ItemMetadata(itemID: id) }
+            let externalID = item.externalID.isEmpty ? items[id]?.externalID ?? "" : item.externalID
             return ItemMetadata(itemID: id, known: true, title: item.title, category: item.category, externalID: externalID)
         }).encode()
     }

@@ -2,7 +2,9 @@ import FuseRankModel
 import FuseRankWire
 
 extension FrontEnd {
-    /// `GetModelInfo`: what a model takes and returns; UNAVAILABLE while draining.
+    /// `GetModelInfo`: what a model takes and returns; UNAVAILABLE while draining. A
+    /// forecaster-only bundle answers its name, version, `is_default` and `has_titles`, every
+    /// recommender field 0.
     /// - Parameters:
     ///   - body: the request frame.
     ///   - info: the call's metric labels (the model is set once found).
@@ -12,7 +14,12 @@ extension FrontEnd {
         let request = try ModelInfoRequest(bytes: body)
         let model = try servedModel(named: request.model)
         info.model = model.name
-        let bundle = model.bundle
+        guard let bundle = model.bundle else {
+            return ModelInfo(
+                name: model.name, version: model.version, isDefault: model.name == models.defaultModelName,
+                hasTitles: !model.contents.items.isEmpty
+            ).encode()
+        }
         let c = bundle.config
         var reply = ModelInfo(
             name: model.name, version: model.version, imageDim: UInt32(c.imageDim), textVocabSize: UInt32(c.textVocabSize),

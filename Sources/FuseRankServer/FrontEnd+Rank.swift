@@ -14,11 +14,12 @@ extension FrontEnd {
         let request = try RankRequest(bytes: body)
         let model = try servedModel(named: request.model)
         info.model = model.name
-        let query = try ValidatedQuery(wire: request, bundle: model.bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
+        let bundle = try model.recommender()
+        let query = try ValidatedQuery(wire: request, bundle: bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
         let timeoutMs = header.timeoutMs == 0 ? configuration.defaultTimeoutMs : header.timeoutMs
         let received = info.received ?? .now
         let job = RankJob(
-            socket: call.socket, envelope: call.envelope, requestID: header.requestID, model: model, query: query,
+            socket: call.socket, envelope: call.envelope, requestID: header.requestID, model: model, bundle: bundle, query: query,
             deadline: received + .milliseconds(Int64(timeoutMs)), received: received)
         guard queue.push(job) else {
             throw RequestError(

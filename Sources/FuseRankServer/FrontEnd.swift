@@ -7,15 +7,15 @@ import Logging
 
 /// The front thread: owns every socket (ZeroMQ sockets are not thread-safe). It reads calls from
 /// its sockets (the ROUTER it binds, and a DEALER per broker it connects to), answers Health and
-/// GetModelInfo itself, queues Rank jobs for the workers, and sends every reply: its own and the
+/// GetModelInfo itself, queues Rank and Forecast jobs for the workers, and sends every reply: its own and the
 /// workers', which arrive in ``finished`` with a signal on the wake pipe. It sleeps in `zmq_poll`
 /// until a socket or the wake pipe is readable; it never busy-polls. A reply goes back on the
 /// socket its request came from (``IncomingCall/socket``).
 ///
 /// The path of a call: ``run()`` -> ``receiveRequests(from:)`` -> ``handle(_:)`` -> one file per
-/// method (`FrontEnd+Rank`, `FrontEnd+Health`, `FrontEnd+ModelInfo`, `FrontEnd+GetItems`,
-/// `FrontEnd+ReloadModels`, `FrontEnd+UpsertItems`, `FrontEnd+SetItemsAvailable`) -> a reply sent
-/// by ``send(_:)`` (Rank: through a ``Worker``; ReloadModels and the catalogue changes: through
+/// method (`FrontEnd+Rank`, `FrontEnd+Forecast`, `FrontEnd+Health`, `FrontEnd+ModelInfo`,
+/// `FrontEnd+GetItems`, `FrontEnd+ReloadModels`, `FrontEnd+UpsertItems`, `FrontEnd+SetItemsAvailable`)
+/// -> a reply sent by ``send(_:)`` (Rank and Forecast: through a ``Worker``; ReloadModels and the catalogue changes: through
 /// the ``ModelLoader``; all then ``sendFinished()``).
 final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
@@ -65,7 +65,7 @@ final class FrontEnd: Sendable {
         var poller = ZMQPoller()
         let socketItems = sockets.map { poller.add($0) }
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
-        var outstanding = 0  // Rank jobs queued or being ranked, and ReloadModels calls scanning
+        var outstanding = 0  // Rank and Forecast jobs queued or running, and ReloadModels calls scanning
         while true {
             if control.stopRequested && (control.state == .serving || control.state == .starting) {
                 control.startDraining(inFlight: outstanding)
@@ -136,8 +136,8 @@ final class FrontEnd: Sendable {
 
     /// Answers or queues one call; every call gets exactly one reply, here or from a worker.
     /// - Parameter call: the received message.
-    /// - Returns: true when the reply comes later: a queued Rank job (from a worker) or a
-    ///   ReloadModels call (from the loader).
+    /// - Returns: true when the reply comes later: a queued Rank or Forecast job (from a worker)
+    ///   or a ReloadModels call (from the loader).
     func handle(_ call: IncomingCall) -> Bool {
         let received = ContinuousClock.now
         var info = CallInfo(received: received)
@@ -195,6 +195,9 @@ final class FrontEnd: Sendable {
                 return true
             case .setItemsAvailable:
                 try setItemsAvailable(body, call: call, requestID: requestID, info: &info)
+                return true
+            case .forecast:
+                try forecast(body, call: call, header: header, info: &info)
                 return true
             }
         } catch {

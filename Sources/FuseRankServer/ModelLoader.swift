@@ -95,7 +95,7 @@ final class ModelLoader: @unchecked Sendable {
     }
 
     private func run(onReady: @Sendable (Result<Void, ServerError>) -> Void) {
-        let warmUp: @Sendable (ModelBundle) throws -> Void = {
+        let warmUp: @Sendable (BundleContents) throws -> Void = {
             [maxBatch = configuration.maxBatch, scoring = configuration.catalogueScoring] in
             try ModelWarmUp.run($0, maxBatch: maxBatch, catalogueScoring: scoring)
         }
@@ -104,21 +104,20 @@ final class ModelLoader: @unchecked Sendable {
         var loaded: [ServedModel] = []
         for path in configuration.modelPaths {
             do {
-                let bundle = try ModelBundle(path: path)
-                try warmUp(bundle)
-                let c = bundle.config
-                if let other = loaded.first(where: { $0.name == c.name }) {
-                    onReady(.failure(.duplicateModelName(name: c.name, paths: [other.bundle.path, path])))
+                let contents = try BundleContents(path: path)
+                try warmUp(contents)
+                let (name, version) = (contents.name, contents.version)
+                if let other = loaded.first(where: { $0.name == name }) {
+                    onReady(.failure(.duplicateModelName(name: name, paths: [other.contents.path, path])))
                     return
                 }
-                let model = ServedModel(name: c.name, version: c.version, bundle: bundle, origin: .fixed)
+                let model = ServedModel(name: name, version: version, contents: contents, origin: .fixed)
                 try live.attach(model)
                 loaded.append(model)
                 table.publish(model)
-                metrics.recordModelLoad(model: c.name, version: c.version, ok: true)
-                metrics.setServedVersion(model: c.name, version: c.version)
-                logger.info(
-                    "loaded model \"\(c.name)\" version \(c.version) from \(path): \(bundle.catalogueSize) items, d_model \(c.dModel), \(c.nLayers) layers, image_dim \(c.imageDim)")
+                metrics.recordModelLoad(model: name, version: version, ok: true)
+                metrics.setServedVersion(model: name, version: version)
+                logger.info("loaded model \"\(name)\" version \(version) from \(path): \(Self.describe(contents))")
             } catch {
                 onReady(.failure(.modelLoad(path: path, reason: "\(error)")))
                 return
@@ -133,7 +132,7 @@ final class ModelLoader: @unchecked Sendable {
         let journalFailure = JournalFailure()
         let repository = ModelRepository(
             directories: configuration.modelRepositories, table: table, reservedNames: Set(loaded.map(\.name)),
-            warmUp: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) },
+            warmUpContents: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) },
             prepare: { model in
                 do {
                     try live.attach(model)
@@ -188,6 +187,21 @@ final class ModelLoader: @unchecked Sendable {
             let states = statuses(repository: repository.scan())
             for completion in taken { completion?(states) }
         }
+    }
+
+    /// What a loaded bundle holds, for the log.
+    static func describe(_ contents: BundleContents) -> String {
+        var parts: [String] = []
+        if let bundle = contents.recommender {
+            let c = bundle.config
+            parts.append("\(bundle.catalogueSize) items, d_model \(c.dModel), \(c.nLayers) layers, image_dim \(c.imageDim)")
+        }
+        if let forecaster = contents.forecaster {
+            let c = forecaster.config
+            parts.append(
+                "\(contents.recommender == nil ? "forecaster only" : "forecaster"): \(c.period.rawValue) periods, context \(c.context), max_horizon \(c.maxHorizon), d_model \(c.dModel), \(c.layers) layers")
+        }
+        return parts.joined(separator: "; ")
     }
 
     /// The fixed models and the repository states, as the ReloadModels reply lists them.

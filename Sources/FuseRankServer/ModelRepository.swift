@@ -24,8 +24,8 @@ public final class ModelRepository: @unchecked Sendable {
     public let directories: [String]
     /// Where the served versions are published.
     public let table: ModelTable
-    private let load: @Sendable (String) throws -> ModelBundle
-    private let warmUp: @Sendable (ModelBundle) throws -> Void
+    private let load: @Sendable (String) throws -> BundleContents
+    private let warmUp: @Sendable (BundleContents) throws -> Void
     private let events: @Sendable (ModelRepositoryEvent) -> Void
     private let prepare: @Sendable (ServedModel) throws -> Void
     /// Names served from elsewhere (fixed `--model` bundles); a repository model of that name is skipped.
@@ -46,15 +46,15 @@ public final class ModelRepository: @unchecked Sendable {
     ///   - directories: the repository folders.
     ///   - table: where versions are published.
     ///   - reservedNames: model names that fixed bundles serve.
-    ///   - load: loads and fully validates a bundle folder (``ModelBundle/init(path:)``).
+    ///   - load: loads and fully validates a bundle folder (``BundleContents/init(path:)``).
     ///   - warmUp: runs the bundle once at each batch size; throwing fails the version.
     ///   - events: told of every load, failure and removal (logs and metrics).
     ///   - prepare: runs on a loaded version before it is published (the live catalogue's
     ///     journal replay); throwing fails the version.
     public init(
         directories: [String], table: ModelTable, reservedNames: Set<String> = [],
-        load: @escaping @Sendable (String) throws -> ModelBundle = { try ModelBundle(path: $0) },
-        warmUp: @escaping @Sendable (ModelBundle) throws -> Void,
+        loadContents load: @escaping @Sendable (String) throws -> BundleContents = { try BundleContents(path: $0) },
+        warmUpContents warmUp: @escaping @Sendable (BundleContents) throws -> Void,
         events: @escaping @Sendable (ModelRepositoryEvent) -> Void = { _ in },
         prepare: @escaping @Sendable (ServedModel) throws -> Void = { _ in }
     ) {
@@ -65,6 +65,25 @@ public final class ModelRepository: @unchecked Sendable {
         self.load = load
         self.warmUp = warmUp
         self.events = events
+    }
+
+    /// A repository of recommender bundles (a folder without `config.json` fails to load).
+    /// - Parameters:
+    ///   - load: loads and fully validates a recommender bundle (``ModelBundle/init(path:)``).
+    ///   - warmUp: runs the bundle once at each batch size; throwing fails the version.
+    ///   - The others: as ``init(directories:table:reservedNames:loadContents:warmUpContents:events:prepare:)``.
+    public convenience init(
+        directories: [String], table: ModelTable, reservedNames: Set<String> = [],
+        load: @escaping @Sendable (String) throws -> ModelBundle = { try ModelBundle(path: $0) },
+        warmUp: @escaping @Sendable (ModelBundle) throws -> Void,
+        events: @escaping @Sendable (ModelRepositoryEvent) -> Void = { _ in },
+        prepare: @escaping @Sendable (ServedModel) throws -> Void = { _ in }
+    ) {
+        self.init(
+            directories: directories, table: table, reservedNames: reservedNames,
+            loadContents: { .recommender(try load($0)) },
+            warmUpContents: { contents in if let bundle = contents.recommender { try warmUp(bundle) } },
+            events: events, prepare: prepare)
     }
 
     /// Version folder names that count: decimal digits only.
@@ -129,10 +148,10 @@ public final class ModelRepository: @unchecked Sendable {
             let path = modelPath + "/" + String(version)
             guard let before = VersionFingerprint(folder: path) else { continue }
             if let failed = failures[key], failed.fingerprint == before { continue }
-            let loaded: Result<ModelBundle, any Error> = Result {
-                let bundle = try load(path)
-                try warmUp(bundle)
-                return bundle
+            let loaded: Result<BundleContents, any Error> = Result {
+                let contents = try load(path)
+                try warmUp(contents)
+                return contents
             }
             // Written to while we read it: neither serve nor blame it; the next scan retries.
             guard VersionFingerprint(folder: path) == before else {
@@ -140,9 +159,9 @@ public final class ModelRepository: @unchecked Sendable {
                 continue
             }
             // Only a version that will be served is prepared (its journal replay may rewrite the journal).
-            let outcome: Result<ServedModel, any Error> = loaded.flatMap { bundle in
+            let outcome: Result<ServedModel, any Error> = loaded.flatMap { contents in
                 Result {
-                    let served = ServedModel(name: model, version: String(version), bundle: bundle, origin: .repository(directory))
+                    let served = ServedModel(name: model, version: String(version), contents: contents, origin: .repository(directory))
                     try prepare(served)
                     return served
                 }

@@ -23,8 +23,8 @@ public final class ModelTable: @unchecked Sendable {
         self.init()
         for path in bundlePaths {
             do {
-                let bundle = try ModelBundle(path: path)
-                publish(ServedModel(name: bundle.config.name, version: bundle.config.version, bundle: bundle, origin: .fixed))
+                let contents = try BundleContents(path: path)
+                publish(ServedModel(name: contents.name, version: contents.version, contents: contents, origin: .fixed))
             } catch {
                 throw ServerError.modelLoad(path: path, reason: "\(error)")
             }

@@ -1,8 +1,8 @@
 import FuseRankModel
 
-/// Runs a freshly loaded bundle once at each batch size, so that its first requests pay no
-/// first-touch cost (page faults on the mapped weights, BLAS set-up) and a bundle whose forward
-/// pass fails never serves.
+/// Runs a freshly loaded bundle once at each batch size (its forecaster once), so that its first
+/// requests pay no first-touch cost (page faults on the mapped weights, BLAS set-up) and a bundle
+/// whose forward pass fails never serves.
 enum ModelWarmUp {
     /// Ranks batches of 1 ... `maxBatch` small catalogue queries.
     /// - Parameters:
@@ -20,5 +20,27 @@ enum ModelWarmUp {
         for size in 1...max(1, maxBatch) {
             _ = ranker.rank(Array(repeating: validated, count: size))
         }
+    }
+
+    /// Warms up whatever a bundle folder holds: its recommender as above, and its forecaster with
+    /// one forecast of a few series at the full horizon.
+    /// - Throws: ``InputError`` or ``ForecastInputError`` if the bundle rejects the warm-up query.
+    static func run(_ contents: BundleContents, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto) throws {
+        if let bundle = contents.recommender { try run(bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring) }
+        if let forecaster = contents.forecaster { try run(forecaster) }
+    }
+
+    /// Forecasts 4 series of `context` values (one of them all missing) at `max_horizon`, with
+    /// every emitted level.
+    /// - Throws: ``ForecastInputError`` if the forecaster rejects the warm-up query.
+    static func run(_ forecaster: ForecasterBundle) throws {
+        let c = forecaster.config
+        let series = (0..<4).map { s in
+            ForecastSeries(
+                startMs: 1_704_067_200_000,  // 2024-01-01, a Monday
+                values: (0..<c.context).map { s == 3 ? .nan : Float(($0 * (s + 1)) % 7) })
+        }
+        let query = try forecaster.validate(ForecastQuery(series: series, horizon: c.maxHorizon, quantiles: c.quantiles))
+        _ = Forecaster(bundle: forecaster, maxSeries: series.count).forecast(query)
     }
 }

@@ -11,24 +11,24 @@ struct RankJob: Sendable {
     /// The model version that ranks it; the job holds it alive until its reply is built, even if
     /// a newer version is swapped in or the model is removed meanwhile.
     let model: ServedModel
-    /// The model query, validated by `model.bundle`.
+    /// The model's recommender, which validated the query and ranks it.
+    let bundle: ModelBundle
+    /// The model query, validated by ``bundle``.
     let query: ValidatedQuery
     /// After this instant a worker answers DEADLINE_EXCEEDED instead of ranking.
     let deadline: ContinuousClock.Instant
     /// When the front thread read the request (metrics: queue wait, request duration).
     let received: ContinuousClock.Instant
 
-    /// The weights that rank it.
-    var bundle: ModelBundle { model.bundle }
-
     init(
-        socket: Int = 0, envelope: [[UInt8]], requestID: UInt64, model: ServedModel, query: ValidatedQuery,
-        deadline: ContinuousClock.Instant, received: ContinuousClock.Instant = .now
+        socket: Int = 0, envelope: [[UInt8]], requestID: UInt64, model: ServedModel, bundle: ModelBundle,
+        query: ValidatedQuery, deadline: ContinuousClock.Instant, received: ContinuousClock.Instant = .now
     ) {
         self.socket = socket
         self.envelope = envelope
         self.requestID = requestID
         self.model = model
+        self.bundle = bundle
         self.query = query
         self.deadline = deadline
         self.received = received
@@ -42,6 +42,6 @@ struct RankJob: Sendable {
         self.init(
             socket: socket, envelope: envelope, requestID: requestID,
             model: ServedModel(name: bundle.config.name, version: bundle.config.version, bundle: bundle, origin: .fixed),
-            query: query, deadline: deadline)
+            bundle: bundle, query: query, deadline: deadline)
     }
 }

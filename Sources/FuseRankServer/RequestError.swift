@@ -15,12 +15,13 @@ struct RequestError: Error, Sendable {
 
     /// The one map from any error met while serving a request to its reply status and message.
     ///
-    /// ``RequestError`` carries its own; the model's ``InputError`` and an undecodable request
-    /// frame (`WireError`) are INVALID_ARGUMENT; anything else is INTERNAL.
+    /// ``RequestError`` carries its own; the model's ``InputError`` and ``ForecastInputError`` and
+    /// an undecodable request frame (`WireError`) are INVALID_ARGUMENT; anything else is INTERNAL.
     static func status(of error: any Error) -> (code: StatusCode, message: String) {
         switch error {
         case let error as RequestError: return (error.code, error.message)
         case let error as InputError: return (.invalidArgument, error.description)
+        case let error as ForecastInputError: return (.invalidArgument, error.description)
         case let error as WireError: return (.invalidArgument, "cannot decode the request frame: \(error)")
         default: return (.internal, "\(error)")
         }

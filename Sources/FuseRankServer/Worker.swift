@@ -4,9 +4,9 @@ import FuseRankModel
 import FuseRankWire
 import Logging
 
-/// One worker thread: computes only. It takes batches of Rank jobs, ranks them with its own
-/// `Ranker` per model (its own scratch), and hands the replies to the front thread through a
-/// ``ReplyQueue``; it owns no socket.
+/// One worker thread: computes only. It takes batches of Rank jobs and single Forecast jobs, runs
+/// them with its own `Ranker` or `Forecaster` per model (its own scratch), and hands the replies
+/// to the front thread through a ``ReplyQueue``; it owns no socket.
 final class Worker: Sendable {
     /// 0-based, for logs.
     let index: Int
@@ -60,25 +60,59 @@ final class Worker: Sendable {
         func ranker(_ bundle: ModelBundle) -> Ranker {
             Ranker(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring, sessionCache: sessionCache)
         }
+        var forecasters: [ObjectIdentifier: Forecaster] = [:]
         for bundle in models { rankers[ObjectIdentifier(bundle)] = ranker(bundle) }
-        while let batch = queue.takeBatch(maxBatch: maxBatch) {
-            let bundle = batch[0].bundle
-            let ranker = rankers[ObjectIdentifier(bundle)] ?? {
-                let made = ranker(bundle)
-                rankers[ObjectIdentifier(bundle)] = made
-                return made
-            }()
-            stats.recordBatch(size: batch.count)
-            finished.push(process(batch, ranker: ranker))
-            if let served { dropRetired(&rankers, served: served) }
+        while let work = queue.take(maxBatch: maxBatch) {
+            switch work {
+            case let .rank(batch):
+                let bundle = batch[0].bundle
+                let ranker = rankers[ObjectIdentifier(bundle)] ?? {
+                    let made = ranker(bundle)
+                    rankers[ObjectIdentifier(bundle)] = made
+                    return made
+                }()
+                stats.recordBatch(size: batch.count)
+                finished.push(process(batch, ranker: ranker))
+            case let .forecast(job):
+                let forecaster = forecasters[ObjectIdentifier(job.forecaster)] ?? {
+                    let made = Forecaster(bundle: job.forecaster)
+                    forecasters[ObjectIdentifier(job.forecaster)] = made
+                    return made
+                }()
+                finished.push([process(job, forecaster: forecaster)])
+            }
+            if let served { dropRetired(&rankers, &forecasters, served: served) }
         }
     }
 
-    /// Drops the rankers of bundles the table no longer serves (a swapped-out or removed version).
-    private func dropRetired(_ rankers: inout [ObjectIdentifier: Ranker], served: ModelTable) {
-        let live = Set(served.snapshot.map { ObjectIdentifier($0.bundle) })
-        if rankers.keys.allSatisfy(live.contains) { return }
-        rankers = rankers.filter { live.contains($0.key) }
+    /// Drops the rankers and forecasters of bundles the table no longer serves (a swapped-out or
+    /// removed version).
+    private func dropRetired(
+        _ rankers: inout [ObjectIdentifier: Ranker], _ forecasters: inout [ObjectIdentifier: Forecaster], served: ModelTable
+    ) {
+        let snapshot = served.snapshot
+        let live = Set(snapshot.compactMap { $0.bundle.map(ObjectIdentifier.init) })
+        if !rankers.keys.allSatisfy(live.contains) { rankers = rankers.filter { live.contains($0.key) } }
+        let liveForecasters = Set(snapshot.compactMap { $0.forecaster.map(ObjectIdentifier.init) })
+        if !forecasters.keys.allSatisfy(liveForecasters.contains) {
+            forecasters = forecasters.filter { liveForecasters.contains($0.key) }
+        }
+    }
+
+    /// Forecasts one job: DEADLINE_EXCEEDED when its deadline has passed, else every series in
+    /// passes of the forecaster's size (its query is validated).
+    private func process(_ job: ForecastJob, forecaster: Forecaster) -> Reply {
+        let now = ContinuousClock.now
+        let info = CallInfo(method: "Forecast", model: job.model.name, received: job.received)
+        metrics?.recordQueueWait(model: job.model.name, duration: now - job.received)
+        guard job.deadline >= now else {
+            return Reply.error(socket: job.socket, envelope: job.envelope, requestID: job.requestID, code: .deadlineExceeded,
+                               message: "the deadline passed before a worker could take the request").labelled(info)
+        }
+        let results = forecaster.forecast(job.query)
+        metrics?.recordForecast(model: job.model.name, series: results.count, compute: .now - now)
+        let body = ForecastReply(result: results, query: job.query, itemIDs: job.itemIDs).encode()
+        return Reply.ok(socket: job.socket, envelope: job.envelope, requestID: job.requestID, body: body).labelled(info)
     }
 
     /// Ranks a batch of one model and returns one reply per job: DEADLINE_EXCEEDED for a job whose
@@ -91,7 +125,7 @@ final class Worker: Sendable {
         }
         let live = batch.filter { $0.deadline >= now }
         // The live catalogue as this batch starts: later changes apply to later batches.
-        let results = ranker.rank(live.map(\.query), overlay: batch[0].model.catalogue.current)
+        let results = ranker.rank(live.map(\.query), overlay: batch[0].model.catalogue?.current)
         if !live.isEmpty { metrics?.recordBatch(model: model, size: live.count, compute: .now - now) }
         var replies = batch.filter { $0.deadline < now }.map {
             Reply.error(socket: $0.socket, envelope: $0.envelope, requestID: $0.requestID, code: .deadlineExceeded,

@@ -14,6 +14,8 @@ public enum Method: String, Sendable, CaseIterable {
     case upsertItems = "/fuserank.v1.Ranker/UpsertItems"
     /// `SetItemsAvailable(SetItemsAvailableRequest) returns (SetItemsAvailableReply)` (admin).
     case setItemsAvailable = "/fuserank.v1.Ranker/SetItemsAvailable"
+    /// `Forecast(ForecastRequest) returns (ForecastReply)`.
+    case forecast = "/fuserank.v1.Ranker/Forecast"
 
     /// The gRPC path sent in `RequestHeader.method`.
     public var path: String { rawValue }

@@ -9,7 +9,8 @@ import FuseRankTestSupport
 /// batch, as `python -m fuserank.bench_torch` measures PyTorch; `rank_median_ms` adds scoring the
 /// whole catalogue with top-10 and exclude_seen (what a catalogue request costs);
 /// `explain_median_ms` the same requests with `explain_events` 3 (docs/explanations.md), and
-/// `explain_ratio` = explain_median_ms / rank_median_ms. Never asserts.
+/// `explain_ratio` = explain_median_ms / rank_median_ms. `--session`, `--catalogue` and
+/// `--forecast` time other paths instead (one JSON line each). Never asserts.
 @main
 struct FuseRankBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,6 +52,18 @@ struct FuseRankBench: ParsableCommand {
     @Flag(help: "Session prefix cache instead: appending one event to 200 cached events vs a full pass (one JSON line).")
     var session = false
 
+    @Flag(help: "Forecaster instead: one request of --series series of --history values, horizon --horizon (one JSON line; --model's forecaster if it has one, else a random one of the realistic shape).")
+    var forecast = false
+
+    @Option(help: "With --forecast: series per request.")
+    var series: Int = 1_000
+
+    @Option(help: "With --forecast: values per series.")
+    var history: Int = 28
+
+    @Option(help: "With --forecast: periods to forecast.")
+    var horizon: Int = 28
+
     /// The shape of `models/default` (docs/model-format.md example) with 200 events.
     static let syntheticConfig = ModelConfig(
         name: "synthetic", version: "bench", dModel: 64, nHeads: 2, nLayers: 2, dFF: 256,
@@ -59,6 +72,7 @@ struct FuseRankBench: ParsableCommand {
 
     func validate() throws {
         if let catalogue, catalogue < 100 || users < 10 { throw ValidationError("--catalogue >= 100 and --users >= 10") }
+        if forecast, series < 1 || history < 1 || horizon < 1 { throw ValidationError("--series, --history and --horizon >= 1") }
         guard events >= 0, threads >= 1, iters >= 1, warmup >= 0, batches.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--events >= 0, --threads, --iters, --batch >= 1, --warmup >= 0")
         }
@@ -71,6 +85,18 @@ struct FuseRankBench: ParsableCommand {
             return
         }
         BLAS.setThreads(threads)
+        if forecast {
+            var bench = ForecastBench()
+            bench.series = series
+            bench.history = history
+            bench.horizon = horizon
+            bench.iters = iters
+            bench.warmup = warmup
+            bench.model = FileManager.default.fileExists(atPath: model + "/forecaster.json") ? model : nil
+            let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
         if session {
             var bench = SessionBench()
             bench.iters = iters

@@ -1,5 +1,5 @@
 // The request path short of the socket, under libFuzzer: frames -> envelope split -> header and
-// body decode -> validation -> queue -> ranking -> reply, with every reply read back through a
+// body decode -> validation -> queue -> ranking or forecasting -> reply, with every reply read back through a
 // real DEALER peer and checked. `make fuzz` builds it with -sanitize=fuzzer,address and runs it;
 // a plain build gives a replayer: `fuserank-fuzz FILE...` runs each file through the same path.
 import Foundation
@@ -12,10 +12,19 @@ private let tinyBundle = ProcessInfo.processInfo.environment["FUSERANK_FUZZ_BUND
     ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../Tests/Fixtures/golden/tiny").standardized.path
 
+/// The golden `forecaster` bundle beside it (or `$FUSERANK_FUZZ_FORECASTER`), when present: with
+/// it, Forecast calls run the forecaster; without, they reach FAILED_PRECONDITION only.
+private let forecasterBundle: String? = {
+    let path = ProcessInfo.processInfo.environment["FUSERANK_FUZZ_FORECASTER"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Tests/Fixtures/golden/forecaster").standardized.path
+    return FileManager.default.fileExists(atPath: path + "/forecaster.json") ? path : nil
+}()
+
 /// The libFuzzer entry point.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
-    if path == nil { path = try! RequestPathHarness(bundle: tinyBundle) }
+    if path == nil { path = try! RequestPathHarness(bundle: tinyBundle, forecaster: forecasterBundle) }
     path!.run(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }

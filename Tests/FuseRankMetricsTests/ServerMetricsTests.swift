@@ -16,6 +16,18 @@ import Testing
         return nil
     }
 
+    @Test func forecastSeriesAndCompute() {
+        let metrics = ServerMetrics()
+        metrics.recordForecast(model: "demand", series: 1000, compute: .milliseconds(120))
+        metrics.recordForecast(model: "demand", series: 3, compute: .microseconds(400))
+        metrics.recordReply(method: "Forecast", model: "demand", code: "OK", duration: .milliseconds(121))
+        let text = metrics.exposition()
+        #expect(Self.sample(text, #"fuserank_forecast_series_total{model="demand"}"#) == 1003)
+        #expect(Self.sample(text, #"fuserank_forecast_compute_duration_seconds_count{model="demand"}"#) == 2)
+        #expect(Self.sample(text, #"fuserank_forecast_compute_duration_seconds_bucket{model="demand",le="0.0005"}"#) == 1)
+        #expect(Self.sample(text, #"fuserank_requests_total{method="Forecast",model="demand",code="OK"}"#) == 1)
+    }
+
     @Test func countsAndHistograms() {
         let metrics = ServerMetrics()
         for _ in 0..<3 { metrics.recordReply(method: "Rank", model: "m", code: "OK", duration: .milliseconds(2)) }

@@ -19,7 +19,7 @@ import Testing
         let control = ServerControl(logger: quietLogger)
         let front: FrontEnd
 
-        init(queueCapacity: Int) throws {
+        init(queueCapacity: Int, models: [String] = [Fixtures.tiny]) throws {
             context = try ZMQContext()
             let name = "inproc://front-\(UUID().uuidString)"
             router = try ZMQSocket(context: context, type: .router)
@@ -29,12 +29,12 @@ import Testing
             try dealer.setLinger(0)
             try dealer.connect(name)
             queue = WorkQueue(capacity: queueCapacity)
-            var configuration = ServerConfiguration(bind: name, modelPaths: [Fixtures.tiny])
+            var configuration = ServerConfiguration(bind: name, modelPaths: models)
             configuration.queueCapacity = queueCapacity
             let wake = try WakePipe()
             front = FrontEnd(
                 sockets: [router], wake: wake, queue: queue, finished: ReplyQueue(wake: wake), workers: [],
-                models: try ModelTable(bundlePaths: [Fixtures.tiny]), configuration: configuration, control: control,
+                models: try ModelTable(bundlePaths: models), configuration: configuration, control: control,
                 stats: ServerStats(), logger: quietLogger)
             control.transition(to: .serving)
         }

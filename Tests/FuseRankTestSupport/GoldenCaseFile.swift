@@ -10,11 +10,13 @@ public struct GoldenCaseFile: Decodable, Sendable {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/golden")
 
-    /// Every fixture set folder (one holding a `cases.json`), sorted by name.
+    /// Every recommender fixture set folder (one holding a `cases.json` and a `config.json`), sorted
+    /// by name; the forecaster sets are ``ForecastCaseFile/sets``.
     public static var sets: [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         return names.sorted().map { root.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("cases.json").path) }
+            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
     }
 
     /// Reads `cases.json` of a fixture set folder.

@@ -34,6 +34,7 @@ import Testing
         "health_request", "health_reply", "model_info_request", "model_info",
         "upsert_items_request", "upsert_items_reply", "set_items_available_request", "rank_reply_unavailable",
         "upsert_items_request_external_id", "get_items_request", "get_items_reply",
+        "forecast_request", "forecast_reply",
     ]
 
     @Test func everyGoldenFileIsCovered() throws {
@@ -175,6 +176,26 @@ import Testing
                 ItemMetadata(itemID: 2858, known: true, title: "American Beauty (1999)", category: "Drama"),
                 ItemMetadata(itemID: 900_001, known: true, title: "WHITE HANGING HEART T-LIGHT HOLDER", externalID: "85123A"),
                 ItemMetadata(itemID: 5),
+            ]))
+    }
+
+    @Test func forecastMessages() throws {
+        try Self.agree(
+            "forecast_request",
+            ForecastRequest(
+                model: "shop",
+                series: [
+                    SeriesHistory(itemID: 85123, startMs: 1_733_011_200_000, values: [3, 0, .nan, 12.5]),
+                    SeriesHistory(itemID: -2, values: [1]),
+                ],
+                horizon: 7, quantiles: [0.1, 0.5, 0.975]))
+        try Self.agree(
+            "forecast_reply",
+            ForecastReply(forecasts: [
+                SeriesForecast(itemID: 85123, mean: [2.5, 0], quantiles: [
+                    QuantileValues(quantile: 0.1, values: [0.25, 0]), QuantileValues(quantile: 0.9, values: [6, 0]),
+                ]),
+                SeriesForecast(itemID: -2),
             ]))
     }
 }

@@ -42,6 +42,11 @@ typedef struct Fuserank__V1__UpsertItemsRequest Fuserank__V1__UpsertItemsRequest
 typedef struct Fuserank__V1__UpsertItemsReply Fuserank__V1__UpsertItemsReply;
 typedef struct Fuserank__V1__SetItemsAvailableRequest Fuserank__V1__SetItemsAvailableRequest;
 typedef struct Fuserank__V1__SetItemsAvailableReply Fuserank__V1__SetItemsAvailableReply;
+typedef struct Fuserank__V1__ForecastRequest Fuserank__V1__ForecastRequest;
+typedef struct Fuserank__V1__SeriesHistory Fuserank__V1__SeriesHistory;
+typedef struct Fuserank__V1__ForecastReply Fuserank__V1__ForecastReply;
+typedef struct Fuserank__V1__SeriesForecast Fuserank__V1__SeriesForecast;
+typedef struct Fuserank__V1__QuantileValues Fuserank__V1__QuantileValues;
 
 
 /* --- enums --- */
@@ -641,6 +646,107 @@ struct  Fuserank__V1__SetItemsAvailableReply
     , 0 }
 
 
+struct  Fuserank__V1__ForecastRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Model name; empty = the server's default model. It must have a forecaster (forecaster.json).
+   */
+  char *model;
+  /*
+   * The series to forecast, all in one pass; at most 10,000.
+   */
+  size_t n_series;
+  Fuserank__V1__SeriesHistory **series;
+  /*
+   * Periods to forecast after each series' last value: 1 ... the forecaster's max_horizon.
+   */
+  int32_t horizon;
+  /*
+   * Quantile levels, each in (0, 1); empty = the forecaster's default_quantiles.
+   */
+  size_t n_quantiles;
+  float *quantiles;
+};
+#define FUSERANK__V1__FORECAST_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__forecast_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0,NULL }
+
+
+/*
+ * One item's history: values of consecutive periods (days or weeks, the forecaster's period).
+ */
+struct  Fuserank__V1__SeriesHistory
+{
+  ProtobufCMessage base;
+  /*
+   * Echoed in SeriesForecast.item_id; the forecast reads only the values.
+   */
+  int64_t item_id;
+  /*
+   * Unix ms of the start of the period of values[0] (UTC).
+   */
+  int64_t start_ms;
+  /*
+   * Oldest first, at least one, at most 10,000; NaN = missing, infinities are refused.
+   */
+  size_t n_values;
+  float *values;
+};
+#define FUSERANK__V1__SERIES_HISTORY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__series_history__descriptor) \
+    , 0, 0, 0,NULL }
+
+
+struct  Fuserank__V1__ForecastReply
+{
+  ProtobufCMessage base;
+  /*
+   * One per request series, in request order.
+   */
+  size_t n_forecasts;
+  Fuserank__V1__SeriesForecast **forecasts;
+};
+#define FUSERANK__V1__FORECAST_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__forecast_reply__descriptor) \
+    , 0,NULL }
+
+
+struct  Fuserank__V1__SeriesForecast
+{
+  ProtobufCMessage base;
+  int64_t item_id;
+  /*
+   * The expected value of each of the next `horizon` periods.
+   */
+  size_t n_mean;
+  float *mean;
+  /*
+   * One per requested level, in request order (or default_quantiles' order).
+   */
+  size_t n_quantiles;
+  Fuserank__V1__QuantileValues **quantiles;
+};
+#define FUSERANK__V1__SERIES_FORECAST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__series_forecast__descriptor) \
+    , 0, 0,NULL, 0,NULL }
+
+
+struct  Fuserank__V1__QuantileValues
+{
+  ProtobufCMessage base;
+  float quantile;
+  /*
+   * `horizon` values, non-decreasing in the level at each period.
+   */
+  size_t n_values;
+  float *values;
+};
+#define FUSERANK__V1__QUANTILE_VALUES__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__quantile_values__descriptor) \
+    , 0, 0,NULL }
+
+
 /* Fuserank__V1__RequestHeader__MetadataEntry methods */
 void   fuserank__v1__request_header__metadata_entry__init
                      (Fuserank__V1__RequestHeader__MetadataEntry         *message);
@@ -1103,6 +1209,101 @@ Fuserank__V1__SetItemsAvailableReply *
 void   fuserank__v1__set_items_available_reply__free_unpacked
                      (Fuserank__V1__SetItemsAvailableReply *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__ForecastRequest methods */
+void   fuserank__v1__forecast_request__init
+                     (Fuserank__V1__ForecastRequest         *message);
+size_t fuserank__v1__forecast_request__get_packed_size
+                     (const Fuserank__V1__ForecastRequest   *message);
+size_t fuserank__v1__forecast_request__pack
+                     (const Fuserank__V1__ForecastRequest   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__forecast_request__pack_to_buffer
+                     (const Fuserank__V1__ForecastRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ForecastRequest *
+       fuserank__v1__forecast_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__forecast_request__free_unpacked
+                     (Fuserank__V1__ForecastRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__SeriesHistory methods */
+void   fuserank__v1__series_history__init
+                     (Fuserank__V1__SeriesHistory         *message);
+size_t fuserank__v1__series_history__get_packed_size
+                     (const Fuserank__V1__SeriesHistory   *message);
+size_t fuserank__v1__series_history__pack
+                     (const Fuserank__V1__SeriesHistory   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__series_history__pack_to_buffer
+                     (const Fuserank__V1__SeriesHistory   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__SeriesHistory *
+       fuserank__v1__series_history__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__series_history__free_unpacked
+                     (Fuserank__V1__SeriesHistory *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__ForecastReply methods */
+void   fuserank__v1__forecast_reply__init
+                     (Fuserank__V1__ForecastReply         *message);
+size_t fuserank__v1__forecast_reply__get_packed_size
+                     (const Fuserank__V1__ForecastReply   *message);
+size_t fuserank__v1__forecast_reply__pack
+                     (const Fuserank__V1__ForecastReply   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__forecast_reply__pack_to_buffer
+                     (const Fuserank__V1__ForecastReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__ForecastReply *
+       fuserank__v1__forecast_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__forecast_reply__free_unpacked
+                     (Fuserank__V1__ForecastReply *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__SeriesForecast methods */
+void   fuserank__v1__series_forecast__init
+                     (Fuserank__V1__SeriesForecast         *message);
+size_t fuserank__v1__series_forecast__get_packed_size
+                     (const Fuserank__V1__SeriesForecast   *message);
+size_t fuserank__v1__series_forecast__pack
+                     (const Fuserank__V1__SeriesForecast   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__series_forecast__pack_to_buffer
+                     (const Fuserank__V1__SeriesForecast   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__SeriesForecast *
+       fuserank__v1__series_forecast__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__series_forecast__free_unpacked
+                     (Fuserank__V1__SeriesForecast *message,
+                      ProtobufCAllocator *allocator);
+/* Fuserank__V1__QuantileValues methods */
+void   fuserank__v1__quantile_values__init
+                     (Fuserank__V1__QuantileValues         *message);
+size_t fuserank__v1__quantile_values__get_packed_size
+                     (const Fuserank__V1__QuantileValues   *message);
+size_t fuserank__v1__quantile_values__pack
+                     (const Fuserank__V1__QuantileValues   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__quantile_values__pack_to_buffer
+                     (const Fuserank__V1__QuantileValues   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__QuantileValues *
+       fuserank__v1__quantile_values__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__quantile_values__free_unpacked
+                     (Fuserank__V1__QuantileValues *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fuserank__V1__RequestHeader__MetadataEntry_Closure)
@@ -1183,6 +1384,21 @@ typedef void (*Fuserank__V1__SetItemsAvailableRequest_Closure)
 typedef void (*Fuserank__V1__SetItemsAvailableReply_Closure)
                  (const Fuserank__V1__SetItemsAvailableReply *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__ForecastRequest_Closure)
+                 (const Fuserank__V1__ForecastRequest *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__SeriesHistory_Closure)
+                 (const Fuserank__V1__SeriesHistory *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__ForecastReply_Closure)
+                 (const Fuserank__V1__ForecastReply *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__SeriesForecast_Closure)
+                 (const Fuserank__V1__SeriesForecast *message,
+                  void *closure_data);
+typedef void (*Fuserank__V1__QuantileValues_Closure)
+                 (const Fuserank__V1__QuantileValues *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1218,6 +1434,10 @@ struct Fuserank__V1__Ranker_Service
                               const Fuserank__V1__SetItemsAvailableRequest *input,
                               Fuserank__V1__SetItemsAvailableReply_Closure closure,
                               void *closure_data);
+  void (*forecast)(Fuserank__V1__Ranker_Service *service,
+                   const Fuserank__V1__ForecastRequest *input,
+                   Fuserank__V1__ForecastReply_Closure closure,
+                   void *closure_data);
 };
 typedef void (*Fuserank__V1__Ranker_ServiceDestroy)(Fuserank__V1__Ranker_Service *);
 void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
@@ -1232,7 +1452,8 @@ void fuserank__v1__ranker__init (Fuserank__V1__Ranker_Service *service,
       function_prefix__ ## get_items,\
       function_prefix__ ## reload_models,\
       function_prefix__ ## upsert_items,\
-      function_prefix__ ## set_items_available  }
+      function_prefix__ ## set_items_available,\
+      function_prefix__ ## forecast  }
 void fuserank__v1__ranker__rank(ProtobufCService *service,
                                 const Fuserank__V1__RankRequest *input,
                                 Fuserank__V1__RankReply_Closure closure,
@@ -1261,6 +1482,10 @@ void fuserank__v1__ranker__set_items_available(ProtobufCService *service,
                                                const Fuserank__V1__SetItemsAvailableRequest *input,
                                                Fuserank__V1__SetItemsAvailableReply_Closure closure,
                                                void *closure_data);
+void fuserank__v1__ranker__forecast(ProtobufCService *service,
+                                    const Fuserank__V1__ForecastRequest *input,
+                                    Fuserank__V1__ForecastReply_Closure closure,
+                                    void *closure_data);
 
 /* --- descriptors --- */
 
@@ -1293,6 +1518,11 @@ extern const ProtobufCMessageDescriptor fuserank__v1__upsert_items_request__desc
 extern const ProtobufCMessageDescriptor fuserank__v1__upsert_items_reply__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__set_items_available_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__set_items_available_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__forecast_request__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__series_history__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__forecast_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__series_forecast__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__quantile_values__descriptor;
 extern const ProtobufCServiceDescriptor fuserank__v1__ranker__descriptor;
 
 PROTOBUF_C__END_DECLS

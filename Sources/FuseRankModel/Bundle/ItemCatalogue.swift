@@ -26,9 +26,12 @@ extension ModelBundle {
     /// Reads `items.tsv`: a header `item_id[<TAB>external_id]<TAB>title[<TAB>category]`, then one
     /// line per item of the catalogue with the same columns (UTF-8; no field holds a tab). An
     /// external id is the shop's own id of the item: not empty, and on one line only.
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - rows: the catalogue every id must be in; nil for a forecaster-only bundle (any id).
     /// - Returns: the items by id; empty when the bundle has no `items.tsv`.
     /// - Throws: ``BundleError/badItems(file:reason:)`` naming the line that is wrong.
-    static func loadItems(_ path: String, catalogue rows: [Int64: Int32]) throws -> [Int64: ItemInfo] {
+    static func loadItems(_ path: String, catalogue rows: [Int64: Int32]?) throws -> [Int64: ItemInfo] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
         let lines = try textLines(path) { BundleError.badItems(file: path, reason: $0) }
         guard let header = lines.first.map({ $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }),
@@ -51,7 +54,7 @@ extension ModelBundle {
             guard let id = Int64(fields[0]) else {
                 throw BundleError.badItems(file: path, reason: "line \(n + 1): \"\(fields[0])\" is not an item id")
             }
-            guard rows[id] != nil else {
+            if let rows, rows[id] == nil {
                 throw BundleError.badItems(file: path, reason: "line \(n + 1): item \(id) is not in the catalogue")
             }
             var info = ItemInfo(title: String(fields[title]), category: category.map { String(fields[$0]) } ?? "")

@@ -23,6 +23,9 @@ public final class ModelBundle: Sendable {
     let purchase: PurchaseWeights?
     /// The content projection from the optional `content.safetensors`; nil when the bundle has none.
     let content: ContentProjection?
+    /// The demand forecaster from the optional `forecaster.json` and `forecaster.safetensors`;
+    /// nil when the bundle has none.
+    public let forecaster: ForecasterBundle?
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -55,6 +58,7 @@ public final class ModelBundle: Sendable {
         items = try Self.loadItems((path as NSString).appendingPathComponent("items.tsv"), catalogue: rows)
         purchase = try PurchaseWeights.load(bundlePath: path, config: config)
         content = try ContentProjection.load(bundlePath: path, config: config)
+        forecaster = try ForecasterBundle.load(bundlePath: path)
     }
 
     /// Whether the bundle carries item titles.
@@ -170,7 +174,7 @@ public final class ModelBundle: Sendable {
         return lines
     }
 
-    private static func describe(_ error: DecodingError) -> String {
+    static func describe(_ error: DecodingError) -> String {
         switch error {
         case let .keyNotFound(key, _):
             return "missing key \(key.stringValue)"

@@ -71,3 +71,57 @@ func causalAttention(
 /// Query rows per block of ``causalAttention``: small enough that a block's products skip most
 /// of the masked triangle, large enough that each product stays one efficient GEMM.
 let attentionBlock = 32
+
+/// Full (non-causal) multi-head attention of a batch of equal-length sequences: every token sees
+/// every token of its own sequence and nothing else (the forecaster's encoder).
+///
+/// out (n*s, d) = for each sequence b and head h: softmax(Q_bh K_bh^T / sqrt(d_head)) V_bh, where
+/// sequence b is rows `b*s ..< (b+1)*s` and head h columns `h*d_head ..< (h+1)*d_head`. The
+/// sequences are short (tens of tokens), so plain loops beat a GEMM call per sequence and head;
+/// each sequence's keys are transposed first so that the score loop runs along keys (contiguous,
+/// no reduction: it vectorizes) and the value loop along a head's columns.
+/// - Parameters:
+///   - out: (n*s, d), row stride d.
+///   - q, k, v: (n*s, d), row stride d.
+///   - keysT: scratch of at least d*s floats (one sequence's keys, transposed).
+///   - scores: scratch of at least s floats.
+///   - n: sequences; s: tokens per sequence.
+///   - firstQuery: the first token of each sequence whose output is computed (the last block of
+///     the forecaster needs only the future tokens'); rows before it in `out` are not written.
+func fullAttention(
+    _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    keysT: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, n: Int, s: Int, d: Int, heads: Int,
+    firstQuery: Int = 0
+) {
+    let dh = d / heads
+    let scale = 1 / Float(dh).squareRoot()
+    for b in 0..<n {
+        let base = b * s * d
+        // keysT (d, s) = K_b (s, d)^T
+        for j in 0..<s {
+            let kj = k + (base + j * d)
+            for c in 0..<d { keysT[c * s + j] = kj[c] }
+        }
+        for h in 0..<heads {
+            let c0 = h * dh
+            for i in firstQuery..<s {
+                // scores (s,) = q_i K_h^T / sqrt(dh)
+                let qi = q + (base + i * d + c0)
+                for j in 0..<s { scores[j] = 0 }
+                for t in 0..<dh {
+                    let qt = qi[t] * scale, kt = keysT + (c0 + t) * s
+                    for j in 0..<s { scores[j] += qt * kt[j] }
+                }
+                let inv = 1 / exponentiate(scores, n: s)
+                // out_i (dh,) = P (s,) @ V_h (s, dh), then / the sum
+                let oi = out + (base + i * d + c0)
+                for t in 0..<dh { oi[t] = 0 }
+                for j in 0..<s {
+                    let p = scores[j], vj = v + (base + j * d + c0)
+                    for t in 0..<dh { oi[t] += p * vj[t] }
+                }
+                for t in 0..<dh { oi[t] *= inv }
+            }
+        }
+    }
+}

@@ -27,7 +27,7 @@ final class LiveCatalogues: @unchecked Sendable {
 
     /// Makes `overlay` the model's current one.
     private func publish(_ overlay: CatalogueOverlay, to model: ServedModel) {
-        model.catalogue.publish(overlay)
+        model.catalogue?.publish(overlay)
         published(model, overlay)
     }
 
@@ -52,15 +52,17 @@ final class LiveCatalogues: @unchecked Sendable {
 
     /// Replays the model's journal onto its (not yet published) version. Upserts recorded on
     /// another version of ids this version's bundle has are dropped (the new model learned them),
-    /// and the journal is then rewritten without them; availability changes are kept.
+    /// and the journal is then rewritten without them; availability changes are kept. A
+    /// forecaster-only version has no catalogue: nothing to replay.
     /// - Throws: ``JournalError`` for a journal that cannot be read (a corrupt record).
     func attach(_ model: ServedModel) throws {
+        guard let bundle = model.bundle else { return }
         // No journal yet: nothing to replay, and nothing is created until the first change (a
         // read-only repository serves as before).
         guard let path = journalPath(model), journals[model.name]?.path == path || FileManager.default.fileExists(atPath: path),
               let journal = try journal(model)
         else { return }
-        var overlay = CatalogueOverlay(bundle: model.bundle)
+        var overlay = CatalogueOverlay(bundle: bundle)
         var kept: [JournalRecord] = []
         var dropped = 0
         for var record in journal.records {
@@ -68,7 +70,7 @@ final class LiveCatalogues: @unchecked Sendable {
             case var .upsert(request):
                 if record.version != model.version {
                     let before = request.items.count
-                    request.items.removeAll { model.bundle.row(ofItem: $0.itemID) != nil }
+                    request.items.removeAll { bundle.row(ofItem: $0.itemID) != nil }
                     dropped += before - request.items.count
                     if request.items.isEmpty { continue }
                     record.change = .upsert(request)
@@ -96,7 +98,7 @@ final class LiveCatalogues: @unchecked Sendable {
     /// `UpsertItems` on the served version `model`: validated, journalled, then applied.
     /// - Throws: ``RequestError`` (or ``ContentError``) for a call that changes nothing.
     func upsert(_ request: UpsertItemsRequest, model: ServedModel) throws -> UpsertItemsReply {
-        guard model.bundle.hasContentProjection else {
+        guard try model.recommender().hasContentProjection else {
             throw RequestError(code: .failedPrecondition, message: ContentError.noProjection(model: model.name).description)
         }
         guard request.items.count <= Self.maxItemsPerCall else {
@@ -111,7 +113,7 @@ final class LiveCatalogues: @unchecked Sendable {
                 throw RequestError.invalidArgument("items[\(i)].item_id \(item.itemID) appears twice in the call")
             }
         }
-        var overlay = model.catalogue.current
+        var overlay = try model.liveCatalogue().current
         let replaced = request.items.filter { overlay.knows($0.itemID) }.count
         do {
             try Self.apply(request, to: &overlay)  // every row computed before anything is written
@@ -129,7 +131,7 @@ final class LiveCatalogues: @unchecked Sendable {
         guard request.itemIDs.count <= Self.maxItemsPerCall * 10 else {
             throw RequestError(code: .resourceExhausted, message: "\(request.itemIDs.count) ids in one call; at most \(Self.maxItemsPerCall * 10)")
         }
-        var overlay = model.catalogue.current
+        var overlay = try model.liveCatalogue().current
         if let unknown = request.itemIDs.first(where: { !overlay.knows($0) }) {
             throw RequestError(code: .notFound, message: "item \(unknown) is not in model \"\(model.name)\"'s catalogue; nothing changed")
         }

@@ -6,9 +6,12 @@
         result = client.rank(events=[Event(1193, EventType.RATE)], query="comedy", top_k=10)
         for item in result.items:
             print(item.item_id, item.score)
+        for f in client.forecast("", [(85123, date(2024, 1, 1), [3, 0, None, 12.5])], horizon=7):
+            print(f.item_id, f.mean, f.quantiles[0.9])
 """
 
 from fuserank_client.client import (
+    FORECAST,
     GET_MODEL_INFO,
     HEALTH,
     RANK,
@@ -23,6 +26,7 @@ from fuserank_client.messages import (
     Event,
     EventContribution,
     EventType,
+    Forecast,
     HealthStatus,
     ItemContent,
     ItemMetadata,
@@ -30,6 +34,7 @@ from fuserank_client.messages import (
     ModelLoadStatus,
     RankResult,
     ScoredItem,
+    Series,
     UpsertResult,
 )
 from fuserank_client.status import FuseRankError, StatusCode
@@ -53,6 +58,9 @@ __all__ = [
     "ItemMetadata",
     "ItemContent",
     "UpsertResult",
+    "Series",
+    "Forecast",
+    "FORECAST",
     "UPSERT_ITEMS",
     "SET_ITEMS_AVAILABLE",
     "tokenize",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import math
 import random
@@ -16,6 +17,7 @@ from fuserank_client._proto import ranker_pb2 as _ranker_pb2
 from fuserank_client.messages import (
     Event,
     EventContribution,
+    Forecast,
     HealthStatus,
     ItemContent,
     ItemMetadata,
@@ -23,6 +25,7 @@ from fuserank_client.messages import (
     ModelLoadStatus,
     RankResult,
     ScoredItem,
+    Series,
     UpsertResult,
 )
 from fuserank_client.status import RETRYABLE, FuseRankError, StatusCode
@@ -34,6 +37,7 @@ GET_ITEMS = "/fuserank.v1.Ranker/GetItems"
 RELOAD_MODELS = "/fuserank.v1.Ranker/ReloadModels"
 UPSERT_ITEMS = "/fuserank.v1.Ranker/UpsertItems"
 SET_ITEMS_AVAILABLE = "/fuserank.v1.Ranker/SetItemsAvailable"
+FORECAST = "/fuserank.v1.Ranker/Forecast"
 
 
 def load_curve_key(path: str) -> str:
@@ -226,6 +230,51 @@ class FuseRankClient:
             unknown_candidates=list(reply.unknown_candidates),
             unavailable_candidates=list(reply.unavailable_candidates),
         )
+
+    def forecast(
+        self,
+        model: str,
+        series: Iterable[Series | tuple[int, int | datetime.date, Sequence[float | None]]],
+        horizon: int,
+        quantiles: Sequence[float] | None = None,
+        *,
+        timeout_ms: int | None = None,
+    ) -> list[Forecast]:
+        """Forecasts demand with the model's forecaster (docs/model-format.md "Forecaster"): each
+        series' mean and quantiles over the next `horizon` periods, all series in one pass.
+
+        - Parameters:
+          model: the model's name; empty = the server's default model.
+          series: `Series(item_id, start, values)` or `(item_id, start, values)` tuples; start is
+            Unix ms or a date (UTC), values are consecutive periods oldest first (None or NaN =
+            missing; a numpy array is fine). At most 10,000 series of at most 10,000 values.
+          horizon: periods to forecast, 1 ... the forecaster's max_horizon.
+          quantiles: levels in (0, 1); None or empty = the model's default_quantiles.
+          timeout_ms: this call's per-attempt timeout; the client's by default.
+        - Returns: one Forecast per series, in request order (item_id echoed), with
+          `quantiles[level]` keyed by the levels asked for.
+        - Raises: FuseRankError: INVALID_ARGUMENT naming the field (horizon, series[i].values,
+          quantiles[i]), FAILED_PRECONDITION for a model without a forecaster, NOT_FOUND.
+        """
+        request = pb.ForecastRequest(model=model, horizon=horizon, quantiles=[float(q) for q in quantiles or ()])
+        for one in series:
+            if not isinstance(one, Series):
+                one = Series(*one)
+            request.series.add(
+                item_id=int(one.item_id), start_ms=one.start_ms,
+                values=[math.nan if value is None else float(value) for value in one.values],
+            )
+        reply = self._call(FORECAST, request, pb.ForecastReply, timeout_ms)
+        asked = [float(q) for q in quantiles or ()]
+        forecasts = []
+        for f in reply.forecasts:
+            # Levels travel as float32: key them by the level asked for (or its 6-digit decimal).
+            levels = asked if len(asked) == len(f.quantiles) else [float(f"{q.quantile:.6g}") for q in f.quantiles]
+            forecasts.append(Forecast(
+                item_id=f.item_id, mean=list(f.mean),
+                quantiles={level: list(q.values) for level, q in zip(levels, f.quantiles)},
+            ))
+        return forecasts
 
     def health(self, *, timeout_ms: int | None = None) -> HealthStatus:
         """Asks whether the server is ready.

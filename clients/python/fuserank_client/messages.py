@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 from dataclasses import dataclass, field
 
@@ -150,3 +151,42 @@ class UpsertResult:
     added: int
     replaced: int
     journal_sequence: int
+
+
+@dataclass(frozen=True)
+class Series:
+    """One item's history for `FuseRankClient.forecast`: the values of consecutive periods (the
+    forecaster's: days or weeks), oldest first. `start` is when the period of `values[0]` starts:
+    Unix ms, or a `datetime.date` / timezone-aware `datetime` (a naive datetime is taken as UTC).
+    None or NaN in `values` is a missing period."""
+
+    item_id: int
+    start: int | datetime.date
+    values: Sequence[float | None]
+
+    @property
+    def start_ms(self) -> int:
+        """`start` in Unix ms."""
+        if isinstance(self.start, datetime.datetime):
+            moment = self.start if self.start.tzinfo else self.start.replace(tzinfo=datetime.timezone.utc)
+            return int(moment.timestamp() * 1000)
+        if isinstance(self.start, datetime.date):
+            return int(datetime.datetime(self.start.year, self.start.month, self.start.day,
+                                         tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        return int(self.start)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One series' forecast: `mean[h]` and `quantiles[level][h]` for the periods h = 0 ... horizon-1
+    after the series' last value (a closed period, e.g. a day the shop does not trade, is 0)."""
+
+    item_id: int
+    mean: list[float]
+    quantiles: dict[float, list[float]] = field(default_factory=dict)
+    """By level, in the request's order (or the model's default_quantiles): e.g. `quantiles[0.9]`."""
+
+    @property
+    def horizon(self) -> int:
+        """The number of forecast periods."""
+        return len(self.mean)

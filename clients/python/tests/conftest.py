@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,9 +22,12 @@ from typing import Any
 
 import pytest
 
-from fuserank_client import FuseRankClient, FuseRankError
-
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The client of this checkout, whichever one the venv has installed (a venv shared between git
+# worktrees holds another checkout's editable install).
+sys.path.insert(0, str(REPO_ROOT / "clients" / "python"))
+
+from fuserank_client import FuseRankClient, FuseRankError  # noqa: E402
 # $FUSERANK_DEFAULT_MODEL serves another bundle as the default model (relative to the repo root).
 DEFAULT_BUNDLE = REPO_ROOT / os.environ.get("FUSERANK_DEFAULT_MODEL", "models/default")
 GOLDEN_BUNDLE = REPO_ROOT / "Tests" / "Fixtures" / "golden" / "tiny"
@@ -54,8 +58,8 @@ def server_binary() -> Path:
 
 
 def require_bundle(path: Path) -> Path:
-    """A model bundle folder, checked to hold a config.json."""
-    if not (path / "config.json").is_file():
+    """A model bundle folder, checked to hold a config.json (or, forecaster-only, a forecaster.json)."""
+    if not (path / "config.json").is_file() and not (path / "forecaster.json").is_file():
         pytest.fail(f"model bundle missing: {path}/config.json does not exist", pytrace=False)
     return path
 

@@ -6,7 +6,7 @@ import Darwin
 import FuseRankTransport
 import FuseRankWire
 
-/// A FuseRank client: `rank`, `health` and `modelInfo` over a ZeroMQ DEALER connection per
+/// A FuseRank client: `rank`, `forecast`, `health` and `modelInfo` over a ZeroMQ DEALER connection per
 /// endpoint (one server, or several replicas or brokers).
 ///
 /// Each call sends `[empty][RequestHeader][request]` and waits for the reply whose request id
@@ -197,6 +197,25 @@ public final class FuseRankClient: Sendable {
         let reply: SetItemsAvailableReply = try await call(
             .setItemsAvailable, SetItemsAvailableRequest(model: model, itemIDs: itemIDs, available: available), timeoutMs: timeoutMs)
         return reply.journalSequence
+    }
+
+    /// Forecasts demand: each series' mean and quantiles over the next `horizon` periods, from
+    /// the model's forecaster (docs/model-format.md "Forecaster").
+    /// - Parameters:
+    ///   - series: Histories of consecutive periods (NaN = missing), at most 10,000; one pass.
+    ///   - horizon: Periods to forecast: 1 ... the forecaster's `max_horizon`.
+    ///   - quantiles: Levels in (0, 1); empty = the forecaster's `default_quantiles`.
+    ///   - model: The model name; empty = the server's default model.
+    ///   - timeoutMs: This call's per-attempt timeout; the client's by default.
+    /// - Returns: One forecast per series, in request order, its `item_id` echoed.
+    /// - Throws: ``FuseRankClientError`` (INVALID_ARGUMENT naming the field, FAILED_PRECONDITION
+    ///   for a model without a forecaster, NOT_FOUND for an unknown model).
+    public func forecast(
+        _ series: [SeriesHistory], horizon: Int32, quantiles: [Float] = [], model: String = "", timeoutMs: Int? = nil
+    ) async throws(FuseRankClientError) -> [SeriesForecast] {
+        let reply: ForecastReply = try await call(
+            .forecast, ForecastRequest(model: model, series: series, horizon: horizon, quantiles: quantiles), timeoutMs: timeoutMs)
+        return reply.forecasts
     }
 
     /// One call with retries: a new request id per attempt, so a late reply to an earlier
