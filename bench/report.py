@@ -127,13 +127,18 @@ def render(path: str) -> str:
                 out += ["### Session cache (append one event to 200 cached vs a full pass)", "",
                         f"append {f(r.get('append_ms'))} ms, full {f(r.get('full_ms'))} ms: ratio "
                         f"{r['append_ms'] / r['full_ms']:.3f} (target <= 0.1).", ""]
-        if r.get("bench") == "forecast":
+        if r.get("bench") == "forecast" and r.get("impl") == "pytorch":
+            swift = next((x for x in rows if x.get("bench") == "forecast" and x.get("impl") == "swift"), None)
+            ratio = f"; Swift / PyTorch {swift['median_ms'] / r['median_ms']:.3f}" if swift else ""
+            out += [f"PyTorch reference, the same request: {f(r['median_ms'])} ms (p90 {f(r['p90_ms'])}){ratio} "
+                    "(target: the Swift request <= 50 ms).", ""]
+        elif r.get("bench") == "forecast":
             out += [f"### Forecast ({r['series']:,} series x {r['history']}-period history, horizon {r['horizon']}, "
                     f"{r['threads']} thread)", "",
                     f"{f(r['median_ms'])} ms per request (p90 {f(r['p90_ms'])}), {f(r['per_series_us'], 1)} µs per series; "
                     f"forecaster d_model {r['d_model']}, {r['layers']} layers, P {r['patch']}, C {r['context']}, "
                     f"H {r['max_horizon']}, {r['quantiles']} levels, {r['tokens']} tokens per series "
-                    f"({r['forecaster']}).", ""]
+                    f"({r['forecaster']}; OpenBLAS {r.get('blas_core', '?')} kernels).", ""]
         if r.get("bench") == "skipped":
             out += [f"Skipped: {r['what']}: {r['why']}", ""]
     return "\n".join(out).rstrip() + "\n"

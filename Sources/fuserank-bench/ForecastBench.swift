@@ -51,7 +51,7 @@ struct ForecastBench {
             "per_series_us": round4(ms[ms.count / 2] * 1000 / Double(series)),
             "threads": BLAS.threads, "iters": iters, "d_model": c.dModel, "layers": c.layers, "patch": c.patch,
             "context": c.context, "max_horizon": c.maxHorizon, "quantiles": c.quantiles.count, "tokens": c.tokens,
-            "max_series_per_pass": forecaster.maxSeries, "forecaster": source,
+            "max_series_per_pass": forecaster.maxSeries, "forecaster": source, "blas_core": BLAS.coreName,
         ]
     }
 }

@@ -79,6 +79,7 @@ struct FuseRankBench: ParsableCommand {
     }
 
     func run() throws {
+        BLAS.reexecWithBestCoreTypeIfNeeded()
         if let folder = writeSynthetic {
             try SyntheticBundle(config: Self.syntheticConfig, seed: 7).write(to: folder)
             print("wrote a synthetic bundle (d_model 64, 2 layers, max_events 200) to \(folder)")

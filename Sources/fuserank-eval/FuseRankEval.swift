@@ -71,6 +71,7 @@ struct FuseRankEval: ParsableCommand {
     }
 
     func run() throws {
+        BLAS.reexecWithBestCoreTypeIfNeeded()
         BLAS.setThreads(threads)
         let started = Date()
         let folder = data ?? (dataRoot as NSString).appendingPathComponent(dataset)

@@ -131,6 +131,7 @@ struct FuseRankServerCommand: ParsableCommand {
     }
 
     func run() throws {
+        BLAS.reexecWithBestCoreTypeIfNeeded()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

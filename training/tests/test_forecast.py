@@ -89,7 +89,8 @@ def test_tokens_follow_the_contract():
     cfg = ForecasterConfig(patch=7, context=14, max_horizon=7, closed_weekdays=[5])
     v = np.full((1, 14), np.nan)
     v[0, 7:] = [2, 0, 4, 5, 1, np.nan, -3]
-    feats, scale, open_ = tokens(cfg, v, np.array([WED]))
+    feats, scale, open_, valid = tokens(cfg, v, np.array([WED]), np.array([7]))
+    assert list(valid[0]) == [False, True, True]  # token 0 precedes the series: not in the sequence
     # window period t starts WED + t days: Wednesday, so t = 3, 10, 17 are Saturdays
     assert list(np.flatnonzero(~open_[0])) == [3, 10, 17]
     # observed: 7, 8, 9, 11, 13 (10 is a Saturday, 12 NaN); scale = mean(2, 0, 4, 1, 0) = 1.4
@@ -122,6 +123,21 @@ def test_forward_quantiles_are_ordered_non_negative_and_closed_days_are_zero():
     for (start, v), m, qq in zip(series, mean, q):
         wd = weekday_of(start + (len(v) + np.arange(14)) * DAY_MS)
         assert np.all(m[wd == 5] == 0) and np.all(qq[wd == 5] == 0) and np.all(m[wd != 5] > 0)
+
+
+def test_tokens_before_the_series_change_nothing():
+    """A series sent with NaN before it (pad 0) and the same series alone differ only in the
+    tokens left out; padding periods that start the series mid-token stay in."""
+    torch.manual_seed(1)
+    cfg = ForecasterConfig(patch=7, context=28, max_horizon=7, d_model=16, heads=2, layers=2, d_ff=16)
+    model = Forecaster(cfg).eval()
+    v = np.arange(10, dtype=float)
+    alone, _ = forecast_series(model, [(WED, v)], 7)
+    padded, _ = forecast_series(model, [(WED - 8 * DAY_MS, np.concatenate([[np.nan] * 8, v]))], 7)
+    assert not np.allclose(alone, padded)  # token 1 holds only NaN: in the sequence, unlike alone
+    # the same 10 values in a batch beside a long series: batching changes nothing
+    batch, _ = forecast_series(model, [(WED - 50 * DAY_MS, np.ones(50)), (WED, v)], 7)
+    np.testing.assert_allclose(batch[1], alone[0], rtol=1e-5, atol=1e-6)
 
 
 def test_quantile_interpolation_is_linear_and_clamped():

@@ -2,7 +2,7 @@
 /// writes, allocated once, each with one meaning for the whole pass.
 ///
 /// Shapes use `N = maxSeries` (the series of one pass), `T` tokens per series (`C/P + H/P`),
-/// `R = N * T` (every token of a pass, series after series), `U = N * H/P` (the future tokens),
+/// `R = N * T` (the most token rows of a pass, series after series), `U = N * H/P` (the future tokens),
 /// `F = 3P + 11` features and `O = P(1+Q)` head outputs per token.
 /// Not `Sendable`: it belongs to the forecaster's thread.
 final class ForecastState {
@@ -20,6 +20,9 @@ final class ForecastState {
     let future: UnsafeMutablePointer<Float>     // (U, d_model) norm(x) of the future tokens
     let head: UnsafeMutablePointer<Float>       // (U, O) head outputs: per period, the mean's logit, then Q quantile logits
     let scales: UnsafeMutablePointer<Float>     // (N,) each series' scale s
+    let starts: UnsafeMutablePointer<Int>       // (N + 1,) each series' first row: its sequence leaves out
+                                                // the tokens before a short series (rows are ragged)
+    let skipped: UnsafeMutablePointer<Int>      // (N,) each series' tokens left out
 
     private let floats: UnsafeMutablePointer<Float>
 
@@ -43,7 +46,15 @@ final class ForecastState {
         }
         features = carve(); x = carve(); xn = carve(); q = carve(); k = carve(); v = carve(); att = carve(); h = carve()
         hidden = carve(); keysT = carve(); scores = carve(); future = carve(); head = carve(); scales = carve()
+        starts = .allocate(capacity: maxSeries + 1)
+        starts.initialize(repeating: 0, count: maxSeries + 1)
+        skipped = .allocate(capacity: maxSeries)
+        skipped.initialize(repeating: 0, count: maxSeries)
     }
 
-    deinit { floats.deallocate() }
+    deinit {
+        floats.deallocate()
+        starts.deallocate()
+        skipped.deallocate()
+    }
 }

@@ -42,18 +42,25 @@ extension ForecasterBundle {
         return Float(sum / Double(observed))
     }
 
-    /// Writes the T tokens of one series, F = 3P + 11 features each.
+    /// The context tokens of a series that are not in its sequence: those whose P periods all
+    /// precede the series (`floor(pad / P)`, pad = max(0, C - n)).
+    func skippedTokens(_ series: ForecastSeries) -> Int {
+        max(0, config.context - series.values.count) / config.patch
+    }
+
+    /// Writes the tokens `first ..< T` of one series, F = 3P + 11 features each.
     /// - Parameters:
     ///   - series: a validated series.
-    ///   - out: (T, F), row-major.
+    ///   - out: (T - first, F), row-major.
+    ///   - first: the first token written (``skippedTokens(_:)`` for the sequence; 0 for all T).
     /// - Returns: the series' scale s.
     @discardableResult
-    func tokens(of series: ForecastSeries, into out: UnsafeMutablePointer<Float>) -> Float {
+    func tokens(of series: ForecastSeries, into out: UnsafeMutablePointer<Float>, from first: Int = 0) -> Float {
         let p = config.patch, c = config.context, f = config.features, n = series.values.count
         let s = scale(of: series)
         let logScale = Float(Foundation.log(Double(s)))
-        for j in 0..<config.tokens {
-            let row = out + j * f
+        for j in first..<config.tokens {
+            let row = out + (j - first) * f
             for t in 0..<f { row[t] = 0 }
             for k in 0..<p {
                 let t = j * p + k

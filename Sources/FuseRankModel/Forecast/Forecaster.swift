@@ -66,33 +66,41 @@ public final class Forecaster {
         let s = state
         let n = series.count
         let d = config.dModel, t = config.tokens, f = config.features, eps = config.layerNormEps
-        let rows = n * t
+        // Each series' sequence: its tokens from the first one the series reaches (rows are ragged).
+        s.starts[0] = 0
         for (b, one) in series.enumerated() {
-            s.scales[b] = bundle.tokens(of: one, into: s.features + b * t * f)
+            s.skipped[b] = bundle.skippedTokens(one)
+            s.starts[b + 1] = s.starts[b] + t - s.skipped[b]
+            s.scales[b] = bundle.tokens(of: one, into: s.features + s.starts[b] * f, from: s.skipped[b])
         }
-        // h = self.in_proj(feats) + self.pos
+        let rows = s.starts[n]
+        // h = self.in_proj(feats) + self.pos   (pos_j of each token's own j)
         linear(s.x, s.features, weights.inProjW.baseAddress!, weights.inProjB.baseAddress!, m: rows, n: d, k: f)
-        for b in 0..<n { addInPlace(s.x + b * t * d, weights.pos.baseAddress!, n: t * d) }
-        let contextTokens = config.contextTokens, futureTokens = t - contextTokens
+        for b in 0..<n {
+            addInPlace(s.x + s.starts[b] * d, weights.pos.baseAddress! + s.skipped[b] * d, n: (t - s.skipped[b]) * d)
+        }
+        let futureTokens = t - config.contextTokens
         for (l, w) in weights.layers.enumerated() {
             // The last block needs only the future tokens' outputs (the head reads nothing else):
             // every token's keys and values, then the future rows alone from the attention on.
             let last = l == weights.layers.count - 1
-            // x = x + self.attn(self.norm1(x))   (Attention: q, k, v, scaled_dot_product_attention, out)
+            // x = x + self.attn(self.norm1(x), valid)   (Attention: q, k, v, scaled_dot_product_attention, out)
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: rows, d: d, eps: eps)
             linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
             linear(s.k, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: rows, n: d, k: d)
             linear(s.v, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: rows, n: d, k: d)
-            fullAttention(s.att, q: s.q, k: s.k, v: s.v, keysT: s.keysT, scores: s.scores, n: n, s: t, d: d,
-                          heads: config.heads, firstQuery: last ? contextTokens : 0)
+            fullAttention(s.att, q: s.q, k: s.k, v: s.v, keysT: s.keysT, scores: s.scores, starts: s.starts, n: n,
+                          d: d, heads: config.heads, lastQueries: last ? futureTokens : nil)
             var m = rows
             if last {
-                // Gather the future rows of x and att to the front, row by row in order (row
-                // b*T + C/P + j -> b*(H/P) + j: always an earlier row, one not read again).
+                // Gather the future rows of x and att to the front, row by row in order (the last
+                // H/P rows of series b -> rows b*(H/P) ..< (b+1)*(H/P): always an earlier or the
+                // same row, one not read again).
                 m = n * futureTokens
                 for b in 0..<n {
                     for j in 0..<futureTokens {
-                        let from = (b * t + contextTokens + j) * d, to = (b * futureTokens + j) * d
+                        let from = (s.starts[b + 1] - futureTokens + j) * d, to = (b * futureTokens + j) * d
+                        if from == to { continue }
                         (s.x + to).update(from: s.x + from, count: d)
                         (s.att + to).update(from: s.att + from, count: d)
                     }

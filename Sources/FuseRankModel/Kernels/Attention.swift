@@ -73,35 +73,53 @@ func causalAttention(
 let attentionBlock = 32
 
 /// Full (non-causal) multi-head attention of a batch of equal-length sequences: every token sees
-/// every token of its own sequence and nothing else (the forecaster's encoder).
-///
-/// out (n*s, d) = for each sequence b and head h: softmax(Q_bh K_bh^T / sqrt(d_head)) V_bh, where
-/// sequence b is rows `b*s ..< (b+1)*s` and head h columns `h*d_head ..< (h+1)*d_head`. The
-/// sequences are short (tens of tokens), so plain loops beat a GEMM call per sequence and head;
-/// each sequence's keys are transposed first so that the score loop runs along keys (contiguous,
-/// no reduction: it vectorizes) and the value loop along a head's columns.
-/// - Parameters:
-///   - out: (n*s, d), row stride d.
-///   - q, k, v: (n*s, d), row stride d.
-///   - keysT: scratch of at least d*s floats (one sequence's keys, transposed).
-///   - scores: scratch of at least s floats.
-///   - n: sequences; s: tokens per sequence.
-///   - firstQuery: the first token of each sequence whose output is computed (the last block of
-///     the forecaster needs only the future tokens'); rows before it in `out` are not written.
+/// every token of its own sequence and nothing else. Sequence b is rows `b*s ..< (b+1)*s`;
+/// `firstQuery` is the first token of each sequence whose output is computed (rows before it in
+/// `out` are not written). The ragged form below does the work.
 func fullAttention(
     _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
     keysT: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, n: Int, s: Int, d: Int, heads: Int,
     firstQuery: Int = 0
 ) {
+    let starts = (0...n).map { $0 * s }
+    starts.withUnsafeBufferPointer {
+        fullAttention(out, q: q, k: k, v: v, keysT: keysT, scores: scores, starts: $0.baseAddress!, n: n, d: d,
+                      heads: heads, lastQueries: s - firstQuery)
+    }
+}
+
+/// Full (non-causal) multi-head attention of a batch of sequences of any lengths (the
+/// forecaster's encoder, whose sequences leave out the tokens before a short series).
+///
+/// out = for each sequence b and head h: softmax(Q_bh K_bh^T / sqrt(d_head)) V_bh, where sequence
+/// b is rows `starts[b] ..< starts[b+1]` and head h columns `h*d_head ..< (h+1)*d_head`. The
+/// sequences are short (tens of tokens), so plain loops beat a GEMM call per sequence and head;
+/// each sequence's keys are transposed first so that the score loop runs along keys (contiguous,
+/// no reduction: it vectorizes) and the value loop along a head's columns.
+/// - Parameters:
+///   - out, q, k, v: (starts[n], d), row stride d.
+///   - keysT: scratch of at least d * (the longest sequence) floats.
+///   - scores: scratch of at least the longest sequence's length floats.
+///   - starts: n + 1 row offsets, increasing.
+///   - lastQueries: only the last `lastQueries` tokens of each sequence are queried (the last
+///     block of the forecaster needs only the future tokens'); nil: every token. Rows of the
+///     others in `out` are not written.
+func fullAttention(
+    _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+    keysT: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, starts: UnsafePointer<Int>, n: Int,
+    d: Int, heads: Int, lastQueries: Int? = nil
+) {
     let dh = d / heads
     let scale = 1 / Float(dh).squareRoot()
     for b in 0..<n {
-        let base = b * s * d
+        let base = starts[b] * d
+        let s = starts[b + 1] - starts[b]
         // keysT (d, s) = K_b (s, d)^T
         for j in 0..<s {
             let kj = k + (base + j * d)
             for c in 0..<d { keysT[c * s + j] = kj[c] }
         }
+        let firstQuery = max(0, s - (lastQueries ?? s))
         for h in 0..<heads {
             let c0 = h * dh
             for i in firstQuery..<s {

@@ -79,6 +79,7 @@ struct ReferenceForecaster {
     /// The mean and the quantiles at `levels` of one series over `horizon` periods.
     func forecast(_ series: ForecastSeries, horizon: Int, levels: [Float]) -> (mean: [Double], quantiles: [[Double]]) {
         let (tokens, s) = tokens(series)
+        let skipped = max(0, c.context - series.values.count) / c.patch
         let d = c.dModel, dh = d / c.heads, pos = w("pos")
         var h = tokens.enumerated().map { j, x in
             linear(x, "in_proj", out: d).enumerated().map { $1 + pos[j * d + $0] }
@@ -92,9 +93,11 @@ struct ReferenceForecaster {
                 var att = [Double](repeating: 0, count: d)
                 for head in 0..<c.heads {
                     let cols = (head * dh)..<((head + 1) * dh)
-                    let sc = k.map { kj in cols.reduce(0.0) { $0 + q[i][$1] * kj[$1] } / Double(dh).squareRoot() }
+                    // only the tokens of the sequence: not those whose periods all precede the series
+                    let keys = Array(skipped..<h.count)
+                    let sc = keys.map { j in cols.reduce(0.0) { $0 + q[i][$1] * k[j][$1] } / Double(dh).squareRoot() }
                     let m = sc.max()!, e = sc.map { exp($0 - m) }, z = e.reduce(0, +)
-                    for j in h.indices { for col in cols { att[col] += e[j] / z * v[j][col] } }
+                    for (e, j) in zip(e, keys) { for col in cols { att[col] += e / z * v[j][col] } }
                 }
                 h[i] = zip(h[i], linear(att, p + "attn.out", out: d)).map(+)
             }

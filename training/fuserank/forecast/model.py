@@ -66,14 +66,18 @@ class ForecasterConfig:
                                 closed_weekdays=[], **kw)
 
 
-def tokens(cfg: ForecasterConfig, values: np.ndarray, window_start_ms: np.ndarray) -> tuple[np.ndarray, ...]:
+def tokens(cfg: ForecasterConfig, values: np.ndarray, window_start_ms: np.ndarray,
+           pad: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Patch tokens of B context windows.
 
     - Parameters:
       - values: [B, C] demand of the last C periods before each origin, NaN where missing
         (before the series starts included);
-      - window_start_ms: [B] start of each window's period 0.
-    - Returns: (features [B, T, F] float32, scale [B] float64, open [B, C+H] bool).
+      - window_start_ms: [B] start of each window's period 0;
+      - pad: [B] context periods before the series starts (0 when it fills the context).
+    - Returns: (features [B, T, F] float32, scale [B] float64, open [B, C+H] bool, valid [B, T]
+      bool: false for a context token whose periods all precede the series, which is not in the
+      sequence).
     """
     B, C = values.shape
     P, H = cfg.patch, cfg.max_horizon
@@ -102,9 +106,11 @@ def tokens(cfg: ForecasterConfig, values: np.ndarray, window_start_ms: np.ndarra
         np.put_along_axis(wd, ((first + 3) % 7)[:, :, None], 1.0, axis=2)
     phase = np.mod(first / YEAR_DAYS, 1.0)
     future = (np.arange(T) >= C // P).astype(np.float64)[None, :].repeat(B, 0)
+    pad = np.zeros(B, dtype=np.int64) if pad is None else np.asarray(pad, dtype=np.int64)
+    valid = (np.arange(T)[None, :] + 1) * P > pad[:, None]
     feats = np.concatenate([per, wd, np.sin(2 * np.pi * phase)[:, :, None], np.cos(2 * np.pi * phase)[:, :, None],
                             future[:, :, None], np.log(scale)[:, None, None].repeat(T, 1)], axis=2)
-    return feats.astype(np.float32), scale, open_
+    return feats.astype(np.float32), scale, open_, valid
 
 
 class Attention(nn.Module):
@@ -113,14 +119,15 @@ class Attention(nn.Module):
         self.heads = heads
         self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         B, T, d = x.shape
         h = self.heads
 
         def split(t: torch.Tensor) -> torch.Tensor:
             return t.view(B, T, h, d // h).transpose(1, 2)
 
-        y = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)))
+        y = F.scaled_dot_product_attention(split(self.q(x)), split(self.k(x)), split(self.v(x)),
+                                           attn_mask=valid[:, None, None, :])
         return self.out(y.transpose(1, 2).reshape(B, T, d))
 
 
@@ -135,8 +142,8 @@ class Layer(nn.Module):
         self.ff2 = nn.Linear(cfg.d_ff, d)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x)))
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), valid))
         return x + self.drop(self.ff2(F.gelu(self.ff1(self.norm2(x)))))
 
 
@@ -151,13 +158,15 @@ class Forecaster(nn.Module):
         self.norm = nn.LayerNorm(d, eps=cfg.layer_norm_eps)
         self.head = nn.Linear(d, cfg.patch * (1 + len(cfg.quantiles)))
 
-    def forward(self, feats: torch.Tensor, scale: torch.Tensor, open_future: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(mean [B, H], quantiles [B, H, Q]) in units, for features [B, T, F], scale [B] and the
-        future periods' open flags [B, H]."""
+    def forward(self, feats: torch.Tensor, scale: torch.Tensor, open_future: torch.Tensor,
+                valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(mean [B, H], quantiles [B, H, Q]) in units, for features [B, T, F], scale [B], the
+        future periods' open flags [B, H] and the tokens in the sequence [B, T] (attention
+        leaves the others out, so they change nothing)."""
         cfg = self.cfg
         h = self.in_proj(feats) + self.pos
         for layer in self.layers:
-            h = layer(h)
+            h = layer(h, valid)
         fut = self.norm(h[:, cfg.context // cfg.patch:])
         r = self.head(fut).view(feats.shape[0], cfg.max_horizon, 1 + len(cfg.quantiles))
         s = scale[:, None]
@@ -193,14 +202,17 @@ def forecast_series(model: Forecaster, series: list[tuple[int, np.ndarray]], hor
     C = cfg.context
     vals = np.full((len(series), C), np.nan)
     w0 = np.zeros(len(series), dtype=np.int64)
+    pad = np.zeros(len(series), dtype=np.int64)
     for i, (start, v) in enumerate(series):
         v = np.asarray(v, dtype=np.float64)[-C:] if len(v) else np.zeros(0)
         n = len(series[i][1])
         if len(v):
             vals[i, C - len(v):] = v
         w0[i] = start + (n - C) * cfg.period_ms
-    feats, scale, open_ = tokens(cfg, vals, w0)
+        pad[i] = max(0, C - n)
+    feats, scale, open_, valid = tokens(cfg, vals, w0, pad)
     with torch.no_grad():
-        mean, q = model(torch.from_numpy(feats), torch.from_numpy(scale).float(), torch.from_numpy(open_[:, C:]))
+        mean, q = model(torch.from_numpy(feats), torch.from_numpy(scale).float(), torch.from_numpy(open_[:, C:]),
+                        torch.from_numpy(valid))
     qs = interpolate_quantiles(cfg.quantiles, q.numpy().astype(np.float64), list(wanted or cfg.default_quantiles))
     return mean.numpy()[:, :horizon], qs[:, :horizon]

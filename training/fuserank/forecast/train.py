@@ -64,6 +64,7 @@ class Windows:
         pad_l, pad_r = np.full((panel.demand.shape[0], C), np.nan), np.full((panel.demand.shape[0], H), np.nan)
         self.inputs = np.concatenate([pad_l, inputs, pad_r], axis=1)
         self.targets = np.concatenate([pad_l, targets, pad_r], axis=1)
+        self.first = first
         # every (item, origin) with at least one sale before the origin and a target before the cutoff
         items, origins = [], []
         for i, f in enumerate(first):
@@ -83,7 +84,9 @@ class Windows:
         ctx = self.inputs[items[:, None], cols]
         tgt = self.targets[items[:, None], origins[:, None] + C + np.arange(H)[None, :]]
         w0 = self.panel.start_ms + (origins - C) * cfg.period_ms
-        feats, scale, open_ = tokens(cfg, ctx, w0)
+        # the series a client sends starts at the item's first sale
+        pad = np.clip(self.first[items] - (origins - C), 0, C)
+        feats, scale, open_, valid = tokens(cfg, ctx, w0, pad)
         ok = np.isfinite(tgt) & open_[:, C:]
         # RMSSE's scale from the context: mean squared change between consecutive observed periods
         obs = np.isfinite(ctx) & open_[:, :C]
@@ -96,13 +99,13 @@ class Windows:
         d2 = np.maximum(d2, 0.05 * scale ** 2)
         wq = np.minimum(scale / self.unit, self.quantile_cap) / scale
         return {"feats": torch.from_numpy(feats), "scale": torch.from_numpy(scale).float(),
-                "open": torch.from_numpy(open_[:, C:]), "y": torch.from_numpy(np.nan_to_num(tgt)).float(),
+                "open": torch.from_numpy(open_[:, C:]), "valid": torch.from_numpy(valid), "y": torch.from_numpy(np.nan_to_num(tgt)).float(),
                 "ok": torch.from_numpy(ok), "inv_d2": torch.from_numpy(1 / d2).float(),
                 "wq": torch.from_numpy(wq).float()}
 
 
 def loss_of(model: Forecaster, b: dict[str, torch.Tensor], mean_weight: float = 1.0) -> torch.Tensor:
-    mean, q = model(b["feats"], b["scale"], b["open"])
+    mean, q = model(b["feats"], b["scale"], b["open"], b["valid"])
     ok = b["ok"].float()
     n = ok.sum().clamp(min=1)
     y = b["y"]
