@@ -54,4 +54,35 @@ import Testing
         }
         print("forecaster parity on \(set.lastPathComponent): \(file.cases.count) series, max error \(worst)")
     }
+
+    /// The shipped `models/online-retail-forecast` on 40 real items' daily series
+    /// (`Tests/Fixtures/parity/online-retail-forecast.json`, `python -m fuserank.forecast.fixtures
+    /// --shipped`): every mean and quantile within 1e-4 of PyTorch, the series run together.
+    @Test func shippedBundleMatchesPyTorch() throws {
+        let repo = GoldenCaseFile.root.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = try ForecastCaseFile.load(file: repo.appendingPathComponent("Tests/Fixtures/parity/online-retail-forecast.json"))
+        let bundle = try #require(try BundleContents(path: repo.appendingPathComponent("models/online-retail-forecast").path).forecaster)
+        #expect(file.cases.count == 40)
+        let forecaster = Forecaster(bundle: bundle)
+        var worst: Float = 0
+        for levels in [[], [0.1, 0.5, 0.9]] as [[Float]] {
+            let cases = file.cases.filter { $0.quantiles == levels }
+            #expect(!cases.isEmpty)
+            let query = try bundle.validate(ForecastQuery(
+                series: cases.map { ForecastSeries(startMs: $0.startMs, values: $0.series) }, horizon: 28, quantiles: levels))
+            for (c, got) in zip(cases, forecaster.forecast(query)) {
+                for (a, b) in zip(got.mean, c.mean) {
+                    #expect(ForecastCaseFile.close(a, b), "item \(c.itemId) mean: \(a), PyTorch \(b)")
+                    worst = max(worst, abs(a - b) / max(1, abs(b)))
+                }
+                for (level, reference) in zip(got.quantiles, c.quantilesOut) {
+                    for (a, b) in zip(level, reference.values) {
+                        #expect(ForecastCaseFile.close(a, b), "item \(c.itemId) q\(reference.quantile): \(a), PyTorch \(b)")
+                        worst = max(worst, abs(a - b) / max(1, abs(b)))
+                    }
+                }
+            }
+        }
+        print("shipped forecaster parity: \(file.cases.count) series, max error \(worst)")
+    }
 }

@@ -17,9 +17,15 @@ public struct ForecastCaseFile: Decodable, Sendable {
 
     /// Reads `cases.json` of a fixture set folder.
     public static func load(_ set: URL) throws -> ForecastCaseFile {
+        try load(file: set.appendingPathComponent("cases.json"))
+    }
+
+    /// Reads a file in the `cases.json` layout (e.g. a shipped bundle's parity file in
+    /// `Tests/Fixtures/parity/`).
+    public static func load(file: URL) throws -> ForecastCaseFile {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(ForecastCaseFile.self, from: Data(contentsOf: set.appendingPathComponent("cases.json")))
+        return try decoder.decode(ForecastCaseFile.self, from: Data(contentsOf: file))
     }
 
     /// One level's reference values.

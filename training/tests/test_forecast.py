@@ -211,3 +211,16 @@ def test_make_forecast_refuses_unreadable_data_with_exit_2(tmp_path, capsys):
     data.write_text("item_id,timestamp,quantity\nA,2021-01-04,many\n")
     assert forecast_main(["--data", str(data), "--out-root", str(tmp_path)]) == 2
     assert "bad.csv:2: expected a number of units" in capsys.readouterr().err
+
+
+def test_shipped_parity_file_is_the_shipped_bundles_output():
+    """Tests/Fixtures/parity/online-retail-forecast.json (which the Swift tests run) is what the
+    committed bundle answers in PyTorch: regenerate it with the bundle."""
+    data = json.loads((REPO / "Tests/Fixtures/parity/online-retail-forecast.json").read_text())
+    model = read_forecaster(str(REPO / "models/online-retail-forecast"))
+    for c in data["cases"][::7]:
+        values = np.array([np.nan if v is None else v for v in c["values"]], dtype=float)
+        mean, q = forecast_series(model, [(c["start_ms"], values)], c["horizon"], c["quantiles"] or None)
+        np.testing.assert_allclose(mean[0], c["mean"], rtol=1e-5, atol=1e-5)
+        for j, ref in enumerate(c["quantiles_out"]):
+            np.testing.assert_allclose(q[0, :, j], ref["values"], rtol=1e-5, atol=1e-5)

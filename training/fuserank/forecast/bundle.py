@@ -13,12 +13,15 @@ CONFIG_FILE = "forecaster.json"
 WEIGHTS_FILE = "forecaster.safetensors"
 
 
-def write_forecaster(out_dir: str, model: Forecaster) -> None:
+def write_forecaster(out_dir: str, model: Forecaster, name: str | None = None, version: str | None = None) -> None:
+    """Writes the two files; `name` and `version` are what a server serving the folder as a
+    fixed `--model` reports (docs/model-format.md)."""
     os.makedirs(out_dir, exist_ok=True)
     tensors = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, os.path.join(out_dir, WEIGHTS_FILE))
     with open(os.path.join(out_dir, CONFIG_FILE), "w") as f:
-        json.dump(model.cfg.to_json(), f, indent=1)
+        meta = {k: v for k, v in (("name", name), ("version", version)) if v}
+        json.dump({**model.cfg.to_json(), **meta}, f, indent=1)
         f.write("\n")
 
 

@@ -76,10 +76,46 @@ def write(out: str) -> None:
             f.write("\n")
 
 
+def write_shipped(bundle: str, data: str, out: str, n: int = 40) -> None:
+    """The shipped bundle's parity file: `n` real items' daily series (the busiest and a spread
+    of others, up to 200 days to the last test origin) with the PyTorch outputs, in the cases.json
+    layout; the Swift tests run the committed bundle on them."""
+    from . import protocol
+    from .bundle import read_forecaster
+    from .series import read_sales
+    panel = read_sales(data)
+    sp = protocol.split(panel)
+    model = read_forecaster(bundle)
+    o = sp.test[-1]
+    busiest = sp.items[np.argsort(-np.nansum(panel.demand[sp.items, :o], axis=1))]
+    picks = list(busiest[:n // 2]) + list(busiest[n // 2::max(1, len(busiest) // (n // 2))][:n - n // 2])
+    result = []
+    for k, i in enumerate(picks):
+        start = max(0, o - 200 + 13 * k % 150)
+        values = panel.demand[i, start:o]
+        wanted = [] if k % 2 else [0.1, 0.5, 0.9]
+        mean, q = forecast_series(model, [(int(panel.period_start_ms(start)), values)], 28, wanted or None)
+        levels = wanted or model.cfg.default_quantiles
+        result.append({"item_id": int(panel.item_ids[i]), "start_ms": int(panel.period_start_ms(start)),
+                       "values": [None if np.isnan(v) else float(v) for v in values], "horizon": 28,
+                       "quantiles": wanted, "mean": [float(x) for x in mean[0]],
+                       "quantiles_out": [{"quantile": float(t), "values": [float(x) for x in q[0, :, j]]}
+                                         for j, t in enumerate(levels)]})
+    with open(out, "w") as f:
+        json.dump({"bundle": os.path.basename(os.path.normpath(bundle)), "cases": result}, f)
+        f.write("\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)
-    write(ap.parse_args().out)
+    ap.add_argument("--shipped", help="instead: the parity file of this shipped bundle (with --data)")
+    ap.add_argument("--data")
+    args = ap.parse_args()
+    if args.shipped:
+        write_shipped(args.shipped, args.data, args.out)
+    else:
+        write(args.out)
 
 
 if __name__ == "__main__":

@@ -80,4 +80,9 @@ def score(y: np.ndarray, mean: np.ndarray, median: np.ndarray, scale1: np.ndarra
         if 0.1 in quantiles and 0.9 in quantiles:
             inside = ok & (y >= quantiles[0.1] - 1e-6) & (y <= quantiles[0.9] + 1e-6)
             out["coverage80"] = float(inside.sum() / n)
+            # each side apart: with an atom at 0 (most days of intermittent demand sell nothing)
+            # a calibrated q0.1 is 0 and nothing falls below it, so the interval covers more
+            out["below_q10"] = float((ok & (y < quantiles[0.1] - 1e-6)).sum() / n)
+            out["above_q90"] = float((ok & (y > quantiles[0.9] + 1e-6)).sum() / n)
+            out["q10_zero"] = float((ok & (quantiles[0.1] == 0)).sum() / n)
     return out

@@ -53,7 +53,7 @@ class ForecasterConfig:
     def from_json(d: dict) -> "ForecasterConfig":
         if d.get("format") != FORMAT:
             raise ValueError(f"forecaster.json: format {d.get('format')!r}, expected {FORMAT!r}")
-        return ForecasterConfig(**{k: v for k, v in d.items() if k != "format"})
+        return ForecasterConfig(**{k: v for k, v in d.items() if k not in ("format", "name", "version")})
 
     @staticmethod
     def for_period(period: str, period_ms: int, closed_weekdays: list[int], **kw) -> "ForecasterConfig":

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     print(protocol.table(scores, "test origins"))
 
     out.mkdir(parents=True, exist_ok=True)
-    write_forecaster(str(out), final)
+    write_forecaster(str(out), final, name=name, version=time.strftime("%Y%m%dT%H%MZ", time.gmtime()))
     write_items_tsv(out, [int(i) for i in panel.item_ids],
                     {int(i): (panel.item_text.get(int(i), ""), "") for i in panel.item_ids},
                     external={int(i): s for i, s in zip(panel.item_ids, panel.item_names)}
@@ -173,7 +173,9 @@ def write_card(path: Path, args, panel: DemandPanel, sp, cfg: ForecasterConfig, 
         f"- Against the best baseline on each metric: RMSSE {m['rmsse']:.4f} vs {best_rmsse[1]['rmsse']:.4f} "
         f"({best_rmsse[0]}, {m['rmsse'] / best_rmsse[1]['rmsse']:.3f}x); WAPE {m['wape']:.4f} vs "
         f"{best_wape[1]['wape']:.4f} ({best_wape[0]}, {m['wape'] / best_wape[1]['wape']:.3f}x); "
-        f"80% interval coverage {m.get('coverage80', float('nan')):.3f}.", "",
+        f"80% interval coverage {m.get('coverage80', float('nan')):.3f}: {m.get('above_q90', float('nan')):.1%} of "
+        f"actuals above q0.9 (nominal 10%) and {m.get('below_q10', float('nan')):.1%} below q0.1 (nominal 10%; "
+        f"q0.1 is 0 in {m.get('q10_zero', float('nan')):.0%} of the periods and demand cannot fall below 0).", "",
         "![fan charts](forecast-fan.png)", "",
         "Reproduce: `make forecast DATA=... MINUTES=...` (this card's command); the figures are in "
         "`metrics.json`.",

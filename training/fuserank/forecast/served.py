@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     s = score(wt.y, served[0], served[1], wt.scale1, wt.scale2, served[2])
     line = (f"served through fuserank-server ({len(sp.items):,} items x {len(sp.test)} origins, Forecast calls of "
             f"{CHUNK} series): RMSSE {s['rmsse']:.4f} ± {s['rmsse_se']:.4f}, WAPE {s['wape']:.4f} ± {s['wape_se']:.4f}, "
-            f"scaled pinball {s['spl']:.4f}, 80% coverage {s['coverage80']:.3f}; max |Swift - PyTorch| "
+            f"scaled pinball {s['spl']:.4f}, 80% coverage {s['coverage80']:.3f} ({s['above_q90']:.1%} of actuals above q0.9, "
+            f"{s['below_q10']:.1%} below q0.1, which is 0 in {s['q10_zero']:.0%} of the periods: demand cannot fall "
+            f"below 0); max |Swift - PyTorch| "
             f"{max_abs:.2e} (relative {max_rel:.2e})")
     print(line)
     ok = max_rel <= args.tol
