@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         proc.wait(timeout=10)
     diffs = [np.abs(served[0] - ref[0])] + [np.abs(served[2][t] - ref[2][t]) for t in LEVELS]
     max_abs = max(float(d.max()) for d in diffs)
-    max_rel = max(float((d / np.maximum(1.0, np.abs(r))).max())
+    # relative to the series' own level (its largest mean forecast of the window, at least 1): the
+    # outputs are s * f(logits) in float32, so a value near 0 of a series selling thousands a
+    # period carries the rounding of thousands
+    level = np.maximum(1.0, np.abs(ref[0]).max(axis=2, keepdims=True))
+    max_rel = max(float((d / np.maximum(level, np.abs(r))).max())
                   for d, r in zip(diffs, [ref[0]] + [ref[2][t] for t in LEVELS]))
     s = score(wt.y, served[0], served[1], wt.scale1, wt.scale2, served[2])
     line = (f"served through fuserank-server ({len(sp.items):,} items x {len(sp.test)} origins, Forecast calls of "
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             f"scaled pinball {s['spl']:.4f}, 80% coverage {s['coverage80']:.3f} ({s['above_q90']:.1%} of actuals above q0.9, "
             f"{s['below_q10']:.1%} below q0.1, which is 0 in {s['q10_zero']:.0%} of the periods: demand cannot fall "
             f"below 0); max |Swift - PyTorch| "
-            f"{max_abs:.2e} (relative {max_rel:.2e})")
+            f"{max_abs:.2e} ({max_rel:.2e} of the series' level)")
     print(line)
     ok = max_rel <= args.tol
     if args.update_card:
