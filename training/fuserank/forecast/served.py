@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         card = Path(args.model) / "model-card.md"
         text = card.read_text()
         marker = "\n## Served\n"
-        text = text.split(marker)[0].rstrip("\n") + marker + "- " + line + (
+        text = text.split(marker)[0].rstrip("\n") + "\n" + marker + "- " + line + (
             f".\n- Reproduce: `cd training && python -m fuserank.forecast.served --server ../.build/release/fuserank-server "
             f"--model {args.model} --data {args.data} --update-card`.\n")
         card.write_text(text)
