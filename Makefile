@@ -93,7 +93,7 @@ endif
 forecast: venv-torch
 	cd training && ../$(PY) -m fuserank.forecast.run --data $(abspath $(DATA)) \
 		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),30) \
-		--name $(if $(filter command line environment,$(origin NAME)),$(NAME),$(basename $(notdir $(DATA)))-forecast)
+		--name $(if $(filter command line environment,$(origin NAME)),$(NAME),$(shell echo $(basename $(notdir $(DATA))) | tr A-Z a-z)-forecast)
 
 ## items-meta: write $(MODEL)/items.tsv (item titles for GetItems and the CLI) from $(EVAL_DATASET)'s files
 items-meta: venv-torch
