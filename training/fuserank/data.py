@@ -234,6 +234,7 @@ class Interactions:
       integers (then items are numbered 1.. in the order of their sorted external ids); empty when
       the file's integer ids are the item ids.
     - item_text: internal item id -> the item's text column (its most frequent spelling).
+    - user_external: internal user id -> the file's user id (as the file spells it).
     """
 
     users: list[UserEvents]
@@ -241,6 +242,7 @@ class Interactions:
     item_text: dict[int, str]
     stats: ReadStats
     has_baskets: bool
+    user_external: dict[int, str] = field(default_factory=dict)
 
 
 def parse_time_ms(value: str, ts_format: str, ts_scale_ms: int) -> int:
@@ -403,7 +405,8 @@ def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
         users.append(ue)
     item_text = {item_ids[i]: max(sp.items(), key=lambda kv: (kv[1], kv[0]))[0] for i, sp in texts.items()
                  if i in item_ids}
-    return Interactions(users, item_external, item_text, stats, bool(baskets))
+    return Interactions(users, item_external, item_text, stats, bool(baskets),
+                        {v: k for k, v in user_ids.items()})
 
 
 def genre_text(genres: str) -> str:

@@ -14,10 +14,13 @@ gate passes.
    else the mean of the trained rows (embedding and output bias) plus N(0, (0.1 x their std)^2)
    per coordinate, so new items start as an average item, told apart.
 4. Fine-tuning from the loaded weights on DATA's sequences up to each user's last basket (event),
-   plus a random sample of `--history`'s sequences (`replay_share` of the training sequences)
-   against forgetting; without `--history` only the new events are trained.
+   each preceded by the user's older events of `--history` (matched on the file's user id, as a
+   client sends a whole history), plus a random sample of the history's other users' sequences
+   (`replay_share` of the training sequences) against forgetting; without `--history` only the
+   new events are trained.
 5. The gate: candidate and current version ranked on the newest held-out slice of DATA (each
-   user's last basket, or last event: the test split of docs/evaluation.md); version N+1 is
+   user's last basket, or last event, from every event before it: the test split of
+   docs/evaluation.md); version N+1 is
    published (written beside the versions, renamed into place) only if the candidate's NDCG@10
    >= the current's - `margin`. The card holds the figures.
 
@@ -86,23 +89,55 @@ def read_items_tsv(bundle: Path) -> tuple[dict[str, int], dict[int, tuple[str, s
     return external, meta
 
 
-def read_events(path: str, known: dict[str, int] | None) -> Dataset:
+def read_events(path: str, known: dict[str, int] | None) -> tuple[Dataset, dict[int, str]]:
     """An events file read as `make train DATA=` reads it, with the model's items keeping their
     ids (`known`: its external id -> item id; None for a model whose ids are the file's integers).
+    Also the file's user ids (internal -> as the file spells them), to match its users to another file's.
 
     - Throws: DataError (file and line) for a file it cannot read, or string ids for a model whose
       ids are integers.
     """
     from .autoconfig import sniff_interactions
+    from .data import read_interactions
 
     inter = dict(sniff_interactions(path))
-    if known is not None:
-        inter["known_items"] = known
-    ds = from_spec({"name": Path(path).stem, "interactions": inter}, "")
-    if known is None and ds.item_external:
+    inter.pop("path")
+    read = read_interactions(path, known_items=known, **inter)
+    if known is None and read.item_external:
         raise DataError(f"{path}: item ids are strings, but the model's items are integer ids (no external_id "
                         f"in its items.tsv)")
-    return ds
+    users = read.users
+    ds = Dataset(Path(path).stem, users, sorted({i for u in users for i in u.items}), dict(read.item_text),
+                 inter.get("ts_col") is not None, item_external=read.item_external, item_titles=read.item_text,
+                 has_baskets=read.has_baskets, read_stats=read.stats.as_dict())
+    return ds, read.user_external
+
+
+def with_history(ds: Dataset, users: dict[int, str], history: Dataset, history_users: dict[int, str]
+                 ) -> tuple[Dataset, Dataset]:
+    """Each user of `ds` with their older events of `history` (matched on the file's user id)
+    before their new ones, as a client sends a user's whole history; and the history's other users
+    (the replay pool).
+
+    - Throws: DataError when one file has baskets and the other has not.
+    """
+    from .data import UserEvents
+
+    if ds.has_baskets != history.has_baskets:
+        raise DataError(f"{history.name}: the history {'has' if history.has_baskets else 'has no'} baskets, "
+                        f"the new events {'have' if ds.has_baskets else 'have none'}: not the same format")
+    older = {history_users[u.user]: u for u in history.users}
+    merged = []
+    for u in ds.users:
+        h = older.pop(users[u.user], None)
+        if h is None:
+            merged.append(u)
+            continue
+        shift = h.baskets[-1] + 1 if h.baskets else 0
+        merged.append(UserEvents(u.user, h.items + u.items, h.ts_ms + u.ts_ms, h.types + u.types,
+                                 h.baskets + [b + shift for b in u.baskets] if ds.has_baskets else []))
+    rest = {id(u) for u in older.values()}
+    return replace(ds, users=merged), replace(history, users=[u for u in history.users if id(u) in rest])
 
 
 def grow_catalogue(model: FuseRankModel, cfg: ModelConfig, new_items: Sequence[int], texts: dict[int, str],
@@ -227,8 +262,9 @@ def update_card(name: str, base_version: int, version: int, growth: dict, gate: 
         f"{growth['from_content_projection']} from the content projection of their text, "
         f"{growth['from_mean_row']} the mean trained row (plus noise of 0.1x its spread).", "",
         "## Fine-tuning", "",
-        f"{counts['new_sequences']} sequences of the new events ({counts['new_events']} events, "
-        f"{counts['new_users']} users), {counts['replayed']} replayed from the history "
+        f"{counts['new_sequences']} sequences of the new events' users ({counts['new_events']} new events, "
+        f"{counts['new_users']} users, {counts['users_with_older_events']} of them with their older events from "
+        f"the history before), {counts['replayed']} replayed from the history's other users "
         f"(replay_share {u.replay_share}{'' if counts['history'] else '; no --history given: new events only'}); "
         f"{len(hist['epoch'])} epochs, lr {tc.lr:g}, {hist['train_seconds']:.1f} s.", "",
         "## Gate", "",
@@ -280,14 +316,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     current, cfg, item_ids, vocab = load_bundle(base)
     external, meta = read_items_tsv(base)
     try:
-        ds = read_events(args.data, external or None)
+        ds, users = read_events(args.data, external or None)
+        new_users, new_events = len(ds.users), sum(len(x) for x in ds.users)
         known = {v: k for k, v in ds.item_external.items()} if external else None
-        history = read_events(args.history, known) if args.history else None
+        history = None
+        if args.history:
+            history, history_users = read_events(args.history, known)
+            if external:   # the history may name items DATA does not
+                ds = replace(ds, item_external={**ds.item_external, **history.item_external})
+            pool = len(history.users)
+            ds, history = with_history(ds, users, history, history_users)
+            with_older = pool - len(history.users)
     except DataError as exc:
         print(f"fuserank.update: {exc}", file=sys.stderr)
         return UNREADABLE
-    if history is not None and external:   # the history may name items DATA does not
-        ds = replace(ds, item_external={**ds.item_external, **history.item_external})
     old = set(item_ids[2:])
     seen = {i for src in (ds, history) if src is not None for su in src.users for i in su.items}
     new_items = sorted(seen - old)
@@ -299,7 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({growth['from_content_projection']} from the content projection)", flush=True)
     seqs, ctx, replayed = training_sequences(ds, history, new_cfg, model, vocab, u)
     counts = {"new_sequences": len(seqs) - replayed, "replayed": replayed, "history": history is not None,
-              "new_users": len(ds.users), "new_events": sum(len(x) for x in ds.users)}
+              "new_users": new_users, "new_events": new_events,
+              "users_with_older_events": with_older if history is not None else 0}
     if not seqs:
         raise ValueError(f"{args.data}: no user has an event before their last basket (event): nothing to train")
     hist = train_model(model, seqs, tc, ctx, None, print, progress=not args.no_progress)

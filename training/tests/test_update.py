@@ -26,7 +26,7 @@ def sku_text(k: int) -> str:
 
 
 def shop_export(path: Path, skus: list[int], month: int, seed: int, customers: int = 30,
-                invoice0: int = 500000) -> str:
+                invoice0: int = 500000, customer0: int = 12000) -> str:
     """A made-up export in Online Retail's columns: each customer buys from a few favourite SKUs
     (their taste: a block of the catalogue) on 4 days of `month` of 2011."""
     rng = random.Random(seed)
@@ -37,7 +37,7 @@ def shop_export(path: Path, skus: list[int], month: int, seed: int, customers: i
             invoice += 1
             for s in rng.sample(block, min(3, len(block))):
                 lines.append(f"{invoice},SKU{s:03d},{sku_text(s)},{rng.randint(1, 6)},"
-                             f"2011-{month:02d}-{3 + 5 * day:02d} {9 + c % 8:02d}:00:00,1.25,{12000 + c},United Kingdom")
+                             f"2011-{month:02d}-{3 + 5 * day:02d} {9 + c % 8:02d}:00:00,1.25,{customer0 + c},United Kingdom")
     path.write_text("\n".join([HEADER, *lines]) + "\n")
     return str(path)
 
@@ -108,9 +108,16 @@ def test_two_updates_keep_ids_grow_the_catalogue_and_publish(repo) -> None:
     assert metrics["catalogue_growth"]["from_content_projection"] == 5
     assert (shop / "2" / "content.safetensors").is_file()
     assert metrics["gate"]["passed"] and "## Gate" in (shop / "2" / "model-card.md").read_text()
+    # the same 30 customers: each trains and is gated with their March baskets before April's
+    # (the history's other users, none here, would be the replay pool)
+    assert metrics["counts"]["users_with_older_events"] == 30 and metrics["counts"]["replayed"] == 0
+    assert metrics["gate"]["current"]["users"] == 30
     # a second step: month 5 brings two more SKUs; version 3 warm-starts from version 2
-    new2 = shop_export(repo / "may.csv", list(range(15, 27)), 5, seed=3, invoice0=700000)
-    assert run_update(repo, new2) == update.PUBLISHED
+    # (customers 12010..12039: 20 known from March, 10 new; March's other 10 are the replay pool)
+    new2 = shop_export(repo / "may.csv", list(range(15, 27)), 5, seed=3, invoice0=700000, customer0=12010)
+    assert run_update(repo, new2, "--history", str(repo / "base.csv")) == update.PUBLISHED
+    counts = json.loads((shop / "3" / "metrics.json").read_text())["counts"]
+    assert counts["users_with_older_events"] == 20 and counts["replayed"] == 10
     _, _, ids3, _ = load_bundle(shop / "3")
     ext3 = items_tsv(shop / "3")
     assert ids3[:len(ids2)] == ids2 and {k: ext3[k] for k in ext2} == ext2
