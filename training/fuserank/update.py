@@ -197,8 +197,13 @@ def gate_metric(model: FuseRankModel, ds: Dataset) -> dict:
         return {"ndcg@10": m.ndcg10, "ndcg@10_se": m.ndcg10_se, "recall@10": m.recall10, "users": m.users}
     from .evaluate import build_cases, full_ranking
     cases = build_cases(ds, "test")
-    m = full_ranking(model, cases, exclude_seen=model.cfg.exclude_seen)
-    return {"ndcg@10": m.ndcg10, "recall@10": m.recall10, "users": len(cases)}
+    row_of = model.row_index()
+    known = [c for c in cases if c.target in row_of]   # a model cannot rank an item it has no row for:
+    if not known:                                       # those users count 0
+        return {"ndcg@10": 0.0, "recall@10": 0.0, "users": len(cases)}
+    m = full_ranking(model, known, exclude_seen=model.cfg.exclude_seen)
+    share = len(known) / len(cases)
+    return {"ndcg@10": m.ndcg10 * share, "recall@10": m.hr10 * share, "users": len(cases)}
 
 
 # ---- the fine-tuning -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ the repository as it was."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -101,7 +102,6 @@ def test_two_updates_keep_ids_grow_the_catalogue_and_publish(repo) -> None:
     assert added == [f"SKU{s:03d}" for s in range(20, 25)]
     assert [ext2[k] for k in added] == list(range(max(ids1) + 1, max(ids1) + 6)) == ids2[len(ids1):]
     assert cfg2.num_items == len(ids1) + 5
-    import json
     metrics = json.loads((shop / "2" / "metrics.json").read_text())
     assert metrics["catalogue_growth"]["previous_items"] == 20 and metrics["catalogue_growth"]["added"] == 5
     # the export has descriptions: version 1 has a text-only projection, and the new rows come from it
@@ -153,3 +153,31 @@ def test_growth_without_a_projection_starts_new_rows_at_the_mean_row(repo) -> No
     mean, spread = old[2:].mean(0), old[2:].std(0)
     assert ((new[cfg.num_items:] - mean).abs() <= 0.5 * spread + 1e-6).all()
     assert grown.item_ids.tolist() == ids + [901, 902]
+
+
+def test_integer_ids_without_baskets(tmp_path) -> None:
+    """A `user item timestamp` log with integer ids: an item's id is its own, a new one's row is
+    appended; the gate is each user's last event."""
+    torch.set_num_threads(1)
+    rng = random.Random(5)
+
+    def log(path: Path, items: list[int], t0: int) -> str:
+        rows = [f"{u} {rng.choice([i for i in items if i % 4 == u % 4] or items)} {t0 + 3600 * k + u}"
+                for u in range(1, 25) for k in range(6)]
+        path.write_text("\n".join(rows) + "\n")
+        return str(path)
+
+    base = log(tmp_path / "base.txt", list(range(10, 40)), 1_300_000_000)
+    model_dir = tmp_path / "repo" / "log"
+    assert train.main(["--data", base, "--minutes", "0.2", "--epochs", "2", "--threads", "1", "--no-progress",
+                       "--out", str(model_dir / "1")]) == 0
+    _, _, ids1, _ = load_bundle(model_dir / "1")
+    new = log(tmp_path / "new.txt", list(range(20, 44)), 1_310_000_000)
+    assert update.main(["--model", str(model_dir), "--data", new, "--history", base, "--epochs", "2",
+                        "--threads", "1", "--no-progress"]) == update.PUBLISHED
+    _, _, ids2, _ = load_bundle(model_dir / "2")
+    added = sorted(set(range(20, 44)) - set(ids1))
+    assert ids2[:len(ids1)] == ids1 and ids2[len(ids1):] == added and added
+    gate = json.loads((model_dir / "2" / "metrics.json").read_text())["gate"]
+    # every user's last event is gated, those of items version 1 never saw counting 0 for it
+    assert gate["current"]["users"] == gate["candidate"]["users"] == 24
