@@ -9,7 +9,7 @@ DATASET ?= ml-1m
 
 .PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
         proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase \
-        missing-fields coldstart forecast
+        missing-fields coldstart forecast update
 
 ## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
 deps:
@@ -94,6 +94,15 @@ forecast: venv-torch
 	cd training && ../$(PY) -m fuserank.forecast.run --data $(abspath $(DATA)) \
 		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),30) \
 		--name $(if $(filter command line environment,$(origin NAME)),$(NAME),$(shell echo $(basename $(notdir $(DATA))) | tr A-Z a-z)-forecast)
+
+## update: keep a repository model current, MODEL=repo/name DATA=new-events [HISTORY=older-events]
+##         [MINUTES=5] [MARGIN=0]: warm-start its newest version, add the new items, fine-tune, and
+##         publish version N+1 only if its NDCG@10 >= the current's - MARGIN (exit 0 published,
+##         3 gated, 2 unreadable data; docs/operations.md "Keeping a model current")
+update: venv-torch
+	cd training && ../$(PY) -m fuserank.update --model $(abspath $(MODEL)) --data $(abspath $(DATA)) \
+		$(if $(HISTORY),--history $(abspath $(HISTORY))) $(if $(MARGIN),--margin $(MARGIN)) --no-progress \
+		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),5)
 
 ## items-meta: write $(MODEL)/items.tsv (item titles for GetItems and the CLI) from $(EVAL_DATASET)'s files
 items-meta: venv-torch

@@ -234,6 +234,7 @@ class Interactions:
       integers (then items are numbered 1.. in the order of their sorted external ids); empty when
       the file's integer ids are the item ids.
     - item_text: internal item id -> the item's text column (its most frequent spelling).
+    - user_external: internal user id -> the file's user id (as the file spells it).
     """
 
     users: list[UserEvents]
@@ -241,6 +242,7 @@ class Interactions:
     item_text: dict[int, str]
     stats: ReadStats
     has_baskets: bool
+    user_external: dict[int, str] = field(default_factory=dict)
 
 
 def parse_time_ms(value: str, ts_format: str, ts_scale_ms: int) -> int:
@@ -291,7 +293,7 @@ def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
                       header: bool | None = None, event_type: int = EVENT_RATE, type_col: int | None = None,
                       type_map: dict[str, int] | None = None, basket_col: int | None = None,
                       qty_col: int | None = None, text_col: int | None = None, baskets: bool | None = None,
-                      sort_by_time: bool = True) -> Interactions:
+                      sort_by_time: bool = True, known_items: dict[str, int] | None = None) -> Interactions:
     """Read an interaction file or a shop's raw export (`load_interactions` documents the common
     keywords).
 
@@ -306,6 +308,10 @@ def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
     - User and item ids may be any strings: ids that are all integers are kept as they are, else
       they are numbered 1.. in sorted order (`Interactions.item_external` keeps the shop's ids).
       Lines without a user id are skipped and counted.
+      - known_items: a model's existing item ids by the shop's id (its `items.tsv` `external_id` ->
+        `item_id`): stable ids for an update (`update.py`). Every item id of the file is then read
+        as a string: a known one keeps its id, the others are numbered after the largest known
+        id in sorted order, and `item_external` maps every known and new id.
     - Throws: DataError naming the file, the line and what was expected.
     """
     if ts_format not in ("epoch", "iso"):
@@ -349,8 +355,15 @@ def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
             spell[t] = spell.get(t, 0) + 1
         raw.append((user, item, ts, etype, bkey, lineno))
     user_ids = _as_int_ids({r[0] for r in raw}) or _dense(r[0] for r in raw)
-    int_items = _as_int_ids({r[1] for r in raw})
-    item_ids = int_items or _dense(r[1] for r in raw)
+    if known_items is not None:
+        int_items = None
+        item_ids = dict(known_items)
+        top = max(item_ids.values(), default=0)
+        new = sorted({r[1] for r in raw} - set(item_ids))
+        item_ids.update({s: top + k for k, s in enumerate(new, 1)})
+    else:
+        int_items = _as_int_ids({r[1] for r in raw})
+        item_ids = int_items or _dense(r[1] for r in raw)
     item_external = {} if int_items is not None else {v: k for k, v in item_ids.items()}
     by_user: dict[int, list[tuple[int, int, int, str, int]]] = {}
     for user, item, ts, etype, bkey, lineno in raw:
@@ -392,7 +405,8 @@ def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
         users.append(ue)
     item_text = {item_ids[i]: max(sp.items(), key=lambda kv: (kv[1], kv[0]))[0] for i, sp in texts.items()
                  if i in item_ids}
-    return Interactions(users, item_external, item_text, stats, bool(baskets))
+    return Interactions(users, item_external, item_text, stats, bool(baskets),
+                        {v: k for k, v in user_ids.items()})
 
 
 def genre_text(genres: str) -> str:

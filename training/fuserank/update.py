@@ -1,0 +1,392 @@
+"""Keep a served model current (issue 24): warm-start from the newest version of a repository
+model, grow its catalogue, fine-tune on new events, and publish version N+1 only if a quality
+gate passes.
+
+    python -m fuserank.update --model REPO/NAME --data NEW_EVENTS [--history OLDER_EVENTS] [--minutes 5]
+
+1. The newest version that loads (`repository.newest_loadable`: what the server serves).
+2. DATA read as `make train DATA=` reads it (`autoconfig.sniff_interactions`,
+   `data.read_interactions`) with stable item ids (`known_items`: the bundle's `items.tsv`
+   `external_id` -> `item_id`; integer ids are their own ids): an old item keeps its id and row,
+   a new one gets an id after the largest and a row appended after the last.
+3. New rows (`grow_catalogue`): the bundle's content projection of the item's text where the
+   bundle has a text-only projection (content_dim 0) and the item has a word of its vocabulary;
+   else the mean of the trained rows (embedding and output bias) plus N(0, (0.1 x their std)^2)
+   per coordinate, so new items start as an average item, told apart.
+4. Fine-tuning from the loaded weights on DATA's sequences up to each user's last basket (event),
+   each preceded by the user's older events of `--history` (matched on the file's user id, as a
+   client sends a whole history), plus a random sample of the history's other users' sequences
+   (`replay_share` of the training sequences) against forgetting; without `--history` only the
+   new events are trained.
+5. The gate: candidate and current version ranked on the newest held-out slice of DATA (each
+   user's last basket, or last event, from every event before it: the test split of
+   docs/evaluation.md); version N+1 is
+   published (written beside the versions, renamed into place) only if the candidate's NDCG@10
+   >= the current's - `margin`. The card holds the figures.
+
+Exit status: 0 published, 3 gated (nothing written into the repository), 2 a file it cannot
+read (one line naming the file and line), anything else an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .config import ModelConfig
+from .data import DataError, Dataset, from_spec
+from .model import FuseRankModel
+from .train import TrainConfig
+
+PUBLISHED, GATED, UNREADABLE = 0, 3, 2
+
+
+@dataclass
+class UpdateConfig:
+    """Settings of an update (written to the new version's `update-config.json`)."""
+
+    minutes: float = 5.0          # time budget of the fine-tuning (its schedule ends at 90% of it)
+    # at most this many passes over the update's sequences: on Online Retail (base to 2011-09-30,
+    # October as the update) 3 passed the gate (+0.0035 NDCG@10) where 20 overfit (-0.0055)
+    epochs: int = 3
+    lr_scale: float = 0.3         # the fine-tuning's learning rate: the base run's lr times this
+    replay_share: float = 0.5     # share of the training sequences drawn from --history (0: none)
+    margin: float = 0.0           # publish when candidate NDCG@10 >= current - margin
+    seed: int = 1
+    threads: int = 1
+
+
+# ---- stable ids and a growing catalogue --------------------------------------------------------
+
+def read_items_tsv(bundle: Path) -> tuple[dict[str, int], dict[int, tuple[str, str]]]:
+    """A bundle's `items.tsv`: (external id -> item id, only where the file has `external_id`;
+    item id -> (title, category))."""
+    path = bundle / "items.tsv"
+    if not path.is_file():
+        return {}, {}
+    lines = path.read_text(encoding="utf-8").split("\n")
+    header = lines[0].split("\t")
+    external, meta = {}, {}
+    has_ext = "external_id" in header
+    for line in lines[1:]:
+        if not line:
+            continue
+        f = line.split("\t")
+        item = int(f[0])
+        if has_ext:
+            external[f[1]] = item
+            meta[item] = (f[2] if len(f) > 2 else "", f[3] if len(f) > 3 else "")
+        else:
+            meta[item] = (f[1] if len(f) > 1 else "", f[2] if len(f) > 2 else "")
+    return external, meta
+
+
+def read_events(path: str, known: dict[str, int] | None) -> tuple[Dataset, dict[int, str]]:
+    """An events file read as `make train DATA=` reads it, with the model's items keeping their
+    ids (`known`: its external id -> item id; None for a model whose ids are the file's integers).
+    Also the file's user ids (internal -> as the file spells them), to match its users to another file's.
+
+    - Throws: DataError (file and line) for a file it cannot read, or string ids for a model whose
+      ids are integers.
+    """
+    from .autoconfig import sniff_interactions
+    from .data import read_interactions
+
+    inter = dict(sniff_interactions(path))
+    inter.pop("path")
+    read = read_interactions(path, known_items=known, **inter)
+    if known is None and read.item_external:
+        raise DataError(f"{path}: item ids are strings, but the model's items are integer ids (no external_id "
+                        f"in its items.tsv)")
+    users = read.users
+    ds = Dataset(Path(path).stem, users, sorted({i for u in users for i in u.items}), dict(read.item_text),
+                 inter.get("ts_col") is not None, item_external=read.item_external, item_titles=read.item_text,
+                 has_baskets=read.has_baskets, read_stats=read.stats.as_dict())
+    return ds, read.user_external
+
+
+def with_history(ds: Dataset, users: dict[int, str], history: Dataset, history_users: dict[int, str]
+                 ) -> tuple[Dataset, Dataset]:
+    """Each user of `ds` with their older events of `history` (matched on the file's user id)
+    before their new ones, as a client sends a user's whole history; and the history's other users
+    (the replay pool).
+
+    - Throws: DataError when one file has baskets and the other has not.
+    """
+    from .data import UserEvents
+
+    if ds.has_baskets != history.has_baskets:
+        raise DataError(f"{history.name}: the history {'has' if history.has_baskets else 'has no'} baskets, "
+                        f"the new events {'have' if ds.has_baskets else 'have none'}: not the same format")
+    older = {history_users[u.user]: u for u in history.users}
+    merged = []
+    for u in ds.users:
+        h = older.pop(users[u.user], None)
+        if h is None:
+            merged.append(u)
+            continue
+        shift = h.baskets[-1] + 1 if h.baskets else 0
+        merged.append(UserEvents(u.user, h.items + u.items, h.ts_ms + u.ts_ms, h.types + u.types,
+                                 h.baskets + [b + shift for b in u.baskets] if ds.has_baskets else []))
+    rest = {id(u) for u in older.values()}
+    return replace(ds, users=merged), replace(history, users=[u for u in history.users if id(u) in rest])
+
+
+def grow_catalogue(model: FuseRankModel, cfg: ModelConfig, new_items: Sequence[int], texts: dict[int, str],
+                   vocab: Sequence[str], content, seed: int, dropout: float) -> tuple[FuseRankModel, ModelConfig, dict]:
+    """A copy of `model` with a row appended for each of `new_items` (ids, in order).
+
+    - Parameters:
+      - texts: item id -> text, for the content projection.
+      - content: `content.read_content`'s (W, b, content_dim) of the bundle, or None.
+    - Returns: (grown model, its config, the growth record for the card).
+    """
+    from .content import content_inputs, project
+    from .tokenizer import tokenize, vocab_index
+
+    old_n = cfg.num_items
+    new_cfg = replace(cfg, num_items=old_n + len(new_items), dropout=dropout)
+    grown = FuseRankModel(new_cfg)
+    state = model.state_dict()
+    rows = state["item_emb.weight"][2:]                    # (old_n - 2, d) the trained rows
+    bias = state["item_bias"][2:]                          # (old_n - 2,)
+    gen = torch.Generator().manual_seed(seed)
+    k = len(new_items)
+    emb = rows.mean(0) + 0.1 * rows.std(0) * torch.randn(k, rows.shape[1], generator=gen)   # (k, d)
+    new_bias = torch.full((k,), float(bias.mean()))
+    projected = 0
+    if content is not None and content[2] == 0 and k:       # text-only projection: words -> row
+        w, b, _ = content
+        vindex = vocab_index(vocab)
+        toks = [tokenize(texts.get(i, ""), vindex) for i in new_items]
+        has_words = [any(t >= 2 for t in ts) for ts in toks]
+        if any(has_words):
+            sel = [j for j, h in enumerate(has_words) if h]
+            y = project(w, b, content_inputs(None, [toks[j] for j in sel], cfg.text_vocab_size, 0))
+            y = torch.from_numpy(y)                        # (len(sel), d + 1): row, bias
+            emb[sel] = y[:, :-1]
+            new_bias[sel] = y[:, -1]
+            projected = len(sel)
+    state["item_emb.weight"] = torch.cat([state["item_emb.weight"], emb])
+    state["item_bias"] = torch.cat([state["item_bias"], new_bias])
+    state["item_ids"] = torch.cat([state["item_ids"], torch.as_tensor(list(new_items), dtype=torch.long)])
+    grown.load_state_dict(state, strict=True)
+    grown._row_cache = None
+    growth = {"previous_items": old_n - 2, "added": k, "items": old_n - 2 + k,
+              "from_content_projection": projected, "from_mean_row": k - projected}
+    return grown, new_cfg, growth
+
+
+# ---- the gate ------------------------------------------------------------------------------------
+
+def gate_metric(model: FuseRankModel, ds: Dataset) -> dict:
+    """NDCG@10 and Recall@10 of `model` on the newest held-out slice of `ds`: each user's last
+    basket (or last event) as the target, the events before as the request (docs/evaluation.md)."""
+    if ds.has_baskets:
+        from .baskets import basket_cases, basket_metrics, model_top
+        cases = basket_cases(ds, "test")
+        m = basket_metrics(model_top(model, cases), [c.targets for c in cases])
+        return {"ndcg@10": m.ndcg10, "ndcg@10_se": m.ndcg10_se, "recall@10": m.recall10, "users": m.users}
+    from .evaluate import build_cases, full_ranking
+    cases = build_cases(ds, "test")
+    row_of = model.row_index()
+    known = [c for c in cases if c.target in row_of]   # a model cannot rank an item it has no row for:
+    if not known:                                       # those users count 0
+        return {"ndcg@10": 0.0, "recall@10": 0.0, "users": len(cases)}
+    m = full_ranking(model, known, exclude_seen=model.cfg.exclude_seen)
+    share = len(known) / len(cases)
+    return {"ndcg@10": m.ndcg10 * share, "recall@10": m.hr10 * share, "users": len(cases)}
+
+
+# ---- the fine-tuning -----------------------------------------------------------------------------
+
+def base_train_config(bundle: Path, cfg: ModelConfig, u: UpdateConfig) -> tuple[TrainConfig, float, dict]:
+    """The fine-tuning's TrainConfig: the base run's (`train-config.json` beside the bundle, else
+    the defaults), lr times `lr_scale`, `epochs` and `minutes` of the update, no refit, no EMA,
+    exclude_seen and the repeat head as the bundle has them. Also the base run's dropout and
+    its config (copied into the new version, so the next update finds it)."""
+    path = bundle / "train-config.json"
+    conf = json.loads(path.read_text()) if path.is_file() else {}
+    train = dict(conf.get("train", {}))
+    tc = TrainConfig(**train) if train else TrainConfig(batch_size=32, lr=1e-3)
+    tc = replace(tc, lr=tc.lr * u.lr_scale, epochs=u.epochs, schedule_minutes=round(0.9 * u.minutes, 3),
+                 refit=False, ema_decay=0.0, patience=10 ** 6, seed=u.seed, threads=u.threads,
+                 exclude_seen=cfg.exclude_seen, repeat_head=cfg.has_repeat_head, train_only="")
+    return tc, float(conf.get("model", {}).get("dropout", 0.0)), conf
+
+
+def training_sequences(ds: Dataset, history: Dataset | None, cfg: ModelConfig, model: FuseRankModel,
+                       vocab: Sequence[str], u: UpdateConfig) -> tuple[list, object, int]:
+    """DATA's sequences (up to each user's held-out slice) and a sample of the history's (all
+    but each user's last basket or event), with the cut context; and the replayed count."""
+    from .tokenizer import vocab_index
+    from .train import training_inputs
+
+    vindex, row_of = vocab_index(vocab), model.row_index()
+    seqs, ctx = training_inputs(ds, cfg, row_of, vindex, with_val=True)
+    replayed = 0
+    if history is not None and u.replay_share > 0:
+        old, ctx_old = training_inputs(history, cfg, row_of, vindex, with_val=True)
+        want = len(old) if u.replay_share >= 1 else int(round(u.replay_share / (1 - u.replay_share) * len(seqs)))
+        rng = np.random.default_rng(u.seed)
+        pick = sorted(rng.choice(len(old), size=min(want, len(old)), replace=False).tolist()) if old else []
+        seqs = seqs + [old[k] for k in pick]
+        replayed = len(pick)
+        if ctx is None:
+            ctx = ctx_old
+        elif ctx_old is not None:
+            first = ctx
+
+            def ctx(row, rng_, a=first, b=ctx_old):   # DATA's text first, the history's otherwise
+                got = a(row, rng_)
+                return got if got[0] else b(row, rng_)
+    return seqs, ctx, replayed
+
+
+# ---- the card ------------------------------------------------------------------------------------
+
+def update_card(name: str, base_version: int, version: int, growth: dict, gate: dict, u: UpdateConfig,
+                tc: TrainConfig, hist: dict, counts: dict, argv: Sequence[str]) -> str:
+    """model-card.md of a published update."""
+    g, c = gate["candidate"], gate["current"]
+    return "\n".join([
+        f"# {name} version {version}: version {base_version} updated", "",
+        f"Warm-started from version {base_version} and fine-tuned on new events (`fuserank.update`, "
+        f"docs/operations.md \"Keeping a model current\").", "",
+        "## Catalogue growth", "",
+        f"{growth['previous_items']} items before, {growth['added']} added ({growth['items']} now). Old items keep "
+        f"their ids and rows; new rows are appended. Initial rows of the new items: "
+        f"{growth['from_content_projection']} from the content projection of their text, "
+        f"{growth['from_mean_row']} the mean trained row (plus noise of 0.1x its spread).", "",
+        "## Fine-tuning", "",
+        f"{counts['new_sequences']} sequences of the new events' users ({counts['new_events']} new events, "
+        f"{counts['new_users']} users, {counts['users_with_older_events']} of them with their older events from "
+        f"the history before), {counts['replayed']} replayed from the history's other users "
+        f"(replay_share {u.replay_share}{'' if counts['history'] else '; no --history given: new events only'}); "
+        f"{len(hist['epoch'])} epochs, lr {tc.lr:g}, {hist['train_seconds']:.1f} s.", "",
+        "## Gate", "",
+        "Each user's last basket (or event) of the new events held out; both models rank the whole "
+        "catalogue as served.", "",
+        "| model | NDCG@10 | Recall@10 | users |", "| --- | --- | --- | --- |",
+        f"| version {base_version} (current) | {c['ndcg@10']:.4f} | {c['recall@10']:.4f} | {c['users']} |",
+        f"| version {version} (candidate) | {g['ndcg@10']:.4f} | {g['recall@10']:.4f} | {g['users']} |", "",
+        f"Published: candidate NDCG@10 {g['ndcg@10']:.4f} >= current {c['ndcg@10']:.4f} - margin {u.margin:g}.", "",
+        "## Command", "",
+        "```", "python -m fuserank.update " + " ".join(argv), "```", ""])
+
+
+# ---- the CLI -------------------------------------------------------------------------------------
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .bundle import export_bundle, load_bundle
+    from .content import CONTENT_FILE, read_content, write_content
+    from .items_meta import write_items_tsv
+    from .repository import newest_loadable, publish
+    from .train import train_model
+
+    ap = argparse.ArgumentParser(description="Warm-start, grow, fine-tune and publish the next version of a "
+                                             "repository model when it passes the gate.")
+    ap.add_argument("--model", required=True, help="REPO/NAME: the repository model folder")
+    ap.add_argument("--data", required=True, help="the new events (any format `make train DATA=` reads)")
+    ap.add_argument("--history", default=None, help="older events of the same format, replayed against "
+                                                    "forgetting (without it: new events only)")
+    d = UpdateConfig()
+    ap.add_argument("--minutes", type=float, default=d.minutes)
+    ap.add_argument("--epochs", type=int, default=d.epochs)
+    ap.add_argument("--lr-scale", type=float, default=d.lr_scale)
+    ap.add_argument("--replay-share", type=float, default=d.replay_share)
+    ap.add_argument("--margin", type=float, default=d.margin,
+                    help="publish when candidate NDCG@10 >= current - margin (negative: demand a gain)")
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--threads", type=int, default=d.threads)
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    u = UpdateConfig(args.minutes, args.epochs, args.lr_scale, args.replay_share, args.margin, args.seed,
+                     args.threads)
+    if not 0 <= u.replay_share <= 1:
+        ap.error("--replay-share must be in 0..1")
+    torch.set_num_threads(u.threads)
+    t_all = time.time()
+    model_dir = Path(args.model)
+    base_version, base = newest_loadable(model_dir)
+    current, cfg, item_ids, vocab = load_bundle(base)
+    external, meta = read_items_tsv(base)
+    try:
+        ds, users = read_events(args.data, external or None)
+        new_users, new_events = len(ds.users), sum(len(x) for x in ds.users)
+        known = {v: k for k, v in ds.item_external.items()} if external else None
+        history = None
+        if args.history:
+            history, history_users = read_events(args.history, known)
+            if external:   # the history may name items DATA does not
+                ds = replace(ds, item_external={**ds.item_external, **history.item_external})
+            pool = len(history.users)
+            ds, history = with_history(ds, users, history, history_users)
+            with_older = pool - len(history.users)
+    except DataError as exc:
+        print(f"fuserank.update: {exc}", file=sys.stderr)
+        return UNREADABLE
+    old = set(item_ids[2:])
+    seen = {i for src in (ds, history) if src is not None for su in src.users for i in su.items}
+    new_items = sorted(seen - old)
+    texts = {**(history.item_titles if history else {}), **ds.item_titles}
+    tc, dropout, base_conf = base_train_config(base, cfg, u)
+    model, new_cfg, growth = grow_catalogue(current, cfg, new_items, texts, vocab, read_content(base), u.seed,
+                                            dropout)
+    print(f"version {base_version} of {model_dir}: {growth['previous_items']} items, {growth['added']} new "
+          f"({growth['from_content_projection']} from the content projection)", flush=True)
+    seqs, ctx, replayed = training_sequences(ds, history, new_cfg, model, vocab, u)
+    counts = {"new_sequences": len(seqs) - replayed, "replayed": replayed, "history": history is not None,
+              "new_users": new_users, "new_events": new_events,
+              "users_with_older_events": with_older if history is not None else 0}
+    if not seqs:
+        raise ValueError(f"{args.data}: no user has an event before their last basket (event): nothing to train")
+    hist = train_model(model, seqs, tc, ctx, None, print, progress=not args.no_progress)
+    candidate = model   # in eval mode: no dropout, as served
+    gate = {"current": gate_metric(current, ds), "candidate": gate_metric(candidate, ds), "margin": u.margin,
+            "base_version": base_version}
+    if gate["current"]["users"] == 0:
+        print(f"fuserank.update: {args.data}: no user has a held-out basket (event) with events before it: "
+              f"nothing to gate on", file=sys.stderr)
+        return 1
+    gate["passed"] = gate["candidate"]["ndcg@10"] >= gate["current"]["ndcg@10"] - u.margin
+    print(f"gate: candidate NDCG@10 {gate['candidate']['ndcg@10']:.4f}, current {gate['current']['ndcg@10']:.4f}, "
+          f"margin {u.margin:g} -> {'publish' if gate['passed'] else 'not published'}", flush=True)
+    if not gate["passed"]:
+        return GATED
+    name = model_dir.name
+
+    def write(out: Path) -> None:
+        ids = list(item_ids) + new_items
+        version = int(out.name.split("-")[1])
+        card = update_card(name, base_version, version, growth, gate, u, tc, hist, counts, argv)
+        export_bundle(candidate, replace(new_cfg, dropout=0.0), ids, vocab, out, card)
+        items_meta = {**{i: (t, "") for i, t in texts.items()}, **meta}
+        write_items_tsv(out, ids, items_meta, ds.item_external or None)
+        if (base / CONTENT_FILE).is_file():   # the projection reads text and writes rows: still valid
+            w, b, cdim = read_content(base)
+            desc = json.loads((base / "config.json").read_text()).get("content_vector", "")
+            write_content(out, w, b, cdim, desc)
+        if base_conf:
+            (out / "train-config.json").write_text(json.dumps(base_conf, indent=2) + "\n")
+        (out / "update-config.json").write_text(json.dumps(asdict(u), indent=2) + "\n")
+        (out / "metrics.json").write_text(json.dumps({
+            "catalogue_growth": growth, "gate": gate, "counts": counts, "history": hist,
+            "seconds": time.time() - t_all}, indent=2) + "\n")
+
+    version, path = publish(model_dir, write)
+    print(f"published version {version}: {path}", flush=True)
+    return PUBLISHED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
