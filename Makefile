@@ -57,8 +57,10 @@ test-python: deps venv
 	FUSERANK_SERVER=.build/release/fuserank-server FUSERANK_BROKER=.build/release/fuserank-broker \
 		$(PY) -m pytest -q clients/python/tests
 
-## test-training: the training package's own tests (installs torch into the venv)
+## test-training: the training package's own tests (installs torch into the venv; the update-under-load
+##                test runs the release server)
 test-training: venv-torch
+	$(SWIFT) build -c release --product fuserank-server
 	cd training && ../$(PY) -m pytest -q tests
 
 ## fixtures: regenerate the committed golden fixtures (Tests/Fixtures/golden) from the PyTorch reference
