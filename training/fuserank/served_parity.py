@@ -18,10 +18,7 @@ with its event types unspecified (0, an unset enum) or without timestamps.
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -32,17 +29,13 @@ from .data import load_dataset
 from .baskets import basket_cases, basket_metrics
 from .evaluate import build_cases, default_data_root
 from .features import Request, strip_requests
+from .local_server import running_server
 from .ranking import rank_user
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fuserank_client import Event, FuseRankClient, FuseRankError
+    from fuserank_client import Event, FuseRankClient
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", required=True, help="the fuserank-server binary")
@@ -65,47 +58,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               args.strip == "times")):
             c.request = r
     served: list[list[int]] = []
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    proc = subprocess.Popen([args.server, "--bind", endpoint, "--model", args.model, "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     max_abs = max_rel = 0.0
     id_mismatch: list[int] = []
-    try:
-        with FuseRankClient(endpoint, timeout_ms=5000, retries=0) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if client.health().ready:
-                        break
-                except FuseRankError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.2)
-            with torch.no_grad():
-                for start in range(0, len(cases), 128):
-                    chunk = cases[start:start + 128]
-                    # the served request: exclude_seen false (the bundle's own flag applies)
-                    reqs = [Request(events=c.request.events, top_k=args.top_k + 1, now_ms=c.request.now_ms)
-                            for c in chunk]
-                    us = model.forward_requests(reqs)
-                    for c, req, u in zip(chunk, reqs, us):
-                        ref, _ = rank_user(model, req, u)
-                        got = client.rank(events=[Event(i, t, ts, dw) for i, t, ts, dw in req.events],
-                                          top_k=args.top_k, now_ms=req.now_ms)
-                        served.append(got.item_ids)
-                        k = args.top_k
-                        for (_, a), b in zip(ref[:k], got.items):
-                            max_abs = max(max_abs, abs(a - b.score))
-                            max_rel = max(max_rel, abs(a - b.score) / max(1.0, abs(a)))
-                        if [i for i, _ in ref[:k]] != got.item_ids:
-                            # an exact tie at the cut or inside the list may order differently
-                            tied = len({s for _, s in ref[:k + 1]}) < min(k + 1, len(ref))
-                            if not tied:
-                                id_mismatch.append(c.user)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_server(args.server, ["--model", args.model, "--workers", "1"]) as endpoint, \
+            FuseRankClient(endpoint, timeout_ms=5000, retries=0) as client:
+        with torch.no_grad():
+            for start in range(0, len(cases), 128):
+                chunk = cases[start:start + 128]
+                # the served request: exclude_seen false (the bundle's own flag applies)
+                reqs = [Request(events=c.request.events, top_k=args.top_k + 1, now_ms=c.request.now_ms)
+                        for c in chunk]
+                us = model.forward_requests(reqs)
+                for c, req, u in zip(chunk, reqs, us):
+                    ref, _ = rank_user(model, req, u)
+                    got = client.rank(events=[Event(i, t, ts, dw) for i, t, ts, dw in req.events],
+                                      top_k=args.top_k, now_ms=req.now_ms)
+                    served.append(got.item_ids)
+                    k = args.top_k
+                    for (_, a), b in zip(ref[:k], got.items):
+                        max_abs = max(max_abs, abs(a - b.score))
+                        max_rel = max(max_rel, abs(a - b.score) / max(1.0, abs(a)))
+                    if [i for i, _ in ref[:k]] != got.item_ids:
+                        # an exact tie at the cut or inside the list may order differently
+                        tied = len({s for _, s in ref[:k + 1]}) < min(k + 1, len(ref))
+                        if not tied:
+                            id_mismatch.append(c.user)
     line = (f"{Path(args.model).name} on {ds.name} ({args.split}, {len(cases)} users, top-{args.top_k}): "
             f"max |Swift - PyTorch| score {max_abs:.2e} (relative {max_rel:.2e}); "
             f"users whose ids differ (no tie): {len(id_mismatch)} {id_mismatch[:10]}"

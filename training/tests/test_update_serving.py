@@ -9,8 +9,6 @@ Needs the release server (`make test` builds it; `make test-training` too): $FUS
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,6 +17,7 @@ import pytest
 import torch
 
 from fuserank import train, update
+from fuserank.local_server import running_server
 
 from test_update import shop_export
 
@@ -65,49 +64,37 @@ class Ranker(threading.Thread):
 
 
 def test_an_update_published_under_load_fails_no_call(tmp_path: Path) -> None:
-    from fuserank_client import FuseRankClient, FuseRankError
-
     torch.set_num_threads(1)
     repo = tmp_path / "repo"
     base = shop_export(tmp_path / "base.csv", list(range(20)), 3, seed=1)
     assert train.main(["--data", base, "--minutes", "0.2", "--epochs", "2", "--threads", "1", "--no-progress",
                        "--out", str(repo / "shop" / "1")]) == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        endpoint = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([str(server_binary()), "--bind", endpoint, "--model-repository", str(repo),
-                               "--repository-poll-ms", "100", "--workers", "2"], stdout=log, stderr=log)
     stop = threading.Event()
     rankers: list[Ranker] = []
     try:
-        with FuseRankClient(endpoint, timeout_ms=2000, retries=0) as probe:
-            def ready() -> bool:
-                try:
-                    return probe.health().ready
-                except FuseRankError:
-                    return server.poll() is not None
-            wait_for(ready, "the server to be ready")
-        assert server.poll() is None, (tmp_path / "server.log").read_text()
-        rankers = [Ranker(endpoint, stop) for _ in range(4)]
-        for r in rankers:
-            r.start()
-        wait_for(lambda: all(len(r.versions) >= 5 for r in rankers), "every client ranking version 1")
-        # new invoices, new SKUs among them; margin 1 lets any candidate through: this test is
-        # about publishing, the gate has its own tests
-        new = shop_export(tmp_path / "april.csv", list(range(5, 26)), 4, seed=2, invoice0=600000)
-        assert update.main(["--model", str(repo / "shop"), "--data", new, "--minutes", "0.2", "--epochs", "1",
-                            "--threads", "1", "--no-progress", "--margin", "1"]) == update.PUBLISHED
-        assert (repo / "shop" / "2" / "weights.safetensors").is_file()
-        wait_for(lambda: all(r.versions and r.versions[-1] == 2 for r in rankers), "every client on version 2")
-        marks = [len(r.versions) for r in rankers]
-        wait_for(lambda: all(len(r.versions) >= m + 20 for r, m in zip(rankers, marks)), "more calls on version 2")
+        with running_server(server_binary(), ["--model-repository", str(repo), "--repository-poll-ms", "100",
+                                              "--workers", "2"], log=log) as endpoint:
+            rankers = [Ranker(endpoint, stop) for _ in range(4)]
+            try:
+                for r in rankers:
+                    r.start()
+                wait_for(lambda: all(len(r.versions) >= 5 for r in rankers), "every client ranking version 1")
+                # new invoices, new SKUs among them; margin 1 lets any candidate through: this test
+                # is about publishing, the gate has its own tests
+                new = shop_export(tmp_path / "april.csv", list(range(5, 26)), 4, seed=2, invoice0=600000)
+                assert update.main(["--model", str(repo / "shop"), "--data", new, "--minutes", "0.2", "--epochs", "1",
+                                    "--threads", "1", "--no-progress", "--margin", "1"]) == update.PUBLISHED
+                assert (repo / "shop" / "2" / "weights.safetensors").is_file()
+                wait_for(lambda: all(r.versions and r.versions[-1] == 2 for r in rankers), "every client on version 2")
+                marks = [len(r.versions) for r in rankers]
+                wait_for(lambda: all(len(r.versions) >= m + 20 for r, m in zip(rankers, marks)),
+                         "more calls on version 2")
+            finally:
+                stop.set()
+                for r in rankers:
+                    r.join(timeout=30)
     finally:
-        stop.set()
-        for r in rankers:
-            r.join(timeout=30)
-        server.terminate()
-        server.wait(timeout=30)
         log.close()
     failures = [f for r in rankers for f in r.failures]
     assert failures == [], failures[:5]

@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import protocol
+from ..local_server import running_server
 from .bundle import read_forecaster
 from .metrics import score
 from .series import read_sales
 
 CHUNK = 500  # series per Forecast call
 LEVELS = [0.1, 0.5, 0.9]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def served_forecasts(client, model_name: str, panel, sp, origins, w) -> tuple[tuple, dict]:
@@ -59,7 +51,7 @@ def served_forecasts(client, model_name: str, panel, sp, origins, w) -> tuple[tu
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fuserank_client import FuseRankClient, FuseRankError
+    from fuserank_client import FuseRankClient
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--server", required=True)
@@ -74,25 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     wt = protocol.windows(panel, sp, sp.test)
     model = read_forecaster(args.model)
     ref = protocol.model_forecasts(model, panel, sp, sp.test, wt)
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
-    proc = subprocess.Popen([args.server, "--bind", endpoint, "--model", args.model, "--workers", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with FuseRankClient(endpoint, timeout_ms=30000, retries=0) as client:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if client.health().ready:
-                        break
-                except FuseRankError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.2)
-            served = served_forecasts(client, "", panel, sp, sp.test, wt)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_server(args.server, ["--model", args.model, "--workers", "1"]) as endpoint, \
+            FuseRankClient(endpoint, timeout_ms=30000, retries=0) as client:
+        served = served_forecasts(client, "", panel, sp, sp.test, wt)
     diffs = [np.abs(served[0] - ref[0])] + [np.abs(served[2][t] - ref[2][t]) for t in LEVELS]
     max_abs = max(float(d.max()) for d in diffs)
     # relative to the series' own level (its largest mean forecast of the window, at least 1): the
