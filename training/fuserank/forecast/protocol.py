@@ -18,7 +18,7 @@ import numpy as np
 from . import baselines
 from .metrics import naive_scales, rmsse_per_series, score
 from .model import Forecaster, forecast_series
-from .series import DemandPanel
+from .series import DemandPanel, weekday_of
 
 ORIGINS = 4
 WEEK_HORIZON = 4
@@ -40,11 +40,10 @@ def split(panel: DemandPanel) -> Split:
     else:
         horizon, step = WEEK_HORIZON, 1
     last = panel.periods - 1
-    open_ = panel.open_mask()
     # a window may end on closed weekdays after the data's last period
     extra = 0
-    while panel.period == "day" and extra < 6 and panel.closed_weekdays and \
-            ((panel.start_ms // 86_400_000 + last + extra + 1 + 3) % 7) in panel.closed_weekdays:
+    while panel.period == "day" and extra < 6 and \
+            weekday_of(panel.period_start_ms(last + extra + 1)) in panel.closed_weekdays:
         extra += 1
     last_origin = last + extra - horizon + 1
     test = [last_origin - step * j for j in range(ORIGINS)][::-1]
@@ -52,7 +51,6 @@ def split(panel: DemandPanel) -> Split:
     trading = panel.trading_mask()
     sold = (np.nan_to_num(panel.demand[:, :test[0]]) > 0) & trading[None, :test[0]]
     items = np.flatnonzero(sold.sum(axis=1) >= MIN_SALE_PERIODS[panel.period])
-    del open_
     return Split(horizon=horizon, step=step, val=val, test=test, items=items)
 
 
@@ -109,7 +107,7 @@ def baseline_forecasts(panel: DemandPanel, sp: Split, origins: list[int], w: Win
     trading = panel.trading_mask()
     mat_full = panel.demand[sp.items][:, trading].astype(np.float64)
     pos_of = np.cumsum(trading) - 1          # period index -> trading position
-    weekday = ((panel.start_ms // 86_400_000 + np.flatnonzero(trading) + 3) % 7) if panel.period == "day" \
+    weekday = weekday_of(panel.period_start_ms(np.flatnonzero(trading))) if panel.period == "day" \
         else np.zeros(int(trading.sum()), dtype=np.int64)
     for j, o in enumerate(origins):
         hist = w.history[j]
@@ -132,7 +130,7 @@ def model_forecasts(model: Forecaster, panel: DemandPanel, sp: Split, origins: l
                     batch: int = 2048) -> tuple:
     """The forecaster's (mean, median, quantiles {0.1, 0.5, 0.9}) at each origin, from each item's
     calendar series since its first sale, as a client sends it."""
-    first = np.argmax(np.nan_to_num(panel.demand) > 0, axis=1)
+    first = panel.first_sales()
     wanted = [0.1, 0.5, 0.9]
     per = []
     for j, o in enumerate(origins):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -45,7 +44,7 @@ def fan_chart(path: str, panel: DemandPanel, sp, model, items: list[int], origin
 
     from .model import forecast_series
 
-    first = np.argmax(np.nan_to_num(panel.demand) > 0, axis=1)
+    first = panel.first_sales()
     H = sp.horizon * 2
     series = [(int(panel.period_start_ms(first[i])), panel.demand[i, first[i]:origin]) for i in items]
     mean, q = forecast_series(model, series, H, [0.1, 0.5, 0.9])
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     best = min(hist, key=lambda r: r["score"])
     print(f"validation chose epoch {best['epoch']} (RMSSE {best['val_rmsse']:.4f}, WAPE {best['val_wape']:.4f})")
     refit_settings = TrainSettings(minutes=max(args.minutes - (time.time() - started) / 60, 1.0), seed=args.seed)
-    final, refit_hist, _ = train(panel, cfg, sp.test[0], refit_settings, epochs=best["epoch"], plan=plan)
+    final, _, _ = train(panel, cfg, sp.test[0], refit_settings, epochs=best["epoch"], plan=plan)
     wt = protocol.windows(panel, sp, sp.test)
     forecasts = {"FuseRank forecaster": protocol.model_forecasts(final, panel, sp, sp.test, wt)}
     forecasts.update(protocol.baseline_forecasts(panel, sp, sp.test, wt, statsforecast=not args.no_baselines,

@@ -69,6 +69,12 @@ class DemandPanel:
     def period_start_ms(self, t: int | np.ndarray) -> int | np.ndarray:
         return self.start_ms + np.asarray(t, dtype=np.int64) * self.period_ms
 
+    def first_sales(self) -> np.ndarray:
+        """[items] the period of each item's first sale (`periods` for an item never sold): a
+        client's series of the item starts there."""
+        sold = np.nan_to_num(self.demand) > 0
+        return np.where(sold.any(axis=1), np.argmax(sold, axis=1), self.periods)
+
     def open_mask(self) -> np.ndarray:
         """[periods] bool: the shop trades in the period (by weekday)."""
         if self.period != "day" or not self.closed_weekdays:

@@ -31,7 +31,7 @@ def served_forecasts(client, model_name: str, panel, sp, origins, w) -> tuple[tu
     """The served (mean, median, quantiles) arrays [S, O, k] and the largest differences from PyTorch."""
     from fuserank_client import Series
 
-    first = np.argmax(np.nan_to_num(panel.demand) > 0, axis=1)
+    first = panel.first_sales()
     per = []
     for j, o in enumerate(origins):
         series = []

@@ -43,11 +43,6 @@ class TrainSettings:
     seed: int = 0
 
 
-def first_sales(panel: DemandPanel) -> np.ndarray:
-    sold = np.nan_to_num(panel.demand) > 0
-    return np.where(sold.any(axis=1), np.argmax(sold, axis=1), panel.periods)
-
-
 class Windows:
     """Context and target arrays of (item, origin) pairs, from padded copies of the panel."""
 
@@ -55,7 +50,7 @@ class Windows:
                  quantile_cap: float = QUANTILE_WEIGHT_CAP):
         self.panel, self.cfg, self.cutoff, self.quantile_cap = panel, cfg, cutoff, quantile_cap
         C, H = cfg.context, cfg.max_horizon
-        first = first_sales(panel)
+        first = panel.first_sales()
         inputs = panel.demand.astype(np.float64).copy()
         inputs[np.arange(panel.periods)[None, :] < first[:, None]] = np.nan
         inputs[:, cutoff:] = np.nan
@@ -141,7 +136,7 @@ def train(panel: DemandPanel, cfg: ForecasterConfig, cutoff: int, settings: Trai
     correction = np.ones(len(win.items))
     if settings.volume_power > 0:
         d = np.nan_to_num(panel.demand[:, :cutoff])
-        first = first_sales(panel)
+        first = panel.first_sales()
         life = np.maximum(cutoff - first, 1)
         vol = np.clip(d.sum(axis=1) / life / win.unit, 1e-3, settings.quantile_cap) ** settings.volume_power
         weights *= vol[win.items]
