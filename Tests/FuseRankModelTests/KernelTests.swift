@@ -120,35 +120,43 @@ import Testing
         #expect(maxDiff(last, Array(ref[((s - 1) * d)...])) <= Self.tolerance)
     }
 
-    /// Full attention (the forecaster's) against the plain loop: three sequences of five tokens,
-    /// each attending to all of its own tokens and none of the others'.
+    /// Full attention (the forecaster's) against the plain loop: three sequences of 5, 2 and 4
+    /// tokens (ragged, as the forecaster's short series make them), each attending to all of its
+    /// own tokens and none of the others'.
     @Test func fullAttentionMatchesLoopWithinEachSequence() {
-        let n = 3, s = 5, d = 12, heads = 3, dh = 4
-        let q = randoms(n * s * d, seed: 21), k = randoms(n * s * d, seed: 22), v = randoms(n * s * d, seed: 23)
-        var ref = [Double](repeating: 0, count: n * s * d)
-        for b in 0..<n { for h in 0..<heads { for i in 0..<s {
-            let qi = (b * s + i) * d + h * dh
+        let lengths = [5, 2, 4], d = 12, heads = 3, dh = 4
+        let starts = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+        let rows = starts.last!, longest = lengths.max()!
+        let q = randoms(rows * d, seed: 21), k = randoms(rows * d, seed: 22), v = randoms(rows * d, seed: 23)
+        var ref = [Double](repeating: 0, count: rows * d)
+        for (b, s) in lengths.enumerated() { for h in 0..<heads { for i in 0..<s {
+            let base = starts[b]
+            let qi = (base + i) * d + h * dh
             let sc = (0..<s).map { j in
-                (0..<dh).reduce(0.0) { $0 + Double(q[qi + $1]) * Double(k[(b * s + j) * d + h * dh + $1]) } / 2.0
+                (0..<dh).reduce(0.0) { $0 + Double(q[qi + $1]) * Double(k[(base + j) * d + h * dh + $1]) } / 2.0
             }
             let m = sc.max()!, e = sc.map { exp($0 - m) }, z = e.reduce(0, +)
-            for j in 0..<s { for t in 0..<dh { ref[qi + t] += e[j] / z * Double(v[(b * s + j) * d + h * dh + t]) } }
+            for j in 0..<s { for t in 0..<dh { ref[qi + t] += e[j] / z * Double(v[(base + j) * d + h * dh + t]) } }
         } } }
-        var out = [Float](repeating: .nan, count: n * s * d)
-        var scores = [Float](repeating: .nan, count: s)
-        var keysT = [Float](repeating: .nan, count: d * s)
-        fullAttention(&out, q: q, k: k, v: v, keysT: &keysT, scores: &scores, n: n, s: s, d: d, heads: heads)
+        var out = [Float](repeating: .nan, count: rows * d)
+        var scores = [Float](repeating: .nan, count: longest)
+        var keysT = [Float](repeating: .nan, count: d * longest)
+        fullAttention(&out, q: q, k: k, v: v, keysT: &keysT, scores: &scores, starts: starts, n: lengths.count, d: d,
+                      heads: heads)
         #expect(maxDiff(out, ref) <= Self.tolerance)
-        // From the fourth query on (the forecaster's last block): those rows alike, the others untouched.
-        var tail = [Float](repeating: .nan, count: n * s * d)
-        fullAttention(&tail, q: q, k: k, v: v, keysT: &keysT, scores: &scores, n: n, s: s, d: d, heads: heads, firstQuery: 3)
-        for b in 0..<n {
+        // Only the last 2 queries of each sequence (the forecaster's last block): those rows
+        // alike, the others untouched.
+        var tail = [Float](repeating: .nan, count: rows * d)
+        fullAttention(&tail, q: q, k: k, v: v, keysT: &keysT, scores: &scores, starts: starts, n: lengths.count, d: d,
+                      heads: heads, lastQueries: 2)
+        for (b, s) in lengths.enumerated() {
             for i in 0..<s {
-                let row = Array(tail[((b * s + i) * d)..<((b * s + i + 1) * d)])
-                if i < 3 {
+                let r = starts[b] + i
+                let row = Array(tail[(r * d)..<((r + 1) * d)])
+                if i < s - 2 {
                     #expect(row.allSatisfy { $0.isNaN })
                 } else {
-                    #expect(maxDiff(row, Array(ref[((b * s + i) * d)..<((b * s + i + 1) * d)])) <= Self.tolerance)
+                    #expect(maxDiff(row, Array(ref[(r * d)..<((r + 1) * d)])) <= Self.tolerance)
                 }
             }
         }

@@ -72,22 +72,6 @@ func causalAttention(
 /// of the masked triangle, large enough that each product stays one efficient GEMM.
 let attentionBlock = 32
 
-/// Full (non-causal) multi-head attention of a batch of equal-length sequences: every token sees
-/// every token of its own sequence and nothing else. Sequence b is rows `b*s ..< (b+1)*s`;
-/// `firstQuery` is the first token of each sequence whose output is computed (rows before it in
-/// `out` are not written). The ragged form below does the work.
-func fullAttention(
-    _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-    keysT: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>, n: Int, s: Int, d: Int, heads: Int,
-    firstQuery: Int = 0
-) {
-    let starts = (0...n).map { $0 * s }
-    starts.withUnsafeBufferPointer {
-        fullAttention(out, q: q, k: k, v: v, keysT: keysT, scores: scores, starts: $0.baseAddress!, n: n, d: d,
-                      heads: heads, lastQueries: s - firstQuery)
-    }
-}
-
 /// Full (non-causal) multi-head attention of a batch of sequences of any lengths (the
 /// forecaster's encoder, whose sequences leave out the tokens before a short series).
 ///
