@@ -195,7 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="bundle folder to write")
     ap.add_argument("--work", default=None, help="keep the shops' files, records and logs here (default: "
                                                  "a temporary folder, removed)")
+    ap.add_argument("--prepare-only", action="store_true", help="with --work: write the catalogue and the "
+                    "shops' files there and stop (for SuperNodes on other machines: docs/deploy.md)")
     args = ap.parse_args(argv)
+    if args.prepare_only:
+        if not args.work:
+            ap.error("--prepare-only needs --work")
+        Path(args.work).mkdir(parents=True, exist_ok=True)
+        shops = prepare(args.data, args.partition, args.minutes, args.out, Path(args.work))
+        print(f"fuserank.federated: {Path(args.work) / 'catalogue.json'}; shops: "
+              + ", ".join(f"{s} ({p})" for s, p in shops.items()))
+        return 0
     tmp = None if args.work else tempfile.mkdtemp(prefix="fuserank-federated-")
     try:
         run(args.data, args.partition, args.rounds, args.minutes, args.out, Path(args.work or tmp))
