@@ -17,13 +17,14 @@ from collections import Counter
 from pathlib import Path
 
 
-def user_column(spec: dict, header: list[str] | None) -> int:
+def user_column(spec: dict) -> int:
     """The user column's index of a sniffed spec (`autoconfig.sniff_interactions`)."""
     return int(spec.get("user_col", 0))
 
 
 def _rows(path: str, spec: dict) -> tuple[list[str] | None, list[list[str]], list[str]]:
-    """(header fields or None, data rows split into fields, the raw data lines)."""
+    """(header fields or None, data rows split into fields, the raw data lines). One line is one
+    row: a quoted field with a line break in it is not supported."""
     sep = spec.get("sep")
     with open(path, encoding="utf-8", newline="") as f:
         lines = [line for line in f.read().splitlines() if line.strip()]
@@ -50,7 +51,7 @@ def assign_shops(path: str, spec: dict, partition: str) -> dict[str, str]:
     - Throws: ValueError for an unknown column or a bad K.
     """
     header, rows, _ = _rows(path, spec)
-    ucol = user_column(spec, header)
+    ucol = user_column(spec)
     if partition.startswith("user-hash:"):
         k = int(partition.split(":", 1)[1])
         if k < 1:
@@ -71,7 +72,7 @@ def split_file(path: str, spec: dict, partition: str, out_dir: str | Path) -> di
     lines without a user id go nowhere (no sequence to put them in). Returns shop -> file."""
     header, rows, body = _rows(path, spec)
     shop_of = assign_shops(path, spec, partition)
-    ucol = user_column(spec, header)
+    ucol = user_column(spec)
     with open(path, encoding="utf-8", newline="") as f:
         first = f.readline().rstrip("\r\n")
     lines: dict[str, list[str]] = {}
