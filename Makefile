@@ -59,7 +59,7 @@ test-python: deps venv
 
 ## test-training: the training package's own tests (installs torch into the venv; the update-under-load
 ##                test runs the release server)
-test-training: venv-torch
+test-training: venv-torch venv-flwr
 	$(SWIFT) build -c release --product fuserank-server
 	cd training && ../$(PY) -m pytest -q tests
 

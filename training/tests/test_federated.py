@@ -79,3 +79,16 @@ def test_two_supernodes_two_rounds(tmp_path) -> None:
     everyone = {whole.user_external.get(u.user, str(u.user)) for u in whole.users}
     assert reads["shop-0"] and reads["shop-1"] and not reads["shop-0"] & reads["shop-1"]
     assert reads["shop-0"] | reads["shop-1"] == everyone
+
+
+def test_a_process_that_fails_is_named_with_its_log_tail(tmp_path, monkeypatch) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for prog in ("flower-superlink", "flower-supernode", "flwr"):
+        (fake / prog).write_text("#!/bin/sh\necho 'boom: port in use' >&2\nexit 3\n")
+        (fake / prog).chmod(0o755)
+    monkeypatch.setenv("FUSERANK_FLOWER_BIN", str(fake))
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    with pytest.raises(FederatedError, match=r"(?s)superlink exited with status 3.*boom: port in use"):
+        run(str(data), "user-hash:2", rounds=1, minutes=0.1, out=str(tmp_path / "out"), work=tmp_path / "work",
+            timeout_s=30)
