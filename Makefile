@@ -7,7 +7,7 @@ BIND ?= tcp://127.0.0.1:5555
 MODEL ?= models/default
 DATASET ?= ml-1m
 
-.PHONY: deps venv venv-torch build release serve test test-swift test-python test-training \
+.PHONY: deps venv venv-torch venv-flwr federated build release serve test test-swift test-python test-training \
         proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase \
         missing-fields coldstart forecast update
 
@@ -59,7 +59,7 @@ test-python: deps venv
 
 ## test-training: the training package's own tests (installs torch into the venv; the update-under-load
 ##                test runs the release server)
-test-training: venv-torch
+test-training: venv-torch venv-flwr
 	$(SWIFT) build -c release --product fuserank-server
 	cd training && ../$(PY) -m pytest -q tests
 
@@ -96,6 +96,23 @@ forecast: venv-torch
 	cd training && ../$(PY) -m fuserank.forecast.run --data $(abspath $(DATA)) \
 		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),30) \
 		--name $(if $(filter command line environment,$(origin NAME)),$(NAME),$(shell echo $(basename $(notdir $(DATA))) | tr A-Z a-z)-forecast)
+
+## federated: federated training across shops on Flower, DATA=file PARTITION=Country|user-hash:K
+##            [ROUNDS=3] [MINUTES=10] [NAME=...]: splits DATA into shops, starts a flower-superlink and
+##            one flower-supernode per shop on localhost, runs FedAvg, bundle into models/$(NAME)-federated
+##            (models/NAME with NAME given); Flower from `make venv-flwr` (training/README.md "Federated training")
+ROUNDS ?= 3
+federated: venv-torch
+	cd training && ../$(PY) -m fuserank.federated.run --data $(abspath $(DATA)) --partition '$(PARTITION)' \
+		--rounds $(ROUNDS) --minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),10) \
+		--out ../models/$(if $(filter command line environment,$(origin NAME)),$(NAME),$(basename $(notdir $(DATA)))-federated)
+
+## venv-flwr: Flower 1.42 in .venv-flwr, layered over .venv (flwr needs protobuf < 7, the client's
+##            generated code protobuf >= 7.35, so they cannot share one environment)
+venv-flwr: venv-torch
+	test -x .venv-flwr/bin/flwr || ($(PY) -m venv .venv-flwr && .venv-flwr/bin/pip install -q 'flwr==1.42.*' && \
+		$(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' \
+		> .venv-flwr/lib/python$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages/zz_fuserank_venv.pth)
 
 ## update: keep a repository model current, MODEL=repo/name DATA=new-events [HISTORY=older-events]
 ##         [MINUTES=5] [MARGIN=0]: warm-start its newest version, add the new items, fine-tune, and

@@ -1,0 +1,94 @@
+"""Federated training on Flower (issue 25, first slice): a tiny shop export split `user-hash:2`,
+a real SuperLink and 2 real SuperNodes, 2 FedAvg rounds; the bundle loads, its weights moved from
+the initial ones, and each SuperNode read only its own shop's users."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from fuserank.bundle import load_bundle
+from fuserank.data import read_interactions
+from fuserank.federated.run import FederatedError, flower_bin, run
+from fuserank.federated.shops import assign_shops, read_catalogue
+from fuserank.federated.task import catalogue_model
+
+# The columns of UCI Online Retail's export (tests/test_shop_export.py).
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+
+
+def tiny_export(path: Path, users: int = 24, items: int = 30, seed: int = 0) -> Path:
+    """A made-up export: each customer buys a few baskets of a few items over some days."""
+    rng = random.Random(seed)
+    codes = [f"{84000 + i}{'A' if i % 3 == 0 else ''}" for i in range(items)]
+    lines, invoice = [HEADER], 536000
+    for u in range(users):
+        country = "United Kingdom" if u % 3 else "France"
+        for b in range(rng.randint(3, 5)):
+            invoice += 1
+            day = 1 + b * 2 + rng.randint(0, 1)
+            for code in rng.sample(codes[(u % 5) * 4:(u % 5) * 4 + 10], rng.randint(1, 3)):
+                lines.append(f"{invoice},{code},ITEM {code} MUG,{rng.randint(1, 6)},2010-12-{day:02d} 10:{u % 60:02d}:00,"
+                             f"1.25,{17000 + u},{country}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_partition_by_hash_and_by_column(tmp_path) -> None:
+    from fuserank.autoconfig import sniff_interactions
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    spec = sniff_interactions(str(data))
+    by_hash = assign_shops(str(data), spec, "user-hash:2")
+    assert set(by_hash.values()) == {"shop-0", "shop-1"} and len(by_hash) == 24
+    by_country = assign_shops(str(data), spec, "Country")
+    assert set(by_country.values()) == {"united-kingdom", "france"}
+    with pytest.raises(ValueError):
+        assign_shops(str(data), spec, "Region")
+
+
+def test_two_supernodes_two_rounds(tmp_path) -> None:
+    try:
+        flower_bin()
+    except FederatedError as exc:
+        pytest.skip(str(exc))
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    out, work = tmp_path / "models" / "fed-tiny", tmp_path / "work"
+    run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=110)
+
+    model, cfg, item_ids, vocab = load_bundle(out)
+    assert (out / "model-card.md").is_file()
+    fed = json.loads((out / "federated.json").read_text())
+    assert [h["shops"] for h in fed["history"]] == [2, 2]
+    initial, _ = catalogue_model(read_catalogue(work / "catalogue.json"))
+    assert item_ids == initial.item_ids.tolist()
+    assert not torch.allclose(model.item_emb.weight, initial.item_emb.weight)
+
+    # each SuperNode read only its own file: disjoint users, together every user of the file
+    reads = {}
+    for shop in ("shop-0", "shop-1"):
+        lines = [json.loads(x) for x in (work / "shops" / shop / "read.jsonl").read_text().splitlines()]
+        assert [r["round"] for r in lines] == [1, 2]
+        assert {Path(r["data_path"]) for r in lines} == {(work / "shops" / shop / "events.csv").resolve()}
+        reads[shop] = set(lines[0]["users"])
+    whole = read_interactions(str(data), sep=",", header=True, ts_format="iso", user_col=6, item_col=1, ts_col=4,
+                              basket_col=0, qty_col=3, text_col=2)
+    everyone = {whole.user_external.get(u.user, str(u.user)) for u in whole.users}
+    assert reads["shop-0"] and reads["shop-1"] and not reads["shop-0"] & reads["shop-1"]
+    assert reads["shop-0"] | reads["shop-1"] == everyone
+
+
+def test_a_process_that_fails_is_named_with_its_log_tail(tmp_path, monkeypatch) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for prog in ("flower-superlink", "flower-supernode", "flwr"):
+        (fake / prog).write_text("#!/bin/sh\necho 'boom: port in use' >&2\nexit 3\n")
+        (fake / prog).chmod(0o755)
+    monkeypatch.setenv("FUSERANK_FLOWER_BIN", str(fake))
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    with pytest.raises(FederatedError, match=r"(?s)superlink exited with status 3.*boom: port in use"):
+        run(str(data), "user-hash:2", rounds=1, minutes=0.1, out=str(tmp_path / "out"), work=tmp_path / "work",
+            timeout_s=30)
