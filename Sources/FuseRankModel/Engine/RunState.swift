@@ -74,15 +74,9 @@ final class RunState {
             maxBatch * d, maxBatch * d, maxBatch * (c.numItems - 2), c.numItems,
             s * d, budget * d, budget * d, s * d, s * d, deletions * d, s * d,
         ]
-        let total = sizes.reduce(0, +)
-        floats = .allocate(capacity: total)
-        floats.initialize(repeating: 0, count: total)
-        var cursor = floats
-        var next = 0
-        func carve() -> UnsafeMutablePointer<Float> {
-            defer { cursor += sizes[next]; next += 1 }
-            return cursor
-        }
+        var arena = FloatArena(sizes: sizes)
+        floats = arena.base
+        func carve() -> UnsafeMutablePointer<Float> { arena.carve() }
         x = carve(); xn = carve(); q = carve(); keys = carve(); values = carve(); att = carve(); h = carve(); hn = carve()
         hidden = carve(); scores = carve(); imageIn = carve()
         readX = carve(); readN = carve(); readQ = carve(); readAtt = carve(); readH = carve(); readHn = carve()

@@ -35,15 +35,9 @@ final class ForecastState {
             r * c.features, r * d, r * d, r * d, r * d, r * d, r * d, r * d, r * c.dFF, d * c.tokens, c.tokens,
             u * d, u * c.patch * c.outputsPerPeriod, maxSeries,
         ]
-        let total = sizes.reduce(0, +)
-        floats = .allocate(capacity: total)
-        floats.initialize(repeating: 0, count: total)
-        var cursor = floats
-        var next = 0
-        func carve() -> UnsafeMutablePointer<Float> {
-            defer { cursor += sizes[next]; next += 1 }
-            return cursor
-        }
+        var arena = FloatArena(sizes: sizes)
+        floats = arena.base
+        func carve() -> UnsafeMutablePointer<Float> { arena.carve() }
         features = carve(); x = carve(); xn = carve(); q = carve(); k = carve(); v = carve(); att = carve(); h = carve()
         hidden = carve(); keysT = carve(); scores = carve(); future = carve(); head = carve(); scales = carve()
         starts = .allocate(capacity: maxSeries + 1)
