@@ -11,7 +11,8 @@ DATASET ?= ml-1m
         proto fixtures parity-fixtures items-meta train-default train eval bench clean purchase \
         missing-fields coldstart forecast update
 
-## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler)
+## deps: the Debian packages (libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler,
+## libhiredis-dev, and redis-server for the catalogue log tests)
 deps:
 	@scripts/install-deps
 

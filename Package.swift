@@ -3,7 +3,8 @@
 //   C shims (COpenBLAS, CZeroMQ, CFuseRankProto) and C kernels (CFuseRankKernels: int8 scoring)
 //   -> FuseRankModel (tensors, kernels, encoder, safetensors; no I/O but bundle loading)
 //   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
-//   -> FuseRankWire (Swift value types <-> protobuf-c bytes) and FuseRankTransport (ZeroMQ sockets)
+//   -> FuseRankWire (Swift value types <-> protobuf-c bytes), FuseRankTransport (ZeroMQ sockets)
+//      and FuseRankRedis (a hiredis connection, for the shared catalogue log)
 //   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (libzmq's proxy in front of
 //      replicas) and FuseRankClient (clients/swift)
 //   -> thin executables.
@@ -35,6 +36,7 @@ let package = Package(
         // C shims.
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
         .target(
             name: "CFuseRankProto",
             path: "Sources/CFuseRankProto",
@@ -51,6 +53,8 @@ let package = Package(
         // Wire types and codec; transport.
         .target(name: "FuseRankWire", dependencies: ["CFuseRankProto"]),
         .target(name: "FuseRankTransport", dependencies: ["CZeroMQ"]),
+        // A blocking Redis connection (hiredis): the shared catalogue log's engine.
+        .target(name: "FuseRankRedis", dependencies: ["CHiredis"]),
 
         // Prometheus metrics and their HTTP endpoint.
         .target(
@@ -66,7 +70,7 @@ let package = Package(
         .target(
             name: "FuseRankServer",
             dependencies: [
-                "FuseRankModel", "FuseRankWire", "FuseRankTransport", "FuseRankMetrics",
+                "FuseRankModel", "FuseRankWire", "FuseRankTransport", "FuseRankMetrics", "FuseRankRedis",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -131,13 +135,14 @@ let package = Package(
 
         // Tests, and what they share: the golden-fixture decoding and the synthetic-bundle writer
         // (the benchmark writes its synthetic bundles with it too).
-        .target(name: "FuseRankTestSupport", dependencies: ["FuseRankModel", "FuseRankWire"], path: "Tests/FuseRankTestSupport"),
+        .target(name: "FuseRankTestSupport", dependencies: ["FuseRankModel", "FuseRankWire", "FuseRankRedis"], path: "Tests/FuseRankTestSupport"),
         .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankEvaluationTests", dependencies: ["FuseRankEvaluation", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),
         .testTarget(name: "FuseRankTransportTests", dependencies: ["FuseRankTransport", "FuseRankTestSupport"]),
+        .testTarget(name: "FuseRankRedisTests", dependencies: ["FuseRankRedis", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankMetricsTests", dependencies: ["FuseRankMetrics"]),
-        .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport"]),
+        .testTarget(name: "FuseRankServerTests", dependencies: ["FuseRankServer", "FuseRankClient", "FuseRankTestSupport", "FuseRankRedis"]),
         .testTarget(
             name: "FuseRankBrokerTests",
             dependencies: [

@@ -470,6 +470,51 @@ void   fuserank__v1__health_reply__free_unpacked
   assert(message->base.descriptor == &fuserank__v1__health_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fuserank__v1__catalogue_log_position__init
+                     (Fuserank__V1__CatalogueLogPosition         *message)
+{
+  static const Fuserank__V1__CatalogueLogPosition init_value = FUSERANK__V1__CATALOGUE_LOG_POSITION__INIT;
+  *message = init_value;
+}
+size_t fuserank__v1__catalogue_log_position__get_packed_size
+                     (const Fuserank__V1__CatalogueLogPosition *message)
+{
+  assert(message->base.descriptor == &fuserank__v1__catalogue_log_position__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fuserank__v1__catalogue_log_position__pack
+                     (const Fuserank__V1__CatalogueLogPosition *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fuserank__v1__catalogue_log_position__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fuserank__v1__catalogue_log_position__pack_to_buffer
+                     (const Fuserank__V1__CatalogueLogPosition *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fuserank__v1__catalogue_log_position__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fuserank__V1__CatalogueLogPosition *
+       fuserank__v1__catalogue_log_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fuserank__V1__CatalogueLogPosition *)
+     protobuf_c_message_unpack (&fuserank__v1__catalogue_log_position__descriptor,
+                                allocator, len, data);
+}
+void   fuserank__v1__catalogue_log_position__free_unpacked
+                     (Fuserank__V1__CatalogueLogPosition *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fuserank__v1__catalogue_log_position__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fuserank__v1__model_version__init
                      (Fuserank__V1__ModelVersion         *message)
 {
@@ -2129,7 +2174,7 @@ const ProtobufCMessageDescriptor fuserank__v1__health_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__health_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__health_reply__field_descriptors[4] =
+static const ProtobufCFieldDescriptor fuserank__v1__health_reply__field_descriptors[5] =
 {
   {
     "ready",
@@ -2179,8 +2224,21 @@ static const ProtobufCFieldDescriptor fuserank__v1__health_reply__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "catalogue_log",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fuserank__V1__HealthReply, n_catalogue_log),
+    offsetof(Fuserank__V1__HealthReply, catalogue_log),
+    &fuserank__v1__catalogue_log_position__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__health_reply__field_indices_by_name[] = {
+  4,   /* field[4] = catalogue_log */
   3,   /* field[3] = model_versions */
   2,   /* field[2] = models */
   0,   /* field[0] = ready */
@@ -2189,7 +2247,7 @@ static const unsigned fuserank__v1__health_reply__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__health_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__health_reply__descriptor =
 {
@@ -2199,11 +2257,127 @@ const ProtobufCMessageDescriptor fuserank__v1__health_reply__descriptor =
   "Fuserank__V1__HealthReply",
   "fuserank.v1",
   sizeof(Fuserank__V1__HealthReply),
-  4,
+  5,
   fuserank__v1__health_reply__field_descriptors,
   fuserank__v1__health_reply__field_indices_by_name,
   1,  fuserank__v1__health_reply__number_ranges,
   (ProtobufCMessageInit) fuserank__v1__health_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fuserank__v1__catalogue_log_position__field_descriptors[7] =
+{
+  {
+    "model",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, model),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "applied",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, applied),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "length",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, last_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connected",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, connected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ms_since_contact",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, ms_since_contact),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "caught_up",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fuserank__V1__CatalogueLogPosition, caught_up),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fuserank__v1__catalogue_log_position__field_indices_by_name[] = {
+  1,   /* field[1] = applied */
+  6,   /* field[6] = caught_up */
+  4,   /* field[4] = connected */
+  3,   /* field[3] = last_id */
+  2,   /* field[2] = length */
+  0,   /* field[0] = model */
+  5,   /* field[5] = ms_since_contact */
+};
+static const ProtobufCIntRange fuserank__v1__catalogue_log_position__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor fuserank__v1__catalogue_log_position__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fuserank.v1.CatalogueLogPosition",
+  "CatalogueLogPosition",
+  "Fuserank__V1__CatalogueLogPosition",
+  "fuserank.v1",
+  sizeof(Fuserank__V1__CatalogueLogPosition),
+  7,
+  fuserank__v1__catalogue_log_position__field_descriptors,
+  fuserank__v1__catalogue_log_position__field_indices_by_name,
+  1,  fuserank__v1__catalogue_log_position__number_ranges,
+  (ProtobufCMessageInit) fuserank__v1__catalogue_log_position__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor fuserank__v1__model_version__field_descriptors[2] =

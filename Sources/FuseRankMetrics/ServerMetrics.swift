@@ -37,6 +37,10 @@ public final class ServerMetrics: Sendable {
         public static let brokerServers = "fuserank_broker_servers"
         public static let catalogueContentItems = "fuserank_catalogue_content_items"
         public static let catalogueHiddenItems = "fuserank_catalogue_hidden_items"
+        public static let catalogueLogApplied = "fuserank_catalogue_log_applied"
+        public static let catalogueLogLength = "fuserank_catalogue_log_length"
+        public static let catalogueLogConnected = "fuserank_catalogue_log_connected"
+        public static let catalogueLogSecondsSinceContact = "fuserank_catalogue_log_seconds_since_contact"
         public static let forecastSeries = "fuserank_forecast_series_total"
         public static let forecastComputeDuration = "fuserank_forecast_compute_duration_seconds"
     }
@@ -196,12 +200,25 @@ public final class ServerMetrics: Sendable {
         Gauge(label: Name.brokerServers, factory: factory).record(servers)
     }
 
-    /// Called before every scrape (e.g. to export a cache's counters).
-    private let beforeScrape = Locked<(@Sendable () -> Void)?>(nil)
+    /// Called before every scrape (e.g. to export a cache's counters), in the order added.
+    private let beforeScrape = Locked<[@Sendable () -> Void]>([])
 
-    /// Sets what runs before every scrape (the owner of a cache exports its counters there).
+    /// Adds what runs before every scrape (the owner of a cache exports its counters there).
     public func onScrape(_ refresh: @escaping @Sendable () -> Void) {
-        beforeScrape.withLock { $0 = refresh }
+        beforeScrape.withLock { $0.append(refresh) }
+    }
+
+    /// Exports each model's position in the shared catalogue log: changes applied, the stream's
+    /// length as last heard (their difference is the lag), whether the replica reaches Redis, and
+    /// the seconds since it last did.
+    public func updateCatalogueLog(_ positions: [(model: String, applied: UInt64, length: UInt64)], connected: Bool,
+                                   secondsSinceContact: Double) {
+        for p in positions {
+            Gauge(label: Name.catalogueLogApplied, dimensions: [("model", p.model)], factory: factory).record(Int64(clamping: p.applied))
+            Gauge(label: Name.catalogueLogLength, dimensions: [("model", p.model)], factory: factory).record(Int64(clamping: p.length))
+        }
+        Gauge(label: Name.catalogueLogConnected, factory: factory).record(connected ? 1 : 0)
+        Gauge(label: Name.catalogueLogSecondsSinceContact, factory: factory).record(secondsSinceContact)
     }
 
     /// Reads the resident set size into `process_resident_memory_bytes`.
@@ -214,7 +231,7 @@ public final class ServerMetrics: Sendable {
     /// The Prometheus text exposition of every series, memory refreshed first.
     public func exposition() -> String {
         updateResidentMemory()
-        if let refresh = beforeScrape.withLock({ $0 }) { refresh() }
+        for refresh in beforeScrape.withLock({ $0 }) { refresh() }
         return registry.emitToString()
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import FuseRankMetrics
 import FuseRankModel
+import FuseRankRedis
 import FuseRankWire
 import Logging
 
@@ -25,6 +26,8 @@ final class ModelLoader: @unchecked Sendable {
     private var tasks: [@Sendable (LiveCatalogues) -> Void] = []
     /// The models' catalogue journals; touched on the loader thread only.
     private let live: LiveCatalogues
+    /// Follows the shared catalogue log (`--catalogue-log`); nil without one. Set in init only.
+    private var reader: CatalogueLogReader?
     private var stopping = false
     private var fixed: [ServedModel] = []
     private let done = DispatchSemaphore(value: 0)
@@ -39,10 +42,23 @@ final class ModelLoader: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "thread"] = "loader"
         self.logger = logger
-        live = LiveCatalogues(stateDirectory: configuration.stateDirectory, logger: logger) { [metrics] model, overlay in
+        let log = configuration.catalogueLog.flatMap { try? RedisAddress(parsing: $0) }.map { CatalogueLog(address: $0, logger: logger) }
+        live = LiveCatalogues(stateDirectory: configuration.stateDirectory, log: log, logger: logger) { [metrics] model, overlay in
             metrics.setLiveCatalogue(model: model.name, contentItems: overlay.contentIDs.count, hiddenItems: overlay.hidden.count)
         }
+        if let log {
+            reader = CatalogueLogReader(log: log, logger: logger) { [weak self] model, changes, caughtUp in
+                guard let self else { return false }
+                let table = self.table
+                return self.changeCatalogue { live in
+                    live.applyLogged(model, changes, caughtUp: caughtUp, served: table.model(named: model))
+                }
+            }
+        }
     }
+
+    /// Each model's position in the shared catalogue log; nil without `--catalogue-log`.
+    var catalogueLogPositions: CatalogueLogPositions? { live.log?.positions }
 
     /// Runs a live catalogue change on the loader thread, after the scan in progress (so a change
     /// and a reload's journal replay never interleave).
@@ -66,6 +82,7 @@ final class ModelLoader: @unchecked Sendable {
         }
         thread.name = "fuserank-loader"
         thread.start()
+        reader?.start()
     }
 
     /// Asks for a rescan of every repository.
@@ -91,7 +108,10 @@ final class ModelLoader: @unchecked Sendable {
         stopping = true
         condition.signal()
         condition.unlock()
-        if !wasStopping { done.wait() }
+        if !wasStopping {
+            reader?.stop()
+            done.wait()
+        }
     }
 
     private func run(onReady: @Sendable (Result<Void, ServerError>) -> Void) {

@@ -201,6 +201,14 @@ public final class RankServer: @unchecked Sendable {
         for worker in workers { worker.start() }
         let loader = ModelLoader(configuration: configuration, table: models, metrics: metrics, logger: logger)
         loader.beforeInitialLoad = beforeInitialLoad
+        if let positions = loader.catalogueLogPositions {
+            let metrics = self.metrics
+            metrics.onScrape {
+                let all = positions.snapshot()
+                metrics.updateCatalogueLog(all.map { ($0.model, $0.applied, $0.length) }, connected: all.first?.connected ?? false,
+                                           secondsSinceContact: Double(all.first?.msSinceContact ?? 0) / 1000)
+            }
+        }
         stateLock.withLock { self.loader = loader }
         let front = FrontEnd(
             sockets: sockets, wake: wake, queue: queue, finished: finished, workers: workers, models: models,

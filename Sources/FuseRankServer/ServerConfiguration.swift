@@ -1,5 +1,6 @@
 import Foundation
 import FuseRankModel
+import FuseRankRedis
 import FuseRankTransport
 
 /// How a ``RankServer`` runs: where it listens, what it serves, how much work it takes.
@@ -44,6 +45,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Where catalogue journals live (`<dir>/<model>/catalogue.journal`); nil: beside the model in
     /// its repository (`<repo>/<model>/catalogue.journal`), and a `--model` bundle takes no changes.
     public var stateDirectory: String?
+    /// The shared catalogue log, `redis://HOST:PORT[/prefix]` (docs/deploy.md "Replicas that share
+    /// a catalogue"): admin changes go to each model's Redis stream, and every replica applies the
+    /// streams in order; nil: each model's changes go to its local journal.
+    public var catalogueLog: String?
     /// CURVE public keys (Z85, one per line) that may call UpsertItems and SetItemsAvailable.
     public var adminAllowPath: String?
     /// Without CURVE: let every client call UpsertItems and SetItemsAvailable.
@@ -91,6 +96,16 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         if adminInsecure && curveSecretKeyPath != nil {
             return "--admin-insecure is for a server without CURVE; with CURVE, list the admin keys with --admin-allow"
+        }
+        if let catalogueLog {
+            do {
+                _ = try RedisAddress(parsing: catalogueLog)
+            } catch {
+                return "--catalogue-log: \(error)"
+            }
+            if stateDirectory != nil {
+                return "--state-dir holds local catalogue journals; with --catalogue-log the log is the catalogue's state: give one of them"
+            }
         }
         if workers < 1 { return "--workers must be at least 1 (got \(workers))" }
         if maxBatch < 1 { return "--max-batch must be at least 1 (got \(maxBatch))" }

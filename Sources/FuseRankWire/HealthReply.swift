@@ -12,12 +12,16 @@ public struct HealthReply: WireMessage {
     public var models: [String]
     /// The version each model serves, in the order of ``models``.
     public var modelVersions: [ModelVersion]
+    /// Each model's position in the shared catalogue log; empty without `--catalogue-log`.
+    public var catalogueLog: [CatalogueLogPosition]
 
-    public init(ready: Bool = false, state: String = "", models: [String] = [], modelVersions: [ModelVersion] = []) {
+    public init(ready: Bool = false, state: String = "", models: [String] = [], modelVersions: [ModelVersion] = [],
+                catalogueLog: [CatalogueLogPosition] = []) {
         self.ready = ready
         self.state = state
         self.models = models
         self.modelVersions = modelVersions
+        self.catalogueLog = catalogueLog
     }
 
     public func encode() -> [UInt8] {
@@ -33,6 +37,10 @@ public struct HealthReply: WireMessage {
         c.model_versions = arena.messages(Fuserank__V1__ModelVersion.self, count: modelVersions.count) {
             modelVersions[$0].fill($1, arena: arena)
         }
+        c.n_catalogue_log = catalogueLog.count
+        c.catalogue_log = arena.messages(Fuserank__V1__CatalogueLogPosition.self, count: catalogueLog.count) {
+            catalogueLog[$0].fill($1, arena: arena)
+        }
         return packed(&c, size: fuserank__v1__health_reply__get_packed_size, pack: fuserank__v1__health_reply__pack)
     }
 
@@ -45,7 +53,8 @@ public struct HealthReply: WireMessage {
             return HealthReply(
                 ready: c.ready != 0, state: swiftString(c.state),
                 models: swiftArray(c.models, c.n_models).map { swiftString($0) },
-                modelVersions: swiftMessages(c.model_versions, c.n_model_versions, ModelVersion.init(c:)))
+                modelVersions: swiftMessages(c.model_versions, c.n_model_versions, ModelVersion.init(c:)),
+                catalogueLog: swiftMessages(c.catalogue_log, c.n_catalogue_log, CatalogueLogPosition.init(c:)))
         }
     }
 }

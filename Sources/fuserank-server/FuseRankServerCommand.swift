@@ -58,6 +58,9 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "Folder of the catalogue journals (<dir>/<model>/catalogue.journal); default: beside each repository model (<repo>/<model>/). A --model bundle takes UpsertItems/SetItemsAvailable only with it.")
     var stateDir: String?
 
+    @Option(help: "Share each model's live catalogue with other replicas through Redis streams: redis://HOST:PORT[/prefix] (docs/deploy.md). Admin changes go to the log instead of a local journal; Health is ready once the log is read.")
+    var catalogueLog: String?
+
     @Option(help: "CURVE client public keys (Z85, one per line, # comments) allowed to call UpsertItems and SetItemsAvailable; needs CURVE.")
     var adminAllow: String?
 
@@ -109,6 +112,7 @@ struct FuseRankServerCommand: ParsableCommand {
         c.curveSecretKeyPath = curveSecretKey
         c.curveAllowPath = curveAllow
         c.stateDirectory = stateDir
+        c.catalogueLog = catalogueLog
         c.adminAllowPath = adminAllow
         c.adminInsecure = adminInsecure
         return c

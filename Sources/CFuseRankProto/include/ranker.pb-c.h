@@ -28,6 +28,7 @@ typedef struct Fuserank__V1__ScoredItem Fuserank__V1__ScoredItem;
 typedef struct Fuserank__V1__RankReply Fuserank__V1__RankReply;
 typedef struct Fuserank__V1__HealthRequest Fuserank__V1__HealthRequest;
 typedef struct Fuserank__V1__HealthReply Fuserank__V1__HealthReply;
+typedef struct Fuserank__V1__CatalogueLogPosition Fuserank__V1__CatalogueLogPosition;
 typedef struct Fuserank__V1__ModelVersion Fuserank__V1__ModelVersion;
 typedef struct Fuserank__V1__ReloadModelsRequest Fuserank__V1__ReloadModelsRequest;
 typedef struct Fuserank__V1__ReloadModelsReply Fuserank__V1__ReloadModelsReply;
@@ -365,10 +366,53 @@ struct  Fuserank__V1__HealthReply
    */
   size_t n_model_versions;
   Fuserank__V1__ModelVersion **model_versions;
+  /*
+   * Where each model's live catalogue stands in the shared catalogue log (`--catalogue-log`,
+   * docs/deploy.md "Replicas that share a catalogue"); empty without one.
+   */
+  size_t n_catalogue_log;
+  Fuserank__V1__CatalogueLogPosition **catalogue_log;
 };
 #define FUSERANK__V1__HEALTH_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__health_reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * One model's position in the shared catalogue log (a Redis stream).
+ */
+struct  Fuserank__V1__CatalogueLogPosition
+{
+  ProtobufCMessage base;
+  char *model;
+  /*
+   * Changes this replica has applied, counted from the start of the stream.
+   */
+  uint64_t applied;
+  /*
+   * Changes in the stream when the replica last heard from Redis; applied < length: behind.
+   */
+  uint64_t length;
+  /*
+   * The stream id of the last change applied ("" before the first).
+   */
+  char *last_id;
+  /*
+   * Whether the replica's reader is connected to Redis now.
+   */
+  protobuf_c_boolean connected;
+  /*
+   * Milliseconds since the reader last heard from Redis.
+   */
+  uint64_t ms_since_contact;
+  /*
+   * Whether the replica has read the stream to its end at least once since it started.
+   */
+  protobuf_c_boolean caught_up;
+};
+#define FUSERANK__V1__CATALOGUE_LOG_POSITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__catalogue_log_position__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Fuserank__V1__ModelVersion
@@ -943,6 +987,25 @@ Fuserank__V1__HealthReply *
 void   fuserank__v1__health_reply__free_unpacked
                      (Fuserank__V1__HealthReply *message,
                       ProtobufCAllocator *allocator);
+/* Fuserank__V1__CatalogueLogPosition methods */
+void   fuserank__v1__catalogue_log_position__init
+                     (Fuserank__V1__CatalogueLogPosition         *message);
+size_t fuserank__v1__catalogue_log_position__get_packed_size
+                     (const Fuserank__V1__CatalogueLogPosition   *message);
+size_t fuserank__v1__catalogue_log_position__pack
+                     (const Fuserank__V1__CatalogueLogPosition   *message,
+                      uint8_t             *out);
+size_t fuserank__v1__catalogue_log_position__pack_to_buffer
+                     (const Fuserank__V1__CatalogueLogPosition   *message,
+                      ProtobufCBuffer     *buffer);
+Fuserank__V1__CatalogueLogPosition *
+       fuserank__v1__catalogue_log_position__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fuserank__v1__catalogue_log_position__free_unpacked
+                     (Fuserank__V1__CatalogueLogPosition *message,
+                      ProtobufCAllocator *allocator);
 /* Fuserank__V1__ModelVersion methods */
 void   fuserank__v1__model_version__init
                      (Fuserank__V1__ModelVersion         *message);
@@ -1342,6 +1405,9 @@ typedef void (*Fuserank__V1__HealthRequest_Closure)
 typedef void (*Fuserank__V1__HealthReply_Closure)
                  (const Fuserank__V1__HealthReply *message,
                   void *closure_data);
+typedef void (*Fuserank__V1__CatalogueLogPosition_Closure)
+                 (const Fuserank__V1__CatalogueLogPosition *message,
+                  void *closure_data);
 typedef void (*Fuserank__V1__ModelVersion_Closure)
                  (const Fuserank__V1__ModelVersion *message,
                   void *closure_data);
@@ -1504,6 +1570,7 @@ extern const ProtobufCMessageDescriptor fuserank__v1__scored_item__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__rank_reply__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__health_reply__descriptor;
+extern const ProtobufCMessageDescriptor fuserank__v1__catalogue_log_position__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__model_version__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__reload_models_request__descriptor;
 extern const ProtobufCMessageDescriptor fuserank__v1__reload_models_reply__descriptor;
