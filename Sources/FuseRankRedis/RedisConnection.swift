@@ -58,9 +58,17 @@ public final class RedisConnection {
         context = c
     }
 
-    /// Connects to `address`'s host and port.
+    /// Connects to `address`'s host and port, and logs in (`AUTH`) when it has a password.
+    /// - Throws: ``RedisError/connection(_:)``; a refused login is a connection error too.
     public convenience init(_ address: RedisAddress, timeoutMs: Int) throws(RedisError) {
         try self.init(host: address.host, port: address.port, timeoutMs: timeoutMs)
+        if let password = address.password {
+            do {
+                try command(["AUTH"] + (address.user.map { [$0] } ?? []) + [password])
+            } catch {
+                throw .connection("\(endpoint): AUTH failed: \(error)")
+            }
+        }
     }
 
     deinit { redisFree(context) }

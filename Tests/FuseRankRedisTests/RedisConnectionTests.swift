@@ -9,9 +9,13 @@ struct RedisAddressTests {
         #expect(try RedisAddress(parsing: "redis://cache") == RedisAddress(host: "cache", port: 6379, prefix: "fuserank"))
         #expect(try RedisAddress(parsing: "redis://[::1]:7000/") == RedisAddress(host: "::1", port: 7000, prefix: "fuserank"))
         #expect(RedisAddress(host: "::1", port: 7000, prefix: "p").description == "redis://[::1]:7000/p")
+        let login = try RedisAddress(parsing: "redis://ops:s3cret:x@10.0.0.5/shop")
+        #expect(login == RedisAddress(host: "10.0.0.5", prefix: "shop", user: "ops", password: "s3cret:x"))
+        #expect(login.description == "redis://ops:***@10.0.0.5:6379/shop")
+        #expect(try RedisAddress(parsing: "redis://:pw@h").user == nil)
     }
 
-    @Test(arguments: ["http://host:6379", "redis://", "redis://host:port", "redis://host:70000", "redis://[::1:6379", "redis://h/a b"])
+    @Test(arguments: ["http://host:6379", "redis://", "redis://host:port", "redis://host:70000", "redis://[::1:6379", "redis://h/a b", "redis://nocolon@h"])
     func refusesBadAddresses(_ text: String) {
         #expect(throws: RedisError.self) { try RedisAddress(parsing: text) }
     }
@@ -45,6 +49,18 @@ struct RedisConnectionTests {
             return
         }
         #expect(entries == [ids[1], ids[2]].enumerated().map { .array([.string(Array($1.utf8)), .array([.string(Array("n".utf8)), .string(Array("\($0 + 1)".utf8))])]) })
+    }
+
+    @Test func aPasswordLogsIn() throws {
+        let server = try RedisProcess()
+        try server.connect().command(["CONFIG", "SET", "requirepass", "s3cret"])
+        let address = try RedisAddress(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/x")
+        #expect(try RedisConnection(address, timeoutMs: 2000).command(["PING"]).text == "PONG")
+        var wrong = address
+        wrong.password = "nope"
+        #expect(throws: RedisError.self) { try RedisConnection(wrong, timeoutMs: 2000) }
+        let anonymous = try server.connect()
+        #expect(throws: RedisError.self) { try anonymous.command(["XLEN", "s"]) }  // NOAUTH
     }
 
     @Test func aDeadServerIsAConnectionError() throws {

@@ -23,6 +23,7 @@ from fuserank_client.client import (
     load_curve_key,
 )
 from fuserank_client.messages import (
+    CatalogueLogPosition,
     Event,
     EventContribution,
     EventType,
@@ -53,6 +54,7 @@ __all__ = [
     "ScoredItem",
     "EventContribution",
     "RankResult",
+    "CatalogueLogPosition",
     "HealthStatus",
     "ModelInfo",
     "ItemMetadata",

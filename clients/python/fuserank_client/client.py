@@ -15,6 +15,7 @@ import zmq
 
 from fuserank_client._proto import ranker_pb2 as _ranker_pb2
 from fuserank_client.messages import (
+    CatalogueLogPosition,
     Event,
     EventContribution,
     Forecast,
@@ -280,7 +281,8 @@ class FuseRankClient:
         """Asks whether the server is ready.
 
         - Parameters: timeout_ms: this call's per-attempt timeout; the client's by default.
-        - Returns: readiness, lifecycle state and the served model names.
+        - Returns: readiness, lifecycle state, the served model names and versions, and each
+          model's position in the shared catalogue log (with ``--catalogue-log``).
         - Raises: FuseRankError.
         """
         reply = self._call(HEALTH, pb.HealthRequest(), pb.HealthReply, timeout_ms)
@@ -289,6 +291,13 @@ class FuseRankClient:
             state=reply.state,
             models=list(reply.models),
             versions={v.model: v.version for v in reply.model_versions},
+            catalogue_log={
+                p.model: CatalogueLogPosition(
+                    applied=p.applied, length=p.length, last_id=p.last_id, connected=p.connected,
+                    ms_since_contact=p.ms_since_contact, caught_up=p.caught_up,
+                )
+                for p in reply.catalogue_log
+            },
         )
 
     def reload_models(self, *, timeout_ms: int | None = None) -> list[ModelLoadStatus]:

@@ -71,6 +71,23 @@ class RankResult:
 
 
 @dataclass(frozen=True)
+class CatalogueLogPosition:
+    """Where a replica stands in a model's shared catalogue log (``--catalogue-log``)."""
+
+    applied: int  # changes applied, counted from the start of the stream
+    length: int  # changes in the stream when the replica last heard from Redis
+    last_id: str  # the Redis stream id of the last change applied ("" before the first)
+    connected: bool  # whether the replica reaches Redis now
+    ms_since_contact: int  # since the replica last heard from Redis
+    caught_up: bool  # read to the end since it started or last lost Redis
+
+    @property
+    def behind(self) -> int:
+        """Changes in the stream not applied yet (as of the last contact)."""
+        return max(0, self.length - self.applied)
+
+
+@dataclass(frozen=True)
 class HealthStatus:
     """A Health reply: whether the server takes calls, its lifecycle state, its models."""
 
@@ -79,6 +96,8 @@ class HealthStatus:
     models: list[str]
     # The version each model serves, by model name.
     versions: dict[str, str] = field(default_factory=dict)
+    # Each model's position in the shared catalogue log, by model name; empty without one.
+    catalogue_log: dict[str, CatalogueLogPosition] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

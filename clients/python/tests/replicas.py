@@ -16,11 +16,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import zmq
 from conftest import REPO_ROOT, STOP_TIMEOUT_S, built_binary, server_binary
 
@@ -116,10 +117,11 @@ class Cluster:
         assert broker.popen.poll() is None, f"the broker exited:\n{broker.log_tail()}"
         return broker
 
-    def replica(self, name: str, backend: str, model: Path, netns: str | None = None) -> Process:
-        """Starts a server that serves only through the broker at `backend` (no --bind)."""
+    def replica(self, name: str, backend: str, model: Path, netns: str | None = None,
+                extra: Sequence[str] = ()) -> Process:
+        """Starts a server that serves through the broker at `backend` (and no --bind unless in `extra`)."""
         return self.spawn(
-            name, [str(server_binary()), "--connect", backend, "--model", str(model), "--workers", "1"], netns
+            name, [str(server_binary()), "--connect", backend, "--model", str(model), "--workers", "1", *extra], netns
         )
 
     def close(self) -> None:
@@ -301,3 +303,31 @@ class Namespaces:
         for name in reversed(self.created):
             subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=10)
         self.created.clear()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """The processes a replica test starts, killed at the end."""
+    running = Cluster(tmp_path)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def namespaces() -> Iterator[Namespaces]:
+    """A broker, a Redis, a clients host and four server hosts, each its own network namespace;
+    skips where the machine does not allow them."""
+    reason = Namespaces.unavailable_reason()
+    if reason:
+        pytest.skip(f"network namespaces not available: {reason}")
+    made = Namespaces({"broker": 1, "clients": 2, "redis": 3, "server0": 10, "server1": 11, "server2": 12, "server3": 13})
+    try:
+        made.create()
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
+        made.delete()
+        detail = getattr(error, "stderr", "") or str(error)
+        pytest.skip(f"this machine does not allow network namespaces with veth pairs and a bridge: {detail.strip()}")
+    try:
+        yield made
+    finally:
+        made.delete()

@@ -12,19 +12,18 @@ SIGTERM on a server behind the broker drains it without failing a call.
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from conftest import free_port
-from replicas import (
+from replicas import (  # noqa: F401 - cluster and namespaces are fixtures
     FINAL_STATISTICS,
     REPLIES_SENT,
     Cluster,
     Load,
     Namespaces,
+    cluster,
+    namespaces,
     wait_for_servers,
     wait_until,
 )
@@ -53,13 +52,6 @@ class Hosts:
     @property
     def backend(self) -> str:
         return f"tcp://{self.broker_address}:{self.backend_port}"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    running = Cluster(tmp_path)
-    yield running
-    running.close()
 
 
 def loopback_hosts(tmp_path: Path) -> Hosts:
@@ -170,24 +162,6 @@ def test_sigterm_drains_a_server_behind_the_broker(cluster: Cluster, default_bun
     assert found and int(found.group(1)) > 0, servers[0].log_tail()
     assert servers[1].terminate() == 0 and broker.terminate() == 0
     print(f"drain figures: calls {summary['calls']}, retries {summary['retries']}, lost 0")
-
-
-@pytest.fixture
-def namespaces() -> Iterator[Namespaces]:
-    reason = Namespaces.unavailable_reason()
-    if reason:
-        pytest.skip(f"network namespaces not available: {reason}")
-    made = Namespaces({"broker": 1, "clients": 2, "server0": 10, "server1": 11, "server2": 12, "server3": 13})
-    try:
-        made.create()
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
-        made.delete()
-        detail = getattr(error, "stderr", "") or str(error)
-        pytest.skip(f"this machine does not allow network namespaces with veth pairs and a bridge: {detail.strip()}")
-    try:
-        yield made
-    finally:
-        made.delete()
 
 
 def test_failover_across_network_namespaces(
