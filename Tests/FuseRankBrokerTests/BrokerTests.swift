@@ -14,8 +14,7 @@ import Testing
 
     /// A broker on free loopback ports, with a Health endpoint.
     static func startBroker() throws -> (Broker, BrokerEndpoints) {
-        var configuration = BrokerConfiguration(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", health: "tcp://127.0.0.1:*")
-        configuration.statisticsRefreshMs = 20
+        let configuration = BrokerConfiguration(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", health: "tcp://127.0.0.1:*")
         let broker = try Broker(configuration: configuration, logger: quiet)
         return (broker, try broker.start())
     }

@@ -16,6 +16,12 @@ public struct AuthFailure: Sendable, Equatable {
     /// monitor does not name the peer).
     public let peer: String
     public let reason: Reason
+
+    /// A refusal, for a handler or a socket monitor to report.
+    public init(peer: String, reason: Reason) {
+        self.peer = peer
+        self.reason = reason
+    }
 }
 
 /// The ZAP handler (ZeroMQ RFC 27) of one context: admits CURVE clients on an allowlist.
