@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "FuseRankBrokerTests",
             dependencies: [
-                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport",
+                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport", "FuseRankTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
