@@ -67,8 +67,11 @@ struct BrokerCurveTests {
         return (broker, try broker.start())
     }
 
-    /// A server behind `backend` with `secretKey` (nil: a plaintext link), pinning the broker's key.
-    func startServer(backend: String, secretKey: String? = "server.key") throws -> RankServer {
+    /// A server behind `backend` with `secretKey` (nil: a plaintext link), pinning the broker's
+    /// key, then changed by `configure`.
+    func startServer(
+        backend: String, secretKey: String? = "server.key", configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) throws -> RankServer {
         var configuration = ServerConfiguration(bind: nil, connect: [backend], modelPaths: [model])
         configuration.workers = 1
         configuration.stateDirectory = state
@@ -77,6 +80,7 @@ struct BrokerCurveTests {
             configuration.brokerKeyPath = keys.path("broker.pub")
             configuration.adminAllowPath = keys.path("admins.allow")
         }
+        configure(&configuration)
         let server = try RankServer(configuration: configuration, logger: BrokerTests.quiet)
         try server.start()
         return server
@@ -164,13 +168,16 @@ struct BrokerCurveTests {
         Self.stop([server], broker)
     }
 
-    /// A server whose key is not on --server-allow, or that connects in plaintext, never joins:
-    /// the broker does not count it and sends it nothing. A listed server then joins at once.
+    /// A server whose key is not on --server-allow, that connects in plaintext, or that pins
+    /// another broker key never joins: the broker does not count it and sends it nothing. A
+    /// listed server then joins at once.
     @Test func anUnknownServerCannotJoin() async throws {
         let (broker, endpoints) = try startBroker()
         try CurveKey.write(try .generate(), prefix: keys.path("stranger"))
         let stranger = try startServer(backend: endpoints.backend, secretKey: "stranger.key")
         let plaintext = try startServer(backend: endpoints.backend, secretKey: nil)
+        try CurveKey.write(try .generate(), prefix: keys.path("impostor"))
+        let misled = try startServer(backend: endpoints.backend) { $0.brokerKeyPath = keys.path("impostor.pub") }
         let client = try client(endpoints.frontend, keys.ranker, timeoutMs: 1000)
         let unanswered = await #expect(throws: FuseRankClientError.self) { try await client.rank(topK: 1) }
         #expect(unanswered?.code == .deadlineExceeded)
@@ -182,12 +189,12 @@ struct BrokerCurveTests {
         try await BrokerTests.waitFor(broker) { $0.servers == 1 }
         #expect(try await client.rank(topK: 2).items.count == 2)
         #expect(broker.statistics.servers == 1 && broker.statistics.serversAccepted == 1)
-        #expect(Self.replies(stranger) + Self.replies(plaintext) == 0)
+        #expect(Self.replies(stranger) + Self.replies(plaintext) + Self.replies(misled) == 0)
         // The call that timed out waited in the broker and went to the first server to join (which
         // may still have been starting: UNAVAILABLE), then this one.
         #expect(Self.replies(server) == 2 && server.repliesSent(.ok) >= 1)
         client.close()
         health.close()
-        Self.stop([stranger, plaintext, server], broker)
+        Self.stop([stranger, plaintext, misled, server], broker)
     }
 }

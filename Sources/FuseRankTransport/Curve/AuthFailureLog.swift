@@ -41,7 +41,7 @@ public final class AuthFailureLog: @unchecked Sendable {
         let why: String
         switch failure.reason {
         case let .unknownKey(key): why = "\(peerKind) key \(key) is not on \(allowlist)"
-        case .handshake: why = "handshake failed (a plaintext \(peerKind), or not ZMTP)"
+        case .handshake: why = "handshake failed (a plaintext \(peerKind), one holding the wrong public key for us, or not ZMTP)"
         }
         return "refused a connection from \(failure.peer): \(why)\(suppressed > 0 ? " (\(suppressed) more since the last line)" : "")"
     }

@@ -8,7 +8,7 @@ public struct AuthFailure: Sendable, Equatable {
         /// A CURVE client whose public key (Z85) is not on the allowlist.
         case unknownKey(String)
         /// The ZMTP handshake failed: a plaintext (NULL) client on a CURVE socket, another
-        /// mechanism, or bytes that are not ZMTP.
+        /// mechanism, a CURVE client that holds the wrong server key, or bytes that are not ZMTP.
         case handshake
     }
 
