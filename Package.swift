@@ -4,7 +4,7 @@
 //   -> FuseRankModel (tensors, kernels, encoder, safetensors; no I/O but bundle loading)
 //   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
 //   -> FuseRankWire (Swift value types <-> protobuf-c bytes) and FuseRankTransport (ZeroMQ sockets)
-//   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (libzmq's proxy in front of
+//   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (a forwarding loop in front of
 //      replicas) and FuseRankClient (clients/swift)
 //   -> thin executables.
 import PackageDescription
@@ -70,7 +70,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The broker in front of replicas: libzmq's proxy, steered; no model code.
+        // The broker in front of replicas: ROUTER to DEALER, the caller's key passed on; no model code.
         .target(
             name: "FuseRankBroker",
             dependencies: [

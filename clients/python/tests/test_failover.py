@@ -227,7 +227,7 @@ def test_broker_exports_its_traffic_as_prometheus_metrics(cluster: Cluster, defa
             lines = response.read().decode().splitlines()
         return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")}
 
-    # The proxy's counters are read by the broker's statistics loop: wait until they show every call.
+    # The broker publishes its counters after each forwarding round: wait until they show every call.
     wait_until(lambda: scrape().get('fuserank_broker_messages_total{socket="frontend",direction="out"}', 0) >= calls,
                30, lambda: str(scrape()))
     series = scrape()
