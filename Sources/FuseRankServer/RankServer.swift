@@ -85,14 +85,14 @@ public final class RankServer: @unchecked Sendable {
         } else {
             curve = nil
         }
-        if curve?.brokerKey == nil && !configuration.connect.isEmpty {
-            logger.warning("the --connect links are plaintext (no --broker-key): callers through a broker count as unknown for admin calls")
-        }
         if let adminPath = configuration.adminAllowPath {
             do {
                 let keys = try CurveKey.readAllowlist(adminPath)
                 admin = .keys(keys)
                 logger.info("admin methods: \(keys.count) CURVE key(s) allowed (--admin-allow)")
+                if curve?.brokerKey == nil && !configuration.connect.isEmpty {
+                    logger.warning("the --connect links are plaintext (no --broker-key): admin calls through a broker are refused")
+                }
             } catch {
                 throw ServerError.badKeys("--admin-allow: \(error)")
             }
@@ -148,21 +148,23 @@ public final class RankServer: @unchecked Sendable {
         }
         let context: ZMQContext
         var sockets: [ZMQSocket] = []
+        var sources: [CallSource] = []  // the kind of each socket, in the same order
         var endpoint: String?
         var zap: ZAPHandler?
         do {
             context = try ZMQContext()
-            func makeSocket(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {
+            func makeSocket(_ type: ZMQSocketType, _ source: CallSource) throws(ZMQError) -> ZMQSocket {
                 let socket = try ZMQSocket(context: context, type: type)
                 try socket.setMaxMessageSize(configuration.socketFrameCap)
                 try socket.setLinger(2000)  // deliver the last replies when closing
                 try socket.setSendHighWaterMark(100_000)
                 try socket.setHeartbeat(configuration.heartbeat)
                 sockets.append(socket)
+                sources.append(source)
                 return socket
             }
             if let bind = configuration.bind {
-                let router = try makeSocket(.router)
+                let router = try makeSocket(.router, .bound)
                 try router.setRouterMandatory(true)
                 if let curve, let allowed = curve.allowed {
                     // The handler is bound and answering before the socket binds: fail closed.
@@ -183,7 +185,7 @@ public final class RankServer: @unchecked Sendable {
             // With the broker's key pinned, CURVE authenticates the broker to the server (and the
             // server to the broker's --server-allow), so its identity frames can be trusted.
             for broker in configuration.connect {
-                let dealer = try makeSocket(.dealer)
+                let dealer = try makeSocket(.dealer, .broker(authenticated: curve?.brokerKey != nil))
                 if let curve, let brokerKey = curve.brokerKey {
                     try dealer.makeCurveClient(serverKey: brokerKey, keys: curve.keys)
                 }
@@ -206,9 +208,8 @@ public final class RankServer: @unchecked Sendable {
         let loader = ModelLoader(configuration: configuration, table: models, metrics: metrics, logger: logger)
         loader.beforeInitialLoad = beforeInitialLoad
         stateLock.withLock { self.loader = loader }
-        let links = Array(repeating: CallSource.broker(authenticated: curve?.brokerKey != nil), count: configuration.connect.count)
         let front = FrontEnd(
-            sockets: sockets, sources: (endpoint == nil ? [] : [.bound]) + links, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
+            sockets: sockets, sources: sources, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, metrics: metrics, loader: loader,
             admin: admin, logger: logger)
         let control = self.control
