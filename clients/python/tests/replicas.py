@@ -116,10 +116,11 @@ class Cluster:
         assert broker.popen.poll() is None, f"the broker exited:\n{broker.log_tail()}"
         return broker
 
-    def replica(self, name: str, backend: str, model: Path, netns: str | None = None) -> Process:
+    def replica(self, name: str, backend: str, model: Path, netns: str | None = None,
+                extra: Sequence[str] = ()) -> Process:
         """Starts a server that serves only through the broker at `backend` (no --bind)."""
         return self.spawn(
-            name, [str(server_binary()), "--connect", backend, "--model", str(model), "--workers", "1"], netns
+            name, [str(server_binary()), "--connect", backend, "--model", str(model), "--workers", "1", *extra], netns
         )
 
     def close(self) -> None:
