@@ -7,8 +7,6 @@ public struct ZMQMonitorEvents: OptionSet, Sendable, Hashable {
 
     /// `ZMQ_EVENT_CONNECTED`: a connecting socket's TCP connection is up.
     public static let connected = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_CONNECTED))
-    /// `ZMQ_EVENT_ACCEPTED`: a bound socket accepted a connection.
-    public static let accepted = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_ACCEPTED))
     /// `ZMQ_EVENT_DISCONNECTED`: a connection ended (peer closed, died, or missed its heartbeats).
     public static let disconnected = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_DISCONNECTED))
     /// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`: a connection finished its ZMTP handshake (for CURVE: its
