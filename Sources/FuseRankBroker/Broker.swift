@@ -45,8 +45,9 @@ public final class Broker: @unchecked Sendable {
     /// The key pair and allowlists read from ``BrokerConfiguration``'s key files; nil: no CURVE.
     private let curve: BrokerCurve?
     private let logger: Logger
-    /// Refused clients and servers are logged at most once a minute per peer address.
-    private let authLog = AuthFailureLog()
+    /// Refused clients (frontend) and servers (backend) are logged at most once a minute per peer
+    /// address on each side.
+    private let authLogs = BrokerSockets.AuthLogs(frontend: AuthFailureLog(), backend: AuthFailureLog())
     private let wake: WakePipe
     private let condition = NSCondition()
     private var pauseRequested = false
@@ -100,7 +101,7 @@ public final class Broker: @unchecked Sendable {
         let c = configuration
         let sockets: BrokerSockets
         do {
-            sockets = try BrokerSockets(configuration: c, curve: curve, authLog: authLog, logger: logger)
+            sockets = try BrokerSockets(configuration: c, curve: curve, authLogs: authLogs, logger: logger)
         } catch {
             setState(.stopped)
             throw .transport(error)
@@ -228,7 +229,7 @@ public final class Broker: @unchecked Sendable {
         while let frames = try? monitor.receiveMultipart(dontWait: true) {
             guard let event = ZMQMonitorEvent(frames: frames) else { continue }
             if event.event == .handshakeFailedProtocol || event.event == .handshakeFailedNoDetail,
-               let line = authLog.line(for: AuthFailure(peer: event.endpoint, reason: .handshake), peerKind: "server")
+               let line = authLogs.backend.line(for: AuthFailure(peer: event.endpoint, reason: .handshake), peerKind: "server")
             {
                 logger.warning("backend: \(line)")
             }

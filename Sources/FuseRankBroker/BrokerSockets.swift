@@ -27,6 +27,12 @@ struct BrokerCurve: Sendable {
 /// its own allowlist: the clients' (frontend, Health) and the servers' (backend, its monitor).
 struct BrokerSockets: @unchecked Sendable {
     // @unchecked Sendable: handed over once, when the thread starts; see ZMQSocket's threading rule.
+    /// Where each side's refusals are logged from.
+    struct AuthLogs: Sendable {
+        let frontend: AuthFailureLog
+        let backend: AuthFailureLog
+    }
+
     let clientContext: ZMQContext
     let serverContext: ZMQContext
     let frontend: ZMQSocket
@@ -43,10 +49,10 @@ struct BrokerSockets: @unchecked Sendable {
     /// - Parameters:
     ///   - c: the configuration.
     ///   - curve: the keys, or nil for plaintext on both sides.
-    ///   - authLog: decides which refusals are logged.
+    ///   - authLogs: decide which refusals are logged.
     ///   - logger: where refusals are logged.
     /// - Throws: ``ZMQError`` (a bind fails: the port is in use, the endpoint is malformed).
-    init(configuration c: BrokerConfiguration, curve: BrokerCurve?, authLog: AuthFailureLog, logger: Logger) throws(ZMQError) {
+    init(configuration c: BrokerConfiguration, curve: BrokerCurve?, authLogs: AuthLogs, logger: Logger) throws(ZMQError) {
         clientContext = try ZMQContext()
         do {
             serverContext = try ZMQContext()
@@ -71,7 +77,7 @@ struct BrokerSockets: @unchecked Sendable {
             try frontend.setHeartbeat(c.heartbeat)
             if let curve, let clients = curve.clients {
                 let zap = try ZAPHandler(context: clientContext, allowed: clients, watching: frontend) { failure in
-                    if let line = authLog.line(for: failure, allowlist: "--curve-allow") { logger.warning("frontend: \(line)") }
+                    if let line = authLogs.frontend.line(for: failure, allowlist: "--curve-allow") { logger.warning("frontend: \(line)") }
                 }
                 guards.append(zap)
                 try frontend.makeCurveServer(keys: curve.keys, zap: zap)
@@ -89,7 +95,7 @@ struct BrokerSockets: @unchecked Sendable {
             try backend.monitor(monitorEndpoint, events: ServerCount.events)
             if let curve, let servers = curve.servers {
                 let zap = try ZAPHandler(context: serverContext, allowed: servers) { failure in
-                    if let line = authLog.line(for: failure, peerKind: "server", allowlist: "--server-allow") {
+                    if let line = authLogs.backend.line(for: failure, peerKind: "server", allowlist: "--server-allow") {
                         logger.warning("backend: \(line)")
                     }
                 }
