@@ -197,4 +197,22 @@ struct BrokerCurveTests {
         health.close()
         Self.stop([stranger, plaintext, misled, server], broker)
     }
+
+    /// A bind that fails after a ZAP handler started (the backend's port is taken) leaves nothing
+    /// running: the broker is stopped and the same configuration starts once the port is free.
+    @Test func aFailedStartClosesEverything() throws {
+        let (first, endpoints) = try startBroker()
+        var configuration = first.configuration
+        configuration.backend = endpoints.backend
+        let second = try Broker(configuration: configuration, logger: BrokerTests.quiet)
+        #expect(throws: BrokerError.self) { try second.start() }
+        #expect(second.state == .stopped)
+        second.waitUntilStopped()
+        first.stop()
+        first.waitUntilStopped()
+        let third = try Broker(configuration: configuration, logger: BrokerTests.quiet)
+        #expect(try third.start().backend == endpoints.backend)
+        third.stop()
+        third.waitUntilStopped()
+    }
 }
