@@ -5,7 +5,7 @@
 //   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
 //   -> FuseRankWire (Swift value types <-> protobuf-c bytes), FuseRankTransport (ZeroMQ sockets)
 //      and FuseRankRedis (a hiredis connection, for the shared catalogue log)
-//   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (libzmq's proxy in front of
+//   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (a forwarding loop in front of
 //      replicas) and FuseRankClient (clients/swift)
 //   -> thin executables.
 import PackageDescription
@@ -74,7 +74,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The broker in front of replicas: libzmq's proxy, steered; no model code.
+        // The broker in front of replicas: ROUTER to DEALER, the caller's key passed on; no model code.
         .target(
             name: "FuseRankBroker",
             dependencies: [
@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "FuseRankBrokerTests",
             dependencies: [
-                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport",
+                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport", "FuseRankTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -12,51 +12,68 @@ public struct BrokerEndpoints: Sendable, Equatable {
     public let health: String?
 }
 
-/// A broker in front of FuseRank replicas: libzmq's `zmq_proxy_steerable` between a ROUTER for
-/// clients and a DEALER for servers, steered through its control socket.
+/// A broker in front of FuseRank replicas: a ROUTER for clients and a DEALER for servers, with
+/// its own forwarding loop (``BrokerForwarder``) that appends each caller's identity to its call.
 ///
-/// Two threads. The proxy thread owns the frontend, the backend and the proxy's end of the
-/// control PAIR, and does nothing but `zmq_proxy_steerable`: every call and reply passes through
-/// libzmq untouched (the servers echo the envelope the ROUTER prepended, so replies find their
-/// client). The control thread owns the other end of the control PAIR, a monitor of the backend
-/// (servers connecting and disconnecting) and the optional Health ROUTER; it sends PAUSE, RESUME,
-/// STATISTICS and TERMINATE, and sleeps in `zmq_poll` on those sockets and a wake pipe.
+/// One thread owns every socket: the frontend, the backend, a monitor of the backend (servers
+/// joining and leaving) and the optional Health ROUTER. It sleeps in `zmq_poll` on them and a
+/// wake pipe, forwards calls and replies, answers Health, and logs the statistics. ``pause()``,
+/// ``resume()`` and ``stop()`` reach it through the wake pipe.
 ///
-/// Health cannot be answered on the frontend: `zmq_proxy_steerable` forwards every message and
-/// offers no hook to intercept one, and a Health call sent to the frontend is answered by one of the
-/// servers (which is what a client wants to know). The broker's own Health is therefore served on
-/// a separate endpoint (``BrokerConfiguration/health``); its reply's trailers carry the statistics.
+/// Each side can run CURVE (``BrokerConfiguration/curveSecretKeyPath``): the broker is the CURVE
+/// server of both, with an allowlist each (clients on the frontend, servers on the backend),
+/// checked by a ``ZAPHandler`` that is running before the socket binds (fail closed). A ZAP
+/// handler serves a whole ZeroMQ context, so each side has its own context and the two lists
+/// never mix. The servers authenticate the broker by pinning its public key (`--broker-key`).
+///
+/// Health is answered on a separate endpoint (``BrokerConfiguration/health``): a Health call sent
+/// to the frontend is forwarded and answered by one of the servers, which is what a client wants
+/// to know. The broker's own Health reply carries the statistics in its trailers.
 ///
 /// ```swift
 /// let broker = try Broker(configuration: BrokerConfiguration(frontend: "tcp://*:5555", backend: "tcp://*:5556"), logger: logger)
 /// let endpoints = try broker.start()
-/// broker.stop()              // from any thread: PAUSE, last STATISTICS, TERMINATE
+/// broker.stop()              // from any thread: forwarding ends, the last statistics are logged
 /// broker.waitUntilStopped()
 /// ```
-// @unchecked Sendable: the mutable state (`commands`, `stopRequested`, `started`, `snapshot`,
-// `proxyExited`) is read and written only while `condition` is locked; the sockets live in the
-// two threads' frames; `wake` is thread-safe.
+// @unchecked Sendable: the mutable state (`pauseRequested`, `stopRequested`, `started`,
+// `snapshot`) is read and written only while `condition` is locked; the sockets live in the
+// broker thread's frame; `wake` is thread-safe.
 public final class Broker: @unchecked Sendable {
     /// How the broker runs.
     public let configuration: BrokerConfiguration
+    /// The key pair and allowlists read from ``BrokerConfiguration``'s key files; nil: no CURVE.
+    private let curve: BrokerCurve?
     private let logger: Logger
+    /// Refused clients (frontend) and servers (backend) are logged at most once a minute per peer
+    /// address on each side.
+    private let authLogs = BrokerSockets.AuthLogs(frontend: AuthFailureLog(), backend: AuthFailureLog())
     private let wake: WakePipe
     private let condition = NSCondition()
-    private var commands: [ZMQProxyCommand] = []
+    private var pauseRequested = false
     private var stopRequested = false
     private var started = false
-    private var proxyExited = false
     private var snapshot = BrokerStatistics()
 
-    /// Checks the configuration.
+    /// Checks the configuration and reads the CURVE key files.
     /// - Parameters:
     ///   - configuration: how to run.
-    ///   - logger: where lifecycle, server connections and statistics are logged.
-    /// - Throws: ``BrokerError`` for a bad configuration or when the wake pipe cannot be made.
+    ///   - logger: where lifecycle, server connections, refused peers and statistics are logged.
+    /// - Throws: ``BrokerError`` for a bad configuration, an unusable key file, or when the wake
+    ///   pipe cannot be made.
     public init(configuration: BrokerConfiguration, logger: Logger) throws(BrokerError) {
         if let problem = configuration.validationProblem() { throw .badConfiguration(problem) }
         self.configuration = configuration
         self.logger = logger
+        do {
+            curve = try BrokerCurve(configuration)
+        } catch {
+            throw .badKeys(error)
+        }
+        if let curve {
+            logger.info(
+                "CURVE: broker public key \(curve.keys.publicKey); frontend \(curve.clients.map { "\($0.count) client key(s) allowed" } ?? "plaintext"), backend \(curve.servers.map { "\($0.count) server key(s) allowed" } ?? "plaintext")")
+        }
         do {
             wake = try WakePipe()
         } catch {
@@ -64,14 +81,14 @@ public final class Broker: @unchecked Sendable {
         }
     }
 
-    /// The latest snapshot: state, traffic (at most ``BrokerConfiguration/statisticsRefreshMs``
-    /// old; exact once stopped) and connected servers. Safe from any thread.
+    /// The latest snapshot: state, traffic (up to the last poll round; exact once stopped) and
+    /// connected servers. Safe from any thread.
     public var statistics: BrokerStatistics { condition.withLock { snapshot } }
 
     /// The state now.
     public var state: BrokerState { condition.withLock { snapshot.state } }
 
-    /// Binds the sockets and starts the proxy and control threads.
+    /// Binds the sockets (each CURVE side behind its ZAP handler) and starts the broker thread.
     /// - Returns: the bound endpoints, ports resolved.
     /// - Throws: ``BrokerError/transport(_:)`` when a bind fails (the broker is then stopped).
     @discardableResult
@@ -82,46 +99,37 @@ public final class Broker: @unchecked Sendable {
         }
         guard first else { throw .alreadyStarted }
         let c = configuration
-        let sockets: Sockets
+        let sockets: BrokerSockets
         do {
-            sockets = try Sockets(configuration: c)
+            sockets = try BrokerSockets(configuration: c, curve: curve, authLogs: authLogs, logger: logger)
         } catch {
             setState(.stopped)
             throw .transport(error)
         }
         let endpoints = sockets.endpoints
-        let proxyDone = DispatchSemaphore(value: 0)
-        let proxy = Thread { [self] in
-            runProxy(sockets.frontend, sockets.backend, sockets.proxyControl)
-            proxyDone.signal()
-        }
-        proxy.name = "fuserank-broker-proxy"
-        let control = Thread { [self] in
-            runControl(sockets.controller, sockets.monitor, sockets.health, proxyDone: proxyDone)
-            do {
-                try sockets.context.terminate()
-            } catch {
-                logger.error("cannot terminate the ZeroMQ context: \(error)")
-            }
+        // The sockets are handed to the broker thread here; this thread never touches them again.
+        let thread = Thread { [self] in
+            run(sockets)
+            sockets.close(logger: logger)
             setState(.stopped)
         }
-        control.name = "fuserank-broker-control"
+        thread.name = "fuserank-broker"
         setState(.forwarding)
         logger.info(
             "forwarding: clients \(endpoints.frontend) -> servers \(endpoints.backend)\(endpoints.health.map { ", health on \($0)" } ?? ""); heartbeats every \(c.heartbeat.intervalMs) ms, timeout \(c.heartbeat.timeoutMs) ms")
-        proxy.start()
-        control.start()
+        thread.start()
         return endpoints
     }
 
-    /// Stops forwarding (PAUSE): calls wait in the sockets' queues. Safe from any thread.
-    public func pause() { enqueue(.pause) }
+    /// Stops forwarding: calls and replies wait in the sockets' queues. Safe from any thread.
+    public func pause() { request(pause: true) }
 
-    /// Forwards again after ``pause()`` (RESUME). Safe from any thread.
-    public func resume() { enqueue(.resume) }
+    /// Forwards again after ``pause()``. Safe from any thread.
+    public func resume() { request(pause: false) }
 
-    /// Stops the broker: PAUSE, a last STATISTICS (logged), TERMINATE, sockets closed. Safe from
-    /// any thread and idempotent; returns at once. Before ``start()`` it makes the broker stop as
+    /// Stops the broker: forwarding ends, the last statistics are logged (exact), the sockets
+    /// close (replies already queued for clients are still delivered for a second). Safe from any
+    /// thread and idempotent; returns at once. Before ``start()`` it makes the broker stop as
     /// soon as it has started.
     public func stop() {
         let first = condition.withLock {
@@ -140,10 +148,10 @@ public final class Broker: @unchecked Sendable {
         while snapshot.state != .stopped { condition.wait() }
     }
 
-    // MARK: Threads
+    // MARK: The broker thread
 
-    private func enqueue(_ command: ZMQProxyCommand) {
-        condition.withLock { commands.append(command) }
+    private func request(pause: Bool) {
+        condition.withLock { pauseRequested = pause }
         wake.signal()
     }
 
@@ -156,139 +164,82 @@ public final class Broker: @unchecked Sendable {
         if previous != state { logger.info("lifecycle: \(previous.rawValue) -> \(state.rawValue)") }
     }
 
-    /// The proxy thread: `zmq_proxy_steerable` until TERMINATE (or a failure), then close.
-    private func runProxy(_ frontend: ZMQSocket, _ backend: ZMQSocket, _ control: ZMQSocket) {
-        do {
-            try zmqProxySteerable(frontend: frontend, backend: backend, control: control)
-        } catch {
-            logger.critical("the proxy stopped: \(error)")
-        }
-        frontend.close()  // linger: replies already queued for clients are still delivered
-        backend.close()
-        control.close()
-        condition.withLock { proxyExited = true }
-        wake.signal()
-    }
-
-    /// The control thread: steers the proxy, refreshes and logs the statistics, counts servers,
-    /// answers Health; at stop: PAUSE, STATISTICS, TERMINATE.
-    private func runControl(_ controller: ZMQSocket, _ monitor: ZMQSocket, _ health: ZMQSocket?, proxyDone: DispatchSemaphore) {
-        let c = configuration
+    /// The broker thread: forwards, counts servers, answers Health and logs the statistics until
+    /// a stop is requested or a socket fails.
+    private func run(_ sockets: BrokerSockets) {
+        let clock = ContinuousClock()
+        let logInterval = Duration.milliseconds(configuration.statisticsLogIntervalMs)
+        var forwarder = BrokerForwarder(frontend: sockets.frontend, backend: sockets.backend)
+        var servers = ServerCount()
         var poller = ZMQPoller()
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
-        let controlItem = poller.add(controller)
-        let monitorItem = poller.add(monitor)
-        let healthItem = health.map { poller.add($0) }
-        let clock = ContinuousClock()
-        var awaitingStatistics = false
-        var nextRefresh = clock.now
-        var nextLog = clock.now + .milliseconds(c.statisticsLogIntervalMs)
-        var lastLogged = ZMQProxyStatistics()
-        var stopDeadline: ContinuousClock.Instant?
-        var finalRequested = false
-
-        func send(_ command: ZMQProxyCommand) {
-            do {
-                if try !controller.send([command.frame]) {
-                    logger.error("the proxy did not take \(command.rawValue) within a second")
-                }
-            } catch {
-                logger.error("cannot send \(command.rawValue) to the proxy: \(error)")
-            }
-        }
+        let monitorItem = poller.add(sockets.monitor)
+        let healthItem = sockets.health.map { poller.add($0) }
+        let frontendItem = poller.add(sockets.frontend)
+        let backendItem = poller.add(sockets.backend)
+        var paused = false
+        var nextLog = clock.now + logInterval
+        var lastLogged = BrokerTraffic()
 
         while true {
-            let (pending, stop, exited) = condition.withLock {
-                defer { commands.removeAll() }
-                return (commands, stopRequested, proxyExited)
+            let (stop, pause) = condition.withLock { (stopRequested, pauseRequested) }
+            if stop { break }
+            if pause != paused {
+                paused = pause
+                setState(paused ? .paused : .forwarding)
             }
-            if exited { break }
-            let now = clock.now
-            if stop && stopDeadline == nil {
-                setState(.stopping)
-                send(.pause)  // nothing moves after this, so the last statistics are exact
-                stopDeadline = now + .seconds(2)
-            }
-            if let deadline = stopDeadline {
-                if !finalRequested && !awaitingStatistics {
-                    send(.statistics)
-                    awaitingStatistics = true
-                    finalRequested = true
-                } else if (finalRequested && !awaitingStatistics) || now >= deadline {
-                    break
-                }
-            } else {
-                for command in pending {
-                    send(command)
-                    setState(command == .pause ? .paused : .forwarding)
-                }
-                if now >= nextRefresh && !awaitingStatistics {
-                    send(.statistics)
-                    awaitingStatistics = true
-                    nextRefresh = now + .milliseconds(c.statisticsRefreshMs)
-                }
-                if now >= nextLog {
-                    let current = statistics
-                    if current.traffic != lastLogged {
-                        logger.info("statistics: \(current.summary)")
-                        lastLogged = current.traffic
-                    }
-                    nextLog = now + .milliseconds(c.statisticsLogIntervalMs)
-                }
-            }
-            // Sleep until the next log line, refresh (unless one is awaited) or the stop deadline;
-            // a reply, a monitor event, a Health call or the wake pipe ends the sleep sooner.
-            var wakeAt = awaitingStatistics ? nextLog : min(nextLog, nextRefresh)
-            if let stopDeadline { wakeAt = min(wakeAt, stopDeadline) }
+            let events = forwarder.events(paused: paused)
+            poller.setEvents(events.frontend, at: frontendItem)
+            poller.setEvents(events.backend, at: backendItem)
             let ready: [ZMQPollEvents]
             do {
-                ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt, clock: clock))
+                ready = try poller.poll(timeoutMs: Self.milliseconds(until: nextLog, clock: clock))
             } catch {
                 logger.critical("zmq_poll failed, stopping: \(error)")
                 break
             }
             if ready[wakeItem].contains(.readable) { wake.drain() }
-            if ready[controlItem].contains(.readable) {
-                while let frames = try? controller.receiveMultipart(dontWait: true) {
-                    guard let traffic = ZMQProxyStatistics(frames: frames) else {
-                        logger.error("unexpected reply on the proxy's control socket (\(frames.count) frames)")
-                        continue
-                    }
-                    condition.withLock { snapshot.traffic = traffic }
-                    awaitingStatistics = false
+            do {
+                if ready[backendItem].contains(.readable) { try forwarder.forwardReplies() }
+                if ready[frontendItem].contains(.readable) || ready[backendItem].contains(.writable) {
+                    try forwarder.forwardCalls()
                 }
+            } catch {
+                logger.critical("forwarding failed, stopping: \(error)")
+                break
             }
-            if ready[monitorItem].contains(.readable) { readMonitor(monitor) }
-            if let healthItem, let health, ready[healthItem].contains(.readable) { answerHealth(on: health) }
+            let traffic = forwarder.traffic
+            condition.withLock { snapshot.traffic = traffic }
+            if ready[monitorItem].contains(.readable) { readMonitor(sockets.monitor, servers: &servers) }
+            if let healthItem, let health = sockets.health, ready[healthItem].contains(.readable) { answerHealth(on: health) }
+            if clock.now >= nextLog {
+                if traffic != lastLogged {
+                    logger.info("statistics: \(statistics.summary)")
+                    lastLogged = traffic
+                }
+                nextLog = clock.now + logInterval
+            }
         }
-        let exited = condition.withLock { proxyExited }
-        if !exited { send(.terminate) }
-        proxyDone.wait()
+        setState(.stopping)
         logger.info("final statistics: \(statistics.summary)")
-        controller.close()
-        monitor.close()
-        health?.close()
     }
 
-    /// Counts servers connecting to and leaving the backend.
-    private func readMonitor(_ monitor: ZMQSocket) {
+    /// Counts servers joining and leaving the backend, and logs failed handshakes there.
+    private func readMonitor(_ monitor: ZMQSocket, servers: inout ServerCount) {
         while let frames = try? monitor.receiveMultipart(dontWait: true) {
             guard let event = ZMQMonitorEvent(frames: frames) else { continue }
-            let servers: Int? = condition.withLock {
-                if event.event == .accepted {
-                    snapshot.servers += 1
-                    snapshot.serversAccepted += 1
-                } else if event.event == .disconnected {
-                    snapshot.servers = max(0, snapshot.servers - 1)
-                } else {
-                    return nil
-                }
+            if event.event == .handshakeFailedProtocol || event.event == .handshakeFailedNoDetail,
+               let line = authLogs.backend.line(for: AuthFailure(peer: event.endpoint, reason: .handshake), peerKind: "server")
+            {
+                logger.warning("backend: \(line)")
+            }
+            guard let change = servers.record(event.event) else { continue }
+            let count: Int = condition.withLock {
+                snapshot.servers = servers.connected
+                if change == .joined { snapshot.serversAccepted += 1 }
                 return snapshot.servers
             }
-            if let servers {
-                let what = event.event == .accepted ? "connected" : "disconnected"
-                logger.info("server \(what) (\(event.endpoint)): \(servers) connected")
-            }
+            logger.info("server \(change == .joined ? "connected" : "disconnected") (\(event.endpoint)): \(count) connected")
         }
     }
 
@@ -309,62 +260,5 @@ public final class Broker: @unchecked Sendable {
         let (seconds, attoseconds) = (instant - clock.now).components
         let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
         return Int(max(0, min(1000, ms)))
-    }
-}
-
-/// The broker's sockets, made and bound on the starting thread, then handed to the two threads.
-private struct Sockets: @unchecked Sendable {
-    // @unchecked Sendable: handed over once, when the threads start; see ZMQSocket's threading rule.
-    let context: ZMQContext
-    let frontend: ZMQSocket
-    let backend: ZMQSocket
-    let proxyControl: ZMQSocket
-    let controller: ZMQSocket
-    let monitor: ZMQSocket
-    let health: ZMQSocket?
-    let endpoints: BrokerEndpoints
-
-    init(configuration c: BrokerConfiguration) throws(ZMQError) {
-        context = try ZMQContext()
-        let unique = UUID().uuidString
-        // Not ROUTER_MANDATORY: a reply to a client that has gone must be dropped, not make the
-        // proxy fail.
-        frontend = try ZMQSocket(context: context, type: .router)
-        try frontend.setLinger(1000)
-        try frontend.setSendHighWaterMark(c.highWaterMark)
-        try frontend.setReceiveHighWaterMark(c.highWaterMark)
-        try frontend.setHeartbeat(c.heartbeat)
-        try frontend.bind(c.frontend)
-
-        backend = try ZMQSocket(context: context, type: .dealer)
-        try backend.setLinger(0)
-        try backend.setSendHighWaterMark(c.highWaterMark)
-        try backend.setReceiveHighWaterMark(c.highWaterMark)
-        try backend.setHeartbeat(c.heartbeat)
-        let monitorEndpoint = "inproc://fuserank-broker-monitor-\(unique)"
-        try backend.monitor(monitorEndpoint, events: [.accepted, .disconnected])
-        try backend.bind(c.backend)
-
-        let controlEndpoint = "inproc://fuserank-broker-control-\(unique)"
-        proxyControl = try ZMQSocket(context: context, type: .pair)
-        try proxyControl.bind(controlEndpoint)
-        controller = try ZMQSocket(context: context, type: .pair)
-        try controller.setLinger(0)
-        try controller.setSendTimeout(1000)  // never hang on a proxy that has already returned
-        try controller.connect(controlEndpoint)
-        monitor = try ZMQSocket(context: context, type: .pair)
-        try monitor.setLinger(0)
-        try monitor.connect(monitorEndpoint)
-
-        if let endpoint = c.health {
-            let socket = try ZMQSocket(context: context, type: .router)
-            try socket.setLinger(0)
-            try socket.bind(endpoint)
-            health = socket
-        } else {
-            health = nil
-        }
-        endpoints = BrokerEndpoints(
-            frontend: try frontend.lastEndpoint(), backend: try backend.lastEndpoint(), health: try health?.lastEndpoint())
     }
 }

@@ -13,11 +13,19 @@ public struct BrokerConfiguration: Sendable, Equatable {
     public var heartbeat = HeartbeatSettings()
     /// Statistics are logged this often (when they changed), and once at exit; in milliseconds.
     public var statisticsLogIntervalMs: Int = 10_000
-    /// The statistics snapshot (``Broker/statistics``, Health trailers) is refreshed this often, ms.
-    public var statisticsRefreshMs: Int = 1000
-    /// Messages queued per peer on each side before the proxy waits (frontend) or drops (replies
-    /// to a client that does not read).
+    /// Messages queued per peer on each side before the broker waits (calls: they stay in the
+    /// frontend's queue) or drops (replies to a client that does not read).
     public var highWaterMark: Int32 = 100_000
+    /// The broker's CURVE secret key file (`fuserank keygen`'s `PREFIX.key`; its public key goes
+    /// to the clients and the servers). The broker is the CURVE server of each side that has an
+    /// allowlist below; nil: both sides plaintext.
+    public var curveSecretKeyPath: String? = nil
+    /// Client public keys (Z85, one per line, `#` comments) admitted on the frontend: with it the
+    /// frontend runs CURVE, and each call carries its caller's key to the server (admin calls).
+    public var curveAllowPath: String? = nil
+    /// Server public keys (same format) admitted on the backend: with it the backend runs CURVE,
+    /// and a server whose key is not listed cannot join.
+    public var serverAllowPath: String? = nil
 
     /// Every field at its default.
     public init() {}
@@ -41,7 +49,13 @@ public struct BrokerConfiguration: Sendable, Equatable {
         if let health, clash(health, frontend) || clash(health, backend) {
             return "--health must differ from --frontend and --backend"
         }
-        if statisticsLogIntervalMs < 1 || statisticsRefreshMs < 1 { return "statistics intervals must be at least 1 ms" }
+        if statisticsLogIntervalMs < 1 { return "--stats-interval-ms must be at least 1" }
+        if curveSecretKeyPath == nil && (curveAllowPath != nil || serverAllowPath != nil) {
+            return "--curve-allow and --server-allow need the broker's key pair: give --curve-secret-key"
+        }
+        if curveSecretKeyPath != nil && curveAllowPath == nil && serverAllowPath == nil {
+            return "--curve-secret-key needs --curve-allow (CURVE on the frontend), --server-allow (on the backend), or both"
+        }
         if highWaterMark < 0 { return "the high-water mark must be 0 or more" }
         return heartbeat.validationProblem
     }

@@ -8,9 +8,9 @@ public enum BrokerState: String, Sendable, Equatable {
     case forwarding
     /// Paused (PAUSE): calls wait in the sockets' queues until RESUME.
     case paused
-    /// Stopping: the last statistics are taken, then the proxy is terminated.
+    /// Stopping: forwarding has ended, the last statistics are logged, the sockets close.
     case stopping
-    /// The proxy has returned and the sockets are closed.
+    /// The sockets are closed.
     case stopped
 
     /// The word the broker's Health reply carries (the servers' vocabulary where it applies).
@@ -24,20 +24,67 @@ public enum BrokerState: String, Sendable, Equatable {
     }
 }
 
-/// A snapshot of a broker: the proxy's traffic counters (`zmq_proxy_steerable` STATISTICS) and
-/// the servers connected to its backend. `Sendable`, so a metrics exporter on any thread can read
-/// ``Broker/statistics`` and publish it.
+/// Traffic through one of the broker's sockets: whole (multipart) messages and their bytes.
+public struct SocketTraffic: Sendable, Equatable {
+    /// Messages received on this socket.
+    public var messagesIn: UInt64 = 0
+    /// Bytes of those messages, all frames.
+    public var bytesIn: UInt64 = 0
+    /// Messages sent on this socket.
+    public var messagesOut: UInt64 = 0
+    /// Bytes of those messages.
+    public var bytesOut: UInt64 = 0
+
+    public init(messagesIn: UInt64 = 0, bytesIn: UInt64 = 0, messagesOut: UInt64 = 0, bytesOut: UInt64 = 0) {
+        self.messagesIn = messagesIn
+        self.bytesIn = bytesIn
+        self.messagesOut = messagesOut
+        self.bytesOut = bytesOut
+    }
+
+    /// Counts a message received.
+    mutating func countIn(_ frames: [[UInt8]]) {
+        messagesIn &+= 1
+        bytesIn &+= Self.bytes(frames)
+    }
+
+    /// Counts a message sent.
+    mutating func countOut(_ frames: [[UInt8]]) {
+        messagesOut &+= 1
+        bytesOut &+= Self.bytes(frames)
+    }
+
+    private static func bytes(_ frames: [[UInt8]]) -> UInt64 { frames.reduce(0) { $0 &+ UInt64($1.count) } }
+}
+
+/// The broker's traffic since it started, both sides.
+public struct BrokerTraffic: Sendable, Equatable {
+    /// The frontend: requests in from clients, replies out to them.
+    public var frontend = SocketTraffic()
+    /// The backend: requests out to servers, replies in from them.
+    public var backend = SocketTraffic()
+
+    public init(frontend: SocketTraffic = SocketTraffic(), backend: SocketTraffic = SocketTraffic()) {
+        self.frontend = frontend
+        self.backend = backend
+    }
+}
+
+/// A snapshot of a broker: its traffic counters and the servers connected to its backend.
+/// `Sendable`, so a metrics exporter on any thread can read ``Broker/statistics`` and publish it.
 public struct BrokerStatistics: Sendable, Equatable {
     /// The broker's state when the snapshot was taken.
     public var state: BrokerState = .starting
-    /// Messages and bytes each way, counted by libzmq's proxy (a multipart message is one).
-    /// Frontend in = requests from clients, backend out = requests to servers, backend in =
-    /// replies from servers, frontend out = replies to clients.
-    public var traffic = ZMQProxyStatistics()
-    /// Server connections on the backend now (accepted minus disconnected, from a socket monitor;
-    /// a server that died is counted out once its heartbeats time out).
+    /// Messages and bytes each way (a multipart message is one; every frame's bytes count, the
+    /// routing id and the caller's identity frame included). Frontend in = requests from
+    /// clients, backend out = requests to servers, backend in = replies from servers, frontend
+    /// out = replies to clients.
+    public var traffic = BrokerTraffic()
+    /// Server connections on the backend now (handshakes completed minus those connections
+    /// ended, from a socket monitor; a server that died is counted out once its heartbeats time
+    /// out, a server refused by CURVE never counts).
     public var servers: Int = 0
-    /// Server connections accepted since the start (a restarted server counts again).
+    /// Server connections admitted since the start (a restarted server counts again).
     public var serversAccepted: Int = 0
 
     public init() {}

@@ -21,6 +21,8 @@ final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
     /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
     let sockets: [ZMQSocket]
+    /// The kind of each socket in ``sockets``, in the same order.
+    let sources: [CallSource]
     let wake: WakePipe
     let queue: WorkQueue
     let finished: ReplyQueue
@@ -39,13 +41,15 @@ final class FrontEnd: Sendable {
     /// Most requests taken off one socket per poll round, so replies are never starved.
     private static let receiveBurst = 256
 
+    /// - Parameter sources: the kind of each socket in `sockets`; nil: all bound ROUTERs.
     init(
-        sockets: [ZMQSocket], wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
+        sockets: [ZMQSocket], sources: [CallSource]? = nil, wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
         models: ModelTable, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
         metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, admin: AdminAccess = .refused, logger: Logger
     ) {
         self.admin = admin
         self.sockets = sockets
+        self.sources = sources ?? Array(repeating: .bound, count: sockets.count)
         self.wake = wake
         self.queue = queue
         self.finished = finished
@@ -129,7 +133,8 @@ final class FrontEnd: Sendable {
             }
             guard let message else { break }
             received += 1
-            if handle(IncomingCall(frames: message.frames, socket: index, userID: message.userID)) { queued += 1 }
+            let call = IncomingCall(frames: message.frames, socket: index, source: sources[index], userID: message.userID)
+            if handle(call) { queued += 1 }
         }
         return (received, queued)
     }
@@ -144,10 +149,9 @@ final class FrontEnd: Sendable {
         var requestID: UInt64 = 0
         do {
             let content = call.content
-            guard content.count == Framing.framesPerCall else {
+            if let problem = call.framingProblem {
                 requestID = content.first.flatMap { try? RequestHeader(bytes: $0) }?.requestID ?? 0
-                throw RequestError.invalidArgument(
-                    "expected \(Framing.framesPerCall) frames after the envelope, [RequestHeader][request], got \(content.count)")
+                throw RequestError.invalidArgument(problem)
             }
             let size = call.contentBytes
             if size > configuration.maxMessageBytes {

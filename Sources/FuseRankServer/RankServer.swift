@@ -30,8 +30,9 @@ public final class RankServer: @unchecked Sendable {
     public let models = ModelTable()
     /// Every Prometheus series of this server.
     public let metrics = ServerMetrics()
-    /// The CURVE keys and allowlist; nil when CURVE is off.
-    private let curve: (keys: CurveKeyPair, allowed: Set<String>)?
+    /// The server's CURVE key pair, the bound socket's client allowlist (nil: no bound socket)
+    /// and the brokers' public key (nil: plaintext broker links); nil when CURVE is off.
+    private let curve: (keys: CurveKeyPair, allowed: Set<String>?, brokerKey: String?)?
     /// Who may call the admin methods (UpsertItems, SetItemsAvailable).
     private let admin: AdminAccess
     private let logger: Logger
@@ -70,12 +71,14 @@ public final class RankServer: @unchecked Sendable {
             }
         }
         logger.info("lifecycle: starting", metadata: ["state": "starting"])
-        if let secretPath = configuration.curveSecretKeyPath, let allowPath = configuration.curveAllowPath {
+        if let secretPath = configuration.curveSecretKeyPath {
             do {
                 let keys = try CurveKey.readSecretKey(secretPath)
-                let allowed = try CurveKey.readAllowlist(allowPath)
-                curve = (keys, allowed)
-                logger.info("CURVE on: server public key \(keys.publicKey), \(allowed.count) client key(s) allowed")
+                let allowed = try configuration.curveAllowPath.map { path throws(CurveKeyError) in try CurveKey.readAllowlist(path) }
+                let brokerKey = try configuration.brokerKeyPath.map { path throws(CurveKeyError) in try CurveKey.readPublicKey(path) }
+                curve = (keys, allowed, brokerKey)
+                logger.info(
+                    "CURVE on: server public key \(keys.publicKey)\(allowed.map { ", \($0.count) client key(s) allowed on the bound socket" } ?? "")\(brokerKey.map { ", broker key \($0) pinned on the --connect links" } ?? "")")
             } catch {
                 throw ServerError.badKeys("\(error)")
             }
@@ -87,6 +90,9 @@ public final class RankServer: @unchecked Sendable {
                 let keys = try CurveKey.readAllowlist(adminPath)
                 admin = .keys(keys)
                 logger.info("admin methods: \(keys.count) CURVE key(s) allowed (--admin-allow)")
+                if curve?.brokerKey == nil && !configuration.connect.isEmpty {
+                    logger.warning("the --connect links are plaintext (no --broker-key): admin calls through a broker are refused")
+                }
             } catch {
                 throw ServerError.badKeys("--admin-allow: \(error)")
             }
@@ -142,38 +148,32 @@ public final class RankServer: @unchecked Sendable {
         }
         let context: ZMQContext
         var sockets: [ZMQSocket] = []
+        var sources: [CallSource] = []  // the kind of each socket, in the same order
         var endpoint: String?
         var zap: ZAPHandler?
         do {
             context = try ZMQContext()
-            func makeSocket(_ type: ZMQSocketType) throws(ZMQError) -> ZMQSocket {
+            func makeSocket(_ type: ZMQSocketType, _ source: CallSource) throws(ZMQError) -> ZMQSocket {
                 let socket = try ZMQSocket(context: context, type: type)
                 try socket.setMaxMessageSize(configuration.socketFrameCap)
                 try socket.setLinger(2000)  // deliver the last replies when closing
                 try socket.setSendHighWaterMark(100_000)
                 try socket.setHeartbeat(configuration.heartbeat)
                 sockets.append(socket)
+                sources.append(source)
                 return socket
             }
             if let bind = configuration.bind {
-                let router = try makeSocket(.router)
+                let router = try makeSocket(.router, .bound)
                 try router.setRouterMandatory(true)
-                if let curve {
+                if let curve, let allowed = curve.allowed {
                     // The handler is bound and answering before the socket binds: fail closed.
                     let metrics = self.metrics
                     let logger = self.logger
                     let log = AuthFailureLog(interval: .seconds(configuration.authFailureLogIntervalSeconds))
-                    let handler = try ZAPHandler(context: context, allowed: curve.allowed, watching: router) { failure in
+                    let handler = try ZAPHandler(context: context, allowed: allowed, watching: router) { failure in
                         metrics.recordAuthFailure()
-                        let (shouldLog, suppressed) = log.shouldLog(peer: failure.peer)
-                        guard shouldLog else { return }
-                        let why: String
-                        switch failure.reason {
-                        case let .unknownKey(key): why = "client key \(key) is not on the allowlist"
-                        case .handshake: why = "handshake failed (a plaintext client, or not ZMTP)"
-                        }
-                        logger.warning(
-                            "refused a connection from \(failure.peer): \(why)\(suppressed > 0 ? " (\(suppressed) more since the last line)" : "")")
+                        if let line = log.line(for: failure) { logger.warning("\(line)") }
                     }
                     zap = handler
                     try router.makeCurveServer(keys: curve.keys, zap: handler)
@@ -182,8 +182,14 @@ public final class RankServer: @unchecked Sendable {
                 endpoint = try router.lastEndpoint()
             }
             // One DEALER per broker: a reply must go back through the broker its call came from.
+            // With the broker's key pinned, CURVE authenticates the broker to the server (and the
+            // server to the broker's --server-allow), so its identity frames can be trusted.
             for broker in configuration.connect {
-                try makeSocket(.dealer).connect(broker)
+                let dealer = try makeSocket(.dealer, .broker(authenticated: curve?.brokerKey != nil))
+                if let curve, let brokerKey = curve.brokerKey {
+                    try dealer.makeCurveClient(serverKey: brokerKey, keys: curve.keys)
+                }
+                try dealer.connect(broker)
             }
         } catch {
             for socket in sockets { socket.close() }
@@ -211,7 +217,7 @@ public final class RankServer: @unchecked Sendable {
         }
         stateLock.withLock { self.loader = loader }
         let front = FrontEnd(
-            sockets: sockets, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
+            sockets: sockets, sources: sources, wake: wake, queue: queue, finished: finished, workers: workers, models: models,
             configuration: configuration, control: control, stats: stats, metrics: metrics, loader: loader,
             admin: admin, logger: logger)
         let control = self.control
@@ -233,7 +239,7 @@ public final class RankServer: @unchecked Sendable {
         stateLock.withLock { boundEndpoint = endpoint }
         let listening = ([endpoint].compactMap { $0 } + configuration.connect.map { "\($0) (through a broker)" })
             .joined(separator: ", ")
-        logger.info("bound \(listening)\(curve == nil ? "" : " (CURVE on the bound socket)"); loading models")
+        logger.info("bound \(listening)\(curve == nil ? "" : " (CURVE)"); loading models")
         thread.start()  // Health is answered from here on ("starting", not ready)
 
         // Load and warm up the models on the loader thread; serve once they are in.

@@ -55,6 +55,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var adminInsecure: Bool = false
     /// How often an auth failure from one peer address is logged, at most (seconds).
     public var authFailureLogIntervalSeconds: Int = 60
+    /// The brokers' CURVE public key file (`--broker-key`, the broker's `PREFIX.pub`): with it
+    /// every ``connect`` link runs CURVE with the server's key pair (``curveSecretKeyPath``) and
+    /// reaches only a broker holding that key, which vouches for each caller's key (admin calls).
+    public var brokerKeyPath: String?
 
     /// One worker per core, leaving one core to the front thread and libzmq's I/O thread.
     public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
@@ -85,14 +89,9 @@ public struct ServerConfiguration: Sendable, Equatable {
         if Set(connect).count != connect.count { return "each --connect endpoint may be given once" }
         if let problem = heartbeat.validationProblem { return problem }
         if repositoryPollMs < 0 { return "--repository-poll-ms must be at least 0 (got \(repositoryPollMs))" }
-        if (curveSecretKeyPath == nil) != (curveAllowPath == nil) {
-            return "--curve-secret-key and --curve-allow go together: give both or neither"
-        }
-        if curveSecretKeyPath != nil && bind == nil {
-            return "CURVE (--curve-secret-key) protects the bound socket: give --bind too"
-        }
+        if let problem = curveProblem { return problem }
         if adminAllowPath != nil && curveSecretKeyPath == nil {
-            return "--admin-allow lists CURVE keys: give --curve-secret-key and --curve-allow too (or --admin-insecure without CURVE)"
+            return "--admin-allow lists CURVE keys: give --curve-secret-key with --curve-allow or --broker-key too (or --admin-insecure without CURVE)"
         }
         if adminInsecure && curveSecretKeyPath != nil {
             return "--admin-insecure is for a server without CURVE; with CURVE, list the admin keys with --admin-allow"
@@ -114,6 +113,25 @@ public struct ServerConfiguration: Sendable, Equatable {
         if defaultCatalogueTopK < 1 { return "--default-top-k must be at least 1 (got \(defaultCatalogueTopK))" }
         if queueCapacity < 1 { return "--queue-capacity must be at least 1 (got \(queueCapacity))" }
         if sessionCacheMB < 0 { return "--session-cache-mb must be at least 0 (got \(sessionCacheMB))" }
+        return nil
+    }
+
+    /// What is wrong with the CURVE options, or nil. The key pair serves the bound socket (with
+    /// its allowlist, `--curve-allow`) and the broker links (with the broker's key, `--broker-key`);
+    /// a socket that has the key runs CURVE, so a bound socket with a key needs its allowlist.
+    private var curveProblem: String? {
+        if curveAllowPath != nil && bind == nil { return "--curve-allow guards the bound socket: give --bind too" }
+        if brokerKeyPath != nil && connect.isEmpty { return "--broker-key is for the --connect links: give --connect too" }
+        if curveSecretKeyPath == nil {
+            return curveAllowPath != nil || brokerKeyPath != nil
+                ? "--curve-allow and --broker-key need the server's key pair: give --curve-secret-key" : nil
+        }
+        if bind != nil && curveAllowPath == nil {
+            return "with --bind, --curve-secret-key needs --curve-allow (the bound socket runs CURVE)"
+        }
+        if bind == nil && brokerKeyPath == nil {
+            return "--curve-secret-key without --bind is for the --connect links: give --broker-key"
+        }
         return nil
     }
 

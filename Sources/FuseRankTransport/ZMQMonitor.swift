@@ -7,10 +7,19 @@ public struct ZMQMonitorEvents: OptionSet, Sendable, Hashable {
 
     /// `ZMQ_EVENT_CONNECTED`: a connecting socket's TCP connection is up.
     public static let connected = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_CONNECTED))
-    /// `ZMQ_EVENT_ACCEPTED`: a bound socket accepted a connection.
-    public static let accepted = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_ACCEPTED))
     /// `ZMQ_EVENT_DISCONNECTED`: a connection ended (peer closed, died, or missed its heartbeats).
     public static let disconnected = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_DISCONNECTED))
+    /// `ZMQ_EVENT_HANDSHAKE_SUCCEEDED`: a connection finished its ZMTP handshake (for CURVE: its
+    /// key was admitted); messages flow from here on.
+    public static let handshakeSucceeded = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_HANDSHAKE_SUCCEEDED))
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL`: the connection ended during the handshake.
+    public static let handshakeFailedNoDetail = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL))
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL`: the peer broke ZMTP (e.g. a plaintext peer on a CURVE socket).
+    public static let handshakeFailedProtocol = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL))
+    /// `ZMQ_EVENT_HANDSHAKE_FAILED_AUTH`: the ZAP handler refused the peer.
+    public static let handshakeFailedAuth = ZMQMonitorEvents(rawValue: Int32(ZMQ_EVENT_HANDSHAKE_FAILED_AUTH))
+    /// Every handshake failure. Each is followed by a ``disconnected`` event of the same connection.
+    public static let handshakeFailed: ZMQMonitorEvents = [.handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth]
 }
 
 /// One event read from a monitor socket.

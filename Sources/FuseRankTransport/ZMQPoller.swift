@@ -52,6 +52,15 @@ public struct ZMQPoller {
         return items.count - 1
     }
 
+    /// Changes what an item waits for; with `[]` the item is skipped until it is set again (a
+    /// loop that must not read a socket for a while, but keeps it in place).
+    /// - Parameters:
+    ///   - index: the item, as ``add(_:events:)`` returned it.
+    ///   - events: what to wait for from the next ``poll(timeoutMs:)`` on.
+    public mutating func setEvents(_ events: ZMQPollEvents, at index: Int) {
+        items[index].events = events.rawValue
+    }
+
     /// Waits until an item is ready or the timeout expires.
     ///
     /// A signal (`EINTR`) is **not** retried: the call returns with nothing ready so the caller's

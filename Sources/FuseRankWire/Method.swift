@@ -31,4 +31,7 @@ public enum Method: String, Sendable, CaseIterable {
 public enum Framing {
     /// Frames after the routing envelope: `[header][message]`.
     public static let framesPerCall = 2
+    /// Frames after the envelope of a call on a server's broker link (`--connect`):
+    /// `[header][message][caller]`, the broker appending the caller's identity (docs/wire.md).
+    public static let framesPerBrokerCall = 3
 }

@@ -5,7 +5,7 @@ import FuseRankMetrics
 import FuseRankTransport
 import Logging
 
-/// `fuserank-broker`: one address for several `fuserank-server` replicas (libzmq's proxy).
+/// `fuserank-broker`: one address for several `fuserank-server` replicas.
 @main
 struct FuseRankBrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,6 +16,11 @@ struct FuseRankBrokerCommand: ParsableCommand {
             Prints "fuserank-broker: frontend <endpoint> backend <endpoint>" (and "health <endpoint>")
             on stdout once bound. SIGINT or SIGTERM: log the last statistics, stop, exit 0.
             SIGUSR1 pauses forwarding (calls wait in the queues), SIGUSR2 resumes it.
+            CURVE: with --curve-secret-key, the frontend runs CURVE with --curve-allow (client keys)
+            and the backend with --server-allow (server keys; servers pin the broker's public key
+            with --broker-key). Each call reaches its server with the caller's key, so admin calls
+            work through the broker. Exit codes: 0 stopped by a signal; 1 cannot start; 2 bad
+            CURVE key files.
             """)
 
     @Option(help: "Endpoint clients connect to (ROUTER); a port of 0 or * picks a free one.")
@@ -42,6 +47,15 @@ struct FuseRankBrokerCommand: ParsableCommand {
     @Option(help: "Serve GET /metrics (Prometheus text: the broker's traffic and servers) on HOST:PORT; off by default.")
     var metricsBind: String?
 
+    @Option(help: "The broker's CURVE secret key file (Z85, from `fuserank keygen`); needs --curve-allow, --server-allow or both.")
+    var curveSecretKey: String?
+
+    @Option(help: "Client public keys (Z85, one per line, # comments) admitted on the frontend, which then runs CURVE; calls carry the caller's key to the servers.")
+    var curveAllow: String?
+
+    @Option(help: "Server public keys (Z85, one per line, # comments) admitted on the backend, which then runs CURVE; other servers cannot join.")
+    var serverAllow: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -49,6 +63,9 @@ struct FuseRankBrokerCommand: ParsableCommand {
         var c = BrokerConfiguration(frontend: frontend, backend: backend, health: health)
         c.heartbeat = HeartbeatSettings(intervalMs: heartbeatIvlMs, timeoutMs: heartbeatTimeoutMs, ttlMs: heartbeatTtlMs)
         c.statisticsLogIntervalMs = statsIntervalMs
+        c.curveSecretKeyPath = curveSecretKey
+        c.curveAllowPath = curveAllow
+        c.serverAllowPath = serverAllow
         return c
     }
 
@@ -106,8 +123,9 @@ struct FuseRankBrokerCommand: ParsableCommand {
             // Unbuffered (write(2)), so a parent process reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
             withExtendedLifetime(metricsEndpoint) { broker.waitUntilStopped() }  // metrics served until the process exits
-        } catch {  // a BrokerError (typed throws)
+        } catch let error as BrokerError {
             logger.critical("\(error)")
+            if case .badKeys = error { throw ExitCode(2) }
             throw ExitCode.failure
         }
         logger.info("stopped; exiting")

@@ -49,7 +49,7 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "HOST:PORT serving GET /metrics (Prometheus text format); off by default.")
     var metricsBind: String?
 
-    @Option(help: "The server's CURVE secret key file (Z85, from `fuserank keygen`); needs --curve-allow.")
+    @Option(help: "The server's CURVE secret key file (Z85, from `fuserank keygen`), for the bound socket (with --curve-allow) and the --connect links (with --broker-key).")
     var curveSecretKey: String?
 
     @Option(help: "Allowed client public keys (Z85), one per line, # comments; needs --curve-secret-key.")
@@ -66,6 +66,9 @@ struct FuseRankServerCommand: ParsableCommand {
 
     @Flag(help: "Without CURVE: let every client call UpsertItems and SetItemsAvailable (refused otherwise).")
     var adminInsecure = false
+
+    @Option(help: "The brokers' CURVE public key file (the broker's PREFIX.pub): every --connect link runs CURVE and reaches only that broker, which passes on each caller's key (admin calls through the broker); needs --curve-secret-key.")
+    var brokerKey: String?
 
     @Option(help: "Worker threads (each ranks with 1 OpenBLAS thread). Default: cores - 1, at least 1.")
     var workers: Int = ServerConfiguration.defaults.workers
@@ -115,6 +118,7 @@ struct FuseRankServerCommand: ParsableCommand {
         c.catalogueLog = catalogueLog
         c.adminAllowPath = adminAllow
         c.adminInsecure = adminInsecure
+        c.brokerKeyPath = brokerKey
         return c
     }
 

@@ -14,16 +14,16 @@ import Testing
 
     /// A broker on free loopback ports, with a Health endpoint.
     static func startBroker() throws -> (Broker, BrokerEndpoints) {
-        var configuration = BrokerConfiguration(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", health: "tcp://127.0.0.1:*")
-        configuration.statisticsRefreshMs = 20
+        let configuration = BrokerConfiguration(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", health: "tcp://127.0.0.1:*")
         let broker = try Broker(configuration: configuration, logger: quiet)
         return (broker, try broker.start())
     }
 
     /// A server that only connects to `backend` (no ROUTER of its own).
-    static func startServer(backend: String) throws -> RankServer {
+    static func startServer(backend: String, configure: (inout ServerConfiguration) -> Void = { _ in }) throws -> RankServer {
         var configuration = ServerConfiguration(bind: nil, connect: [backend], modelPaths: [tiny])
         configuration.workers = 1
+        configure(&configuration)
         let server = try RankServer(configuration: configuration, logger: quiet)
         #expect(try server.start() == nil)  // nothing bound
         return server
@@ -103,5 +103,33 @@ import Testing
         broker.waitUntilStopped()
         let final = broker.statistics
         #expect(final.traffic.frontend.messagesIn == 2 && final.traffic.frontend.messagesOut == 2)
+    }
+
+    /// Through a plaintext broker the caller is unknown: admin calls need --admin-insecure, as on
+    /// a plaintext bound socket.
+    @Test func adminCallsThroughAPlaintextBrokerNeedAdminInsecure() async throws {
+        let (broker, endpoints) = try Self.startBroker()
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("fuserank-state-\(UUID().uuidString)").path
+        let open = try Self.startServer(backend: endpoints.backend) {
+            $0.adminInsecure = true
+            $0.stateDirectory = state
+        }
+        try await Self.waitFor(broker) { $0.servers == 1 }
+        let client = try FuseRankClient(endpoint: endpoints.frontend, options: FuseRankClientOptions(timeoutMs: 10_000, retry: .none))
+        let top = try await client.rank(topK: 1).items.map(\.itemID)
+        #expect(try await client.setItemsAvailable(top, available: false) == 1)
+        open.stop()
+        open.waitUntilStopped()
+        try await Self.waitFor(broker) { $0.servers == 0 }
+
+        let closed = try Self.startServer(backend: endpoints.backend) { $0.stateDirectory = state }
+        try await Self.waitFor(broker) { $0.servers == 1 }
+        let denied = await #expect(throws: FuseRankClientError.self) { try await client.setItemsAvailable(top, available: true) }
+        #expect(denied?.code == .permissionDenied)
+        client.close()
+        closed.stop()
+        closed.waitUntilStopped()
+        broker.stop()
+        broker.waitUntilStopped()
     }
 }

@@ -59,7 +59,7 @@ import Testing
             #expect(reason == "\(dir)/allow line 1: a CURVE key is 40 Z85 characters, this one has 4")
         }
         configuration.curveAllowPath = nil
-        #expect(configuration.validationProblem() == "--curve-secret-key and --curve-allow go together: give both or neither")
+        #expect(configuration.validationProblem() == "with --bind, --curve-secret-key needs --curve-allow (the bound socket runs CURVE)")
     }
 
     @Test func reloadModelsOverTheWireAndMetricsOfTheRequestPath() async throws {

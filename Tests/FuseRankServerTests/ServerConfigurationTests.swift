@@ -38,4 +38,34 @@ import Testing
         c.curveAllowPath = nil
         #expect(c.validationProblem()?.contains("--admin-allow lists CURVE keys") == true)
     }
+
+    /// The key pair serves the bound socket (with --curve-allow) and the broker links (with
+    /// --broker-key); each needs the other half, and a bound socket with a key needs its allowlist.
+    @Test func curveOptionsForTheBoundSocketAndTheBrokerLinks() {
+        var links = ServerConfiguration(bind: nil, connect: ["tcp://b:1"], modelPaths: ["m"])
+        links.curveSecretKeyPath = "k"
+        #expect(links.validationProblem()?.contains("give --broker-key") == true)
+        links.brokerKeyPath = "broker.pub"
+        #expect(links.validationProblem() == nil)
+        links.adminAllowPath = "admins"
+        #expect(links.validationProblem() == nil)  // admin keys through an authenticated broker
+        links.curveSecretKeyPath = nil
+        #expect(links.validationProblem()?.contains("give --curve-secret-key") == true)
+
+        var both = ServerConfiguration(bind: "tcp://127.0.0.1:0", connect: ["tcp://b:1"], modelPaths: ["m"])
+        both.curveSecretKeyPath = "k"
+        both.brokerKeyPath = "broker.pub"
+        #expect(both.validationProblem()?.contains("needs --curve-allow") == true)
+        both.curveAllowPath = "a"
+        #expect(both.validationProblem() == nil)
+
+        var bound = ServerConfiguration(bind: "tcp://127.0.0.1:0", modelPaths: ["m"])
+        bound.curveSecretKeyPath = "k"
+        bound.curveAllowPath = "a"
+        bound.brokerKeyPath = "broker.pub"
+        #expect(bound.validationProblem()?.contains("give --connect too") == true)
+        var noBind = ServerConfiguration(bind: nil, connect: ["tcp://b:1"], modelPaths: ["m"])
+        noBind.curveAllowPath = "a"
+        #expect(noBind.validationProblem()?.contains("give --bind too") == true)
+    }
 }

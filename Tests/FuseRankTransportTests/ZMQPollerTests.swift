@@ -29,6 +29,21 @@ import Testing
         #expect(try poller.poll(timeoutMs: 0) == [[], []])
     }
 
+    /// An item set to wait for nothing is not reported, however ready its socket; set back, it is.
+    @Test func anItemSetToNoEventsIsSkipped() throws {
+        let pull = try ZMQSocket(context: context, type: .pull)
+        try pull.bind("inproc://poll-skip")
+        let push = try ZMQSocket(context: context, type: .push)
+        try push.connect("inproc://poll-skip")
+        var poller = ZMQPoller()
+        let item = poller.add(pull)
+        try push.send([[7]])
+        poller.setEvents([], at: item)
+        #expect(try poller.poll(timeoutMs: 50) == [[]])
+        poller.setEvents(.readable, at: item)
+        #expect(try poller.poll(timeoutMs: 5000) == [.readable])
+    }
+
     @Test func pollTimesOutWithNothingReady() throws {
         let a = try ZMQSocket(context: context, type: .router)
         try a.bind("tcp://127.0.0.1:*")

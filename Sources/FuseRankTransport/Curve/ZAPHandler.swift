@@ -8,7 +8,7 @@ public struct AuthFailure: Sendable, Equatable {
         /// A CURVE client whose public key (Z85) is not on the allowlist.
         case unknownKey(String)
         /// The ZMTP handshake failed: a plaintext (NULL) client on a CURVE socket, another
-        /// mechanism, or bytes that are not ZMTP.
+        /// mechanism, a CURVE client that holds the wrong server key, or bytes that are not ZMTP.
         case handshake
     }
 
@@ -16,6 +16,12 @@ public struct AuthFailure: Sendable, Equatable {
     /// monitor does not name the peer).
     public let peer: String
     public let reason: Reason
+
+    /// A refusal, for a handler or a socket monitor to report.
+    public init(peer: String, reason: Reason) {
+        self.peer = peer
+        self.reason = reason
+    }
 }
 
 /// The ZAP handler (ZeroMQ RFC 27) of one context: admits CURVE clients on an allowlist.

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from conftest import free_port
 from replicas import (  # noqa: F401 - cluster and namespaces are fixtures
     FINAL_STATISTICS,
@@ -164,6 +165,47 @@ def test_sigterm_drains_a_server_behind_the_broker(cluster: Cluster, default_bun
     print(f"drain figures: calls {summary['calls']}, retries {summary['retries']}, lost 0")
 
 
+def test_admin_calls_through_a_curve_broker(cluster: Cluster, golden_bundle: Path, tmp_path: Path) -> None:
+    """CURVE on every link (docs/deploy.md): the broker passes the caller's key on, so the server's
+    --admin-allow decides through the broker; another admitted key may rank but not change items."""
+    import zmq
+
+    from fuserank_client import CurveKeys, FuseRankClient, FuseRankError, StatusCode
+
+    public: dict[str, str] = {}
+    for name in ["broker", "server", "admin", "ranker"]:
+        key, secret = (k.decode() for k in zmq.curve_keypair())
+        (tmp_path / f"{name}.key").write_text(f"# secret\n{secret}\n")
+        (tmp_path / f"{name}.pub").write_text(f"# public\n{key}\n")
+        public[name] = key
+    (tmp_path / "clients.allow").write_text(f"{public['admin']}\n{public['ranker']}\n")
+    (tmp_path / "servers.allow").write_text(f"{public['server']}\n")
+    (tmp_path / "admins.allow").write_text(f"{public['admin']}\n")
+    hosts = loopback_hosts(tmp_path)
+    broker = cluster.broker(hosts.frontend, hosts.backend, hosts.health, extra=[
+        "--curve-secret-key", str(tmp_path / "broker.key"), "--curve-allow", str(tmp_path / "clients.allow"),
+        "--server-allow", str(tmp_path / "servers.allow")])
+    server = cluster.replica("server", hosts.backend, golden_bundle, extra=[
+        "--curve-secret-key", str(tmp_path / "server.key"), "--broker-key", str(tmp_path / "broker.pub"),
+        "--admin-allow", str(tmp_path / "admins.allow"), "--state-dir", str(tmp_path / "state")])
+    wait_for_servers(hosts.health, 1, broker)
+    wait_until(lambda: "fuserank-server: serving through" in server.log(), 30, server.log_tail)
+
+    def client(name: str) -> FuseRankClient:
+        keys = CurveKeys.from_files(str(tmp_path / "broker.pub"), str(tmp_path / name))
+        return FuseRankClient(hosts.frontend, timeout_ms=5000, curve=keys)
+
+    with client("admin") as admin:
+        top = admin.rank(top_k=1).item_ids
+        assert admin.set_items_available(top, False) == 1
+    with client("ranker") as ranker:
+        assert ranker.rank(top_k=1).item_ids != top  # hidden for everyone
+        with pytest.raises(FuseRankError) as refused:
+            ranker.set_items_available(top, True)
+        assert refused.value.code == StatusCode.PERMISSION_DENIED
+    assert server.terminate() == 0 and broker.terminate() == 0
+
+
 def test_failover_across_network_namespaces(
     cluster: Cluster, namespaces: Namespaces, default_bundle: Path, tmp_path: Path
 ) -> None:
@@ -201,7 +243,7 @@ def test_broker_exports_its_traffic_as_prometheus_metrics(cluster: Cluster, defa
             lines = response.read().decode().splitlines()
         return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and not line.startswith("#")}
 
-    # The proxy's counters are read by the broker's statistics loop: wait until they show every call.
+    # The broker publishes its counters after each forwarding round: wait until they show every call.
     wait_until(lambda: scrape().get('fuserank_broker_messages_total{socket="frontend",direction="out"}', 0) >= calls,
                30, lambda: str(scrape()))
     series = scrape()
