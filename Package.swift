@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "FuseRankBrokerTests",
             dependencies: [
-                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport", "FuseRankTestSupport",
+                "FuseRankBroker", "FuseRankServer", "FuseRankClient", "FuseRankTransport", "FuseRankTestSupport", "FuseRankWire",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

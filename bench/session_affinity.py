@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""What routing a session's calls to one replica gives, against the broker's round-robin.
+"""What routing a session's calls to one replica gives (the broker's routing by `session_id`),
+against spreading them round-robin (what the broker did before).
 
     python bench/session_affinity.py --server .build/release/fuserank-server \
         --broker .build/release/fuserank-broker --model models/default
@@ -9,10 +10,10 @@ ipc:// socket and serves /metrics). `--sessions` sessions, interleaved, each mak
 calls with a `session_id`, the history growing by one event per call (the case the session cache
 is for: a shopper's page views). Two ways, each on freshly started replicas:
 
-- `broker`: every call through the broker's frontend (its DEALER spreads calls round-robin, so a
-  session's consecutive calls land on different replicas);
-- `affinity`: each session's calls to one replica, `crc32(session_id) % 3` (what a broker that
-  routes by `session_id` would do), straight to that replica's socket.
+- `round-robin`: each call to the next replica's own socket in turn (as the broker's DEALER did
+  before it routed by session), so a session's consecutive calls land on different replicas;
+- `broker`: every call through the broker's frontend, which routes a session's Rank calls to one
+  replica (rendezvous hashing on `session_id`).
 
 Prints one JSON line per way: cache hits and misses summed over the replicas, the hit rate, the
 session-cache bytes and sessions held summed over the replicas at the end, and the mean and p90
@@ -31,7 +32,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,12 +97,14 @@ def run(way: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
         sessions = [f"shopper-{rng.getrandbits(40):010x}" for _ in range(args.sessions)]
         histories: dict[str, list[Event]] = {s: [] for s in sessions}
         latencies: list[float] = []
+        turn = 0
         t = 1_700_000_000_000
         for _ in range(args.steps):
             for session in sessions:
                 t += 1000
                 histories[session].append(Event(item_id=rng.choice(items), type=1, timestamp_ms=t))
-                client = through_broker if way == "broker" else replicas[zlib.crc32(session.encode()) % REPLICAS][0]
+                turn += 1
+                client = through_broker if way == "broker" else replicas[turn % REPLICAS][0]
                 started = time.perf_counter()
                 client.rank(events=histories[session], session_id=session, top_k=10, now_ms=t)
                 latencies.append(time.perf_counter() - started)
@@ -144,7 +146,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="fuserank-affinity-") as work:
-        for way in ("broker", "affinity"):
+        for way in ("round-robin", "broker"):
             print(json.dumps(run(way, args, Path(work))), flush=True)
     return 0
 

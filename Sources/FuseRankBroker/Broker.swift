@@ -1,5 +1,6 @@
 import Foundation
 import FuseRankTransport
+import FuseRankWire
 import Logging
 
 /// The endpoints a started ``Broker`` is bound to, with `*`/`0` ports resolved.
@@ -12,13 +13,15 @@ public struct BrokerEndpoints: Sendable, Equatable {
     public let health: String?
 }
 
-/// A broker in front of FuseRank replicas: a ROUTER for clients and a DEALER for servers, with
-/// its own forwarding loop (``BrokerForwarder``) that appends each caller's identity to its call.
+/// A broker in front of FuseRank replicas: a ROUTER for clients and a ROUTER for servers, with
+/// its own forwarding loop (``BrokerForwarder``) that routes each call to a serving replica (a
+/// session's Rank calls to the same one: ``ServerRoster``) and appends the caller's identity.
 ///
-/// One thread owns every socket: the frontend, the backend, a monitor of the backend (servers
-/// joining and leaving) and the optional Health ROUTER. It sleeps in `zmq_poll` on them and a
-/// wake pipe, forwards calls and replies, answers Health, and logs the statistics. ``pause()``,
-/// ``resume()`` and ``stop()`` reach it through the wake pipe.
+/// One thread owns every socket: the frontend, the backend, a monitor of the backend (failed
+/// handshakes) and the optional Health ROUTER. It sleeps in `zmq_poll` on them and a wake pipe,
+/// forwards calls and replies, keeps the roster of serving replicas from their announcements,
+/// answers Health, and logs the statistics. ``pause()``, ``resume()`` and ``stop()`` reach it
+/// through the wake pipe.
 ///
 /// Each side can run CURVE (``BrokerConfiguration/curveSecretKeyPath``): the broker is the CURVE
 /// server of both, with an allowlist each (clients on the frontend, servers on the backend),
@@ -169,8 +172,8 @@ public final class Broker: @unchecked Sendable {
     private func run(_ sockets: BrokerSockets) {
         let clock = ContinuousClock()
         let logInterval = Duration.milliseconds(configuration.statisticsLogIntervalMs)
-        var forwarder = BrokerForwarder(frontend: sockets.frontend, backend: sockets.backend)
-        var servers = ServerCount()
+        var forwarder = BrokerForwarder(frontend: sockets.frontend, backend: sockets.backend,
+                                        silenceLimit: .milliseconds(Framing.silentServerMs))
         var poller = ZMQPoller()
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
         let monitorItem = poller.add(sockets.monitor)
@@ -193,24 +196,41 @@ public final class Broker: @unchecked Sendable {
             poller.setEvents(events.backend, at: backendItem)
             let ready: [ZMQPollEvents]
             do {
-                ready = try poller.poll(timeoutMs: Self.milliseconds(until: nextLog, clock: clock))
+                // A held call is tried again soon; the roster is checked for silent servers each second.
+                let wakeAt = forwarder.isHolding ? clock.now + .milliseconds(5) : min(nextLog, clock.now + .seconds(1))
+                ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt, clock: clock))
             } catch {
                 logger.critical("zmq_poll failed, stopping: \(error)")
                 break
             }
             if ready[wakeItem].contains(.readable) { wake.drain() }
             do {
-                if ready[backendItem].contains(.readable) { try forwarder.forwardReplies() }
-                if ready[frontendItem].contains(.readable) || ready[backendItem].contains(.writable) {
-                    try forwarder.forwardCalls()
+                let now = clock.now
+                if ready[backendItem].contains(.readable) { try forwarder.forwardReplies(at: now) }
+                if !paused {
+                    forwarder.expire(at: now)
+                    if ready[frontendItem].contains(.readable) || forwarder.isHolding { try forwarder.forwardCalls() }
                 }
             } catch {
                 logger.critical("forwarding failed, stopping: \(error)")
                 break
             }
             let traffic = forwarder.traffic
-            condition.withLock { snapshot.traffic = traffic }
-            if ready[monitorItem].contains(.readable) { readMonitor(sockets.monitor, servers: &servers) }
+            let changes = forwarder.takeEvents()
+            let servers = forwarder.roster.count
+            let joined = changes.filter { if case .joined = $0 { true } else { false } }.count
+            condition.withLock {
+                snapshot.traffic = traffic
+                snapshot.servers = servers
+                snapshot.serversAccepted += joined
+            }
+            for change in changes {
+                switch change {
+                case let .joined(id): logger.info("server \(Self.hex(id)) ready: \(servers) serving")
+                case let .left(id, why): logger.info("server \(Self.hex(id)) left (\(why)): \(servers) serving")
+                }
+            }
+            if ready[monitorItem].contains(.readable) { readMonitor(sockets.monitor) }
             if let healthItem, let health = sockets.health, ready[healthItem].contains(.readable) { answerHealth(on: health) }
             if clock.now >= nextLog {
                 if traffic != lastLogged {
@@ -224,24 +244,18 @@ public final class Broker: @unchecked Sendable {
         logger.info("final statistics: \(statistics.summary)")
     }
 
-    /// Counts servers joining and leaving the backend, and logs failed handshakes there.
-    private func readMonitor(_ monitor: ZMQSocket, servers: inout ServerCount) {
+    /// Logs the backend's failed handshakes (a server whose CURVE set-up does not match).
+    private func readMonitor(_ monitor: ZMQSocket) {
         while let frames = try? monitor.receiveMultipart(dontWait: true) {
-            guard let event = ZMQMonitorEvent(frames: frames) else { continue }
-            if event.event == .handshakeFailedProtocol || event.event == .handshakeFailedNoDetail,
-               let line = authLogs.backend.line(for: AuthFailure(peer: event.endpoint, reason: .handshake), peerKind: "server")
-            {
-                logger.warning("backend: \(line)")
-            }
-            guard let change = servers.record(event.event) else { continue }
-            let count: Int = condition.withLock {
-                snapshot.servers = servers.connected
-                if change == .joined { snapshot.serversAccepted += 1 }
-                return snapshot.servers
-            }
-            logger.info("server \(change == .joined ? "connected" : "disconnected") (\(event.endpoint)): \(count) connected")
+            guard let event = ZMQMonitorEvent(frames: frames),
+                  let line = authLogs.backend.line(for: AuthFailure(peer: event.endpoint, reason: .handshake), peerKind: "server")
+            else { continue }
+            logger.warning("backend: \(line)")
         }
     }
+
+    /// A routing id for the log.
+    private static func hex(_ id: [UInt8]) -> String { id.map { String(format: "%02x", $0) }.joined() }
 
     /// Answers every call waiting on the Health socket.
     private func answerHealth(on socket: ZMQSocket) {

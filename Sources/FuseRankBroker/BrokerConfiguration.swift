@@ -4,8 +4,8 @@ import FuseRankTransport
 public struct BrokerConfiguration: Sendable, Equatable {
     /// The ROUTER socket clients connect to (they call it exactly as they would call a server).
     public var frontend: String = "tcp://127.0.0.1:5555"
-    /// The DEALER socket servers connect to (`fuserank-server --connect`); calls are spread over
-    /// the connected servers round-robin.
+    /// The ROUTER socket servers connect to (`fuserank-server --connect`); calls go to the
+    /// servers that announced they serve, a session's Rank calls to one of them (``ServerRoster``).
     public var backend: String = "tcp://127.0.0.1:5556"
     /// Where the broker answers Health calls itself (a ROUTER of its own); nil: no such endpoint.
     public var health: String? = nil

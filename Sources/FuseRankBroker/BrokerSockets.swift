@@ -37,7 +37,7 @@ struct BrokerSockets: @unchecked Sendable {
     let serverContext: ZMQContext
     let frontend: ZMQSocket
     let backend: ZMQSocket
-    /// The backend's monitor: servers joining and leaving, failed handshakes (``ServerCount``).
+    /// The backend's monitor: failed handshakes (servers refused by CURVE), for the log.
     let monitor: ZMQSocket
     let health: ZMQSocket?
     /// The running ZAP handlers of the CURVE sides.
@@ -84,7 +84,8 @@ struct BrokerSockets: @unchecked Sendable {
             }
             try frontend.bind(c.frontend)
 
-            backend = try socket(serverContext, .dealer)
+            backend = try socket(serverContext, .router)
+            try backend.setRouterMandatory(true)  // a call to a server that has gone fails at once
             try backend.setLinger(0)
             try backend.setSendHighWaterMark(c.highWaterMark)
             try backend.setReceiveHighWaterMark(c.highWaterMark)
@@ -92,7 +93,7 @@ struct BrokerSockets: @unchecked Sendable {
             let monitorEndpoint = "inproc://fuserank-broker-monitor-\(UUID().uuidString)"
             // The broker's own monitor reports the backend's failed handshakes: a socket has one
             // monitor, so the ZAP handler does not watch this socket.
-            try backend.monitor(monitorEndpoint, events: ServerCount.events)
+            try backend.monitor(monitorEndpoint, events: [.handshakeFailedProtocol, .handshakeFailedNoDetail])
             if let curve, let servers = curve.servers {
                 let zap = try ZAPHandler(context: serverContext, allowed: servers) { failure in
                     if let line = authLogs.backend.line(for: failure, peerKind: "server", allowlist: "--server-allow") {

@@ -70,7 +70,7 @@ public struct BrokerTraffic: Sendable, Equatable {
     }
 }
 
-/// A snapshot of a broker: its traffic counters and the servers connected to its backend.
+/// A snapshot of a broker: its traffic counters and the servers it routes calls to.
 /// `Sendable`, so a metrics exporter on any thread can read ``Broker/statistics`` and publish it.
 public struct BrokerStatistics: Sendable, Equatable {
     /// The broker's state when the snapshot was taken.
@@ -80,11 +80,11 @@ public struct BrokerStatistics: Sendable, Equatable {
     /// clients, backend out = requests to servers, backend in = replies from servers, frontend
     /// out = replies to clients.
     public var traffic = BrokerTraffic()
-    /// Server connections on the backend now (handshakes completed minus those connections
-    /// ended, from a socket monitor; a server that died is counted out once its heartbeats time
-    /// out, a server refused by CURVE never counts).
+    /// Servers calls are routed to now: those that announced they serve (docs/wire.md) and have
+    /// not left (draining, their connection gone, or silent for ``Framing/silentServerMs``). A
+    /// server still loading its models, or refused by CURVE, never counts.
     public var servers: Int = 0
-    /// Server connections admitted since the start (a restarted server counts again).
+    /// Servers that joined since the start (a restarted server counts again).
     public var serversAccepted: Int = 0
 
     public init() {}
@@ -95,12 +95,12 @@ public struct BrokerStatistics: Sendable, Equatable {
     }
 
     /// One log line: `requests: 120 in (6000 B), 120 to servers (6000 B); replies: 118 from servers
-    /// (...), 118 to clients (...); servers connected 3 (accepted 4)`.
+    /// (...), 118 to clients (...); servers serving 3 (joined 4)`.
     public var summary: String {
         let f = traffic.frontend, b = traffic.backend
         return "requests: \(f.messagesIn) in (\(f.bytesIn) B), \(b.messagesOut) to servers (\(b.bytesOut) B); "
             + "replies: \(b.messagesIn) from servers (\(b.bytesIn) B), \(f.messagesOut) to clients (\(f.bytesOut) B); "
-            + "servers connected \(servers) (accepted \(serversAccepted))"
+            + "servers serving \(servers) (joined \(serversAccepted))"
     }
 
     /// The same figures as string pairs, for the trailers of the broker's Health reply.

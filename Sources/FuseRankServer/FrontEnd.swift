@@ -70,15 +70,17 @@ final class FrontEnd: Sendable {
         let socketItems = sockets.map { poller.add($0) }
         let wakeItem = poller.add(fileDescriptor: wake.fileDescriptor)
         var outstanding = 0  // Rank and Forecast jobs queued or running, and ReloadModels calls scanning
+        var announcer = BrokerAnnouncer(links: sources.indices.filter { sources[$0] != .bound })
         while true {
             if control.stopRequested && (control.state == .serving || control.state == .starting) {
                 control.startDraining(inFlight: outstanding)
                 logger.info("draining: \(outstanding) request(s) in flight")
             }
+            announcer.announce(state: control.state, on: sockets)
             if control.state == .draining && outstanding == 0 { break }
             let ready: [ZMQPollEvents]
             do {
-                ready = try poller.poll(timeoutMs: control.state == .draining ? 100 : -1)
+                ready = try poller.poll(timeoutMs: control.state == .draining ? 100 : announcer.pollTimeoutMs(state: control.state))
             } catch {
                 logger.critical("zmq_poll failed, stopping: \(error)")
                 control.startDraining(inFlight: outstanding)

@@ -34,4 +34,13 @@ public enum Framing {
     /// Frames after the envelope of a call on a server's broker link (`--connect`):
     /// `[header][message][caller]`, the broker appending the caller's identity (docs/wire.md).
     public static let framesPerBrokerCall = 3
+    /// A server's one-frame message on a broker link saying it serves: sent every
+    /// ``announceIntervalMs`` while it is serving, so the broker routes calls to it (docs/wire.md).
+    public static let serverReady = Array("fuserank.v1/server-ready".utf8)
+    /// A server's one-frame message on a broker link saying it stops taking calls (draining).
+    public static let serverLeaving = Array("fuserank.v1/server-leaving".utf8)
+    /// How often a serving server repeats ``serverReady`` on each broker link.
+    public static let announceIntervalMs = 1000
+    /// A broker forgets a server it has not heard ``serverReady`` (or a reply) from in this long.
+    public static let silentServerMs = 3500
 }

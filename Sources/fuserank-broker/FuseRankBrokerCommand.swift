@@ -26,7 +26,7 @@ struct FuseRankBrokerCommand: ParsableCommand {
     @Option(help: "Endpoint clients connect to (ROUTER); a port of 0 or * picks a free one.")
     var frontend = BrokerConfiguration.defaults.frontend
 
-    @Option(help: "Endpoint servers connect to with --connect (DEALER).")
+    @Option(help: "Endpoint servers connect to with --connect (ROUTER); a session's Rank calls go to one server.")
     var backend = BrokerConfiguration.defaults.backend
 
     @Option(help: "Endpoint where the broker answers Health itself (ready: forwarding with a server connected).")
