@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from conftest import bundle_config, free_port
 from loadgen import VARIANTS
 from replicas import (  # noqa: F401 - cluster and namespaces are fixtures
@@ -232,3 +233,50 @@ def test_catalogue_log_across_network_namespaces(
         cluster.close()  # before the namespaces go
     assert figures["max_ms"] < 1000, figures
 
+
+
+def test_the_whole_layout_under_curve(cluster: Cluster, default_bundle: Path, tmp_path: Path) -> None:
+    """docs/deploy.md "The whole layout": CURVE on every broker link, replicas sharing the catalogue
+    log, admin calls through the broker. The admin key's change reaches both replicas; a ranking
+    client's key may rank but not change items."""
+    import zmq
+
+    from fuserank_client import CurveKeys, StatusCode
+
+    public: dict[str, str] = {}
+    for name in ["broker", "server-a", "server-b", "admin", "frontend"]:
+        key, secret = (k.decode() for k in zmq.curve_keypair())
+        (tmp_path / f"{name}.key").write_text(f"# secret\n{secret}\n")
+        (tmp_path / f"{name}.pub").write_text(f"# public\n{key}\n")
+        public[name] = key
+    (tmp_path / "clients.allow").write_text(f"{public['admin']}\n{public['frontend']}\n")
+    (tmp_path / "servers.allow").write_text(f"{public['server-a']}\n{public['server-b']}\n")
+    (tmp_path / "admins.allow").write_text(f"{public['admin']}\n")
+    hosts = Hosts("127.0.0.1", "127.0.0.1", free_port(), free_port(), free_port(), f"ipc://{tmp_path}/broker-health")
+    start_redis(cluster, hosts)
+    broker = cluster.broker(hosts.frontend, hosts.backend, hosts.health, extra=[
+        "--curve-secret-key", str(tmp_path / "broker.key"), "--curve-allow", str(tmp_path / "clients.allow"),
+        "--server-allow", str(tmp_path / "servers.allow")])
+    for name in ["server-a", "server-b"]:
+        cluster.replica(name, hosts.backend, default_bundle, extra=[
+            "--curve-secret-key", str(tmp_path / f"{name}.key"), "--broker-key", str(tmp_path / "broker.pub"),
+            "--admin-allow", str(tmp_path / "admins.allow"), "--catalogue-log", hosts.catalogue_log])
+    wait_for_servers(hosts.health, 2, broker)
+
+    def client(name: str) -> FuseRankClient:
+        return FuseRankClient(hosts.frontend, timeout_ms=5000, curve=CurveKeys.from_files(
+            str(tmp_path / "broker.pub"), str(tmp_path / name)))
+
+    with client("admin") as admin, client("frontend") as ranker:
+        top = ranker.rank(top_k=1).item_ids
+        assert admin.set_items_available(top, False) == 1
+        # Calls without a session alternate between the two replicas: soon both rank without it
+        # (the other replica applies the change from the log within milliseconds).
+        wait_until(lambda: all(ranker.rank(candidates=top, top_k=0).unavailable_candidates == top for _ in range(2)),
+                   10, lambda: "a replica never applied the change")
+        with pytest.raises(FuseRankError) as refused:
+            ranker.set_items_available(top, True)
+        assert refused.value.code == StatusCode.PERMISSION_DENIED
+    length = redis_cli(hosts, "XLEN", f"{STREAM_PREFIX}:catalogue:{bundle_config(default_bundle)['name']}")
+    assert length == "1"
+    assert broker.terminate() == 0, broker.log_tail()
