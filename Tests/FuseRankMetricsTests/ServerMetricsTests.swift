@@ -28,6 +28,21 @@ import Testing
         #expect(Self.sample(text, #"fuserank_requests_total{method="Forecast",model="demand",code="OK"}"#) == 1)
     }
 
+    @Test func catalogueLogPositionsAndEveryScrapeHook() {
+        let metrics = ServerMetrics()
+        let scrapes = Locked(0)
+        metrics.onScrape { scrapes.withLock { $0 += 1 } }
+        metrics.onScrape {
+            metrics.updateCatalogueLog([(model: "shop", applied: 7, length: 9)], connected: true, secondsSinceContact: 0.25)
+        }
+        let text = metrics.exposition()
+        #expect(scrapes.withLock { $0 } == 1, "both hooks run before a scrape")
+        #expect(Self.sample(text, #"fuserank_catalogue_log_applied{model="shop"}"#) == 7)
+        #expect(Self.sample(text, #"fuserank_catalogue_log_length{model="shop"}"#) == 9)
+        #expect(Self.sample(text, "fuserank_catalogue_log_connected") == 1)
+        #expect(Self.sample(text, "fuserank_catalogue_log_seconds_since_contact") == 0.25)
+    }
+
     @Test func countsAndHistograms() {
         let metrics = ServerMetrics()
         for _ in 0..<3 { metrics.recordReply(method: "Rank", model: "m", code: "OK", duration: .milliseconds(2)) }
