@@ -1,6 +1,7 @@
-"""Federated training on Flower (issue 25, first slice): a tiny shop export split `user-hash:2`,
-a real SuperLink and 2 real SuperNodes, 2 FedAvg rounds; the bundle loads, its weights moved from
-the initial ones, and each SuperNode read only its own shop's users."""
+"""Federated training on Flower (issue 25): a tiny shop export split `user-hash:2`, a real SuperLink
+and 2 real SuperNodes, 2 rounds of FedAvg, of FedAdam, and of FedAvg under SecAgg+; the bundle
+loads, its weights moved from the initial ones, and each SuperNode read only its own shop's users.
+Also the partitions (by hash, by column, by grouped column values)."""
 
 from __future__ import annotations
 
@@ -50,14 +51,16 @@ def test_partition_by_hash_and_by_column(tmp_path) -> None:
         assign_shops(str(data), spec, "Region")
 
 
-def test_two_supernodes_two_rounds(tmp_path) -> None:
+@pytest.mark.parametrize("strategy", ["fedavg", "fedadam"])
+def test_two_supernodes_two_rounds(tmp_path, strategy) -> None:
     try:
         flower_bin()
     except FederatedError as exc:
         pytest.skip(str(exc))
     data = tiny_export(tmp_path / "OnlineRetail.csv")
     out, work = tmp_path / "models" / "fed-tiny", tmp_path / "work"
-    run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=110)
+    run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=150, strategy=strategy)
+    assert ("FedAdam" in json.loads((out / "federated.json").read_text())["how"]) == (strategy == "fedadam")
 
     model, cfg, item_ids, vocab = load_bundle(out)
     assert (out / "model-card.md").is_file()
@@ -92,3 +95,37 @@ def test_a_process_that_fails_is_named_with_its_log_tail(tmp_path, monkeypatch) 
     with pytest.raises(FederatedError, match=r"(?s)superlink exited with status 3.*boom: port in use"):
         run(str(data), "user-hash:2", rounds=1, minutes=0.1, out=str(tmp_path / "out"), work=tmp_path / "work",
             timeout_s=30)
+
+
+def test_partition_by_grouped_column_values(tmp_path) -> None:
+    from fuserank.autoconfig import sniff_interactions
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    spec = sniff_interactions(str(data))
+    groups = tmp_path / "shops.json"
+    groups.write_text(json.dumps({"_comment": "x", "UK": ["United Kingdom"], "EU": ["France", "Germany"], "rest": ["*"]}))
+    shops = assign_shops(str(data), spec, f"Country:{groups}")
+    assert set(shops.values()) == {"uk", "eu"} and len(shops) == 24
+    assert sum(v == "eu" for v in shops.values()) == 8   # every third customer is in France
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "online-retail-shops.json"
+    assert set(assign_shops(str(data), spec, f"Country:{shipped}").values()) == {"uk", "eu"}
+    groups.write_text(json.dumps({"a": ["France"], "b": ["France"]}))
+    with pytest.raises(ValueError, match="in both"):
+        assign_shops(str(data), spec, f"Country:{groups}")
+
+
+def test_secure_aggregation_two_supernodes(tmp_path) -> None:
+    """FedAvg under SecAgg+: the same run through Flower's SecAggPlusWorkflow and secaggplus_mod;
+    the aggregate (dequantised) moves the weights, and both shops took part in every round (the
+    round's metrics are aggregated only once the masked sum has been unmasked)."""
+    try:
+        flower_bin()
+    except FederatedError as exc:
+        pytest.skip(str(exc))
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    out, work = tmp_path / "models" / "fed-secagg", tmp_path / "work"
+    run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=150, secagg=True)
+    model, _, _, _ = load_bundle(out)
+    fed = json.loads((out / "federated.json").read_text())
+    assert "SecAgg+" in fed["how"] and [h["shops"] for h in fed["history"]] == [2, 2]
+    initial, _ = catalogue_model(read_catalogue(work / "catalogue.json"))
+    assert not torch.allclose(model.item_emb.weight, initial.item_emb.weight)

@@ -2,8 +2,9 @@
 `flower-superlink` and one `flower-supernode` per shop (localhost, free ports), run the Flower App
 (`flwr run`), stop the processes and check the bundle.
 
-CLI: `python -m fuserank.federated.run --data FILE --partition COLUMN|user-hash:K [--rounds 3]
-[--minutes M] --out models/NAME` (`make federated DATA=... PARTITION=...`). The Flower programs
+CLI: `python -m fuserank.federated.run --data FILE --partition COLUMN[:GROUPS.json]|user-hash:K
+[--rounds 3] [--minutes M] [--strategy fedavg|fedadam] [--secagg] --out models/NAME`
+(`make federated DATA=... PARTITION=...`). The Flower programs
 are looked up in `$FUSERANK_FLOWER_BIN`, beside this Python, in the repository's `.venv-flwr/bin`,
 then on PATH.
 """
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 
 APP_DIR = Path(__file__).resolve().parent / "app"
+SECAGG_APP_DIR = Path(__file__).resolve().parent / "app-secagg"
 TRAINING_DIR = Path(__file__).resolve().parents[2]
 PROGRAMS = ("flower-superlink", "flower-supernode", "flwr")
 
@@ -100,9 +102,10 @@ def wait_port(port: int, procs: Processes, seconds: float = 60.0) -> None:
     raise FederatedError(f"nothing listens on port {port} after {seconds:.0f}s")
 
 
-def prepare(data: str, partition: str, minutes: float, out: str, work: Path) -> dict[str, Path]:
+def prepare(data: str, partition: str, minutes: float, out: str, work: Path) -> tuple[dict[str, Path], int]:
     """The catalogue of the whole file (settings chosen as `make train DATA=` chooses them) and each
-    shop's file under `work`. Returns shop -> events file."""
+    shop's file under `work`. Returns shop -> events file, and the file's event count (a bound on a
+    shop's training examples, SecAgg+'s `max-weight`)."""
     from ..autoconfig import auto_config, sniff_interactions
     from ..data import build_vocab, decide_exclude_seen, load_dataset
     from ..evaluate import default_data_root
@@ -117,16 +120,16 @@ def prepare(data: str, partition: str, minutes: float, out: str, work: Path) -> 
     conf["train"].update(exclude_seen=tc.exclude_seen, repeat_head=tc.repeat_head, threads=1)
     vocab = build_vocab(ds.item_text.get(i, "") for i in ds.catalogue)
     write_catalogue(work / "catalogue.json", conf, [0, -1] + list(ds.catalogue), ds.item_external, vocab)
-    return split_file(data, spec, partition, work / "shops")
+    return split_file(data, spec, partition, work / "shops"), sum(len(u) for u in ds.users)
 
 
 def run(data: str, partition: str, rounds: int, minutes: float, out: str, work: Path,
-        timeout_s: float = 3600.0, log=print) -> Path:
+        timeout_s: float = 3600.0, log=print, strategy: str = "fedavg", secagg: bool = False) -> Path:
     """The whole federated run (module docstring). Returns the bundle folder.
     - Throws: FederatedError (a process failed, the run timed out, no bundle)."""
     bin_dir = flower_bin()
     work.mkdir(parents=True, exist_ok=True)
-    shops = prepare(data, partition, minutes, out, work)
+    shops, events = prepare(data, partition, minutes, out, work)
     if len(shops) < 1:
         raise FederatedError(f"{data}: partition {partition!r} gives no shop with users")
     log(f"fuserank.federated: {len(shops)} shops: " + ", ".join(f"{s} ({p})" for s, p in shops.items()))
@@ -158,11 +161,14 @@ def run(data: str, partition: str, rounds: int, minutes: float, out: str, work: 
         procs.check()
         cfg = (f'num-server-rounds={rounds} min-nodes={len(shops)} local-minutes={local_minutes} '
                f'catalogue="{(work / "catalogue.json").resolve()}" out="{out_dir}"')
-        log(f"fuserank.federated: flwr run ({rounds} rounds); logs in {logs}")
+        cfg += f' max-weight={float(events)}' if secagg else f' strategy="{strategy}"'
+        app_dir = SECAGG_APP_DIR if secagg else APP_DIR
+        log(f"fuserank.federated: flwr run ({rounds} rounds, {'FedAvg under SecAgg+' if secagg else strategy}); "
+            f"logs in {logs}")
         with open(logs / "flwr-run.log", "w") as flog:
-            runp = subprocess.Popen([str(bin_dir / "flwr"), "run", str(APP_DIR), "local", "--run-config", cfg,
+            runp = subprocess.Popen([str(bin_dir / "flwr"), "run", str(app_dir), "local", "--run-config", cfg,
                                      "--stream"], stdout=flog, stderr=subprocess.STDOUT, env=env,
-                                    cwd=str(APP_DIR), start_new_session=True)
+                                    cwd=str(app_dir), start_new_session=True)
             t0 = time.time()
             while runp.poll() is None:
                 if (out_dir / "federated.json").is_file():
@@ -186,9 +192,13 @@ def run(data: str, partition: str, rounds: int, minutes: float, out: str, work: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Federated training across shops on Flower (FedAvg).")
+    ap = argparse.ArgumentParser(description="Federated training across shops on Flower.")
     ap.add_argument("--data", required=True, help="an interactions file `make train DATA=` reads")
-    ap.add_argument("--partition", required=True, help="a column (e.g. Country) or user-hash:K")
+    ap.add_argument("--partition", required=True, help="a column (e.g. Country), a column with its values "
+                    "grouped into shops (Country:configs/online-retail-shops.json), or user-hash:K")
+    ap.add_argument("--strategy", choices=["fedavg", "fedadam"], default="fedavg")
+    ap.add_argument("--secagg", action="store_true", help="FedAvg under SecAgg+: the server sees only the sum "
+                                                          "of the shops' weights")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--minutes", type=float, default=10.0, help="the time budget (settings follow it, as in "
                                                                  "make train; each round's local training gets a share)")
@@ -202,13 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.work:
             ap.error("--prepare-only needs --work")
         Path(args.work).mkdir(parents=True, exist_ok=True)
-        shops = prepare(args.data, args.partition, args.minutes, args.out, Path(args.work))
+        shops, _ = prepare(args.data, args.partition, args.minutes, args.out, Path(args.work))
         print(f"fuserank.federated: {Path(args.work) / 'catalogue.json'}; shops: "
               + ", ".join(f"{s} ({p})" for s, p in shops.items()))
         return 0
     tmp = None if args.work else tempfile.mkdtemp(prefix="fuserank-federated-")
     try:
-        run(args.data, args.partition, args.rounds, args.minutes, args.out, Path(args.work or tmp))
+        run(args.data, args.partition, args.rounds, args.minutes, args.out, Path(args.work or tmp),
+            strategy=args.strategy, secagg=args.secagg)
     except (FederatedError, ValueError) as exc:
         print(f"fuserank.federated: {exc}", file=sys.stderr)
         return 2

@@ -46,10 +46,16 @@ def assign_shops(path: str, spec: dict, partition: str) -> dict[str, str]:
     """User id (as written in the file) -> shop name.
 
     - partition: a column name of the file's header (each user goes to the shop of the value most
-      of their lines carry, ties to the first in sorted order), or `user-hash:K` (shop
+      of their lines carry, ties to the first in sorted order), `COLUMN:GROUPS.json` (the same, the
+      values then grouped into shops: a JSON object shop -> list of values, `"*"` for every value
+      no other shop lists; keys starting with `_` are comments), or `user-hash:K` (shop
       `shop-<crc32(user) mod K>`).
-    - Throws: ValueError for an unknown column or a bad K.
+    - Throws: ValueError for an unknown column, a bad K, or a groups file that does not parse.
     """
+    groups: dict[str, str] | None = None
+    if not partition.startswith("user-hash:") and ":" in partition:
+        partition, groups_path = partition.split(":", 1)
+        groups = read_groups(groups_path)
     header, rows, _ = _rows(path, spec)
     ucol = user_column(spec)
     if partition.startswith("user-hash:"):
@@ -64,7 +70,33 @@ def assign_shops(path: str, spec: dict, partition: str) -> dict[str, str]:
     for r in rows:
         if len(r) > max(ucol, pcol) and r[ucol]:
             votes.setdefault(r[ucol], Counter())[r[pcol]] += 1
-    return {u: shop_name(min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]) for u, c in votes.items()}
+    def shop(value: str) -> str:
+        if groups is None:
+            return shop_name(value)
+        return groups.get(value) or groups.get("*") or shop_name(value)
+    return {u: shop(min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]) for u, c in votes.items()}
+
+
+def read_groups(path: str) -> dict[str, str]:
+    """A groups file (`assign_shops`) as value -> shop name.
+    - Throws: ValueError for a file that is not such an object, or a value listed twice."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"partition groups {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"partition groups {path}: a JSON object shop -> list of values is needed")
+    of: dict[str, str] = {}
+    for name, values in raw.items():
+        if name.startswith("_"):
+            continue
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(f"partition groups {path}: shop {name!r} needs a list of values")
+        for v in values:
+            if v in of:
+                raise ValueError(f"partition groups {path}: {v!r} is in both {of[v]!r} and {name!r}")
+            of[v] = shop_name(name)
+    return of
 
 
 def split_file(path: str, spec: dict, partition: str, out_dir: str | Path) -> dict[str, Path]:
