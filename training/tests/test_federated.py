@@ -129,3 +129,25 @@ def test_secure_aggregation_two_supernodes(tmp_path) -> None:
     assert "SecAgg+" in fed["how"] and [h["shops"] for h in fed["history"]] == [2, 2]
     initial, _ = catalogue_model(read_catalogue(work / "catalogue.json"))
     assert not torch.allclose(model.item_emb.weight, initial.item_emb.weight)
+
+
+def test_compare_alone_federated_pooled(tmp_path) -> None:
+    """The issue's table on a tiny export: every shop's test users scored by its alone model, the
+    federated bundle and the pooled model, on the same users; the pooled test users are every shop's."""
+    try:
+        flower_bin()
+    except FederatedError as exc:
+        pytest.skip(str(exc))
+    from fuserank.federated.compare import main as compare
+    data = tiny_export(tmp_path / "OnlineRetail.csv", users=30)
+    assert compare(["--data", str(data), "--partition", "user-hash:2", "--minutes", "0.05", "--rounds", "1",
+                    "--out", str(tmp_path / "cmp")]) == 0
+    res = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    shops = res["per_shop"]
+    assert set(shops) == {"shop-0", "shop-1"}
+    for t in shops.values():
+        assert t["alone"]["users"] == t["federated"]["users"] == t["pooled"]["users"] > 0
+        assert 0 <= t["federated"]["ndcg@10"] <= 1 and t["federated_vs_alone"]["ratio"] >= 0
+    assert res["pooled_test_users"]["pooled"]["users"] == sum(t["alone"]["users"] for t in shops.values())
+    assert res["federated"]["bytes_total"] == 2 * res["federated"]["bytes_per_shop_per_round"]
+    assert (tmp_path / "cmp" / "compare.md").read_text().startswith("| shop |")
