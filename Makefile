@@ -98,13 +98,17 @@ forecast: venv-torch
 		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),30) \
 		--name $(if $(filter command line environment,$(origin NAME)),$(NAME),$(shell echo $(basename $(notdir $(DATA))) | tr A-Z a-z)-forecast)
 
-## federated: federated training across shops on Flower, DATA=file PARTITION=Country|user-hash:K
-##            [ROUNDS=3] [MINUTES=10] [NAME=...]: splits DATA into shops, starts a flower-superlink and
-##            one flower-supernode per shop on localhost, runs FedAvg, bundle into models/$(NAME)-federated
-##            (models/NAME with NAME given); Flower from `make venv-flwr` (training/README.md "Federated training")
+## federated: federated training across shops on Flower, DATA=file
+##            PARTITION=Country|Country:GROUPS.json|user-hash:K [ROUNDS=3] [MINUTES=10] [STRATEGY=fedavg|fedadam]
+##            [SECAGG=1] [NAME=...]: splits DATA into shops, starts a flower-superlink and one
+##            flower-supernode per shop on localhost, runs the rounds (SECAGG=1: FedAvg under SecAgg+),
+##            bundle into models/$(NAME)-federated (models/NAME with NAME given); Flower from
+##            `make venv-flwr` (training/README.md "Federated training")
 ROUNDS ?= 3
-federated: venv-torch
+STRATEGY ?= fedavg
+federated: venv-torch venv-flwr
 	cd training && ../$(PY) -m fuserank.federated.run --data $(abspath $(DATA)) --partition '$(PARTITION)' \
+		--strategy $(STRATEGY) $(if $(SECAGG),--secagg) \
 		--rounds $(ROUNDS) --minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),10) \
 		--out ../models/$(if $(filter command line environment,$(origin NAME)),$(NAME),$(basename $(notdir $(DATA)))-federated)
 
