@@ -22,6 +22,15 @@ from fuserank.federated.task import catalogue_model
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 
 
+@pytest.fixture
+def flower() -> Path:
+    """Flower's programs; the test is skipped where they are not installed (make venv-flwr)."""
+    try:
+        return flower_bin()
+    except FederatedError as exc:
+        pytest.skip(str(exc))
+
+
 def tiny_export(path: Path, users: int = 24, items: int = 30, seed: int = 0) -> Path:
     """A made-up export: each customer buys a few baskets of a few items over some days."""
     rng = random.Random(seed)
@@ -52,11 +61,7 @@ def test_partition_by_hash_and_by_column(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("strategy", ["fedavg", "fedadam"])
-def test_two_supernodes_two_rounds(tmp_path, strategy) -> None:
-    try:
-        flower_bin()
-    except FederatedError as exc:
-        pytest.skip(str(exc))
+def test_two_supernodes_two_rounds(tmp_path, flower, strategy) -> None:
     data = tiny_export(tmp_path / "OnlineRetail.csv")
     out, work = tmp_path / "models" / "fed-tiny", tmp_path / "work"
     run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=150, strategy=strategy)
@@ -113,14 +118,10 @@ def test_partition_by_grouped_column_values(tmp_path) -> None:
         assign_shops(str(data), spec, f"Country:{groups}")
 
 
-def test_secure_aggregation_two_supernodes(tmp_path) -> None:
+def test_secure_aggregation_two_supernodes(tmp_path, flower) -> None:
     """FedAvg under SecAgg+: the same run through Flower's SecAggPlusWorkflow and secaggplus_mod;
     the aggregate (dequantised) moves the weights, and both shops took part in every round (the
     round's metrics are aggregated only once the masked sum has been unmasked)."""
-    try:
-        flower_bin()
-    except FederatedError as exc:
-        pytest.skip(str(exc))
     data = tiny_export(tmp_path / "OnlineRetail.csv")
     out, work = tmp_path / "models" / "fed-secagg", tmp_path / "work"
     run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=150, secagg=True)
@@ -131,13 +132,9 @@ def test_secure_aggregation_two_supernodes(tmp_path) -> None:
     assert not torch.allclose(model.item_emb.weight, initial.item_emb.weight)
 
 
-def test_compare_alone_federated_pooled(tmp_path) -> None:
+def test_compare_alone_federated_pooled(tmp_path, flower) -> None:
     """The issue's table on a tiny export: every shop's test users scored by its alone model, the
     federated bundle and the pooled model, on the same users; the pooled test users are every shop's."""
-    try:
-        flower_bin()
-    except FederatedError as exc:
-        pytest.skip(str(exc))
     from fuserank.federated.compare import main as compare
     data = tiny_export(tmp_path / "OnlineRetail.csv", users=30)
     assert compare(["--data", str(data), "--partition", "user-hash:2", "--minutes", "0.05", "--rounds", "1",

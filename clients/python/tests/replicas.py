@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import zmq
-from conftest import REPO_ROOT, STOP_TIMEOUT_S, built_binary, server_binary
+from conftest import REPO_ROOT, STOP_TIMEOUT_S, built_binary, free_port, server_binary
 
 from fuserank_client import HEALTH
 from fuserank_client._proto import ranker_pb2 as pb
@@ -84,6 +84,36 @@ class Process:
 def in_namespace(args: Sequence[str], netns: str | None) -> list[str]:
     """The command, prefixed with `ip netns exec NETNS` when a namespace is given."""
     return (["ip", "netns", "exec", netns] if netns else []) + list(args)
+
+
+@dataclass
+class Hosts:
+    """Where each process of a replica test runs (a namespace; None: this one) and the addresses
+    they use: the broker's, and the catalogue log's Redis where a test starts one."""
+
+    broker_address: str
+    frontend_port: int
+    backend_port: int
+    health: str  # ipc://: reachable from the test process whatever the namespaces
+    broker_netns: str | None = None
+    client_netns: str | None = None
+    server_netns: tuple[str | None, ...] = (None, None, None, None)
+    redis_address: str = "127.0.0.1"
+    redis_port: int = 6379
+    redis_netns: str | None = None
+
+    @property
+    def frontend(self) -> str:
+        return f"tcp://{self.broker_address}:{self.frontend_port}"
+
+    @property
+    def backend(self) -> str:
+        return f"tcp://{self.broker_address}:{self.backend_port}"
+
+
+def loopback_hosts(tmp_path: Path) -> Hosts:
+    """Every process on this host, on free ports."""
+    return Hosts("127.0.0.1", free_port(), free_port(), f"ipc://{tmp_path}/broker-health", redis_port=free_port())
 
 
 @dataclass

@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import bundle_config, free_port
+from conftest import bundle_config
 from loadgen import VARIANTS
 from replicas import (  # noqa: F401 - cluster and namespaces are fixtures
     Cluster,
+    Hosts,
     Load,
     Namespaces,
     Process,
     cluster,
+    loopback_hosts,
     namespaces,
     wait_for_servers,
     wait_until,
@@ -45,32 +47,9 @@ STREAM_PREFIX = "it"
 PASSWORD = "catalogue-log-test"  # Redis refuses other hosts without one (protected mode)
 
 
-@dataclass
-class Hosts:
-    """Where each process runs (a namespace, None: this one) and the addresses they use."""
-
-    broker_address: str
-    redis_address: str
-    frontend_port: int
-    backend_port: int
-    redis_port: int
-    health: str  # ipc://: reachable from the test process whatever the namespaces
-    broker_netns: str | None = None
-    client_netns: str | None = None
-    redis_netns: str | None = None
-    server_netns: tuple[str | None, ...] = (None, None, None, None)
-
-    @property
-    def frontend(self) -> str:
-        return f"tcp://{self.broker_address}:{self.frontend_port}"
-
-    @property
-    def backend(self) -> str:
-        return f"tcp://{self.broker_address}:{self.backend_port}"
-
-    @property
-    def catalogue_log(self) -> str:
-        return f"redis://:{PASSWORD}@{self.redis_address}:{self.redis_port}/{STREAM_PREFIX}"
+def catalogue_log(hosts: Hosts) -> str:
+    """The replicas' --catalogue-log address."""
+    return f"redis://:{PASSWORD}@{hosts.redis_address}:{hosts.redis_port}/{STREAM_PREFIX}"
 
 
 def start_redis(cluster: Cluster, hosts: Hosts) -> Process:
@@ -116,7 +95,7 @@ def start_replica(cluster: Cluster, hosts: Hosts, model: Path, index: int) -> Re
     bound = f"ipc://{cluster.tmp_path}/server-{index}"
     process = cluster.replica(
         f"server-{index}", hosts.backend, model, hosts.server_netns[index],
-        extra=["--bind", bound, "--catalogue-log", hosts.catalogue_log, "--admin-insecure"],
+        extra=["--bind", bound, "--catalogue-log", catalogue_log(hosts), "--admin-insecure"],
     )
     probe = FuseRankClient(bound, timeout_ms=2000, retries=0)
 
@@ -213,7 +192,7 @@ def run_catalogue_log(cluster: Cluster, hosts: Hosts, model: Path) -> dict[str, 
 
 
 def test_catalogue_log_on_loopback(cluster: Cluster, default_bundle: Path, tmp_path: Path) -> None:
-    hosts = Hosts("127.0.0.1", "127.0.0.1", free_port(), free_port(), free_port(), f"ipc://{tmp_path}/broker-health")
+    hosts = loopback_hosts(tmp_path)
     figures = run_catalogue_log(cluster, hosts, default_bundle)
     # Done-when of the catalogue log: every change within 1 s, median at most 100 ms on loopback.
     assert figures["max_ms"] < 1000 and figures["median_ms"] <= 100, figures
@@ -223,9 +202,10 @@ def test_catalogue_log_across_network_namespaces(
     cluster: Cluster, namespaces: Namespaces, default_bundle: Path, tmp_path: Path
 ) -> None:
     hosts = Hosts(
-        namespaces.address("broker"), namespaces.address("redis"), 5555, 5556, 6379, f"ipc://{tmp_path}/broker-health",
+        namespaces.address("broker"), 5555, 5556, f"ipc://{tmp_path}/broker-health",
         broker_netns=namespaces.netns("broker"), client_netns=namespaces.netns("clients"),
-        redis_netns=namespaces.netns("redis"), server_netns=tuple(namespaces.netns(f"server{i}") for i in range(4)),
+        server_netns=tuple(namespaces.netns(f"server{i}") for i in range(4)),
+        redis_address=namespaces.address("redis"), redis_netns=namespaces.netns("redis"),
     )
     try:
         figures = run_catalogue_log(cluster, hosts, default_bundle)
@@ -252,7 +232,7 @@ def test_the_whole_layout_under_curve(cluster: Cluster, default_bundle: Path, tm
     (tmp_path / "clients.allow").write_text(f"{public['admin']}\n{public['frontend']}\n")
     (tmp_path / "servers.allow").write_text(f"{public['server-a']}\n{public['server-b']}\n")
     (tmp_path / "admins.allow").write_text(f"{public['admin']}\n")
-    hosts = Hosts("127.0.0.1", "127.0.0.1", free_port(), free_port(), free_port(), f"ipc://{tmp_path}/broker-health")
+    hosts = loopback_hosts(tmp_path)
     start_redis(cluster, hosts)
     broker = cluster.broker(hosts.frontend, hosts.backend, hosts.health, extra=[
         "--curve-secret-key", str(tmp_path / "broker.key"), "--curve-allow", str(tmp_path / "clients.allow"),
@@ -260,7 +240,7 @@ def test_the_whole_layout_under_curve(cluster: Cluster, default_bundle: Path, tm
     for name in ["server-a", "server-b"]:
         cluster.replica(name, hosts.backend, default_bundle, extra=[
             "--curve-secret-key", str(tmp_path / f"{name}.key"), "--broker-key", str(tmp_path / "broker.pub"),
-            "--admin-allow", str(tmp_path / "admins.allow"), "--catalogue-log", hosts.catalogue_log])
+            "--admin-allow", str(tmp_path / "admins.allow"), "--catalogue-log", catalogue_log(hosts)])
     wait_for_servers(hosts.health, 2, broker)
 
     def client(name: str) -> FuseRankClient:

@@ -12,7 +12,6 @@ SIGTERM on a server behind the broker drains it without failing a call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,11 @@ from replicas import (  # noqa: F401 - cluster and namespaces are fixtures
     FINAL_STATISTICS,
     REPLIES_SENT,
     Cluster,
+    Hosts,
     Load,
     Namespaces,
     cluster,
+    loopback_hosts,
     namespaces,
     wait_for_servers,
     wait_until,
@@ -32,31 +33,6 @@ from replicas import (  # noqa: F401 - cluster and namespaces are fixtures
 CLIENTS = 8
 # Successful calls per phase: enough to measure a rate, few enough for 2 shared cores.
 WARM_UP, MEASURED = 100, 400
-
-
-@dataclass
-class Hosts:
-    """Where each process runs: a namespace (None: this one) and the broker's address."""
-
-    broker_address: str
-    frontend_port: int
-    backend_port: int
-    health: str  # ipc://: reachable from the test process whatever the namespaces
-    broker_netns: str | None = None
-    client_netns: str | None = None
-    server_netns: tuple[str | None, ...] = (None, None, None, None)
-
-    @property
-    def frontend(self) -> str:
-        return f"tcp://{self.broker_address}:{self.frontend_port}"
-
-    @property
-    def backend(self) -> str:
-        return f"tcp://{self.broker_address}:{self.backend_port}"
-
-
-def loopback_hosts(tmp_path: Path) -> Hosts:
-    return Hosts("127.0.0.1", free_port(), free_port(), f"ipc://{tmp_path}/broker-health")
 
 
 def run_failover(cluster: Cluster, hosts: Hosts, model: Path, unplug: Namespaces | None = None) -> dict[str, float]:
