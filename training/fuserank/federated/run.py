@@ -64,6 +64,14 @@ class Processes:
 
     def __init__(self, logs: Path, env: dict) -> None:
         self.logs, self.env, self.procs = logs, env, []
+        self.killed: set[str] = set()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process and its children (a SuperNode dying), on purpose."""
+        for n, p, _ in self.procs:
+            if n == name and p.poll() is None:
+                self.killed.add(name)
+                os.killpg(p.pid, 9)
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "w")
@@ -72,9 +80,9 @@ class Processes:
         return p
 
     def check(self) -> None:
-        """Raise if any process has exited."""
+        """Raise if any process has exited (but those killed on purpose: `kill`)."""
         for name, p, _ in self.procs:
-            if p.poll() is not None:
+            if p.poll() is not None and name not in self.killed:
                 raise FederatedError(f"{name} exited with status {p.returncode}; its log ends:\n"
                                      f"{tail(self.logs / f'{name}.log')}")
 
@@ -124,8 +132,12 @@ def prepare(data: str, partition: str, minutes: float, out: str, work: Path) -> 
 
 
 def run(data: str, partition: str, rounds: int, minutes: float, out: str, work: Path,
-        timeout_s: float = 3600.0, log=print, strategy: str = "fedavg", secagg: bool = False) -> Path:
+        timeout_s: float = 3600.0, log=print, strategy: str = "fedavg", secagg: bool = False,
+        min_shops: int | None = None, watch=None) -> Path:
     """The whole federated run (module docstring). Returns the bundle folder.
+    - min_shops: later rounds go on with at least this many shops (default: all but one, at least
+      one), so a SuperNode that dies does not stop the training.
+    - watch: called with the processes every half second while the run goes (tests kill a node).
     - Throws: FederatedError (a process failed, the run timed out, no bundle)."""
     bin_dir = flower_bin()
     work.mkdir(parents=True, exist_ok=True)
@@ -161,7 +173,8 @@ def run(data: str, partition: str, rounds: int, minutes: float, out: str, work: 
         procs.check()
         cfg = (f'num-server-rounds={rounds} min-nodes={len(shops)} local-minutes={local_minutes} '
                f'catalogue="{(work / "catalogue.json").resolve()}" out="{out_dir}"')
-        cfg += f' max-weight={float(events)}' if secagg else f' strategy="{strategy}"'
+        least = min_shops if min_shops is not None else max(1, len(shops) - 1)
+        cfg += f' max-weight={float(events)}' if secagg else f' strategy="{strategy}" min-shops={least}'
         app_dir = SECAGG_APP_DIR if secagg else APP_DIR
         log(f"fuserank.federated: flwr run ({rounds} rounds, {'FedAvg under SecAgg+' if secagg else strategy}); "
             f"logs in {logs}")
@@ -177,6 +190,8 @@ def run(data: str, partition: str, rounds: int, minutes: float, out: str, work: 
                     raise FederatedError(f"the run took over {timeout_s:.0f}s; flwr run's log ends:\n"
                                          f"{tail(logs / 'flwr-run.log')}\nsuperlink's log ends:\n"
                                          f"{tail(logs / 'superlink.log')}")
+                if watch is not None:
+                    watch(procs)
                 procs.check()
                 time.sleep(0.5)
             if runp.poll() is None:

@@ -10,8 +10,11 @@ bundle into the run config's `out`.
   sees the sum of the shops' (example-weighted, quantised) weights, never one shop's. It needs the
   ClientApp of `app-secagg` (`secaggplus_mod`); `max-weight` bounds a shop's example count.
 
-Every round, every connected shop trains (fraction_train 1.0, `min-nodes` shops at least); there
-is no federated evaluation round (the shops' own test users are scored afterwards, outside Flower).
+Every round, every connected shop trains (fraction_train 1.0). The first round waits for all
+`min-nodes` shops; later rounds go on with `min-shops` (default: all): a SuperNode that dies is
+answered NODE_UNAVAILABLE by the SuperLink once it misses its heartbeats, and the round averages the
+other shops (not under SecAgg+, where the protocol's own threshold decides). There is no federated
+evaluation round (the shops' own test users are scored afterwards, outside Flower).
 """
 
 from __future__ import annotations
@@ -74,7 +77,11 @@ def main(grid: Grid, context: Context) -> None:
             note_round([(int(m["num-examples"]), float(m["train-loss"])) for m in ms])
             return MetricRecord({"num-examples": history[-1]["examples"], "train-loss": history[-1]["loss"]})
 
-        common = dict(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=nodes, min_available_nodes=nodes,
+        # Every shop takes part in the first round; later rounds go on with `min-shops` (a shop
+        # whose SuperNode died gets Flower's NODE_UNAVAILABLE reply and is left out of the average).
+        wait_for_shops(grid, nodes)
+        least = int(rc.get("min-shops", nodes))
+        common = dict(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=least, min_available_nodes=least,
                       train_metrics_aggr_fn=aggregate_metrics)
         name = str(rc.get("strategy", "fedavg"))
         if name == "fedadam":
@@ -98,6 +105,16 @@ def main(grid: Grid, context: Context) -> None:
     (out / "federated.json").write_text(json.dumps({"rounds": rounds, "shops": nodes, "how": how, "history": history,
                                                     "seconds": time.time() - t0}, indent=2) + "\n")
     print(f"fuserank.federated server: bundle written to {out}", flush=True)
+
+
+def wait_for_shops(grid: Grid, nodes: int, timeout_s: float = 600.0) -> None:
+    """Waits until `nodes` SuperNodes are connected (the first round is everyone's).
+    - Throws: RuntimeError after `timeout_s`."""
+    t0 = time.time()
+    while len(list(grid.get_node_ids())) < nodes:
+        if time.time() - t0 > timeout_s:
+            raise RuntimeError(f"only {len(list(grid.get_node_ids()))} of {nodes} shops connected in {timeout_s:.0f} s")
+        time.sleep(0.5)
 
 
 def secure_rounds(grid: Grid, context: Context, model, rounds: int, nodes: int, lr: float, max_weight: float,
