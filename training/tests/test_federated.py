@@ -66,6 +66,10 @@ def test_two_supernodes_two_rounds(tmp_path, flower, strategy) -> None:
     out, work = tmp_path / "models" / "fed-tiny", tmp_path / "work"
     run(str(data), "user-hash:2", rounds=2, minutes=0.5, out=str(out), work=work, timeout_s=150, strategy=strategy)
     assert ("FedAdam" in json.loads((out / "federated.json").read_text())["how"]) == (strategy == "fedadam")
+    # a bundle like make train's: its data spec, and the shop's own item ids with their titles
+    assert json.loads((out / "train-config.json").read_text())["data"]["interactions"]["path"] == str(data)
+    items = (out / "items.tsv").read_text().splitlines()
+    assert items[0].startswith("item_id\texternal_id") and any("\t84000A\tITEM 84000A MUG" in x for x in items)
 
     model, cfg, item_ids, vocab = load_bundle(out)
     assert (out / "model-card.md").is_file()
@@ -173,3 +177,15 @@ def test_a_supernode_that_dies_does_not_stop_the_training(tmp_path, flower) -> N
     rounds = [json.loads(x)["round"] for x in record.read_text().splitlines()]
     assert rounds == list(range(1, len(rounds) + 1)) and 3 not in rounds
     load_bundle(out)
+
+
+def test_the_federated_bundle_is_served_with_parity(tmp_path, flower) -> None:
+    """The Swift server serves the federated bundle: every next-basket request of the data, through
+    the wire, gets PyTorch's top 10 with the same scores (fuserank.served_parity)."""
+    from fuserank.served_parity import main as served_parity
+    from test_update_serving import server_binary
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    out = tmp_path / "models" / "fed-parity"
+    run(str(data), "user-hash:2", rounds=1, minutes=0.2, out=str(out), work=tmp_path / "work", timeout_s=150)
+    assert served_parity(["--server", str(server_binary()), "--model", str(out),
+                          "--dataset", str(out / "train-config.json")]) == 0

@@ -122,12 +122,13 @@ def prepare(data: str, partition: str, minutes: float, out: str, work: Path) -> 
 
     spec = sniff_interactions(data)
     ds = load_dataset({"name": Path(data).stem, "interactions": spec}, default_data_root())
-    conf = auto_config(ds, minutes, Path(out).name)
+    conf = {**auto_config(ds, minutes, Path(out).name), "data": {"name": Path(data).stem, "interactions": spec}}
     tc = TrainConfig(**conf["train"])
     resolve_auto(tc, decide_exclude_seen(ds)[0])
     conf["train"].update(exclude_seen=tc.exclude_seen, repeat_head=tc.repeat_head, threads=1)
     vocab = build_vocab(ds.item_text.get(i, "") for i in ds.catalogue)
-    write_catalogue(work / "catalogue.json", conf, [0, -1] + list(ds.catalogue), ds.item_external, vocab)
+    write_catalogue(work / "catalogue.json", conf, [0, -1] + list(ds.catalogue), ds.item_external, vocab,
+                    ds.item_titles)
     return split_file(data, spec, partition, work / "shops"), sum(len(u) for u in ds.users)
 
 

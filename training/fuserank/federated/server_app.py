@@ -29,6 +29,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAdam, FedAvg
 
 from ..bundle import export_bundle
+from ..items_meta import write_items_tsv
 from .task import catalogue_model, load_shared, read_catalogue, shared_state
 
 app = ServerApp()
@@ -102,6 +103,9 @@ def main(grid: Grid, context: Context) -> None:
     n_params = sum(p.numel() for p in model.parameters())
     card = federated_card(out.name, rounds, nodes, history, time.time() - t0, n_params, how)
     export_bundle(model, model.cfg, cat["item_ids"], cat["vocab"], out, card)
+    # as a `make train DATA=` bundle: the data spec and settings, and the shop's own item ids
+    (out / "train-config.json").write_text(json.dumps(cat["conf"], indent=2) + "\n")
+    write_items_tsv(out, cat["item_ids"], {i: (t, "") for i, t in cat["titles"].items()}, cat["item_external"] or None)
     (out / "federated.json").write_text(json.dumps({"rounds": rounds, "shops": nodes, "how": how, "history": history,
                                                     "seconds": time.time() - t0}, indent=2) + "\n")
     print(f"fuserank.federated server: bundle written to {out}", flush=True)

@@ -122,17 +122,20 @@ def split_file(path: str, spec: dict, partition: str, out_dir: str | Path) -> di
 
 
 def write_catalogue(path: str | Path, conf: dict, item_ids: list[int], item_external: dict[int, str],
-                    vocab: list[str]) -> None:
-    """The shared catalogue file: the config `auto_config` chose for the whole data, the global
-    row -> item id table (rows 0, 1 reserved), each item id's own string id (empty when the file's
-    ids are integers, which are then their own ids) and the vocabulary."""
+                    vocab: list[str], titles: dict[int, str] | None = None) -> None:
+    """The shared catalogue file: the config `auto_config` chose for the whole data (with its data
+    spec, as a `make train` bundle's train-config.json), the global row -> item id table (rows 0, 1
+    reserved), each item id's own string id (empty when the file's ids are integers, which are then
+    their own ids), the vocabulary, and the items' titles where the file has an item text column."""
     Path(path).write_text(json.dumps({"conf": conf, "item_ids": item_ids,
                                       "item_external": {str(k): v for k, v in item_external.items()},
-                                      "vocab": vocab}) + "\n", encoding="utf-8")
+                                      "vocab": vocab, "titles": {str(k): v for k, v in (titles or {}).items()}})
+                          + "\n", encoding="utf-8")
 
 
 def read_catalogue(path: str | Path) -> dict:
-    """The catalogue file `write_catalogue` wrote (item_external keys back to ints)."""
+    """The catalogue file `write_catalogue` wrote (item id keys back to ints)."""
     cat = json.loads(Path(path).read_text(encoding="utf-8"))
     cat["item_external"] = {int(k): v for k, v in cat["item_external"].items()}
+    cat["titles"] = {int(k): v for k, v in cat.get("titles", {}).items()}
     return cat
