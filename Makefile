@@ -120,12 +120,13 @@ venv-flwr: venv-torch
 		> .venv-flwr/lib/python$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages/zz_fuserank_venv.pth)
 
 ## update: keep a repository model current, MODEL=repo/name DATA=new-events [HISTORY=older-events]
-##         [MINUTES=5] [MARGIN=0]: warm-start its newest version, add the new items, fine-tune, and
-##         publish version N+1 only if its NDCG@10 >= the current's - MARGIN (exit 0 published,
+##         [MINUTES=5] [MARGIN=0] [GATE_SE=1]: warm-start its newest version, add the new items, fine-tune, and
+##         publish version N+1 only if it is not worse (paired, within GATE_SE standard errors) (exit 0 published,
 ##         3 gated, 2 unreadable data; docs/operations.md "Keeping a model current")
 update: venv-torch
 	cd training && ../$(PY) -m fuserank.update --model $(abspath $(MODEL)) --data $(abspath $(DATA)) \
-		$(if $(HISTORY),--history $(abspath $(HISTORY))) $(if $(MARGIN),--margin $(MARGIN)) --no-progress \
+		$(if $(HISTORY),--history $(abspath $(HISTORY))) $(if $(MARGIN),--margin $(MARGIN)) \
+		$(if $(GATE_SE),--gate-se $(GATE_SE)) --no-progress \
 		--minutes $(if $(filter command line environment,$(origin MINUTES)),$(MINUTES),5)
 
 ## items-meta: write $(MODEL)/items.tsv (item titles for GetItems and the CLI) from $(EVAL_DATASET)'s files

@@ -28,6 +28,8 @@ Also per week: the share of the week's purchased items (lines) that the base mod
 and for each model the share of its top-10 slots given to those items.
 
 Writes `<out>/protocol.json` (every week, every model, with standard errors) and prints a table.
+Run again with the same `--out`, it reuses the trainings from scratch that a stopped run finished
+(their CPU seconds are kept beside them); the updates and the scoring run again.
 """
 
 from __future__ import annotations
@@ -169,15 +171,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict = {"args": vars(args), "weeks": [], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 
     def train(data: Path, to: Path) -> float:
+        """A training from scratch, or the one a stopped run left (its CPU seconds beside it)."""
+        record = to.with_suffix(".cpu.json")
+        if (to / "weights.safetensors").is_file() and record.is_file():
+            return float(json.loads(record.read_text())["cpu_s"])
         code, cpu = run(["fuserank.train", "--data", str(data.resolve()), "--minutes", str(args.train_minutes),
                          "--out", str(to.resolve()), "--no-progress", *threads], to.with_suffix(".log"))
         if code != 0:
             raise SystemExit(f"training on {data} failed ({code}): {to.with_suffix('.log')}")
+        record.write_text(json.dumps({"cpu_s": cpu}) + "\n")
         return cpu
 
     base = out / "base"
-    if not (base / "weights.safetensors").is_file():
-        result["base_cpu_s"] = train(slices.base, base)
+    result["base_cpu_s"] = train(slices.base, base)
     repo = out / "repo" / args.name
     if not repo.is_dir():
         repo.mkdir(parents=True)

@@ -181,3 +181,6 @@ def test_integer_ids_without_baskets(tmp_path) -> None:
     gate = json.loads((model_dir / "2" / "metrics.json").read_text())["gate"]
     # every user's last event is gated, those of items version 1 never saw counting 0 for it
     assert gate["current"]["users"] == gate["candidate"]["users"] == 24
+    # the paired gate: the difference of the means, and the drop it allowed (one standard error)
+    assert gate["diff"] == pytest.approx(gate["candidate"]["ndcg@10"] - gate["current"]["ndcg@10"], abs=1e-9)
+    assert gate["allowed_drop"] == pytest.approx(gate["diff_se"]) and gate["diff"] >= -gate["allowed_drop"]
