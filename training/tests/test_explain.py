@@ -75,15 +75,35 @@ def test_no_events_or_k_zero_gives_no_reasons(model):
     assert explain_user(model, req, model.forward_requests([req])[0], ids([2]), 0) == [[]]
 
 
-def test_shortlist_takes_the_newest_then_cheap_scores_within_the_budget():
-    cfg = tiny_cfg(max_events=12)
-    cheap = [0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.4, 0.5, 0.6, 0.05]
+def test_shortlist_takes_the_newest_events_within_the_budget():
     assert recompute_rows(9, 10, 12) == 3 and recompute_rows(8, 10, 12) == 3 and recompute_rows(0, 10, 12) == 11
-    assert budget_rows(cfg) == (12 + 4 + 2 + 1) // 2
-    # budget 9 rows: 9 and 8 (6 rows), then only an event costing <= 3 rows: none is left
-    assert shortlist(cfg, cheap, 12, 2) == [9, 8]
-    assert shortlist(tiny_cfg(max_events=30), cheap, 12, 2) == [9, 8, 0]   # budget 18: 6 + 11
-    assert shortlist(tiny_cfg(max_events=80), cheap, 12, 2) == [9, 8, 0, 2, 5, 7]
+    cfg = tiny_cfg(max_events=12)                          # 12 + 4 + 2 + 1 = 19 tokens at most
+    assert budget_rows(cfg) == 19 + 19 // 4
+    # 23 rows: 9, 8, 7, 6 cost 3 + 3 + 4 + 5 = 15, 5 costs 6 more (21), 4 would need 7
+    assert shortlist(cfg, 10, 12) == [9, 8, 7, 6, 5]
+    assert shortlist(tiny_cfg(max_events=60), 10, 12) == list(range(9, -1, -1))   # 82 rows: all 66
+    assert shortlist(cfg, 0, 1) == [] and shortlist(cfg, 1, 2) == [0]
+
+
+def test_short_requests_get_exact_leave_one_out():
+    """Every deletion fits the budget: each item's reasons are its largest positive exact drops,
+    and it names fewer than k events only when fewer lower its score."""
+    model = random_model(tiny_cfg(max_events=24))          # 31 tokens at most, a budget of 38 rows
+    req = request([3, 5, 7, 9, 11, 13, 15, 17], candidates=ids([2, 4, 6, 8, 10, 12]))
+    assert len(shortlist(model.cfg, 8, 9)) == 8            # 2 + 2 + 3 + ... + 8 = 37 rows
+    u = model.forward_requests([req])[0]
+    scored = rank_user(model, req, u)[0]
+    items = [i for i, _ in scored]
+    reasons = explain_user(model, req, u, items, 3)
+    for (item, base), rs in zip(scored, reasons):
+        drops = []
+        for i in range(len(req.events)):
+            deleted = Request(**{**req.__dict__, "events": req.events[:i] + req.events[i + 1:], "candidates": [item]})
+            (_, score), = rank_user(model, deleted, model.forward_requests([deleted])[0])[0]
+            drops.append((base - score, i))
+        positive = sorted((d for d in drops if d[0] > 0), key=lambda t: (-t[0], t[1]))
+        assert [r.event_index for r in rs] == [i for _, i in positive[:3]]
+        assert [r.weight for r in rs] == pytest.approx([w for w, _ in positive[:3]], abs=1e-5)
 
 
 @pytest.mark.parametrize("k", [-1, 33])
