@@ -7,6 +7,7 @@ from conftest import random_model, tiny_cfg
 from fuserank.explain import (budget_rows, deletion_tokens, explain_user, recompute_rows, shortlist,
                               validate_explain)
 from fuserank.explain_eval import faithfulness, without
+from fuserank.explain_loo import clustered_mean, leave_one_out
 from fuserank.evaluate import Case
 from fuserank.features import Request, RequestError
 from fuserank.ranking import rank_user
@@ -125,3 +126,27 @@ def test_faithfulness_reports_the_three_drops():
     assert out["mean_drop_top3"] > 0
     assert set(out) >= {"mean_drop_random3", "mean_drop_newest3", "top_over_random", "top_over_newest"}
     assert without(cases[0].request, [0, 2]).events == [cases[0].request.events[i] for i in (1, *range(3, 12))]
+
+
+def test_leave_one_out_figures():
+    # every deletion fits the budget (8 events, 38 rows): the reasons are exact leave-one-out
+    model = random_model(tiny_cfg(max_events=24, num_items=60), seed=2)
+    cases = [Case(u, request(list(range(2 + u, 10 + u)), explain=0, exclude_seen=True), 0, set()) for u in range(4)]
+    out = leave_one_out(model, cases, top_k=4, k=3)
+    assert out["users"] == 4 and out["items"] == 16
+    for ref in ("window", "sent"):                      # not truncated: the two are the same
+        assert out[ref]["first_reason_match"] == 1.0 and out[ref]["top3_recall"] == 1.0
+        assert out[ref]["replies_short_of_positive"] == 0
+    # 24 events, truncated to 8 kept (max_events 8): only the newest that fit are tried
+    small = random_model(tiny_cfg(num_items=60), seed=2)
+    cases = [Case(u, request(list(range(2 + u, 26 + u)), explain=0, exclude_seen=True), 0, set()) for u in range(3)]
+    out = leave_one_out(small, cases, top_k=4, k=3)
+    assert 0 <= out["window"]["first_reason_match"] <= 1 and out["window"]["pairs_with_a_positive_drop"] <= 12
+
+
+def test_clustered_mean():
+    mean, se = clustered_mean([[1.0, 1.0], [0.0], []])
+    assert mean == pytest.approx(2 / 3)
+    # residuals by user: (2 - 4/3), (0 - 2/3); sqrt(2 / 1 * (4/9 + 4/9)) / 3
+    assert se == pytest.approx((2 * 8 / 9) ** 0.5 / 3)
+    assert clustered_mean([])[0] != clustered_mean([])[0]     # nan
