@@ -66,15 +66,83 @@ import Testing
         #expect(try bundle.validate(RankQuery(explainEvents: limit)).query.explainEvents == limit)
     }
 
-    @Test func shortlistKeepsTheNewestThenTheCheapScoresWithinTheBudget() {
-        // 10 kept events, 12 tokens (10 events, 1 text, [RANK]); k = 2 -> at most 6 deletions.
-        let cheap: [Float] = [0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.4, 0.5, 0.6, 0.05]
-        // newest 9 (rows 8 ..< 11: 3), 8 (3); then 0 (11 rows), 2 (9), 5 (6), 7 (4), 6 (5), ...
-        #expect(Explainer.shortlist(cheap: cheap, length: 12, k: 2, budget: 100) == [9, 8, 0, 2, 5, 7])
-        // a budget of 12 rows: 9 and 8 (6 rows); 0 (11) and 2 (9) do not fit, 5 (6) does; then nothing fits.
-        #expect(Explainer.shortlist(cheap: cheap, length: 12, k: 2, budget: 12) == [9, 8, 5])
-        #expect(Explainer.shortlist(cheap: cheap, length: 12, k: 2, budget: 11) == [9, 8, 7])
-        #expect(Explainer.shortlist(cheap: [], length: 1, k: 3, budget: 100) == [])
-        #expect(Explainer.shortlist(cheap: [1], length: 2, k: 3, budget: 100) == [0])
+    @Test func shortlistTakesTheNewestEventsWithinTheBudget() {
+        // 10 kept events, 12 tokens (10 events, 1 text, [RANK]). Deleting event 9 recomputes
+        // rows 8 ..< 11 (3), event 8 rows 8 ..< 11 (3), event 7 4 rows, event 6 5, ... event 0 11.
+        #expect(Explainer.shortlist(kept: 10, length: 12, budget: 100) == Array((0..<10).reversed()))
+        #expect(Explainer.shortlist(kept: 10, length: 12, budget: 66) == Array((0..<10).reversed()))
+        #expect(Explainer.shortlist(kept: 10, length: 12, budget: 65) == Array((1..<10).reversed()))
+        // 3 + 3 + 4 = 10 rows; event 6 (5 more) does not fit, and no older one would.
+        #expect(Explainer.shortlist(kept: 10, length: 12, budget: 14) == [9, 8, 7])
+        #expect(Explainer.shortlist(kept: 10, length: 12, budget: 2) == [])
+        #expect(Explainer.shortlist(kept: 0, length: 1, budget: 100) == [])
+        #expect(Explainer.shortlist(kept: 1, length: 2, budget: 100) == [0])
+        // models/ml-1m: 217 tokens at most, 271 rows; 200 events without text delete their newest
+        // 22 events (2 + 2 + 3 + ... + 22 = 254 rows; the 23rd would need 23 more).
+        let config = try! ModelBundle(path: Self.modelPath).config
+        #expect(Explainer.budgetRows(config) == 271)
+        #expect(Explainer.shortlist(kept: 200, length: 201, budget: 271).count == 22)
+    }
+
+    /// The exact leave-one-out drops of `events` on `item`: each event deleted in turn (the kept
+    /// window does not slide), the deletion ranked as a plain request.
+    static func leaveOneOut(_ ranker: Ranker, _ bundle: ModelBundle, events: [BehaviourEvent], item: ScoredItem,
+                            positions: Range<Int>) throws -> [(index: Int, drop: Float)] {
+        try positions.map { i in
+            var window = events
+            window.remove(at: i)
+            let score = ranker.rank([try bundle.validate(RankQuery(events: window, candidates: [item.itemID]))])[0].items[0].score
+            return (i, item.score - score)
+        }
+    }
+
+    /// A request whose every deletion fits the budget gets exact leave-one-out reasons: each item
+    /// names the events of largest positive drop, whatever their position, and names fewer than
+    /// `k` only when fewer than `k` events lower its score. (Before, a cheap first-order score
+    /// chose 8 events to delete and the others were never named, however decisive.)
+    @Test(arguments: [(12, 3, UInt64(7)), (18, 3, UInt64(11)), (20, 5, UInt64(3))])
+    func shortRequestsGetExactLeaveOneOut(_ eventCount: Int, _ k: Int, _ seed: UInt64) throws {
+        let bundle = try ModelBundle(path: Self.modelPath)
+        let ranker = Ranker(bundle: bundle, maxBatch: 2)
+        let events = Self.events(bundle, count: eventCount, seed: seed)
+        let length = bundle.tokenCount(RankQuery(events: events))
+        #expect(Explainer.shortlist(kept: eventCount, length: length, budget: Explainer.budgetRows(bundle.config)).count
+                == eventCount, "every event fits the budget")
+        let explained = ranker.rank([try bundle.validate(RankQuery(events: events, topK: 10, explainEvents: k))])[0]
+        var beyondTheNewest = 0
+        for item in explained.items {
+            let drops = try Self.leaveOneOut(ranker, bundle, events: events, item: item, positions: 0..<eventCount)
+            let positive = drops.filter { $0.drop > 1e-4 }.sorted { $0.drop > $1.drop }
+            #expect(item.reasons.count == min(k, positive.count), "item \(item.itemID): fewer reasons than positive drops")
+            // The reasons are the exact top events (a near-tie may swap two of them).
+            for (reason, top) in zip(item.reasons, positive) {
+                #expect(abs(reason.weight - top.drop) <= 1e-3 * max(1, abs(top.drop)), "item \(item.itemID)")
+            }
+            if let first = item.reasons.first, let top = positive.first, top.drop - (positive.dropFirst().first?.drop ?? 0) > 1e-3 {
+                #expect(first.eventIndex == top.index, "item \(item.itemID): the first reason is the exact top event")
+            }
+            beyondTheNewest += item.reasons.filter { $0.eventIndex < eventCount - 2 * k - 2 }.count
+        }
+        // The old rule deleted the newest k and k + 2 events by cheap score: the reasons now
+        // reach beyond the newest 2k + 2 events, where the old shortlist often never looked.
+        #expect(beyondTheNewest > 0)
+    }
+
+    /// A full-length request: its reasons are the top drops among the newest events that fit the
+    /// budget, each checked against the deletion ranked as a plain request.
+    @Test func longRequestsRankTheNewestDeletions() throws {
+        let bundle = try ModelBundle(path: Self.modelPath)
+        let ranker = Ranker(bundle: bundle, maxBatch: 2)
+        let events = Self.events(bundle, count: 200, seed: 5)
+        let explained = ranker.rank([try bundle.validate(RankQuery(events: events, topK: 3, explainEvents: 3))])[0]
+        let tried = Explainer.shortlist(kept: 200, length: 201, budget: Explainer.budgetRows(bundle.config))
+        for item in explained.items {
+            let drops = try Self.leaveOneOut(ranker, bundle, events: events, item: item, positions: tried.min()!..<200)
+            let positive = drops.filter { $0.drop > 1e-4 }.sorted { $0.drop > $1.drop }
+            #expect(item.reasons.count == min(3, positive.count))
+            for (reason, top) in zip(item.reasons, positive) {
+                #expect(abs(reason.weight - top.drop) <= 1e-3 * max(1, abs(top.drop)))
+            }
+        }
     }
 }

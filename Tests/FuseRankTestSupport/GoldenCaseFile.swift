@@ -50,11 +50,11 @@ public struct GoldenCaseFile: Decodable, Sendable {
     /// A returned item; `reasons` only in the cases that ask for explanations.
     public struct Item: Decodable, Sendable { public var itemId: Int64, score: Float, reasons: [Reason]? }
 
-    /// The reference's intermediate features, where recorded: for explained cases also the cheap
-    /// score of each kept event and the shortlisted kept positions, in the order chosen.
+    /// The reference's intermediate features, where recorded: for explained cases also the kept
+    /// positions that get an exact deletion, in the order chosen.
     public struct Debug: Decodable, Sendable {
         public var rows: [Int]?, timeBuckets: [Int]?, rankBucket: Int?
-        public var cheapScores: [Float]?, shortlist: [Int]?
+        public var shortlist: [Int]?
     }
 
     public struct Case: Decodable, Sendable {

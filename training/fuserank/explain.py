@@ -1,16 +1,14 @@
 """Explanations (docs/explanations.md): which behaviour events drove each returned item's score.
 
 The reference the Swift engine (`Ranker+Explain.swift`) is compared with on the golden fixtures.
-The method, in three steps, for a request that keeps E events and has S tokens:
+The method, in two steps, for a request that keeps E events and has S tokens:
 
-1. **Cheap score** of every kept event p, from the plain forward pass: in the last encoder layer,
-   the read-out rows ([RANK], and from format_version 2 the newest event) attend to the tokens;
-   `cheap(p) = sum over read-out rows r and heads h of attn[r, h, p] * |o_h(v_h[p])|`, where
-   `o_h(v_h[p])` is head h's slice of the value of token p pushed through the `o` projection.
-2. **Shortlist**: the newest `k` kept events first (newest first), then the other events by
-   descending cheap score (ties: the newer first), at most `shortlist_size(k)` events, each taken
-   only while the token rows it costs to recompute fit `budget_rows(cfg)` (see `recompute_rows`).
-3. **Exact deletion** of each shortlisted event: the request without that event, keeping the same
+1. **Shortlist**: the kept events newest first, as long as the token rows their deletions
+   recompute, all together, fit `budget_rows(cfg)` (see `recompute_rows`; an older event costs
+   more rows, so the first that does not fit ends the list). A request whose deletions all fit
+   gets exact leave-one-out; on ML-1M the newest events are also the likeliest to matter most
+   (docs/explanations.md).
+2. **Exact deletion** of each shortlisted event: the request without that event, keeping the same
    oldest kept event (the window does not slide; see `deletion_tokens`), run through the model.
    An event's weight for an item is the item's score drop: `score(request) - score(without it)`.
    Each item lists its shortlisted events of positive weight, largest first (ties: lower
@@ -22,7 +20,6 @@ recomputes those rows only; the reference runs every deletion as a whole forward
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -39,15 +36,11 @@ def max_sequence_length(cfg: ModelConfig) -> int:
     return cfg.max_events + cfg.max_text_tokens + cfg.max_images + 1
 
 
-def shortlist_size(k: int) -> int:
-    """How many events get an exact deletion when `k` reasons are asked for."""
-    return 2 * k + 2
-
-
 def budget_rows(cfg: ModelConfig) -> int:
-    """The most token rows the deletions of one request may recompute, all together: half the
-    model's longest sequence, so explaining costs at most about half a plain forward pass."""
-    return max(1, max_sequence_length(cfg) // 2)
+    """The most token rows the deletions of one request may recompute, all together: the model's
+    longest sequence and a quarter, so explaining costs about one more plain forward pass."""
+    s = max_sequence_length(cfg)
+    return max(1, s + s // 4)
 
 
 def recompute_rows(p: int, kept: int, length: int) -> int:
@@ -94,62 +87,25 @@ def deletion_tokens(model: FuseRankModel, request: Request, p: int) -> Tokens:
                   rank_bucket=t.rank_bucket)
 
 
-@torch.no_grad()
-def cheap_scores(model: FuseRankModel, tokens: Tokens) -> list[float]:
-    """`cheap(p)` of every kept event of one request (see the module docstring)."""
-    captured: list[Tensor] = []
-    last = model.layers[-1]
-    hook = last.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
-    try:
-        model.forward_tokens([tokens])
-    finally:
-        hook.remove()
-    x = captured[0][0, : tokens.length]                         # (S, d) input of the last layer
-    e = len(tokens.rows)
-    d, heads = model.cfg.d_model, model.cfg.n_heads
-    dh = d // heads
-    xn = last.norm1(x)
-    k, v = last.k(xn), last.v(xn)                               # (S, d)
-    readout = [tokens.length - 1]
-    if model.cfg.format_version >= 2 and e > 0:
-        readout.append(e - 1)
-    q = last.q(xn[readout])                                     # (R, d)
-    out = torch.zeros(e, dtype=torch.float32)
-    for h in range(heads):
-        c = slice(h * dh, (h + 1) * dh)
-        # |o_h(v_h[p])|: head h's value through its columns of o (no bias)
-        norms = (v[:e, c] @ last.o.weight[:, c].T).norm(dim=-1)  # (E,)
-        for r, row in enumerate(readout):
-            att = torch.softmax(q[r, c] @ k[: row + 1, c].T / math.sqrt(dh), dim=-1)  # (row + 1,)
-            seen = min(e, row + 1)
-            out[:seen] += att[:seen] * norms[:seen]
-    return out.tolist()
-
-
-def shortlist(cfg: ModelConfig, cheap: Sequence[float], length: int, k: int) -> list[int]:
-    """The kept event positions that get an exact deletion, in the order they were chosen."""
-    kept = len(cheap)
+def shortlist(cfg: ModelConfig, kept: int, length: int) -> list[int]:
+    """The kept event positions that get an exact deletion, newest first, within the budget."""
     budget = budget_rows(cfg)
     chosen: list[int] = []
     rows = 0
-    newest = list(range(kept - 1, max(-1, kept - 1 - k), -1))
-    others = sorted((p for p in range(kept) if p not in newest), key=lambda p: (-cheap[p], -p))
-    for p in newest + others:
-        if len(chosen) >= shortlist_size(k):
-            break
+    for p in range(kept - 1, -1, -1):
         cost = recompute_rows(p, kept, length)
-        if rows + cost <= budget:
-            chosen.append(p)
-            rows += cost
+        if rows + cost > budget:
+            break                   # every older event costs more
+        chosen.append(p)
+        rows += cost
     return chosen
 
 
 @dataclass
 class Deletions:
-    """What an explanation computed: the cheap scores of the kept events, the shortlisted
-    positions (in the order chosen) and each one's score drop on each item `(C, items)`."""
+    """What an explanation computed: the shortlisted positions (in the order chosen) and each
+    one's score drop on each item `(C, items)`."""
 
-    cheap: list[float]
     chosen: list[int]
     drops: list[list[float]]
     first_event: int  # the request index of kept event 0
@@ -157,21 +113,22 @@ class Deletions:
 
 @torch.no_grad()
 def deletions(model: FuseRankModel, request: Request, u: Tensor, items: Sequence[int], k: int) -> Deletions:
-    """Steps 1-3 of the method for the items (external ids) of one request with user vector u (d,)."""
+    """Steps 1-2 of the method for the items (external ids) of one request with user vector u (d,)."""
     tokens = model.tokens(request)
     kept = len(tokens.rows)
     first = len(request.events) - kept
     if k == 0 or kept == 0 or not items:
-        return Deletions([], [], [], first)
-    cheap = cheap_scores(model, tokens)
-    chosen = shortlist(model.cfg, cheap, tokens.length, k)
+        return Deletions([], [], first)
+    chosen = shortlist(model.cfg, kept, tokens.length)
+    if not chosen:
+        return Deletions([], [], first)
     u_del = model.forward_tokens([deletion_tokens(model, request, p) for p in chosen])  # (C, d)
     row_of = model.row_index()
     rows = torch.tensor([row_of[i] for i in items])
     emb = model.item_emb.weight[rows]                                          # (n, d)
     base = emb @ u + model.item_bias[rows]                                     # (n,)
     deleted = u_del @ emb.T + model.item_bias[rows]                            # (C, n)
-    return Deletions(cheap, chosen, (base[None, :] - deleted).tolist(), first)
+    return Deletions(chosen, (base[None, :] - deleted).tolist(), first)
 
 
 def reasons_of(dels: Deletions, j: int, k: int) -> list[EventContribution]:

@@ -7,6 +7,7 @@ from conftest import random_model, tiny_cfg
 from fuserank.explain import (budget_rows, deletion_tokens, explain_user, recompute_rows, shortlist,
                               validate_explain)
 from fuserank.explain_eval import faithfulness, without
+from fuserank.explain_loo import clustered_mean, leave_one_out
 from fuserank.evaluate import Case
 from fuserank.features import Request, RequestError
 from fuserank.ranking import rank_user
@@ -75,15 +76,35 @@ def test_no_events_or_k_zero_gives_no_reasons(model):
     assert explain_user(model, req, model.forward_requests([req])[0], ids([2]), 0) == [[]]
 
 
-def test_shortlist_takes_the_newest_then_cheap_scores_within_the_budget():
-    cfg = tiny_cfg(max_events=12)
-    cheap = [0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.4, 0.5, 0.6, 0.05]
+def test_shortlist_takes_the_newest_events_within_the_budget():
     assert recompute_rows(9, 10, 12) == 3 and recompute_rows(8, 10, 12) == 3 and recompute_rows(0, 10, 12) == 11
-    assert budget_rows(cfg) == (12 + 4 + 2 + 1) // 2
-    # budget 9 rows: 9 and 8 (6 rows), then only an event costing <= 3 rows: none is left
-    assert shortlist(cfg, cheap, 12, 2) == [9, 8]
-    assert shortlist(tiny_cfg(max_events=30), cheap, 12, 2) == [9, 8, 0]   # budget 18: 6 + 11
-    assert shortlist(tiny_cfg(max_events=80), cheap, 12, 2) == [9, 8, 0, 2, 5, 7]
+    cfg = tiny_cfg(max_events=12)                          # 12 + 4 + 2 + 1 = 19 tokens at most
+    assert budget_rows(cfg) == 19 + 19 // 4
+    # 23 rows: 9, 8, 7, 6 cost 3 + 3 + 4 + 5 = 15, 5 costs 6 more (21), 4 would need 7
+    assert shortlist(cfg, 10, 12) == [9, 8, 7, 6, 5]
+    assert shortlist(tiny_cfg(max_events=60), 10, 12) == list(range(9, -1, -1))   # 82 rows: all 66
+    assert shortlist(cfg, 0, 1) == [] and shortlist(cfg, 1, 2) == [0]
+
+
+def test_short_requests_get_exact_leave_one_out():
+    """Every deletion fits the budget: each item's reasons are its largest positive exact drops,
+    and it names fewer than k events only when fewer lower its score."""
+    model = random_model(tiny_cfg(max_events=24))          # 31 tokens at most, a budget of 38 rows
+    req = request([3, 5, 7, 9, 11, 13, 15, 17], candidates=ids([2, 4, 6, 8, 10, 12]))
+    assert len(shortlist(model.cfg, 8, 9)) == 8            # 2 + 2 + 3 + ... + 8 = 37 rows
+    u = model.forward_requests([req])[0]
+    scored = rank_user(model, req, u)[0]
+    items = [i for i, _ in scored]
+    reasons = explain_user(model, req, u, items, 3)
+    for (item, base), rs in zip(scored, reasons):
+        drops = []
+        for i in range(len(req.events)):
+            deleted = Request(**{**req.__dict__, "events": req.events[:i] + req.events[i + 1:], "candidates": [item]})
+            (_, score), = rank_user(model, deleted, model.forward_requests([deleted])[0])[0]
+            drops.append((base - score, i))
+        positive = sorted((d for d in drops if d[0] > 0), key=lambda t: (-t[0], t[1]))
+        assert [r.event_index for r in rs] == [i for _, i in positive[:3]]
+        assert [r.weight for r in rs] == pytest.approx([w for w, _ in positive[:3]], abs=1e-5)
 
 
 @pytest.mark.parametrize("k", [-1, 33])
@@ -105,3 +126,27 @@ def test_faithfulness_reports_the_three_drops():
     assert out["mean_drop_top3"] > 0
     assert set(out) >= {"mean_drop_random3", "mean_drop_newest3", "top_over_random", "top_over_newest"}
     assert without(cases[0].request, [0, 2]).events == [cases[0].request.events[i] for i in (1, *range(3, 12))]
+
+
+def test_leave_one_out_figures():
+    # every deletion fits the budget (8 events, 38 rows): the reasons are exact leave-one-out
+    model = random_model(tiny_cfg(max_events=24, num_items=60), seed=2)
+    cases = [Case(u, request(list(range(2 + u, 10 + u)), explain=0, exclude_seen=True), 0, set()) for u in range(4)]
+    out = leave_one_out(model, cases, top_k=4, k=3)
+    assert out["users"] == 4 and out["items"] == 16
+    for ref in ("window", "sent"):                      # not truncated: the two are the same
+        assert out[ref]["first_reason_match"] == 1.0 and out[ref]["top3_recall"] == 1.0
+        assert out[ref]["replies_short_of_positive"] == 0
+    # 24 events, truncated to 8 kept (max_events 8): only the newest that fit are tried
+    small = random_model(tiny_cfg(num_items=60), seed=2)
+    cases = [Case(u, request(list(range(2 + u, 26 + u)), explain=0, exclude_seen=True), 0, set()) for u in range(3)]
+    out = leave_one_out(small, cases, top_k=4, k=3)
+    assert 0 <= out["window"]["first_reason_match"] <= 1 and out["window"]["pairs_with_a_positive_drop"] <= 12
+
+
+def test_clustered_mean():
+    mean, se = clustered_mean([[1.0, 1.0], [0.0], []])
+    assert mean == pytest.approx(2 / 3)
+    # residuals by user: (2 - 4/3), (0 - 2/3); sqrt(2 / 1 * (4/9 + 4/9)) / 3
+    assert se == pytest.approx((2 * 8 / 9) ** 0.5 / 3)
+    assert clustered_mean([])[0] != clustered_mean([])[0]     # nan

@@ -1,15 +1,15 @@
 /// The rules of explanations (docs/explanations.md; the reference is `training/fuserank/explain.py`):
 /// which events get an exact deletion, and what that costs.
 enum Explainer {
-    /// How many events get an exact deletion when `k` reasons are asked for.
-    static func shortlistSize(_ k: Int) -> Int { 2 * k + 2 }
+    /// The most token rows the deletions of one request recompute, all together: the model's
+    /// longest sequence and a quarter, so that explaining costs about one more plain forward pass.
+    static func budgetRows(_ config: ModelConfig) -> Int {
+        max(1, config.maxSequenceLength + config.maxSequenceLength / 4)
+    }
 
-    /// The most deletions one request runs (`shortlistSize` of the largest `explain_events`).
-    static let maxDeletions = shortlistSize(RankQuery.maxExplainEvents)
-
-    /// The most token rows the deletions of one request recompute, all together: half the model's
-    /// longest sequence, so that explaining costs at most about half a plain forward pass.
-    static func budgetRows(_ config: ModelConfig) -> Int { max(1, config.maxSequenceLength / 2) }
+    /// The most deletions one request runs: each recomputes at least one row, and there is one per
+    /// kept event at most.
+    static func maxDeletions(_ config: ModelConfig) -> Int { min(config.maxEvents, budgetRows(config)) }
 
     /// The first token row that deleting kept event `p` (of `kept`) changes. Rows before it are
     /// the request's own. Deleting the newest event also recomputes the new newest event's row
@@ -18,29 +18,22 @@ enum Explainer {
         (p == kept - 1 && kept >= 2) ? p - 1 : p
     }
 
-    /// The kept event positions that get an exact deletion, in the order they were chosen: the
-    /// newest `k` (newest first), then the others by descending cheap score (ties: the newer
-    /// first), at most ``shortlistSize(_:)``, each only while its recomputed rows fit the budget.
+    /// The kept event positions that get an exact deletion, newest first, as long as the rows
+    /// they recompute fit the budget. Deleting an older event recomputes more rows, so the
+    /// newest events are both the cheapest to delete and, measured on ML-1M, the likeliest to
+    /// matter most (docs/explanations.md).
     /// - Parameters:
-    ///   - cheap: the cheap score of each kept event, oldest first.
+    ///   - kept: the request's kept events.
     ///   - length: the request's token count.
-    ///   - k: the reasons asked for.
     ///   - budget: ``budgetRows(_:)`` of the model.
-    static func shortlist(cheap: [Float], length: Int, k: Int, budget: Int) -> [Int] {
-        let kept = cheap.count
-        let newest = Array(stride(from: kept - 1, to: max(-1, kept - 1 - k), by: -1))
-        let others = (0..<kept).filter { $0 < kept - k }.sorted { a, b in
-            cheap[a] != cheap[b] ? cheap[a] > cheap[b] : a > b
-        }
+    static func shortlist(kept: Int, length: Int, budget: Int) -> [Int] {
         var chosen: [Int] = []
         var rows = 0
-        for p in newest + others {
-            if chosen.count >= shortlistSize(k) { break }
+        for p in stride(from: kept - 1, through: 0, by: -1) {
             let cost = length - 1 - firstChangedRow(deleting: p, kept: kept)
-            if rows + cost <= budget {
-                chosen.append(p)
-                rows += cost
-            }
+            if rows + cost > budget { break }  // every older event costs more
+            chosen.append(p)
+            rows += cost
         }
         return chosen
     }
@@ -48,31 +41,19 @@ enum Explainer {
 
 extension Ranker {
     /// Adds reasons to the results of the encoded pass `queries` that ask for them
-    /// (docs/explanations.md): a cheap score of every kept event from the plain pass's last layer,
-    /// a shortlist, then an exact deletion of each shortlisted event, whose score drop on each
-    /// returned item is that event's weight.
+    /// (docs/explanations.md): an exact deletion of each of the newest kept events that fit the
+    /// budget, whose score drop on each returned item is that event's weight.
     ///
     /// Needs the pass's state as ``encode(_:)`` and ``score(_:)`` left it (the keys and values of
-    /// every layer, the read-out queries, the user vectors); it overwrites the other scratch.
+    /// every layer, the user vectors); it overwrites the other scratch.
     func explain(_ queries: [RankQuery], results: inout [RankResult]) {
         let s = state
-        // The cheap scores read the read-out queries, which the deletions overwrite: all first.
-        var newestRow = queries.count
-        var shortlists: [[Int]?] = []
+        let budget = Explainer.budgetRows(config)
         for (b, query) in queries.enumerated() {
             let kept = min(query.events.count, config.maxEvents)
-            let readsNewest = s.newest[b] > 0
-            defer { if readsNewest { newestRow += 1 } }
-            guard query.explainEvents > 0, kept > 0, !results[b].items.isEmpty else {
-                shortlists.append(nil)
-                continue
-            }
-            let cheap = cheapScores(b, kept: kept, newestRow: readsNewest ? newestRow : nil)
-            shortlists.append(Explainer.shortlist(
-                cheap: cheap, length: s.lengths[b], k: query.explainEvents, budget: Explainer.budgetRows(config)))
-        }
-        for (b, query) in queries.enumerated() {
-            guard let chosen = shortlists[b], !chosen.isEmpty else { continue }
+            guard query.explainEvents > 0, kept > 0, !results[b].items.isEmpty else { continue }
+            let chosen = Explainer.shortlist(kept: kept, length: s.lengths[b], budget: budget)
+            guard !chosen.isEmpty else { continue }
             runDeletions(query, of: b, deleting: chosen)
             results[b].items = results[b].items.map { item in
                 var item = item
@@ -82,51 +63,11 @@ extension Ranker {
         }
     }
 
-    /// The cheap scores and the shortlist of one query, as ``explain(_:results:)`` computes them
-    /// (for the golden tests).
-    func shortlistDetails(_ query: ValidatedQuery) -> (cheap: [Float], shortlist: [Int]) {
+    /// The shortlist of one query, as ``explain(_:results:)`` computes it (for the golden tests).
+    func shortlistDetails(_ query: ValidatedQuery) -> [Int] {
         let q = query.query
         let kept = min(q.events.count, config.maxEvents)
-        encode([q])
-        let cheap = cheapScores(0, kept: kept, newestRow: state.newest[0] > 0 ? 1 : nil)
-        let chosen = Explainer.shortlist(cheap: cheap, length: state.lengths[0], k: q.explainEvents,
-                                         budget: Explainer.budgetRows(config))
-        return (cheap, chosen)
-    }
-
-    /// `cheap(p)` of every kept event of pass request `b`: the sum over its read-out rows r and
-    /// heads h of `attn[r, h, p] * |o_h(v_h[p])|` in the last layer.
-    /// - Parameter newestRow: the read-out row of its newest event in `state.readQ`, if it has one.
-    private func cheapScores(_ b: Int, kept: Int, newestRow: Int?) -> [Float] {
-        let s = state
-        let d = config.dModel, heads = config.nHeads, dh = d / heads
-        let last = weights.layers.count - 1
-        let offset = (last * maxBatch * config.maxSequenceLength + s.offsets[b]) * d
-        let k = s.keys + offset, v = s.values + offset
-        let oW = weights.layers[last].oW.baseAddress!
-        var readouts = [(q: s.readQ + b * d, seen: s.lengths[b])]
-        if let row = newestRow { readouts.append((s.readQ + row * d, s.newest[b])) }
-        let scale = 1 / Float(dh).squareRoot()
-        var cheap = [Float](repeating: 0, count: kept)
-        var norms = [Float](repeating: 0, count: kept)
-        for h in 0..<heads {
-            let c = h * dh
-            // headValues (kept, d) = V_h (kept, dh) @ o.weight[:, c ..< c + dh]^T
-            matmulTransposed(s.headValues, v + c, oW + c, m: kept, n: d, k: dh, lda: d, ldb: d, ldy: d)
-            for p in 0..<kept {
-                let row = s.headValues + p * d
-                var sq: Float = 0
-                for j in 0..<d { sq += row[j] * row[j] }
-                norms[p] = sq.squareRoot()
-            }
-            for (q, seen) in readouts {
-                // attn (seen,) = softmax(q_h . K_h^T / sqrt(d_head))
-                matmulTransposed(s.scores, q + c, k + c, m: 1, n: seen, k: dh, lda: d, ldb: d, ldy: seen, alpha: scale)
-                softmax(s.scores, n: seen)
-                for p in 0..<min(kept, seen) { cheap[p] += s.scores[p] * norms[p] }
-            }
-        }
-        return cheap
+        return Explainer.shortlist(kept: kept, length: bundle.tokenCount(q), budget: Explainer.budgetRows(config))
     }
 
     /// Runs the deletions of pass request `b` as one ragged batch and leaves their user vectors in

@@ -3,19 +3,20 @@ import CFuseRankKernels
 /// The scratch of one ``Ranker`` (llama2.c's `RunState`): every buffer a forward pass and its
 /// scoring write, allocated once, each with one meaning for the whole pass.
 ///
-/// Shapes use `T = maxBatch * maxSequenceLength` (every token of a full batch, requests
-/// concatenated), `R = 2 * max(maxBatch, V)` (the read-out rows: one `[RANK]` and one newest-event
+/// Shapes use `T = max(maxBatch * maxSequenceLength, D)` (every token of a full batch, requests
+/// concatenated, or every row the deletions of one explained request recompute), `R = 2 * max(maxBatch, V)` (the read-out rows: one `[RANK]` and one newest-event
 /// row per request or deletion), `B = maxBatch`, `N = num_items`, `S = maxSequenceLength`,
 /// `L = n_layers`, `V = Explainer.maxDeletions` (the deletions of one explained request) and
-/// `D = Explainer.budgetRows` (the token rows they recompute, all together; `D <= S`).
+/// `D = Explainer.budgetRows` (the token rows they recompute, all together). `keys` and `values`
+/// hold `maxBatch * maxSequenceLength` rows per layer.
 /// Not `Sendable`: it belongs to the ranker's thread.
 final class RunState {
     // Every token (layers 0 ..< L-1).
     let x: UnsafeMutablePointer<Float>          // (T, d_model) residual stream
     let xn: UnsafeMutablePointer<Float>         // (T, d_model) norm1(x): the attention input
     let q: UnsafeMutablePointer<Float>          // (T, d_model) queries
-    let keys: UnsafeMutablePointer<Float>       // (L, T, d_model) keys of every layer (kept: explanations reuse them)
-    let values: UnsafeMutablePointer<Float>     // (L, T, d_model) values of every layer (likewise)
+    let keys: UnsafeMutablePointer<Float>       // (L, B * S, d_model) keys of every layer (kept: explanations reuse them)
+    let values: UnsafeMutablePointer<Float>     // (L, B * S, d_model) values of every layer (likewise)
     let att: UnsafeMutablePointer<Float>        // (T, d_model) attention output, heads concatenated
     let h: UnsafeMutablePointer<Float>          // (T, d_model) a sublayer's output before it joins the residual
     let hn: UnsafeMutablePointer<Float>         // (T, d_model) norm2(x): the feed-forward input
@@ -53,7 +54,6 @@ final class RunState {
     let joinedK: UnsafeMutablePointer<Float>    // (S, d_model) one deletion's keys: the request's unchanged rows, then its own
     let joinedV: UnsafeMutablePointer<Float>    // (S, d_model) likewise for values
     let deletionUsers: UnsafeMutablePointer<Float>  // (V, d_model) the user vector of each deletion
-    let headValues: UnsafeMutablePointer<Float> // (S, d_model) o_h(v_h) of one head, for the cheap score
 
     private let floats: UnsafeMutablePointer<Float>
     private let ints: UnsafeMutablePointer<Int>
@@ -62,17 +62,17 @@ final class RunState {
     init(config c: ModelConfig, maxBatch: Int) {
         let d = c.dModel
         let s = c.maxSequenceLength
-        let t = maxBatch * s
-        let deletions = Explainer.maxDeletions
+        let budget = Explainer.budgetRows(c)
+        let t = max(maxBatch * s, budget)
+        let deletions = Explainer.maxDeletions(c)
         let r = 2 * max(maxBatch, deletions)
         let layers = c.nLayers
-        let budget = Explainer.budgetRows(c)
         let sizes = [
-            t * d, t * d, t * d, layers * t * d, layers * t * d, t * d, t * d, t * d, t * c.dFF, s * s,
+            t * d, t * d, t * d, layers * maxBatch * s * d, layers * maxBatch * s * d, t * d, t * d, t * d, t * c.dFF, s * s,
             max(1, c.maxImages * c.imageDim),
             r * d, r * d, r * d, r * d, r * d, r * d,
             maxBatch * d, maxBatch * d, maxBatch * (c.numItems - 2), c.numItems,
-            s * d, budget * d, budget * d, s * d, s * d, deletions * d, s * d,
+            s * d, budget * d, budget * d, s * d, s * d, deletions * d,
         ]
         var arena = FloatArena(sizes: sizes)
         floats = arena.base
@@ -92,7 +92,7 @@ final class RunState {
         chunk = .allocate(capacity: maxBatch * Int(FR_INT8_CHUNK_ROWS))
         chunk.initialize(repeating: 0, count: maxBatch * Int(FR_INT8_CHUNK_ROWS))
         deletionTokens = carve(); deletionK = carve(); deletionV = carve(); joinedK = carve(); joinedV = carve()
-        deletionUsers = carve(); headValues = carve()
+        deletionUsers = carve()
         ints = .allocate(capacity: 3 * maxBatch)
         ints.initialize(repeating: 0, count: 3 * maxBatch)
         offsets = ints
