@@ -139,6 +139,17 @@ def render(path: str) -> str:
                     f"forecaster d_model {r['d_model']}, {r['layers']} layers, P {r['patch']}, C {r['context']}, "
                     f"H {r['max_horizon']}, {r['quantiles']} levels, {r['tokens']} tokens per series "
                     f"({r['forecaster']}; OpenBLAS {r.get('blas_core', '?')} kernels).", ""]
+        if r.get("bench") == "affinity" and r.get("way") == "broker":
+            rr = next((x for x in rows if x.get("bench") == "affinity" and x.get("way") == "round-robin"), None)
+            if rr:
+                out += [f"### Sessions through the broker (3 replicas, {r['sessions']} sessions x {r['steps']} calls, "
+                        "the history growing by one event a call)", "",
+                        "| routing | cache hit rate | sessions held | session cache MiB | mean / p90 ms |", "|---|---|---|---|---|",
+                        f"| round-robin (direct to each replica in turn) | {rr['hit_rate']} | {rr['sessions_held']} | "
+                        f"{rr['cache_mib']} | {f(rr['mean_ms'])} / {f(rr['p90_ms'])} |",
+                        f"| the broker, by session_id | {r['hit_rate']} | {r['sessions_held']} | {r['cache_mib']} | "
+                        f"{f(r['mean_ms'])} / {f(r['p90_ms'])} |", "",
+                        f"Memory broker / round-robin: {r['cache_mib'] / rr['cache_mib']:.3f} (target <= 0.5).", ""]
         if r.get("bench") == "skipped":
             out += [f"Skipped: {r['what']}: {r['why']}", ""]
     return "\n".join(out).rstrip() + "\n"
