@@ -198,7 +198,7 @@ public final class Broker: @unchecked Sendable {
             do {
                 // A held call is tried again soon; the roster is checked for silent servers each second.
                 let wakeAt = forwarder.isHolding ? clock.now + .milliseconds(5) : min(nextLog, clock.now + .seconds(1))
-                ready = try poller.poll(timeoutMs: Self.milliseconds(until: wakeAt, clock: clock))
+                ready = try poller.poll(timeoutMs: ZMQPoller.timeoutMs(until: wakeAt, atMost: 1000))
             } catch {
                 logger.critical("zmq_poll failed, stopping: \(error)")
                 break
@@ -267,12 +267,5 @@ public final class Broker: @unchecked Sendable {
                 logger.debug("health reply dropped: \(error)")
             }
         }
-    }
-
-    /// `zmq_poll`'s timeout for waking at `instant` (0 if it passed, at most 1 s).
-    private static func milliseconds(until instant: ContinuousClock.Instant, clock: ContinuousClock) -> Int {
-        let (seconds, attoseconds) = (instant - clock.now).components
-        let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int(max(0, min(1000, ms)))
     }
 }

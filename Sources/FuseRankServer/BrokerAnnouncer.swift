@@ -43,9 +43,7 @@ struct BrokerAnnouncer {
         guard !links.isEmpty else { return -1 }
         switch state {
         case .starting: return 50
-        case .serving:
-            let (seconds, attoseconds) = (next - ContinuousClock.now).components
-            return Int(max(0, min(Int64(Framing.announceIntervalMs), seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)))
+        case .serving: return ZMQPoller.timeoutMs(until: next, atMost: Framing.announceIntervalMs)
         default: return -1
         }
     }

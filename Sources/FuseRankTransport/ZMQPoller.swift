@@ -81,6 +81,14 @@ public struct ZMQPoller {
         }
         return items.map { ZMQPollEvents(rawValue: $0.revents) }
     }
+
+    /// ``poll(timeoutMs:)``'s timeout for waking at `instant`: the milliseconds until it, rounded up,
+    /// 0 when it has passed, at most `limitMs`.
+    public static func timeoutMs(until instant: ContinuousClock.Instant, atMost limitMs: Int) -> Int {
+        let (seconds, attoseconds) = (instant - .now).components
+        let ms = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int(max(0, min(Int64(limitMs), ms)))
+    }
 }
 
 /// Polls a single socket.

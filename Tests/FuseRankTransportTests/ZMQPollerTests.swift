@@ -9,6 +9,13 @@ import Testing
 
     init() throws { context = try ZMQContext() }
 
+    @Test func timeoutUntilAnInstantIsRoundedUpAndCapped() {
+        #expect(ZMQPoller.timeoutMs(until: .now - .seconds(1), atMost: 1000) == 0)
+        #expect(ZMQPoller.timeoutMs(until: .now + .seconds(5), atMost: 1000) == 1000)
+        let ms = ZMQPoller.timeoutMs(until: .now + .milliseconds(250), atMost: 1000)
+        #expect(ms > 200 && ms <= 250)
+    }
+
     @Test func pollReportsOnlyTheReadySocket() throws {
         let a = try ZMQSocket(context: context, type: .pull)
         let b = try ZMQSocket(context: context, type: .pull)

@@ -62,12 +62,14 @@ def main(grid: Grid, context: Context) -> None:
     lr = float(cat["conf"]["train"].get("lr", 0.003))
     history: list[dict] = []
 
-    def note_round(metrics: list[tuple[int, float]]) -> None:
+    def note_round(metrics: list[tuple[int, float]]) -> float:
+        """Records a round from each shop's (examples, mean loss); returns the example-weighted loss."""
         n = sum(k for k, _ in metrics)
         loss = sum(k * v for k, v in metrics) / max(1, n)
         history.append({"round": len(history) + 1, "shops": len(metrics), "examples": n, "loss": loss})
         print(f"fuserank.federated server: round {len(history)}: {len(metrics)} shops, {n} examples, "
               f"loss {loss:.4f}", flush=True)
+        return loss
 
     if bool(rc.get("secagg", False)):
         how = "FedAvg under SecAgg+, weighted by training examples"
@@ -75,8 +77,8 @@ def main(grid: Grid, context: Context) -> None:
     else:
         def aggregate_metrics(replies, key):  # per round: shops, examples, example-weighted loss
             ms = [r["metrics"] for r in replies]
-            note_round([(int(m["num-examples"]), float(m["train-loss"])) for m in ms])
-            return MetricRecord({"num-examples": history[-1]["examples"], "train-loss": history[-1]["loss"]})
+            loss = note_round([(int(m["num-examples"]), float(m["train-loss"])) for m in ms])
+            return MetricRecord({"num-examples": history[-1]["examples"], "train-loss": loss})
 
         # Every shop takes part in the first round; later rounds go on with `min-shops` (a shop
         # whose SuperNode died gets Flower's NODE_UNAVAILABLE reply and is left out of the average).
@@ -136,8 +138,7 @@ def secure_rounds(grid: Grid, context: Context, model, rounds: int, nodes: int, 
     names = list(state)
 
     def fit_metrics(metrics):
-        note_round([(n, float(m["train-loss"])) for n, m in metrics])
-        return {"train-loss": history_loss(metrics)}
+        return {"train-loss": note_round([(n, float(m["train-loss"])) for n, m in metrics])}
 
     strategy = LegacyFedAvg(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=nodes, min_available_clients=nodes,
                             initial_parameters=ndarrays_to_parameters([state[k].numpy() for k in names]),
@@ -153,8 +154,3 @@ def secure_rounds(grid: Grid, context: Context, model, rounds: int, nodes: int, 
     arrays = legacy.state.array_records[MAIN_PARAMS_RECORD]
     values = [a.numpy() for a in arrays.values()]
     return {k: torch.from_numpy(v.copy()) for k, v in zip(names, values)}
-
-
-def history_loss(metrics) -> float:
-    n = sum(k for k, _ in metrics)
-    return sum(k * float(m["train-loss"]) for k, m in metrics) / max(1, n)
