@@ -182,7 +182,7 @@ def broker_health(endpoint: str, timeout_ms: int = 1000) -> tuple[Any, dict[str,
 
 
 def wait_for_servers(health: str, count: int, broker: Process, timeout_s: float = 30) -> None:
-    """Waits until the broker counts exactly `count` servers connected to its backend."""
+    """Waits until the broker counts exactly `count` servers serving behind it (announced, not left)."""
     seen: list[str] = []
 
     def connected() -> bool:

@@ -199,7 +199,7 @@ def test_failover_across_network_namespaces(
 
 
 def test_broker_exports_its_traffic_as_prometheus_metrics(cluster: Cluster, default_bundle: Path, tmp_path: Path) -> None:
-    """--metrics-bind on the broker: the messages and bytes each way and the servers connected."""
+    """--metrics-bind on the broker: the messages and bytes each way and the servers serving."""
     import urllib.request
 
     from fuserank_client import FuseRankClient
