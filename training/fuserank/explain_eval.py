@@ -47,6 +47,16 @@ def without(request: Request, indices: Sequence[int]) -> Request:
 
 
 @torch.no_grad()
+def explained_top(model, case, top_k: int = TOP_K, k: int = EXPLAIN):
+    """A case's request asking for `top_k` items, its user vector, the served top items and the
+    `k` reasons of each."""
+    req = Request(**{**case.request.__dict__, "top_k": top_k})
+    u = model.forward_requests([req])[0]
+    items = [i for i, _ in rank_user(model, req, u)[0]]
+    return req, u, items, explain_user(model, req, u, items, k)
+
+
+@torch.no_grad()
 def faithfulness(model, cases, top_k: int = TOP_K, k: int = EXPLAIN, seed: int = 1) -> dict:
     """Mean score drops of the explained items for top-k, random-k and newest-k deletions."""
     sums = {"top": 0.0, "random": 0.0, "newest": 0.0}
@@ -55,10 +65,7 @@ def faithfulness(model, cases, top_k: int = TOP_K, k: int = EXPLAIN, seed: int =
     wins_newest = 0     # items where top-k drops more than newest-k
     row_of = model.row_index()
     for case in cases:
-        req = Request(**{**case.request.__dict__, "top_k": top_k})
-        u = model.forward_requests([req])[0]
-        items = [i for i, _ in rank_user(model, req, u)[0]]
-        reasons = explain_user(model, req, u, items, k)
+        req, u, items, reasons = explained_top(model, case, top_k, k)
         n = len(req.events)
         kept = min(n, model.cfg.max_events)
         rng = random.Random(seed * 1_000_003 + case.user)

@@ -37,10 +37,9 @@ import torch
 from .bundle import load_bundle
 from .data import load_dataset
 from .evaluate import build_cases, default_data_root
-from .explain import deletion_tokens, explain_user
-from .explain_eval import EXPLAIN, TOP_K, without
+from .explain import deletion_tokens
+from .explain_eval import EXPLAIN, TOP_K, explained_top, without
 from .features import Request
-from .ranking import rank_user
 
 CHUNK = 64  # deletions per forward batch
 
@@ -89,10 +88,7 @@ def leave_one_out(model, cases, top_k: int = TOP_K, k: int = EXPLAIN, detail: bo
     fewer_than_k = pairs = 0
     pairs_detail = []
     for case in cases:
-        req = Request(**{**case.request.__dict__, "top_k": top_k})
-        u = model.forward_requests([req])[0]
-        items = [i for i, _ in rank_user(model, req, u)[0]]
-        reasons = explain_user(model, req, u, items, k)
+        req, u, items, reasons = explained_top(model, case, top_k, k)
         n = len(req.events)
         offset = n - min(n, model.cfg.max_events)
         exact = exact_drops(model, req, u, items)
