@@ -224,3 +224,24 @@ def test_shipped_parity_file_is_the_shipped_bundles_output():
         np.testing.assert_allclose(mean[0], c["mean"], rtol=1e-5, atol=1e-5)
         for j, ref in enumerate(c["quantiles_out"]):
             np.testing.assert_allclose(q[0, :, j], ref["values"], rtol=1e-5, atol=1e-5)
+
+
+def test_interval_holds_its_coverage_with_an_atom_at_zero():
+    """With the true quantiles of demand that is 0 with probability 0.4 and otherwise exponential,
+    q0.1 is 0: q0.1-q0.9 holds 90%, `interval` ([0, q0.8] there) holds 80%; where q0.1 > 0 (an atom
+    of 0.05) it stays q0.1-q0.9. The client's `Forecast.interval` is the same rule."""
+    from fuserank.forecast.metrics import interval
+    from fuserank_client import Forecast
+
+    rng = np.random.default_rng(0)
+    for p0, zero_lower in ((0.4, True), (0.05, False)):
+        y = np.where(rng.random(200_000) < p0, 0.0, rng.exponential(5.0, 200_000))
+        q = {t: np.full_like(y, np.quantile(y, t)) for t in (0.1, 0.8, 0.9)}
+        assert (q[0.1][0] == 0) == zero_lower
+        lower, upper = interval(q, 0.8)
+        covered = np.mean((y >= lower) & (y <= upper))
+        assert covered == pytest.approx(0.8, abs=0.01)
+        if zero_lower:
+            assert np.mean((y >= q[0.1]) & (y <= q[0.9])) == pytest.approx(0.9, abs=0.01)
+        f = Forecast(1, [0.0] * 3, {t: list(v[:3]) for t, v in q.items()})
+        assert f.interval(0.8) == (list(lower[:3]), list(upper[:3]))

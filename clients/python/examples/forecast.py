@@ -93,7 +93,7 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.2)
-            forecasts = client.forecast(args.model, series, args.horizon, [0.1, 0.5, 0.9])
+            forecasts = client.forecast(args.model, series, args.horizon, [0.1, 0.5, 0.8, 0.9])
     finally:
         if proc:
             proc.terminate()
@@ -109,7 +109,8 @@ def main() -> int:
         hx = list(range(-back, 0))
         ax.plot(hx, [v if v is not None else 0 for v in s.values[-back:]], color="black", lw=1, label="history")
         fx = list(range(args.horizon))
-        ax.fill_between(fx, fc.quantiles[0.1], fc.quantiles[0.9], color="tab:blue", alpha=0.25, label="80% interval")
+        lower, upper = fc.interval(0.8)
+        ax.fill_between(fx, lower, upper, color="tab:blue", alpha=0.25, label="80% interval")
         ax.plot(fx, fc.mean, color="tab:blue", lw=1.5, label="mean")
         ax.plot(fx, fc.quantiles[0.5], color="tab:blue", ls="--", lw=1, label="median")
         actual = [sales[code].get(origin + k * DAY, 0.0) for k in fx]
@@ -118,7 +119,7 @@ def main() -> int:
         ax.set_ylabel("units")
         ax.grid(alpha=0.3)
         print(f"{code}: next 7 days mean {sum(fc.mean[:7]):.0f} units, median {sum(fc.quantiles[0.5][:7]):.0f}, "
-              f"80% band per day up to {max(fc.quantiles[0.9][:7]):.0f}; sold {sum(actual[:7]):.0f}")
+              f"80% interval per day up to {max(upper[:7]):.0f}; sold {sum(actual[:7]):.0f}")
     axes[0, 0].legend(fontsize=7, ncol=5, loc="upper left")
     axes[-1, 0].set_xlabel(f"days from {origin}")
     fig.tight_layout()

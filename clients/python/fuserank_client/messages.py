@@ -209,3 +209,21 @@ class Forecast:
     def horizon(self) -> int:
         """The number of forecast periods."""
         return len(self.mean)
+
+    def interval(self, coverage: float = 0.8) -> tuple[list[float], list[float]]:
+        """(lower, upper) per period of the `coverage` prediction interval (ask for the levels
+        a = (1 - coverage) / 2, 1 - a and `coverage`, e.g. 0.1, 0.9 and 0.8).
+
+        The equal-tailed [q_a, q_(1-a)] holds `coverage` of a continuous distribution. Demand has an
+        atom at 0 (on most days an intermittent item sells nothing): where q_a is 0, no demand lies
+        below it and [q_a, q_(1-a)] would hold 1 - a, so the interval is [0, q_coverage] there.
+        Raises KeyError naming a level the reply lacks."""
+        a = round((1 - coverage) / 2, 6)
+        for level in (a, round(1 - a, 6), coverage):
+            if level not in self.quantiles:
+                raise KeyError(f"the forecast has no quantile {level:g} (asked: {sorted(self.quantiles)}); "
+                               f"request levels {a:g}, {coverage:g} and {1 - a:g} for a {coverage:.0%} interval")
+        lower = list(self.quantiles[a])
+        upper = [q_c if lo <= 0 else q_hi
+                 for lo, q_c, q_hi in zip(lower, self.quantiles[coverage], self.quantiles[round(1 - a, 6)])]
+        return lower, upper

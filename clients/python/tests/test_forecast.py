@@ -106,3 +106,24 @@ def test_failed_precondition_both_ways(forecast_server: RunningServer, golden_bu
         assert len(client.rank(model=name, top_k=3).items) == 3
         info = client.model_info()
         assert info.name == "forecaster" and info.is_default and info.num_items == 0
+
+
+def test_interval_covers_the_atom_at_zero(forecast_server: RunningServer) -> None:
+    """`Forecast.interval(0.8)`: q0.1-q0.9 where q0.1 is above 0, [0, q0.8] where it is 0 (no demand
+    lies below 0, so the lower tail is empty), from the served quantiles; a missing level is named."""
+    history = [0.0, 0.0, 9.0, 0.0, None, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 12.0] * 3 + [30.0, 28.0, 35.0, 31.0]
+    with forecast_server.client() as client:
+        forecasts = client.forecast("forecaster", [Series(5, 0, history), Series(6, 0, [40.0, 42.0, 39.0] * 8)],
+                                    7, [0.1, 0.5, 0.8, 0.9])
+        for f in forecasts:
+            lower, upper = f.interval(0.8)
+            assert lower == f.quantiles[0.1]
+            for period in range(7):
+                want = f.quantiles[0.8][period] if f.quantiles[0.1][period] <= 0 else f.quantiles[0.9][period]
+                assert upper[period] == want and lower[period] <= upper[period]
+        zero_lower = [p for f in forecasts for p in range(7) if f.quantiles[0.1][p] <= 0]
+        positive_lower = [p for f in forecasts for p in range(7) if f.quantiles[0.1][p] > 0]
+        assert zero_lower and positive_lower, "the cases cover both branches of the rule"
+        [plain] = client.forecast("forecaster", [Series(5, 0, history)], 7)  # default levels: no 0.8
+        with pytest.raises(KeyError, match="no quantile 0.8"):
+            plain.interval(0.8)

@@ -40,7 +40,7 @@ def window_stats(history: list[np.ndarray], k: int, n: int = WINDOW) -> dict[str
     last = _last(history, n)
     mean = np.array([[w.mean()] * k for w in last])
     med = np.array([[np.median(w)] * k for w in last])
-    qs = {tau: np.array([[np.quantile(w, tau)] * k for w in last]) for tau in (0.1, 0.5, 0.9)}
+    qs = {tau: np.array([[np.quantile(w, tau)] * k for w in last]) for tau in (0.1, 0.5, 0.8, 0.9)}
     return {f"mean{n}": (mean, mean, None), f"median{n}": (med, med, None),
             f"quantiles{n}": (mean, qs[0.5], qs)}
 

@@ -8,7 +8,7 @@ follow the seed and M5 (Makridakis et al., "The M5 accuracy competition", IJF 20
   first sale), averaged over series;
 - scaled pinball loss per window = mean over levels and periods of the pinball loss / scale1,
   scale1 = mean absolute one-step change;
-- coverage of the 80% interval = share of scored periods with q0.1 <= y <= q0.9.
+- coverage of the 80% interval (`interval`) = share of scored periods inside it.
 The median scores WAPE and MAE, the mean RMSSE and RMSE: no single point forecast minimises both.
 """
 from __future__ import annotations
@@ -51,6 +51,24 @@ def _se_over_series(per_window: np.ndarray) -> tuple[float, float]:
     return float(np.mean(per_series)), float(np.std(per_series, ddof=1) / np.sqrt(len(per_series)))
 
 
+SPL_LEVELS = (0.1, 0.5, 0.9)
+
+
+def interval(quantiles: dict[float, np.ndarray], coverage: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) of the `coverage` prediction interval from quantile forecasts of demand.
+
+    With a = (1 - coverage) / 2, the equal-tailed [q_a, q_(1-a)] holds `coverage` of a continuous
+    distribution. Demand has an atom at 0 (most days of intermittent demand sell nothing): where q_a
+    is 0, no demand lies below it, the lower tail is empty and [q_a, q_(1-a)] holds 1 - a. There the
+    interval is [0, q_coverage], which holds `coverage`. Without the level `coverage` among the
+    quantiles it stays equal-tailed. The Python client's `Forecast.interval` is the same rule."""
+    a = round((1 - coverage) / 2, 6)
+    lower, upper = quantiles[a], quantiles[round(1 - a, 6)]
+    if coverage in quantiles:
+        upper = np.where(lower <= 0, quantiles[coverage], upper)
+    return lower, upper
+
+
 def score(y: np.ndarray, mean: np.ndarray, median: np.ndarray, scale1: np.ndarray, scale2: np.ndarray,
           quantiles: dict[float, np.ndarray] | None = None) -> dict:
     """The metrics of one method (docstring above); `scale1`/`scale2` are [S, O]."""
@@ -72,17 +90,21 @@ def score(y: np.ndarray, mean: np.ndarray, median: np.ndarray, scale1: np.ndarra
     if quantiles:
         losses = []
         for tau, q in quantiles.items():
+            if tau not in SPL_LEVELS:
+                continue
             losses.append(np.where(ok, pinball(y, q, tau), 0.0).sum(axis=2))
         with np.errstate(invalid="ignore", divide="ignore"):
             spl = np.mean(losses, axis=0) / k / scale1
         spl[k == 0] = np.nan
         out["spl"], out["spl_se"] = _se_over_series(spl)
         if 0.1 in quantiles and 0.9 in quantiles:
-            inside = ok & (y >= quantiles[0.1] - 1e-6) & (y <= quantiles[0.9] + 1e-6)
+            lower, upper = interval(quantiles, 0.8)
+            inside = ok & (y >= lower - 1e-6) & (y <= upper + 1e-6)
             out["coverage80"] = float(inside.sum() / n)
-            # each side apart: with an atom at 0 (most days of intermittent demand sell nothing)
-            # a calibrated q0.1 is 0 and nothing falls below it, so the interval covers more
-            out["below_q10"] = float((ok & (y < quantiles[0.1] - 1e-6)).sum() / n)
-            out["above_q90"] = float((ok & (y > quantiles[0.9] + 1e-6)).sum() / n)
-            out["q10_zero"] = float((ok & (quantiles[0.1] == 0)).sum() / n)
+            out["interval80"] = "q0.1-q0.9, [0, q0.8] where q0.1 is 0" if 0.8 in quantiles else "q0.1-q0.9"
+            # each side apart; the equal-tailed interval's too
+            out["below_lower"] = float((ok & (y < lower - 1e-6)).sum() / n)
+            out["above_upper"] = float((ok & (y > upper + 1e-6)).sum() / n)
+            out["q10_zero"] = float((ok & (quantiles[0.1] <= 0)).sum() / n)
+            out["coverage_q10_q90"] = float((ok & (y >= quantiles[0.1] - 1e-6) & (y <= quantiles[0.9] + 1e-6)).sum() / n)
     return out

@@ -37,24 +37,32 @@ def selection_score(s: dict) -> float:
     return s["rmsse"] + s["wape"]
 
 
+def fan_items(panel: DemandPanel, sp) -> list[int]:
+    """The card's four items: the 1st, 11th, 101st and 401st by units sold before the test."""
+    top = sp.items[np.argsort(-np.nansum(panel.demand[sp.items, :sp.test[0]], axis=1))]
+    return [int(top[j]) for j in (0, 10, 100, 400) if j < len(top)]
+
+
 def fan_chart(path: str, panel: DemandPanel, sp, model, items: list[int], origin: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .metrics import interval
     from .model import forecast_series
 
     first = panel.first_sales()
     H = sp.horizon * 2
     series = [(int(panel.period_start_ms(first[i])), panel.demand[i, first[i]:origin]) for i in items]
-    mean, q = forecast_series(model, series, H, [0.1, 0.5, 0.9])
+    mean, q = forecast_series(model, series, H, [0.1, 0.5, 0.8, 0.9])
     fig, axes = plt.subplots(len(items), 1, figsize=(9, 2.6 * len(items)), squeeze=False)
     back = 42
     for ax, i, m, qq in zip(axes[:, 0], items, mean, q):
         t_hist = np.arange(origin - back, origin)
         t_fut = np.arange(origin, origin + H)
         ax.plot(t_hist - origin, panel.demand[i, origin - back:origin], color="black", lw=1, label="history")
-        ax.fill_between(t_fut - origin, qq[:, 0], qq[:, 2], color="tab:blue", alpha=0.25, label="80% interval")
+        lower, upper = interval({0.1: qq[:, 0], 0.8: qq[:, 2], 0.9: qq[:, 3]})
+        ax.fill_between(t_fut - origin, lower, upper, color="tab:blue", alpha=0.25, label="80% interval")
         ax.plot(t_fut - origin, m, color="tab:blue", lw=1.5, label="mean")
         ax.plot(t_fut - origin, qq[:, 1], color="tab:blue", lw=1, ls="--", label="median")
         seen = t_fut[t_fut < panel.periods]
@@ -123,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                     {int(i): (panel.item_text.get(int(i), ""), "") for i in panel.item_ids},
                     external={int(i): s for i, s in zip(panel.item_ids, panel.item_names)}
                     if any(str(i) != s for i, s in zip(panel.item_ids, panel.item_names)) else None)
-    top = sp.items[np.argsort(-np.nansum(panel.demand[sp.items, :sp.test[0]], axis=1))]
-    picks = [int(top[j]) for j in (0, 10, 100, 400) if j < len(top)]
-    fan_chart(str(out / "forecast-fan.png"), panel, sp, final, picks, sp.test[-1])
+    fan_chart(str(out / "forecast-fan.png"), panel, sp, final, fan_items(panel, sp), sp.test[-1])
     metrics = {"data": args.data, "calendar": panel.calendar(), "test": scores, "history": hist,
                "refit_epochs": best["epoch"], "seconds": time.time() - started}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
@@ -172,9 +178,10 @@ def write_card(path: Path, args, panel: DemandPanel, sp, cfg: ForecasterConfig, 
         f"- Against the best baseline on each metric: RMSSE {m['rmsse']:.4f} vs {best_rmsse[1]['rmsse']:.4f} "
         f"({best_rmsse[0]}, {m['rmsse'] / best_rmsse[1]['rmsse']:.3f}x); WAPE {m['wape']:.4f} vs "
         f"{best_wape[1]['wape']:.4f} ({best_wape[0]}, {m['wape'] / best_wape[1]['wape']:.3f}x); "
-        f"80% interval coverage {m.get('coverage80', float('nan')):.3f}: {m.get('above_q90', float('nan')):.1%} of "
-        f"actuals above q0.9 (nominal 10%) and {m.get('below_q10', float('nan')):.1%} below q0.1 (nominal 10%; "
-        f"q0.1 is 0 in {m.get('q10_zero', float('nan')):.0%} of the periods and demand cannot fall below 0).", "",
+        f"80% interval coverage {m.get('coverage80', float('nan')):.3f}: {m.get('above_upper', float('nan')):.1%} of "
+        f"actuals above it and {m.get('below_lower', float('nan')):.1%} below. q0.1 is 0 in "
+        f"{m.get('q10_zero', float('nan')):.0%} of the periods; there no demand lies below it and the interval is "
+        f"[0, q0.8] (q0.1-q0.9 everywhere would cover {m.get('coverage_q10_q90', float('nan')):.3f}).", "",
         "![fan charts](forecast-fan.png)", "",
         "Reproduce: `make forecast DATA=... MINUTES=...` (this card's command); the figures are in "
         "`metrics.json`.",
