@@ -9,10 +9,15 @@ gate passes.
    `data.read_interactions`) with stable item ids (`known_items`: the bundle's `items.tsv`
    `external_id` -> `item_id`; integer ids are their own ids): an old item keeps its id and row,
    a new one gets an id after the largest and a row appended after the last.
-3. New rows (`grow_catalogue`): the bundle's content projection of the item's text where the
-   bundle has a text-only projection (content_dim 0) and the item has a word of its vocabulary;
-   else the mean of the trained rows (embedding and output bias) plus N(0, (0.1 x their std)^2)
-   per coordinate, so new items start as an average item, told apart.
+3. New rows (`grow_catalogue`), from what the new events say about each new item:
+   - its embedding: the mean of the trained rows of the known items bought with it (in the same
+     basket, or next to it in a sequence without baskets), weighted by how often; for an item
+     bought with none, the bundle's content projection of its text where the bundle has a
+     text-only projection (content_dim 0) and the item has a word of its vocabulary; else the mean
+     of the trained rows plus N(0, (0.1 x their std)^2) per coordinate;
+   - its output bias: the known items' biases regressed on log(1 + their purchases in DATA),
+     read at the new item's count (a new item as popular this week as a known one starts as
+     likely), where the content projection gives none.
 4. Fine-tuning from the loaded weights on DATA's sequences up to each user's last basket (event),
    each preceded by the user's older events of `--history` (matched on the file's user id, as a
    client sends a whole history), plus a random sample of the history's other users' sequences
@@ -35,9 +40,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
@@ -147,13 +154,38 @@ def with_history(ds: Dataset, users: dict[int, str], history: Dataset, history_u
     return replace(ds, users=merged), replace(history, users=[u for u in history.users if id(u) in rest])
 
 
+def co_purchases(sources: Sequence[Dataset], new_items: Sequence[int], known: set[int]
+                 ) -> tuple[dict[int, Counter], Counter]:
+    """For each new item, the known items bought with it and how often (same basket; for data
+    without baskets, the events right before and after it); and every item's purchase count in
+    `sources[0]` (the new events)."""
+    wanted = set(new_items)
+    co: dict[int, Counter] = {i: Counter() for i in new_items}
+    for src in sources:
+        for u in src.users:
+            if src.has_baskets:
+                groups: dict[int, list[int]] = {}
+                for item, b in zip(u.items, u.baskets):
+                    groups.setdefault(b, []).append(item)
+                neighbourhoods = [(i, g) for g in groups.values() for i in g if i in wanted]
+            else:
+                neighbourhoods = [(i, u.items[max(0, k - 1):k + 2]) for k, i in enumerate(u.items) if i in wanted]
+            for i, group in neighbourhoods:
+                co[i].update(j for j in group if j in known and j != i)
+    counts = Counter(i for u in sources[0].users for i in u.items) if sources else Counter()
+    return co, counts
+
+
 def grow_catalogue(model: FuseRankModel, cfg: ModelConfig, new_items: Sequence[int], texts: dict[int, str],
-                   vocab: Sequence[str], content, seed: int, dropout: float) -> tuple[FuseRankModel, ModelConfig, dict]:
+                   vocab: Sequence[str], content, seed: int, dropout: float,
+                   co: dict[int, Counter] | None = None, counts: Counter | None = None
+                   ) -> tuple[FuseRankModel, ModelConfig, dict]:
     """A copy of `model` with a row appended for each of `new_items` (ids, in order).
 
     - Parameters:
       - texts: item id -> text, for the content projection.
       - content: `content.read_content`'s (W, b, content_dim) of the bundle, or None.
+      - co, counts: `co_purchases` (None: neither the neighbours' rows nor the popularity bias).
     - Returns: (grown model, its config, the growth record for the card).
     """
     from .content import content_inputs, project
@@ -182,13 +214,37 @@ def grow_catalogue(model: FuseRankModel, cfg: ModelConfig, new_items: Sequence[i
             emb[sel] = y[:, :-1]
             new_bias[sel] = y[:, -1]
             projected = len(sel)
+    from_projection = set(sel) if projected else set()
+    neighbours = 0
+    if co is not None and k:
+        row_of = {int(i): r for r, i in enumerate(state["item_ids"].tolist())}
+        for j, item in enumerate(new_items):
+            bought_with = [(row_of[i], c) for i, c in co.get(item, {}).items() if i in row_of and row_of[i] >= 2]
+            if bought_with:
+                r = torch.as_tensor([a for a, _ in bought_with])
+                w = torch.as_tensor([float(c) for _, c in bought_with])
+                emb[j] = (state["item_emb.weight"][r] * w[:, None]).sum(0) / w.sum()
+                neighbours += 1
+                from_projection.discard(j)
+    calibrated = 0
+    if counts is not None and k:
+        ids = state["item_ids"].tolist()[2:]
+        x = torch.log1p(torch.as_tensor([float(counts.get(int(i), 0)) for i in ids]))
+        if float(x.std()) > 0:
+            slope = float(((x - x.mean()) * (bias - bias.mean())).sum() / ((x - x.mean()) ** 2).sum())
+            for j, item in enumerate(new_items):
+                if j not in from_projection:
+                    new_bias[j] = float(bias.mean()) + slope * (math.log1p(counts.get(item, 0)) - float(x.mean()))
+                    calibrated += 1
     state["item_emb.weight"] = torch.cat([state["item_emb.weight"], emb])
     state["item_bias"] = torch.cat([state["item_bias"], new_bias])
     state["item_ids"] = torch.cat([state["item_ids"], torch.as_tensor(list(new_items), dtype=torch.long)])
     grown.load_state_dict(state, strict=True)
     grown._row_cache = None
-    growth = {"previous_items": old_n - 2, "added": k, "items": old_n - 2 + k,
-              "from_content_projection": projected, "from_mean_row": k - projected}
+    projected = len(from_projection)
+    growth = {"previous_items": old_n - 2, "added": k, "items": old_n - 2 + k, "from_co_purchases": neighbours,
+              "from_content_projection": projected, "from_mean_row": k - projected - neighbours,
+              "bias_from_popularity": calibrated}
     return grown, new_cfg, growth
 
 
@@ -275,8 +331,11 @@ def update_card(name: str, base_version: int, version: int, growth: dict, gate: 
         "## Catalogue growth", "",
         f"{growth['previous_items']} items before, {growth['added']} added ({growth['items']} now). Old items keep "
         f"their ids and rows; new rows are appended. Initial rows of the new items: "
+        f"{growth.get('from_co_purchases', 0)} the mean row of the known items bought with them, "
         f"{growth['from_content_projection']} from the content projection of their text, "
-        f"{growth['from_mean_row']} the mean trained row (plus noise of 0.1x its spread).", "",
+        f"{growth['from_mean_row']} the mean trained row (plus noise of 0.1x its spread); "
+        f"{growth.get('bias_from_popularity', 0)} output biases read from their purchases in the new events "
+        f"(the known items' biases regressed on log(1 + purchases)).", "",
         "## Fine-tuning", "",
         f"{counts['new_sequences']} sequences of the new events' users ({counts['new_events']} new events, "
         f"{counts['new_users']} users, {counts['users_with_older_events']} of them with their older events from "
@@ -355,10 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     new_items = sorted(seen - old)
     texts = {**(history.item_titles if history else {}), **ds.item_titles}
     tc, dropout, base_conf = base_train_config(base, cfg, u)
+    co, counts = co_purchases([ds] + ([history] if history is not None else []), new_items, old)
     model, new_cfg, growth = grow_catalogue(current, cfg, new_items, texts, vocab, read_content(base), u.seed,
-                                            dropout)
+                                            dropout, co, counts)
     print(f"version {base_version} of {model_dir}: {growth['previous_items']} items, {growth['added']} new "
-          f"({growth['from_content_projection']} from the content projection)", flush=True)
+          f"({growth['from_co_purchases']} from co-purchases, {growth['from_content_projection']} from the content "
+          f"projection, {growth['bias_from_popularity']} biases from popularity)", flush=True)
     seqs, ctx, replayed = training_sequences(ds, history, new_cfg, model, vocab, u)
     counts = {"new_sequences": len(seqs) - replayed, "replayed": replayed, "history": history is not None,
               "new_users": new_users, "new_events": new_events,

@@ -185,9 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = out / "base"
     result["base_cpu_s"] = train(slices.base, base)
     repo = out / "repo" / args.name
-    if not repo.is_dir():
-        repo.mkdir(parents=True)
-        shutil.copytree(base, repo / "1")
+    if repo.exists():   # a stopped run's versions learned later weeks: the updates start again from the base
+        shutil.rmtree(repo)
+    repo.mkdir(parents=True)
+    shutil.copytree(base, repo / "1")
     base_known = set(read_items_tsv(base)[0])
     retrained = base
     for w in range(args.weeks):

@@ -6,6 +6,7 @@ the repository as it was."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -104,9 +105,18 @@ def test_two_updates_keep_ids_grow_the_catalogue_and_publish(repo) -> None:
     assert cfg2.num_items == len(ids1) + 5
     metrics = json.loads((shop / "2" / "metrics.json").read_text())
     assert metrics["catalogue_growth"]["previous_items"] == 20 and metrics["catalogue_growth"]["added"] == 5
-    # the export has descriptions: version 1 has a text-only projection, and the new rows come from it
-    assert metrics["catalogue_growth"]["from_content_projection"] == 5
+    # every new SKU is bought in baskets with known ones: their rows start from those rows
+    assert metrics["catalogue_growth"]["from_co_purchases"] == 5
+    assert metrics["catalogue_growth"]["bias_from_popularity"] == 5
+    # the export has descriptions: version 1 has a text-only projection, carried into version 2;
+    # without co-purchases the new rows would come from it
     assert (shop / "2" / "content.safetensors").is_file()
+    from fuserank.content import read_content
+    model1, cfg1, _, vocab1 = load_bundle(shop / "1")
+    texts = {ext2[k]: sku_text(int(k[3:])) for k in added}
+    _, _, by_text = update.grow_catalogue(model1, cfg1, ids2[len(ids1):], texts, vocab1, read_content(shop / "1"),
+                                          seed=1, dropout=0.0)
+    assert by_text["from_content_projection"] == 5 and by_text["from_mean_row"] == 0
     assert metrics["gate"]["passed"] and "## Gate" in (shop / "2" / "model-card.md").read_text()
     # the same 30 customers: each trains and is gated with their March baskets before April's
     # (the history's other users, none here, would be the replay pool)
@@ -147,12 +157,45 @@ def test_growth_without_a_projection_starts_new_rows_at_the_mean_row(repo) -> No
     model, cfg, ids, vocab = load_bundle(repo / "repo" / "shop" / "1")
     grown, cfg2, growth = update.grow_catalogue(model, cfg, [901, 902], {}, vocab, None, seed=1, dropout=0.0)
     assert growth == {"previous_items": cfg.num_items - 2, "added": 2, "items": cfg.num_items,
-                      "from_content_projection": 0, "from_mean_row": 2}
+                      "from_co_purchases": 0, "from_content_projection": 0, "from_mean_row": 2,
+                      "bias_from_popularity": 0}
     old, new = model.item_emb.weight.detach(), grown.item_emb.weight.detach()
     assert cfg2.num_items == cfg.num_items + 2 and torch.equal(new[:cfg.num_items], old)
     mean, spread = old[2:].mean(0), old[2:].std(0)
     assert ((new[cfg.num_items:] - mean).abs() <= 0.5 * spread + 1e-6).all()
     assert grown.item_ids.tolist() == ids + [901, 902]
+
+
+def test_new_rows_from_co_purchases_and_popularity(repo) -> None:
+    """A new item bought in baskets with known items starts at their rows' mean, weighted by how
+    often; its bias is read off the known items' biases against their purchases this week (more
+    purchases, a higher bias where the known items say so); an item bought with nothing known keeps
+    the mean row."""
+    from collections import Counter
+
+    from fuserank.data import Dataset, UserEvents
+
+    model, cfg, ids, vocab = load_bundle(repo / "repo" / "shop" / "1")
+    a, b, c = ids[2], ids[3], ids[4]
+    week = Dataset("week", [UserEvents(1, [a, 901, b, 901, a, 903], [0] * 6, [0] * 6, [0, 0, 0, 1, 1, 2]),
+                            UserEvents(2, [902], [0], [0], [0])], [], {}, False, has_baskets=True)
+    week_counts = Counter({a: 40, b: 10, c: 1})
+    co, counts = update.co_purchases([week], [901, 902, 903], set(ids[2:]))
+    assert co[901] == Counter({a: 2, b: 1}) and co[902] == Counter() and co[903] == Counter()
+    assert counts[901] == 2 and counts[a] == 2
+    counts.update(week_counts)
+    grown, _, growth = update.grow_catalogue(model, cfg, [901, 902, 903], {}, vocab, None, seed=1, dropout=0.0,
+                                             co=co, counts=counts)
+    assert growth["from_co_purchases"] == 1 and growth["from_mean_row"] == 2 and growth["bias_from_popularity"] == 3
+    emb = model.item_emb.weight.detach()
+    assert torch.allclose(grown.item_emb.weight.detach()[cfg.num_items], (2 * emb[2] + emb[3]) / 3, atol=1e-6)
+    bias = model.item_bias.detach()[2:]
+    x = torch.log1p(torch.tensor([float(counts.get(i, 0)) for i in ids[2:]]))
+    slope = float(((x - x.mean()) * (bias - bias.mean())).sum() / ((x - x.mean()) ** 2).sum())
+    new_bias = grown.item_bias.detach()[cfg.num_items:]
+    # 901 bought twice, 902 and 903 once: the order of their biases follows the slope's sign
+    assert (float(new_bias[0] - new_bias[1]) > 0) == (slope > 0) and float(new_bias[1]) == pytest.approx(float(new_bias[2]))
+    assert float(new_bias[0]) == pytest.approx(float(bias.mean()) + slope * (math.log(3) - float(x.mean())), abs=1e-5)
 
 
 def test_integer_ids_without_baskets(tmp_path) -> None:

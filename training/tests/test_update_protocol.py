@@ -47,3 +47,15 @@ def test_the_protocol_end_to_end(tmp_path) -> None:
     # SKU020..SKU023 are first sold in April: the base does not know them
     assert w2["new_item_purchase_share"] > 0
     assert res["summary"]["update_cpu_share"] > 0
+    # run again: the trainings from scratch are reused, the updates start again from the base
+    # (a stopped run's versions learned the later weeks), so week 1 is again the base's
+    repo = tmp_path / "run" / "repo" / "shop"
+    before = sorted(p.name for p in repo.iterdir())
+    assert before[0] == "1" and len(before) >= 1
+    base_weights = (tmp_path / "run" / "base" / "weights.safetensors").read_bytes()
+    assert main(["--data", str(data), "--base-end", "2011-03-31", "--weeks", "1", "--train-minutes", "0.1",
+                 "--update-minutes", "0.05", "--out", str(tmp_path / "run")]) == 0
+    again = json.loads((tmp_path / "run" / "protocol.json").read_text())["weeks"][0]
+    assert again["updated"]["ndcg@10"] == again["frozen"]["ndcg@10"] == w1["frozen"]["ndcg@10"]
+    assert (tmp_path / "run" / "base" / "weights.safetensors").read_bytes() == base_weights
+    assert sorted(p.name for p in repo.iterdir()) == ["1"]
