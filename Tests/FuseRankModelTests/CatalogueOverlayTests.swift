@@ -92,7 +92,7 @@ import Testing
         // As an event input: replacing an item by its own row changes nothing; another id with that
         // row embeds exactly like it.
         var same = CatalogueOverlay(bundle: bundle)
-        let own = exact.itemRow(121)!
+        let own = exact.scorer.itemRow(121, overlay: nil)!
         same.setContent(121, row: own)
         same.setContent(77_777, row: own)
         let c = [Int64(128), 135, 142]
