@@ -11,11 +11,8 @@ enum CallSource: Sendable, Equatable {
     case broker(authenticated: Bool)
 }
 
-/// A message as a socket received it, split into the routing envelope and the call frames.
-///
-/// The envelope is every frame up to and including the first empty frame after the peer's routing
-/// id (the delimiter a REQ socket sends and DEALER clients send too); the server echoes it. A
-/// message with no delimiter has the routing id alone as its envelope.
+/// A message as a socket received it, split into the routing envelope and the call frames
+/// (``RoutedMessage``, the split the broker uses too), the broker's identity frame checked.
 struct IncomingCall {
     /// Which of the front end's sockets it came from (``FrontEnd/sockets``); the reply goes back
     /// on the same socket.
@@ -43,14 +40,9 @@ struct IncomingCall {
     ///     only on the bound socket.
     init(frames: [[UInt8]], socket: Int = 0, source: CallSource = .bound, userID: String? = nil) {
         self.socket = socket
-        var content: [[UInt8]]
-        if let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty) {
-            envelope = Array(frames[...delimiter])
-            content = Array(frames[(delimiter + 1)...])
-        } else {
-            envelope = Array(frames.prefix(1))
-            content = Array(frames.dropFirst())
-        }
+        let message = RoutedMessage(frames: frames)
+        envelope = message.envelope
+        var content = message.content
         switch source {
         case .bound:
             self.userID = userID
