@@ -120,7 +120,10 @@ let package = Package(
         // The request path under libFuzzer (`make fuzz`); a plain build replays inputs.
         .executableTarget(
             name: "fuserank-fuzz",
-            dependencies: ["FuseRankServer"]
+            dependencies: [
+                "FuseRankServer", "FuseRankModel", "FuseRankWire", "FuseRankTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "fuserank-eval",

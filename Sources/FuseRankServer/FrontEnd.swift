@@ -18,7 +18,7 @@ import Logging
 /// per method in `Methods/` -> a reply sent by ``send(_:)`` (Rank and Forecast: through a
 /// ``Worker``; ReloadModels and the catalogue changes: through the ``ModelLoader``; all then
 /// ``sendFinished()``).
-final class FrontEnd: Sendable {
+package final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
     /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
     let sockets: [ZMQSocket]
@@ -43,7 +43,7 @@ final class FrontEnd: Sendable {
     private static let receiveBurst = 256
 
     /// - Parameter sources: the kind of each socket in `sockets`; nil: all bound ROUTERs.
-    init(
+    package init(
         sockets: [ZMQSocket], sources: [CallSource]? = nil, wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
         models: ModelTable, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
         metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, admin: AdminAccess = .refused, logger: Logger
@@ -146,7 +146,7 @@ final class FrontEnd: Sendable {
     /// - Parameter call: the received message.
     /// - Returns: true when the reply comes later: a queued Rank or Forecast job (from a worker)
     ///   or a ReloadModels call (from the loader).
-    func handle(_ call: IncomingCall) -> Bool {
+    package func handle(_ call: IncomingCall) -> Bool {
         let received = ContinuousClock.now
         var info = CallInfo(received: received)
         var requestID: UInt64 = 0
@@ -216,7 +216,7 @@ final class FrontEnd: Sendable {
     /// Sends one reply on the socket its request came from, without blocking, and counts it: every
     /// reply of the server passes here. A peer that is gone or not reading loses its reply
     /// (logged); the server does not wait for it.
-    func send(_ reply: Reply) {
+    package func send(_ reply: Reply) {
         stats.record(reply.code)
         if let received = reply.call.received {
             metrics.recordReply(

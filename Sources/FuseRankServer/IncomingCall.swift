@@ -1,7 +1,7 @@
 import FuseRankWire
 
 /// How calls arrive on one of the front end's sockets, and so who vouches for the caller.
-enum CallSource: Sendable, Equatable {
+package enum CallSource: Sendable, Equatable {
     /// The server's bound ROUTER: the caller's key is the ZAP user id of the message (CURVE on).
     case bound
     /// A DEALER connected to a broker (`--connect`): the broker appends the caller's key as the
@@ -13,7 +13,7 @@ enum CallSource: Sendable, Equatable {
 
 /// A message as a socket received it, split into the routing envelope and the call frames
 /// (``RoutedMessage``, the split the broker uses too), the broker's identity frame checked.
-struct IncomingCall {
+package struct IncomingCall {
     /// Which of the front end's sockets it came from (``FrontEnd/sockets``); the reply goes back
     /// on the same socket.
     let socket: Int
@@ -38,7 +38,7 @@ struct IncomingCall {
     ///   - source: the kind of that socket.
     ///   - userID: the message's ZAP user id (``ZMQSocket/receiveMessage(dontWait:)``); read
     ///     only on the bound socket.
-    init(frames: [[UInt8]], socket: Int = 0, source: CallSource = .bound, userID: String? = nil) {
+    package init(frames: [[UInt8]], socket: Int = 0, source: CallSource = .bound, userID: String? = nil) {
         self.socket = socket
         let message = RoutedMessage(frames: frames)
         envelope = message.envelope

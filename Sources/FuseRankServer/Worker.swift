@@ -8,7 +8,7 @@ import Logging
 /// them with its own `Ranker` or `Forecaster` of the job's model version (``ServedModel/engines``,
 /// element ``index``: built when the version was published, so no request builds one), and hands
 /// the replies to the front thread through a ``ReplyQueue``; it owns no socket.
-final class Worker: Sendable {
+package final class Worker: Sendable {
     /// 0-based: which of each version's engines it runs, and for logs.
     let index: Int
     private let queue: WorkQueue
@@ -21,7 +21,7 @@ final class Worker: Sendable {
 
     /// A worker that will hand its replies to `finished`.
     /// - Parameter maxBatch: the most Rank jobs it takes at once.
-    init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, stats: ServerStats, metrics: ServerMetrics? = nil) {
+    package init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, stats: ServerStats, metrics: ServerMetrics? = nil) {
         self.index = index
         self.queue = queue
         self.finished = finished
@@ -47,7 +47,7 @@ final class Worker: Sendable {
     /// replies (the fuzz harness drives it inline).
     /// - Parameter work: a batch of Rank jobs of one model version, or one Forecast job.
     /// - Returns: one reply per job.
-    func process(_ work: Work) -> [Reply] {
+    package func process(_ work: Work) -> [Reply] {
         switch work {
         case let .rank(batch):
             guard let ranker = batch[0].model.engines.ranker(for: index) else {

@@ -15,7 +15,7 @@ import Logging
 /// every completion sees a scan that started after it asked.
 // @unchecked Sendable: `requests`, `stopping` and `fixed` are read and written only while
 // `condition` is locked; the repository is used only by the loader thread.
-final class ModelLoader: @unchecked Sendable {
+package final class ModelLoader: @unchecked Sendable {
     private let configuration: ServerConfiguration
     private let table: ModelTable
     private let metrics: ServerMetrics

@@ -32,7 +32,7 @@ public struct VersionLoading: Sendable {
     }
 
     /// Steps 1 and 2: the folder's contents, validated and warmed up.
-    func loadAndWarmUp(_ path: String) throws -> BundleContents {
+    package func loadAndWarmUp(_ path: String) throws -> BundleContents {
         let contents = try load(path)
         try warmUp(contents)
         return contents
@@ -40,7 +40,7 @@ public struct VersionLoading: Sendable {
 
     /// Step 3: the served version of loaded contents, prepared and with its engines, ready to
     /// publish (``ModelTable/publish(_:)``).
-    func prepared(_ contents: BundleContents, name: String, version: String, origin: ServedModel.Origin) throws -> ServedModel {
+    package func prepared(_ contents: BundleContents, name: String, version: String, origin: ServedModel.Origin) throws -> ServedModel {
         let model = ServedModel(name: name, version: version, contents: contents, origin: origin)
         try prepare(model)
         if let engines { model.engines.build(contents, shape: engines) }

@@ -1,7 +1,7 @@
 import FuseRankModel
 
 /// A decoded, validated Rank request waiting for (or held by) a worker.
-struct RankJob: Sendable {
+package struct RankJob: Sendable {
     /// The socket the request came from (an index into ``FrontEnd/sockets``).
     let socket: Int
     /// The routing frames to echo.
