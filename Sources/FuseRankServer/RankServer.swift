@@ -265,7 +265,7 @@ public final class RankServer: @unchecked Sendable {
         loader?.requestScan()
     }
 
-    /// Starts draining: new Rank and GetModelInfo calls get UNAVAILABLE, queued ones finish, then
+    /// Starts draining: every new call but Health gets UNAVAILABLE, queued ones finish, then
     /// the server stops. Safe from any thread and idempotent; returns at once.
     public func stop() {
         if control.requestStop() {
