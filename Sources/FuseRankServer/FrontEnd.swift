@@ -184,7 +184,7 @@ package final class FrontEnd: Sendable {
             let route = method.route
             try admit(call, route.admission, method: info.method)
             var methodCall = MethodCall(incoming: call, header: header, info: info)
-            defer { info = methodCall.info }
+            defer { info = methodCall.info }  // an error reply carries the admitted model too
             switch try route.decodeAdmitRun(self, &methodCall) {
             case let .reply(body):
                 send(Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: body).labelled(methodCall.info))
