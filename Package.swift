@@ -2,7 +2,8 @@
 // The folder tree is the architecture:
 //   C shims (COpenBLAS, CZeroMQ, CFuseRankProto) and C kernels (CFuseRankKernels: int8 scoring)
 //   -> FuseRankModel (tensors, kernels, encoder, safetensors; no I/O but bundle loading)
-//   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API)
+//   -> FuseRankEvaluation (the protocols of docs/evaluation.md, on the public Ranker API) and
+//      FuseRankSynthetic (seeded random bundles for the tests and the benchmark)
 //   -> FuseRankWire (Swift value types <-> protobuf-c bytes), FuseRankTransport (ZeroMQ sockets)
 //      and FuseRankRedis (a hiredis connection, for the shared catalogue log)
 //   -> FuseRankServer (workers, batching, deadlines), FuseRankBroker (a forwarding loop in front of
@@ -49,6 +50,9 @@ let package = Package(
         .target(name: "FuseRankModel", dependencies: ["COpenBLAS", "CFuseRankKernels"]),
         // Evaluation protocols, MovieLens parsers, popularity: on top of the model's public API.
         .target(name: "FuseRankEvaluation", dependencies: ["FuseRankModel"]),
+        // Bundles with seeded random weights, written on demand (any shape): the tests' and the
+        // benchmark's models. No test framework, no fixtures.
+        .target(name: "FuseRankSynthetic", dependencies: ["FuseRankModel"]),
 
         // Wire types and codec; transport.
         .target(name: "FuseRankWire", dependencies: ["CFuseRankProto"]),
@@ -116,7 +120,10 @@ let package = Package(
         // The request path under libFuzzer (`make fuzz`); a plain build replays inputs.
         .executableTarget(
             name: "fuserank-fuzz",
-            dependencies: ["FuseRankServer"]
+            dependencies: [
+                "FuseRankServer", "FuseRankModel", "FuseRankWire", "FuseRankTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "fuserank-eval",
@@ -128,14 +135,16 @@ let package = Package(
         .executableTarget(
             name: "fuserank-bench",
             dependencies: [
-                "FuseRankModel", "FuseRankTestSupport",
+                "FuseRankModel", "FuseRankSynthetic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        // Tests, and what they share: the golden-fixture decoding and the synthetic-bundle writer
-        // (the benchmark writes its synthetic bundles with it too).
-        .target(name: "FuseRankTestSupport", dependencies: ["FuseRankModel", "FuseRankWire", "FuseRankRedis"], path: "Tests/FuseRankTestSupport"),
+        // Tests, and what they share: the golden-fixture decoding, child processes (Redis, the
+        // binaries), and the synthetic bundles (re-exported from FuseRankSynthetic).
+        .target(
+            name: "FuseRankTestSupport", dependencies: ["FuseRankModel", "FuseRankSynthetic", "FuseRankWire", "FuseRankRedis"],
+            path: "Tests/FuseRankTestSupport"),
         .testTarget(name: "FuseRankModelTests", dependencies: ["FuseRankModel", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankEvaluationTests", dependencies: ["FuseRankEvaluation", "FuseRankTestSupport"]),
         .testTarget(name: "FuseRankWireTests", dependencies: ["FuseRankWire"]),

@@ -129,7 +129,7 @@ struct BrokerForwarder {
     /// id, the envelope up to its empty delimiter when there is one, the header, the request); nil
     /// for other methods and calls without one.
     static func session(of frames: [[UInt8]]) -> String? {
-        let headerAt = (frames.dropFirst().firstIndex(where: \.isEmpty) ?? 0) + 1
+        let headerAt = RoutedMessage.contentStart(of: frames)
         guard frames.count == headerAt + 2, RequestHeader.peekMethod(frames[headerAt]) == Method.rank.path,
               let session = RankRequest.peekSessionID(frames[headerAt + 1]), !session.isEmpty
         else { return nil }

@@ -4,8 +4,8 @@ import FuseRankWire
 enum BrokerHealth {
     /// The reply to one message received on the Health ROUTER.
     ///
-    /// The envelope is split as the server splits it (`IncomingCall`): every frame up to and
-    /// including the first empty frame after the routing id. Health gets OK with
+    /// The envelope is split as the server splits it (``RoutedMessage``, FuseRankWire): every frame
+    /// up to and including the first empty frame after the routing id. Health gets OK with
     /// `ready` = forwarding with at least one server connected, `state` = ``BrokerState/healthState``,
     /// no models (the broker does not know them), and the statistics as trailers; any other method
     /// UNIMPLEMENTED, a malformed call INVALID_ARGUMENT.
@@ -14,15 +14,8 @@ enum BrokerHealth {
     ///   - statistics: the broker's snapshot.
     /// - Returns: the frames to send back.
     static func reply(to frames: [[UInt8]], statistics: BrokerStatistics) -> [[UInt8]] {
-        let envelope: [[UInt8]]
-        let content: [[UInt8]]
-        if let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty) {
-            envelope = Array(frames[...delimiter])
-            content = Array(frames[(delimiter + 1)...])
-        } else {
-            envelope = Array(frames.prefix(1))
-            content = Array(frames.dropFirst())
-        }
+        let message = RoutedMessage(frames: frames)
+        let (envelope, content) = (message.envelope, message.content)
         func answer(_ header: ReplyHeader, _ body: [UInt8] = []) -> [[UInt8]] { envelope + [header.encode(), body] }
         guard content.count == Framing.framesPerCall, let header = try? RequestHeader(bytes: content[0]) else {
             return answer(ReplyHeader(code: .invalidArgument, message: "expected [RequestHeader][HealthRequest] after the envelope"))

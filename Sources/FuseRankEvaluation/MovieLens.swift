@@ -8,7 +8,7 @@ public enum MovieLens {
     /// Parses ml-latest-small `ratings.csv` into per-user sequences.
     ///
     /// Per user, events are sorted by (timestamp, file order); type RATE; `timestamp_ms = timestamp * 1000`;
-    /// item id = movieId (docs of the split: /work/brief/SPLIT.md, docs/evaluation.md).
+    /// item id = movieId (the split: docs/evaluation.md, "Splits", time-ordered leave-last-out).
     /// - Parameter csv: the file's text, header line included.
     /// - Returns: sequences in ascending user id.
     public static func ratingsSequences(csv: String) -> [UserSequence] {

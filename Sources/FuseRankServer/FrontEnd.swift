@@ -6,18 +6,19 @@ import FuseRankWire
 import Logging
 
 /// The front thread: owns every socket (ZeroMQ sockets are not thread-safe). It reads calls from
-/// its sockets (the ROUTER it binds, and a DEALER per broker it connects to), answers Health and
-/// GetModelInfo itself, queues Rank and Forecast jobs for the workers, and sends every reply: its own and the
-/// workers', which arrive in ``finished`` with a signal on the wake pipe. It sleeps in `zmq_poll`
+/// its sockets (the ROUTER it binds, and a DEALER per broker it connects to), answers the front
+/// methods (Health, GetModelInfo, GetItems) itself, queues Rank and Forecast jobs for the workers
+/// and hands reloads and catalogue changes to the loader thread, and sends every reply: its own and the
+/// workers' and the loader's, which arrive in ``finished`` with a signal on the wake pipe. It sleeps in `zmq_poll`
 /// until a socket or the wake pipe is readable; it never busy-polls. A reply goes back on the
 /// socket its request came from (``IncomingCall/socket``).
 ///
-/// The path of a call: ``run()`` -> ``receiveRequests(from:)`` -> ``handle(_:)`` -> one file per
-/// method (`FrontEnd+Rank`, `FrontEnd+Forecast`, `FrontEnd+Health`, `FrontEnd+ModelInfo`,
-/// `FrontEnd+GetItems`, `FrontEnd+ReloadModels`, `FrontEnd+UpsertItems`, `FrontEnd+SetItemsAvailable`)
-/// -> a reply sent by ``send(_:)`` (Rank and Forecast: through a ``Worker``; ReloadModels and the catalogue changes: through
-/// the ``ModelLoader``; all then ``sendFinished()``).
-final class FrontEnd: Sendable {
+/// The path of a call: ``run()`` -> ``receiveRequests(from:)`` -> ``handle(_:)`` -> the method
+/// table (`Methods/MethodTable.swift`: admit the caller, decode, admit the model, run) -> one file
+/// per method in `Methods/` -> a reply sent by ``send(_:)`` (Rank and Forecast: through a
+/// ``Worker``; ReloadModels and the catalogue changes: through the ``ModelLoader``; all then
+/// ``sendFinished()``).
+package final class FrontEnd: Sendable {
     /// The sockets calls arrive on: the bound ROUTER (if any) and a DEALER per `--connect`
     /// endpoint. ``IncomingCall/socket`` and ``Reply/socket`` index this array.
     let sockets: [ZMQSocket]
@@ -42,7 +43,7 @@ final class FrontEnd: Sendable {
     private static let receiveBurst = 256
 
     /// - Parameter sources: the kind of each socket in `sockets`; nil: all bound ROUTERs.
-    init(
+    package init(
         sockets: [ZMQSocket], sources: [CallSource]? = nil, wake: WakePipe, queue: WorkQueue, finished: ReplyQueue, workers: [Worker],
         models: ModelTable, configuration: ServerConfiguration, control: ServerControl, stats: ServerStats,
         metrics: ServerMetrics = ServerMetrics(), loader: ModelLoader? = nil, admin: AdminAccess = .refused, logger: Logger
@@ -145,7 +146,7 @@ final class FrontEnd: Sendable {
     /// - Parameter call: the received message.
     /// - Returns: true when the reply comes later: a queued Rank or Forecast job (from a worker)
     ///   or a ReloadModels call (from the loader).
-    func handle(_ call: IncomingCall) -> Bool {
+    package func handle(_ call: IncomingCall) -> Bool {
         let received = ContinuousClock.now
         var info = CallInfo(received: received)
         var requestID: UInt64 = 0
@@ -178,32 +179,17 @@ final class FrontEnd: Sendable {
                         + Method.allCases.map(\.path).joined(separator: ", "))
             }
             info.method = CallInfo.label(method)
-            let body = content[1]
-            switch method {
-            case .health:
-                send(Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try health(body)).labelled(info))
-            case .getModelInfo:
-                send(
-                    Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try modelInfo(body, info: &info))
-                        .labelled(info))
-            case .getItems:
-                send(
-                    Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: try getItems(body, info: &info))
-                        .labelled(info))
-            case .rank:
-                try rank(body, call: call, header: header, info: &info)
-                return true
-            case .reloadModels:
-                try reloadModels(body, call: call, requestID: requestID, info: info)
-                return true
-            case .upsertItems:
-                try upsertItems(body, call: call, requestID: requestID, info: &info)
-                return true
-            case .setItemsAvailable:
-                try setItemsAvailable(body, call: call, requestID: requestID, info: &info)
-                return true
-            case .forecast:
-                try forecast(body, call: call, header: header, info: &info)
+            // The method table (Methods/MethodTable.swift): admit the caller, decode, admit the
+            // model, run (and encode) where the method runs.
+            let route = method.route
+            try admit(call, route.admission, method: info.method)
+            var methodCall = MethodCall(incoming: call, header: header, info: info)
+            defer { info = methodCall.info }  // an error reply carries the admitted model too
+            switch try route.decodeAdmitRun(self, &methodCall) {
+            case let .reply(body):
+                send(Reply.ok(socket: call.socket, envelope: call.envelope, requestID: requestID, body: body).labelled(methodCall.info))
+                return false
+            case .later:
                 return true
             }
         } catch {
@@ -218,13 +204,6 @@ final class FrontEnd: Sendable {
         return false
     }
 
-    /// UNAVAILABLE while draining: the server takes no new work.
-    func refuseWhileDraining() throws {
-        if control.state != .serving {
-            throw RequestError(code: .unavailable, message: "the server is \(control.state.rawValue) and takes no new requests")
-        }
-    }
-
     /// The model version a request names (the empty name selects the default), or NOT_FOUND.
     /// The caller holds the instance for the whole request.
     func servedModel(named name: String) throws -> ServedModel {
@@ -237,7 +216,7 @@ final class FrontEnd: Sendable {
     /// Sends one reply on the socket its request came from, without blocking, and counts it: every
     /// reply of the server passes here. A peer that is gone or not reading loses its reply
     /// (logged); the server does not wait for it.
-    func send(_ reply: Reply) {
+    package func send(_ reply: Reply) {
         stats.record(reply.code)
         if let received = reply.call.received {
             metrics.recordReply(

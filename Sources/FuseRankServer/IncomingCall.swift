@@ -1,7 +1,7 @@
 import FuseRankWire
 
 /// How calls arrive on one of the front end's sockets, and so who vouches for the caller.
-enum CallSource: Sendable, Equatable {
+package enum CallSource: Sendable, Equatable {
     /// The server's bound ROUTER: the caller's key is the ZAP user id of the message (CURVE on).
     case bound
     /// A DEALER connected to a broker (`--connect`): the broker appends the caller's key as the
@@ -11,12 +11,9 @@ enum CallSource: Sendable, Equatable {
     case broker(authenticated: Bool)
 }
 
-/// A message as a socket received it, split into the routing envelope and the call frames.
-///
-/// The envelope is every frame up to and including the first empty frame after the peer's routing
-/// id (the delimiter a REQ socket sends and DEALER clients send too); the server echoes it. A
-/// message with no delimiter has the routing id alone as its envelope.
-struct IncomingCall {
+/// A message as a socket received it, split into the routing envelope and the call frames
+/// (``RoutedMessage``, the split the broker uses too), the broker's identity frame checked.
+package struct IncomingCall {
     /// Which of the front end's sockets it came from (``FrontEnd/sockets``); the reply goes back
     /// on the same socket.
     let socket: Int
@@ -41,16 +38,11 @@ struct IncomingCall {
     ///   - source: the kind of that socket.
     ///   - userID: the message's ZAP user id (``ZMQSocket/receiveMessage(dontWait:)``); read
     ///     only on the bound socket.
-    init(frames: [[UInt8]], socket: Int = 0, source: CallSource = .bound, userID: String? = nil) {
+    package init(frames: [[UInt8]], socket: Int = 0, source: CallSource = .bound, userID: String? = nil) {
         self.socket = socket
-        var content: [[UInt8]]
-        if let delimiter = frames.dropFirst().firstIndex(where: \.isEmpty) {
-            envelope = Array(frames[...delimiter])
-            content = Array(frames[(delimiter + 1)...])
-        } else {
-            envelope = Array(frames.prefix(1))
-            content = Array(frames.dropFirst())
-        }
+        let message = RoutedMessage(frames: frames)
+        envelope = message.envelope
+        var content = message.content
         switch source {
         case .bound:
             self.userID = userID

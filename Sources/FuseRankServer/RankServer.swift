@@ -200,12 +200,10 @@ public final class RankServer: @unchecked Sendable {
         let queue = WorkQueue(capacity: configuration.queueCapacity)
         let finished = ReplyQueue(wake: wake)
         let workers = (0..<configuration.workers).map {
-            Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch,
-                   catalogueScoring: configuration.catalogueScoring, sessionCache: sessionCache, models: [],
-                   served: models, stats: stats, metrics: metrics)
+            Worker(index: $0, queue: queue, finished: finished, maxBatch: configuration.maxBatch, stats: stats, metrics: metrics)
         }
         for worker in workers { worker.start() }
-        let loader = ModelLoader(configuration: configuration, table: models, metrics: metrics, logger: logger)
+        let loader = ModelLoader(configuration: configuration, table: models, metrics: metrics, sessionCache: sessionCache, logger: logger)
         loader.beforeInitialLoad = beforeInitialLoad
         if let positions = loader.catalogueLogPositions {
             let metrics = self.metrics
@@ -267,7 +265,7 @@ public final class RankServer: @unchecked Sendable {
         loader?.requestScan()
     }
 
-    /// Starts draining: new Rank and GetModelInfo calls get UNAVAILABLE, queued ones finish, then
+    /// Starts draining: every new call but Health gets UNAVAILABLE, queued ones finish, then
     /// the server stops. Safe from any thread and idempotent; returns at once.
     public func stop() {
         if control.requestStop() {

@@ -3,7 +3,7 @@ import FuseRankWire
 
 /// One reply on its way out: the request's envelope, then `[ReplyHeader][reply]`. Made by the
 /// front thread or a worker; sent and counted by the front thread only.
-struct Reply: Sendable {
+package struct Reply: Sendable {
     /// The socket to send it on: the one the request came from (an index into ``FrontEnd/sockets``).
     let socket: Int
     /// The routing frames of the request, delimiter included.

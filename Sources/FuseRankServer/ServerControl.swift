@@ -5,14 +5,14 @@ import Logging
 /// signal handler and the owner of the ``RankServer``.
 // @unchecked Sendable: `state` and `stopRequested` are read and written only while `condition`
 // is locked.
-final class ServerControl: @unchecked Sendable {
+package final class ServerControl: @unchecked Sendable {
     private let condition = NSCondition()
     private var current: LifecycleState = .starting
     private var stopRequestedFlag = false
     private var inFlightAtDrain: Int?
     private let logger: Logger
 
-    init(logger: Logger) { self.logger = logger }
+    package init(logger: Logger) { self.logger = logger }
 
     /// The current state.
     var state: LifecycleState {
@@ -22,7 +22,7 @@ final class ServerControl: @unchecked Sendable {
     }
 
     /// Moves to `state`, logs it, and wakes ``waitUntilStopped()`` callers.
-    func transition(to state: LifecycleState) {
+    package func transition(to state: LifecycleState) {
         condition.lock()
         defer { condition.unlock() }
         let previous = current

@@ -4,10 +4,12 @@ import FuseRankWire
 /// Replies sent, by status code (counted where the front thread sends them), and the sizes of the
 /// batches the workers ranked; logged when the server stops.
 // @unchecked Sendable: `counts` and `batches` are read and written only while `lock` is held.
-final class ServerStats: @unchecked Sendable {
+package final class ServerStats: @unchecked Sendable {
     private let lock = NSLock()
     private var counts: [StatusCode: Int] = [:]
     private var batches: [Int: Int] = [:]
+
+    package init() {}
 
     /// Counts one reply.
     func record(_ code: StatusCode) {

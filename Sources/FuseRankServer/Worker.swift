@@ -5,39 +5,27 @@ import FuseRankWire
 import Logging
 
 /// One worker thread: computes only. It takes batches of Rank jobs and single Forecast jobs, runs
-/// them with its own `Ranker` or `Forecaster` per model (its own scratch), and hands the replies
-/// to the front thread through a ``ReplyQueue``; it owns no socket.
-final class Worker: Sendable {
-    /// 0-based, for logs.
+/// them with its own `Ranker` or `Forecaster` of the job's model version (``ServedModel/engines``,
+/// element ``index``: built when the version was published, so no request builds one), and hands
+/// the replies to the front thread through a ``ReplyQueue``; it owns no socket.
+package final class Worker: Sendable {
+    /// 0-based: which of each version's engines it runs, and for logs.
     let index: Int
     private let queue: WorkQueue
     private let finished: ReplyQueue
     private let maxBatch: Int
-    private let catalogueScoring: CatalogueScoring
-    private let sessionCache: SessionCache?
-    private let models: [ModelBundle]
-    /// The models served now: rankers of versions no longer in it are dropped (each holds its
-    /// bundle, so a swapped-out version is released once no worker ranks with it).
-    private let served: ModelTable?
     private let stats: ServerStats
     private let metrics: ServerMetrics?
     /// Signalled once when the thread has finished.
     private let done = DispatchSemaphore(value: 0)
 
     /// A worker that will hand its replies to `finished`.
-    /// - Parameter models: the bundles it ranks with; its rankers (scratch) are made when the
-    ///   thread starts, so the first request pays no allocation.
-    init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto,
-         sessionCache: SessionCache? = nil, models: [ModelBundle], served: ModelTable? = nil, stats: ServerStats,
-         metrics: ServerMetrics? = nil) {
+    /// - Parameter maxBatch: the most Rank jobs it takes at once.
+    package init(index: Int, queue: WorkQueue, finished: ReplyQueue, maxBatch: Int, stats: ServerStats, metrics: ServerMetrics? = nil) {
         self.index = index
         self.queue = queue
         self.finished = finished
         self.maxBatch = maxBatch
-        self.catalogueScoring = catalogueScoring
-        self.sessionCache = sessionCache
-        self.models = models
-        self.served = served
         self.stats = stats
         self.metrics = metrics
     }
@@ -45,7 +33,7 @@ final class Worker: Sendable {
     /// Starts the thread.
     func start() {
         let thread = Thread { [self] in
-            run()
+            while let work = queue.take(maxBatch: maxBatch) { finished.push(process(work)) }
             done.signal()
         }
         thread.name = "fuserank-worker-\(index)"
@@ -55,48 +43,31 @@ final class Worker: Sendable {
     /// Blocks until the thread has finished (after the queue is closed and drained).
     func join() { done.wait() }
 
-    private func run() {
-        var rankers: [ObjectIdentifier: Ranker] = [:]
-        func ranker(_ bundle: ModelBundle) -> Ranker {
-            Ranker(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring, sessionCache: sessionCache)
-        }
-        var forecasters: [ObjectIdentifier: Forecaster] = [:]
-        for bundle in models { rankers[ObjectIdentifier(bundle)] = ranker(bundle) }
-        while let work = queue.take(maxBatch: maxBatch) {
-            switch work {
-            case let .rank(batch):
-                let bundle = batch[0].bundle
-                let ranker = rankers[ObjectIdentifier(bundle)] ?? {
-                    let made = ranker(bundle)
-                    rankers[ObjectIdentifier(bundle)] = made
-                    return made
-                }()
-                stats.recordBatch(size: batch.count)
-                finished.push(process(batch, ranker: ranker))
-            case let .forecast(job):
-                let forecaster = forecasters[ObjectIdentifier(job.forecaster)] ?? {
-                    let made = Forecaster(bundle: job.forecaster)
-                    forecasters[ObjectIdentifier(job.forecaster)] = made
-                    return made
-                }()
-                finished.push([process(job, forecaster: forecaster)])
+    /// Runs one unit of work on this worker's engines of its model version and returns its
+    /// replies (the fuzz harness drives it inline).
+    /// - Parameter work: a batch of Rank jobs of one model version, or one Forecast job.
+    /// - Returns: one reply per job.
+    package func process(_ work: Work) -> [Reply] {
+        switch work {
+        case let .rank(batch):
+            guard let ranker = batch[0].model.engines.ranker(for: index) else {
+                return batch.map { notPrepared($0.socket, $0.envelope, $0.requestID, CallInfo(method: "Rank", model: $0.model.name, received: $0.received)) }
             }
-            if let served { dropRetired(&rankers, &forecasters, served: served) }
+            stats.recordBatch(size: batch.count)
+            return process(batch, ranker: ranker)
+        case let .forecast(job):
+            guard let forecaster = job.model.engines.forecaster(for: index) else {
+                return [notPrepared(job.socket, job.envelope, job.requestID, CallInfo(method: "Forecast", model: job.model.name, received: job.received))]
+            }
+            return [process(job, forecaster: forecaster)]
         }
     }
 
-    /// Drops the rankers and forecasters of bundles the table no longer serves (a swapped-out or
-    /// removed version).
-    private func dropRetired(
-        _ rankers: inout [ObjectIdentifier: Ranker], _ forecasters: inout [ObjectIdentifier: Forecaster], served: ModelTable
-    ) {
-        let snapshot = served.snapshot
-        let live = Set(snapshot.compactMap { $0.bundle.map(ObjectIdentifier.init) })
-        if !rankers.keys.allSatisfy(live.contains) { rankers = rankers.filter { live.contains($0.key) } }
-        let liveForecasters = Set(snapshot.compactMap { $0.forecaster.map(ObjectIdentifier.init) })
-        if !forecasters.keys.allSatisfy(liveForecasters.contains) {
-            forecasters = forecasters.filter { liveForecasters.contains($0.key) }
-        }
+    /// INTERNAL: a version that did not come through the load path has no engines.
+    private func notPrepared(_ socket: Int, _ envelope: [[UInt8]], _ requestID: UInt64, _ info: CallInfo) -> Reply {
+        Reply.error(socket: socket, envelope: envelope, requestID: requestID, code: .internal,
+                    message: "model \"\(info.model)\" has no engines for worker \(index) (not published through the load path)")
+            .labelled(info)
     }
 
     /// Forecasts one job: DEADLINE_EXCEEDED when its deadline has passed, else every series in

@@ -1,6 +1,6 @@
 import Foundation
 import FuseRankModel
-import FuseRankTestSupport
+import FuseRankSynthetic
 
 /// Whole-catalogue scoring at shop scale: the exact float32 path against the int8 path on one
 /// synthetic bundle of `items` items, in one run (never asserts; prints one JSON line).

@@ -1,6 +1,6 @@
 import Foundation
 import FuseRankModel
-import FuseRankTestSupport
+import FuseRankSynthetic
 
 /// The forecaster: one request of `series` series of `history` daily values each, forecast
 /// `horizon` periods ahead with the default levels (one JSON line: ms per request). The bundle is

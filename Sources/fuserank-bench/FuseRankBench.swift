@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuseRankModel
-import FuseRankTestSupport
+import FuseRankSynthetic
 
 /// Forward latency of the Swift engine: median and p90 for each batch size, one JSON line each.
 ///

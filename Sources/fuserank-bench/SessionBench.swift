@@ -1,6 +1,6 @@
 import Foundation
 import FuseRankModel
-import FuseRankTestSupport
+import FuseRankSynthetic
 
 /// The per-session prefix cache: a request that appends one event to a session of `events`
 /// cached events against a full pass over the same events (encoder only, batch 1, one JSON line).

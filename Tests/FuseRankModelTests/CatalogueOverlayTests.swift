@@ -92,7 +92,7 @@ import Testing
         // As an event input: replacing an item by its own row changes nothing; another id with that
         // row embeds exactly like it.
         var same = CatalogueOverlay(bundle: bundle)
-        let own = exact.itemRow(121)!
+        let own = exact.scorer.itemRow(121, overlay: nil)!
         same.setContent(121, row: own)
         same.setContent(77_777, row: own)
         let c = [Int64(128), 135, 142]
@@ -182,5 +182,28 @@ import Testing
         #expect(Array(after[0].items.map(\.itemID).prefix(3)) == want)
         #expect(!after[0].items.contains { overlay.hidden.contains($0.itemID) || $0.itemID == 88_888 })
         #expect(after[1].items.first?.itemID == 88_888)
+    }
+
+    /// OBJECTIVE_PURCHASE `restrict_to` and `exclude_items` with an overlay: hidden items and
+    /// excluded ones are left out of the list, a content-only item is unknown (bundle rows only),
+    /// the rest keep the probabilities they have without the overlay.
+    @Test func purchaseRestrictToAndExcludeItemsWithAnOverlay() throws {
+        let bundle = try ModelBundle(path: PurchaseHeadTests.set.path)
+        let ranker = Ranker(bundle: bundle, maxBatch: 4)
+        let ids = bundle.catalogueItemIDs
+        var purchase = RankQuery(events: [BehaviourEvent(itemID: ids[0])], topK: 10)
+        purchase.objective = .purchase
+        purchase.restrictTo = [ids[3], ids[4], ids[5], ids[6], 77_777]
+        purchase.excludeItems = [ids[6]]
+        let before = try ranker.rank([purchase])[0]
+        #expect(Set(before.items.map(\.itemID)) == [ids[3], ids[4], ids[5]])
+        #expect(before.unknownCandidates == [77_777])
+        var overlay = CatalogueOverlay(bundle: bundle)
+        overlay.setAvailable([ids[4]], false)
+        let u = try ranker.userVectors([purchase])
+        overlay.setContent(77_777, row: (u.map { $0 * 10 }, 0))  // content only: no purchase row
+        let after = ranker.rank([try bundle.validate(purchase)], overlay: overlay)[0]
+        #expect(after.items == before.items.filter { $0.itemID != ids[4] })
+        #expect(after.unknownCandidates == [77_777])
     }
 }

@@ -267,7 +267,10 @@ import Testing
         #expect(Self.loadError(dir)?.contains("tensor head.weight has shape [16, 28], expected [28, 16]") == true)
         try synthetic.write(to: dir, blobs: synthetic.blobs() + [TensorBlob(name: "layers.2.ff1.bias", floats: [0], shape: [1])])
         #expect(Self.loadError(dir)?.contains("unexpected tensor layers.2.ff1.bias") == true)
-        let json = String(decoding: try JSONEncoder().encode(synthetic.config), as: UTF8.self)
+        // Sorted keys: the edits below match fixed text (`"patch":7,` must not be the last key).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(synthetic.config), as: UTF8.self)
         for (edit, message) in [
             (json.replacingOccurrences(of: "\"context\":28", with: "\"context\":30"), "context 30 is not a multiple of patch 7"),
             (json.replacingOccurrences(of: "\"default_quantiles\":[0.1", with: "\"default_quantiles\":[0.25"),

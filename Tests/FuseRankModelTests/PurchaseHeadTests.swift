@@ -75,6 +75,57 @@ import FuseRankTestSupport
         }
     }
 
+    /// `exclude_items` and `restrict_to` apply to purchase ranking as to every ranking
+    /// (docs/wire.md): the result is the unfiltered ranking with the excluded items left out, or
+    /// only the listed ones (unknown listed ids reported).
+    @Test func purchaseHonoursExcludeItemsAndRestrictTo() throws {
+        let bundle = try ModelBundle(path: Self.set.path)
+        let ranker = Ranker(bundle: bundle, maxBatch: 4)
+        let ids = bundle.weights.itemIDs[2...].map { $0 }
+        var all = RankQuery(events: [BehaviourEvent(itemID: ids[0]), BehaviourEvent(itemID: ids[3], type: 1)], topK: 0,
+                            nowMs: 1_700_000_000_000)
+        all.objective = .purchase
+        let full = try ranker.rank([all])[0].items
+        #expect(full.count == ids.count)
+        func scores(_ items: [ScoredItem]) -> [Int64: Float] {
+            Dictionary(uniqueKeysWithValues: items.map { ($0.itemID, $0.score) })
+        }
+
+        // exclude_items, catalogue: the best items of the full ranking, less the excluded ones.
+        let excluded = [full[0].itemID, full[2].itemID, 999_999_999]
+        var exclude = all
+        exclude.topK = 5
+        exclude.excludeItems = excluded
+        let withoutExcluded = full.filter { !excluded.contains($0.itemID) }
+        let gotExclude = try ranker.rank([exclude])[0]
+        #expect(gotExclude.items.map(\.itemID) == withoutExcluded.prefix(5).map(\.itemID))
+
+        // exclude_items, candidates: an excluded candidate is not scored.
+        var candidates = all
+        candidates.candidates = [full[0].itemID, full[1].itemID, full[2].itemID]
+        candidates.excludeItems = [full[1].itemID]
+        #expect(try ranker.rank([candidates])[0].items.map(\.itemID) == [full[0].itemID, full[2].itemID])
+
+        // restrict_to: only the listed items, with their catalogue probabilities; unknown ids reported.
+        let listed = [full[7].itemID, full[1].itemID, full[4].itemID]
+        var restrict = all
+        restrict.topK = 10
+        restrict.restrictTo = listed + [888_888_888]
+        let gotRestrict = try ranker.rank([restrict])[0]
+        #expect(gotRestrict.items.map(\.itemID) == [full[1].itemID, full[4].itemID, full[7].itemID])
+        #expect(gotRestrict.unknownCandidates == [888_888_888])
+        let want = scores(full)
+        for item in gotRestrict.items { #expect(abs(item.score - want[item.itemID]!) <= 1e-6) }
+
+        // restrict_to and exclude_items together, in a batch with a next-item query.
+        restrict.excludeItems = [full[4].itemID]
+        var next = restrict
+        next.objective = .nextItem
+        let batch = try ranker.rank([restrict, next])
+        #expect(batch[0].items.map(\.itemID) == [full[1].itemID, full[7].itemID])
+        #expect(Set(batch[1].items.map(\.itemID)) == [full[1].itemID, full[7].itemID])
+    }
+
     @Test func bundlesWithoutHeadHaveNone() throws {
         let bundle = try ModelBundle(path: GoldenCaseFile.root.appendingPathComponent("tiny-repeat").path)
         #expect(!bundle.hasPurchaseHead)

@@ -167,6 +167,7 @@ import Testing
         defer { harness.stop() }
         let contents = try BundleContents(path: Self.forecaster)
         let model = ServedModel(name: "forecaster", version: "", contents: contents, origin: .fixed)
+        model.engines.build(contents, shape: ModelEngines.Shape(workers: 1, maxBatch: 4))  // as the load path does
         let forecaster = try #require(contents.forecaster)
         let query = try forecaster.validate(ForecastQuery(series: [ForecastSeries(startMs: 0, values: [1])], horizon: 2))
         for (id, deadline) in [(UInt64(1), ContinuousClock.now - .milliseconds(1)), (2, .now + .seconds(60))] {

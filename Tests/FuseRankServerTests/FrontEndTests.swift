@@ -92,6 +92,31 @@ import Testing
         #expect(harness.queue.count == 0)
     }
 
+    /// The method table's admission, for every method: while starting or draining every method
+    /// but Health gets UNAVAILABLE (before its body is read: an undecodable body too); the admin
+    /// methods check the caller first (PERMISSION_DENIED, this harness has no admin).
+    @Test func admissionOfEveryMethodWhileStartingOrDraining() throws {
+        let harness = try Harness(queueCapacity: 8)
+        for state in [LifecycleState.starting, .draining] {
+            harness.control.transition(to: state)
+            for (n, method) in Method.allCases.enumerated() {
+                let id = UInt64(100 + n)
+                let got = try harness.call(method, id: id, body: [0xFF, 0xFF])  // not a valid message
+                let want: StatusCode
+                switch method.route.admission {
+                case []: want = .invalidArgument  // admitted; then the body does not decode
+                case let a where a.contains(.adminKey): want = .permissionDenied
+                default: want = .unavailable
+                }
+                #expect(!got.queued && got.reply?.code == want && got.reply?.requestID == id, "\(state) \(method): \(String(describing: got.reply))")
+            }
+            #expect(try harness.call(.health, id: 99, body: []).reply?.code == .ok)
+        }
+        #expect(Method.allCases.filter { $0.route.admission.isEmpty } == [.health])
+        #expect(Method.allCases.filter { $0.route.admission.contains(.adminKey) } == [.upsertItems, .setItemsAvailable])
+        #expect(harness.queue.count == 0)
+    }
+
     @Test func rankJobsCarryTheDeadline() throws {
         let harness = try Harness(queueCapacity: 8)
         let before = ContinuousClock.now

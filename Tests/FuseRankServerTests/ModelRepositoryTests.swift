@@ -66,6 +66,30 @@ final class RepositoryProbe: @unchecked Sendable {
             warmUp: warmUp, events: { probe.event($0) })
     }
 
+    /// A version's workers' rankers are built by the load path, before it is published: a worker
+    /// finds its own (one per worker, each with its own scratch) before any request arrives.
+    @Test func enginesAreBuiltBeforeTheVersionIsPublished() throws {
+        let folder = try RepositoryFolder()
+        try folder.publish("m", "1")
+        let table = ModelTable()
+        let repo = ModelRepository(
+            directories: [folder.root], table: table,
+            loading: VersionLoading(warmUp: { _ in }, engines: ModelEngines.Shape(workers: 3, maxBatch: 2)))
+        #expect(table.model(named: "m") == nil)
+        repo.scan()
+        let served = try #require(table.model(named: "m"))
+        let rankers = (0..<3).compactMap { served.engines.ranker(for: $0) }
+        #expect(rankers.count == 3)
+        #expect(Set(rankers.map(ObjectIdentifier.init)).count == 3, "one ranker per worker")
+        #expect(rankers.allSatisfy { $0.bundle === served.bundle && $0.maxBatch == 2 })
+        #expect(served.engines.ranker(for: 3) == nil && served.engines.forecaster(for: 0) == nil)
+        // A new version comes with its own engines.
+        try folder.publish("m", "2")
+        repo.scan()
+        let next = try #require(table.model(named: "m"))
+        #expect(next.version == "2" && next.engines.ranker(for: 0).map { $0.bundle === next.bundle } == true)
+    }
+
     @Test func servesTheHighestVersionThatLoads() throws {
         let folder = try RepositoryFolder()
         try folder.publish("m", "1")

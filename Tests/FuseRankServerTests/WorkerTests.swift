@@ -18,10 +18,10 @@ import Testing
         private var taken: [Reply] = []
 
         /// A worker that is not started yet: jobs pushed before ``start()`` wait together.
-        init(maxBatch: Int, models: [ModelBundle] = []) throws {
+        init(maxBatch: Int) throws {
             wake = try WakePipe()
             finished = ReplyQueue(wake: wake)
-            worker = Worker(index: 0, queue: queue, finished: finished, maxBatch: maxBatch, models: models, stats: stats)
+            worker = Worker(index: 0, queue: queue, finished: finished, maxBatch: maxBatch, stats: stats)
         }
 
         func start() { worker.start() }
@@ -77,7 +77,7 @@ import Testing
         let single = Ranker(bundle: bundle, maxBatch: 1)
         let alone = queries.map { single.rank([$0])[0] }
 
-        let harness = try Harness(maxBatch: queries.count, models: [bundle])
+        let harness = try Harness(maxBatch: queries.count)
         for (n, query) in queries.enumerated() {
             #expect(harness.queue.push(RankJob(socket: 0, envelope: [[1], []], requestID: UInt64(n), bundle: bundle, query: query, deadline: .now + .seconds(60))))
         }

@@ -1,4 +1,6 @@
-/// One per worker thread: runs the batched forward pass and scoring of a shared ``ModelBundle``.
+/// One per worker thread: runs the batched forward pass and scoring of a shared ``ModelBundle``:
+/// a ``UserEncoder`` (request -> user vector, UserEncoder.swift) and a ``Scorer`` (user vector -> result,
+/// Scorer.swift) on one scratch.
 ///
 /// Its ``RunState`` is allocated once in `init`, sized for `maxBatch` requests of the longest
 /// token sequence (`max_events + max_text_tokens + max_images + 1`), so the forward pass does not
@@ -12,15 +14,14 @@ public final class Ranker {
     /// How it scores the whole catalogue (``CatalogueScoring/auto`` resolved).
     public let catalogueScoring: CatalogueScoring
 
-    let config: ModelConfig
-    let weights: ModelWeights
-    let state: RunState
-    /// The int8 table, on the int8 path.
-    let quantized: QuantizedCatalogue?
+    /// Requests -> user vectors (with the session cache).
+    let encoder: UserEncoder
+    /// User vectors -> results (candidates, catalogue, purchase, explanations).
+    let scorer: Scorer
+    /// The scratch the two share: the scorer reads what the encoder wrote.
+    var state: RunState { encoder.state }
     /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
-    public let sessionCache: SessionCache?
-    /// The live catalogue changes of the call in progress (``rank(_:overlay:)``); nil = none.
-    var overlay: CatalogueOverlay?
+    public var sessionCache: SessionCache? { encoder.sessionCache }
 
     /// Creates a ranker and its scratch.
     /// - Parameters:
@@ -33,12 +34,10 @@ public final class Ranker {
         BLAS.applyDefault()
         self.bundle = bundle
         self.maxBatch = max(1, maxBatch)
-        self.config = bundle.config
-        self.weights = bundle.weights
-        self.state = RunState(config: bundle.config, maxBatch: self.maxBatch)
-        self.catalogueScoring = catalogueScoring.resolved(catalogueSize: bundle.catalogueSize)
-        self.quantized = self.catalogueScoring == .int8 ? bundle.quantizedCatalogue : nil
-        self.sessionCache = sessionCache
+        let state = RunState(config: bundle.config, maxBatch: self.maxBatch)
+        self.encoder = UserEncoder(bundle: bundle, state: state, maxBatch: self.maxBatch, sessionCache: sessionCache)
+        self.scorer = Scorer(bundle: bundle, state: state, catalogueScoring: catalogueScoring)
+        self.catalogueScoring = scorer.catalogueScoring
     }
 
     /// Ranks queries in batched forward passes of up to ``maxBatch``; a query with
@@ -46,22 +45,17 @@ public final class Ranker {
     /// - Parameters:
     ///   - queries: queries this ranker's bundle validated.
     ///   - overlay: live catalogue changes of this bundle (content items, hidden items) to rank
-    ///     with (Ranker+Overlay); nil = the bundle as it is.
+    ///     with (Scorer+Overlay.swift); nil = the bundle as it is.
     /// - Returns: one result per query, in query order.
     public func rank(_ queries: [ValidatedQuery], overlay: CatalogueOverlay? = nil) -> [RankResult] {
         precondition(overlay.map { $0.bundle === bundle } ?? true, "an overlay of another bundle")
-        self.overlay = overlay?.isEmpty == false ? overlay : nil
-        defer { self.overlay = nil }
+        let overlay = overlay?.isEmpty == false ? overlay : nil
         return inPasses(queries) { pass in
-            encode(pass)
-            // Purchase probabilities where asked for (Ranker+Purchase), next-item scores otherwise.
-            var results: [RankResult]
-            if let overlay = self.overlay {
-                results = score(pass, overlay: overlay)
-            } else {
-                results = pass.contains(where: { $0.objective == .purchase }) ? scoreWithPurchase(pass) : score(pass)
+            encoder.encode(pass, overlay: overlay)
+            var results = scorer.score(pass, overlay: overlay)
+            if pass.contains(where: { $0.explainEvents > 0 }) {
+                scorer.explain(pass, results: &results, overlay: overlay, encoder: encoder)
             }
-            if pass.contains(where: { $0.explainEvents > 0 }) { explain(pass, results: &results) }
             return results
         }
     }
@@ -71,8 +65,8 @@ public final class Ranker {
     /// - Returns: row-major `(count, d_model)`.
     public func userVectors(_ queries: [ValidatedQuery]) -> [Float] {
         inPasses(queries) { pass in
-            encode(pass)
-            return Array(UnsafeBufferPointer(start: state.users, count: pass.count * config.dModel))
+            encoder.encode(pass, overlay: nil)
+            return Array(UnsafeBufferPointer(start: state.users, count: pass.count * bundle.config.dModel))
         }
     }
 
@@ -80,7 +74,7 @@ public final class Ranker {
     /// - Parameter users: row-major `(count, d_model)` user vectors (from ``userVectors(_:)``).
     /// - Returns: row-major `(count, catalogueSize)`; column j is catalogue row j + 2.
     public func catalogueScores(users: [Float]) -> [Float] {
-        let d = config.dModel, n = bundle.catalogueSize
+        let d = bundle.config.dModel, n = bundle.catalogueSize
         precondition(users.count % d == 0, "user vectors come in rows of d_model = \(d)")
         let count = users.count / d
         var out: [Float] = []
@@ -88,11 +82,22 @@ public final class Ranker {
         users.withUnsafeBufferPointer { u in
             for start in stride(from: 0, to: count, by: maxBatch) {
                 let rows = min(maxBatch, count - start)
-                scoreCatalogue(u.baseAddress! + start * d, count: rows)
+                scorer.scoreCatalogue(u.baseAddress! + start * d, count: rows)
                 out += UnsafeBufferPointer(start: state.catalogue, count: rows * n)
             }
         }
         return out
+    }
+
+    /// Runs the encoder on one pass (at most ``maxBatch`` queries) with no overlay (for tests).
+    func encode(_ queries: [RankQuery]) { encoder.encode(queries, overlay: nil) }
+
+    /// The explanation shortlist of one query, as ``Scorer/explain(_:results:overlay:encoder:)``
+    /// computes it (for the golden tests).
+    func shortlistDetails(_ query: ValidatedQuery) -> [Int] {
+        let q = query.query
+        let c = bundle.config
+        return Explainer.shortlist(kept: min(q.events.count, c.maxEvents), length: bundle.tokenCount(q), budget: Explainer.budgetRows(c))
     }
 
     /// Runs `body` on consecutive passes of at most ``maxBatch`` queries and joins the results.

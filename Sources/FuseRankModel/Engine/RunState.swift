@@ -46,8 +46,8 @@ final class RunState {
     let newest: UnsafeMutablePointer<Int>       // (B,) kept events, whose newest is read out (0 = none)
     let order: UnsafeMutablePointer<Int32>      // (N,) selection: the rows (or columns) in play
     let mark: UnsafeMutablePointer<UInt8>       // (N,) seen / duplicate marks, all zero between uses
-    // Explanations (Ranker+Explain.swift): the deletions of one request, run as one ragged batch
-    // of the token rows they change, in x ... hidden (rows 0 ..< D).
+    // Explanations (Scorer+Explain.swift, UserEncoder+Deletions.swift): the deletions of one
+    // request, run as one ragged batch of the token rows they change, in x ... hidden (rows 0 ..< D).
     let deletionTokens: UnsafeMutablePointer<Float>  // (S, d_model) every token of one deletion, embedded
     let deletionK: UnsafeMutablePointer<Float>  // (D, d_model) keys of the recomputed rows (this layer)
     let deletionV: UnsafeMutablePointer<Float>  // (D, d_model) values of the recomputed rows (this layer)
@@ -55,64 +55,58 @@ final class RunState {
     let joinedV: UnsafeMutablePointer<Float>    // (S, d_model) likewise for values
     let deletionUsers: UnsafeMutablePointer<Float>  // (V, d_model) the user vector of each deletion
 
-    private let floats: UnsafeMutablePointer<Float>
-    private let ints: UnsafeMutablePointer<Int>
+    /// Owns every buffer above.
+    private let scratch: Scratch
 
-    /// Allocates (and zeroes) the scratch for `maxBatch` requests of `config`.
+    /// Allocates (and zeroes) the scratch for `maxBatch` requests of `config`: each buffer with
+    /// the shape its field states.
     init(config c: ModelConfig, maxBatch: Int) {
         let d = c.dModel
         let s = c.maxSequenceLength
-        let budget = Explainer.budgetRows(c)
-        let t = max(maxBatch * s, budget)
-        let deletions = Explainer.maxDeletions(c)
-        let r = 2 * max(maxBatch, deletions)
-        let layers = c.nLayers
-        let sizes = [
-            t * d, t * d, t * d, layers * maxBatch * s * d, layers * maxBatch * s * d, t * d, t * d, t * d, t * c.dFF, s * s,
-            max(1, c.maxImages * c.imageDim),
-            r * d, r * d, r * d, r * d, r * d, r * d,
-            maxBatch * d, maxBatch * d, maxBatch * (c.numItems - 2), c.numItems,
-            s * d, budget * d, budget * d, s * d, s * d, deletions * d,
-        ]
-        var arena = FloatArena(sizes: sizes)
-        floats = arena.base
-        func carve() -> UnsafeMutablePointer<Float> { arena.carve() }
-        x = carve(); xn = carve(); q = carve(); keys = carve(); values = carve(); att = carve(); h = carve(); hn = carve()
-        hidden = carve(); scores = carve(); imageIn = carve()
-        readX = carve(); readN = carve(); readQ = carve(); readAtt = carve(); readH = carve(); readHn = carve()
-        users = carve(); catalogueUsers = carve(); catalogue = carve(); candidateScores = carve()
-        quantizedUsers = .allocate(capacity: maxBatch * (d + 3) / 4 * 4)
-        quantizedUsers.initialize(repeating: 0, count: maxBatch * (d + 3) / 4 * 4)
-        userScales = .allocate(capacity: maxBatch)
-        userScales.initialize(repeating: 0, count: maxBatch)
-        shortlist = .allocate(capacity: maxBatch * Ranker.maxShortlist)
-        shortlist.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
-        shortlistScores = .allocate(capacity: maxBatch * Ranker.maxShortlist)
-        shortlistScores.initialize(repeating: 0, count: maxBatch * Ranker.maxShortlist)
-        chunk = .allocate(capacity: maxBatch * Int(FR_INT8_CHUNK_ROWS))
-        chunk.initialize(repeating: 0, count: maxBatch * Int(FR_INT8_CHUNK_ROWS))
-        deletionTokens = carve(); deletionK = carve(); deletionV = carve(); joinedK = carve(); joinedV = carve()
-        deletionUsers = carve()
-        ints = .allocate(capacity: 3 * maxBatch)
-        ints.initialize(repeating: 0, count: 3 * maxBatch)
-        offsets = ints
-        lengths = ints + maxBatch
-        newest = ints + 2 * maxBatch
-        order = .allocate(capacity: c.numItems)
-        order.initialize(repeating: 0, count: c.numItems)
-        mark = .allocate(capacity: c.numItems)
-        mark.initialize(repeating: 0, count: c.numItems)
-    }
-
-    deinit {
-        floats.deallocate()
-        quantizedUsers.deallocate()
-        userScales.deallocate()
-        shortlist.deallocate()
-        shortlistScores.deallocate()
-        chunk.deallocate()
-        ints.deallocate()
-        order.deallocate()
-        mark.deallocate()
+        let budget = Explainer.budgetRows(c)                  // D
+        let t = max(maxBatch * s, budget)                     // T
+        let deletions = Explainer.maxDeletions(c)             // V
+        let r = 2 * max(maxBatch, deletions)                  // R
+        let layers = c.nLayers                                // L
+        let n = c.numItems                                    // N
+        let scratch = Scratch()
+        self.scratch = scratch
+        x = scratch.buffer(t * d)
+        xn = scratch.buffer(t * d)
+        q = scratch.buffer(t * d)
+        keys = scratch.buffer(layers * maxBatch * s * d)
+        values = scratch.buffer(layers * maxBatch * s * d)
+        att = scratch.buffer(t * d)
+        h = scratch.buffer(t * d)
+        hn = scratch.buffer(t * d)
+        hidden = scratch.buffer(t * c.dFF)
+        scores = scratch.buffer(s * s)
+        imageIn = scratch.buffer(c.maxImages * c.imageDim)
+        readX = scratch.buffer(r * d)
+        readN = scratch.buffer(r * d)
+        readQ = scratch.buffer(r * d)
+        readAtt = scratch.buffer(r * d)
+        readH = scratch.buffer(r * d)
+        readHn = scratch.buffer(r * d)
+        users = scratch.buffer(maxBatch * d)
+        catalogueUsers = scratch.buffer(maxBatch * d)
+        catalogue = scratch.buffer(maxBatch * (n - 2))
+        candidateScores = scratch.buffer(n)
+        quantizedUsers = scratch.buffer(maxBatch * (d + 3) / 4 * 4)
+        userScales = scratch.buffer(maxBatch)
+        shortlist = scratch.buffer(maxBatch * Scorer.maxShortlist)
+        shortlistScores = scratch.buffer(maxBatch * Scorer.maxShortlist)
+        chunk = scratch.buffer(maxBatch * Int(FR_INT8_CHUNK_ROWS))
+        offsets = scratch.buffer(maxBatch)
+        lengths = scratch.buffer(maxBatch)
+        newest = scratch.buffer(maxBatch)
+        order = scratch.buffer(n)
+        mark = scratch.buffer(n)
+        deletionTokens = scratch.buffer(s * d)
+        deletionK = scratch.buffer(budget * d)
+        deletionV = scratch.buffer(budget * d)
+        joinedK = scratch.buffer(s * d)
+        joinedV = scratch.buffer(s * d)
+        deletionUsers = scratch.buffer(deletions * d)
     }
 }

@@ -24,31 +24,33 @@ final class ForecastState {
                                                 // the tokens before a short series (rows are ragged)
     let skipped: UnsafeMutablePointer<Int>      // (N,) each series' tokens left out
 
-    private let floats: UnsafeMutablePointer<Float>
+    /// Owns every buffer above.
+    private let scratch: Scratch
 
-    /// Allocates (and zeroes) the scratch for `maxSeries` series of `config`.
+    /// Allocates (and zeroes) the scratch for `maxSeries` series of `config`: each buffer with
+    /// the shape its field states.
     init(config c: ForecasterConfig, maxSeries: Int) {
         let d = c.dModel
-        let r = maxSeries * c.tokens
-        let u = maxSeries * (c.maxHorizon / c.patch)
-        let sizes = [
-            r * c.features, r * d, r * d, r * d, r * d, r * d, r * d, r * d, r * c.dFF, d * c.tokens, c.tokens,
-            u * d, u * c.patch * c.outputsPerPeriod, maxSeries,
-        ]
-        var arena = FloatArena(sizes: sizes)
-        floats = arena.base
-        func carve() -> UnsafeMutablePointer<Float> { arena.carve() }
-        features = carve(); x = carve(); xn = carve(); q = carve(); k = carve(); v = carve(); att = carve(); h = carve()
-        hidden = carve(); keysT = carve(); scores = carve(); future = carve(); head = carve(); scales = carve()
-        starts = .allocate(capacity: maxSeries + 1)
-        starts.initialize(repeating: 0, count: maxSeries + 1)
-        skipped = .allocate(capacity: maxSeries)
-        skipped.initialize(repeating: 0, count: maxSeries)
-    }
-
-    deinit {
-        floats.deallocate()
-        starts.deallocate()
-        skipped.deallocate()
+        let t = c.tokens                                      // T
+        let r = maxSeries * t                                 // R
+        let u = maxSeries * (c.maxHorizon / c.patch)          // U
+        let scratch = Scratch()
+        self.scratch = scratch
+        features = scratch.buffer(r * c.features)
+        x = scratch.buffer(r * d)
+        xn = scratch.buffer(r * d)
+        q = scratch.buffer(r * d)
+        k = scratch.buffer(r * d)
+        v = scratch.buffer(r * d)
+        att = scratch.buffer(r * d)
+        h = scratch.buffer(r * d)
+        hidden = scratch.buffer(r * c.dFF)
+        keysT = scratch.buffer(d * t)
+        scores = scratch.buffer(t)
+        future = scratch.buffer(u * d)
+        head = scratch.buffer(u * c.patch * c.outputsPerPeriod)
+        scales = scratch.buffer(maxSeries)
+        starts = scratch.buffer(maxSeries + 1)
+        skipped = scratch.buffer(maxSeries)
     }
 }

@@ -1,6 +1,6 @@
 /// Who may call the admin methods (`UpsertItems`, `SetItemsAvailable`): docs/operations.md
 /// "Admin access".
-enum AdminAccess: Sendable, Equatable {
+package enum AdminAccess: Sendable, Equatable {
     /// CURVE on: only callers whose public key (the ZAP user id) is in the set (`--admin-allow`).
     case keys(Set<String>)
     /// No CURVE, `--admin-insecure`: every caller.

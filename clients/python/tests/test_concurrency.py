@@ -130,7 +130,26 @@ def test_pipelined_requests_on_raw_sockets(server: RunningServer,
             sock.close(linger=0)
 
 
-def test_healthy_after_the_load(server: RunningServer) -> None:
+def test_healthy_after_the_load(server: RunningServer,
+                                expected: list[tuple[dict[str, Any], RankResult]]) -> None:
+    """After the load (the tests above run first): still serving, and still ranking every request
+    exactly as before it, on a fresh connection, sequentially and from several threads at once."""
     with server.client() as client:
         status = client.health()
         assert status.ready and status.state == "serving"
+        for request, want in expected:
+            assert same(client.rank(**request), want), request
+    wrong: list[Any] = []
+
+    def one(request: dict[str, Any], want: RankResult) -> None:
+        with server.client() as client:
+            got = client.rank(**request)
+            if not same(got, want):
+                wrong.append((request, got))
+
+    threads = [threading.Thread(target=one, args=pair) for pair in expected]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == [], wrong[:3]

@@ -123,3 +123,22 @@ def test_unknown_objective_is_invalid_argument(pclient: FuseRankClient) -> None:
     with pytest.raises(FuseRankError) as err:
         pclient.rank(model=name_of(TINY_PURCHASE), objective=7, top_k=3)
     assert err.value.code == StatusCode.INVALID_ARGUMENT
+
+
+def test_purchase_honours_exclude_items_and_restrict_to(pclient: FuseRankClient) -> None:
+    """exclude_items and restrict_to apply to OBJECTIVE_PURCHASE as to every ranking (docs/wire.md)."""
+    case = next(c for c in golden_cases() if c["name"] == "catalogue_top_k")
+    args = request_args(case["query"])
+    args.update(candidates=[], top_k=1000)
+    model = name_of(TINY_PURCHASE)
+    full = [i.item_id for i in pclient.rank(model=model, objective=PURCHASE, **args).items]
+    assert len(full) > 8
+    # exclude_items: the unfiltered ranking with the excluded items left out
+    args["top_k"] = 5
+    excluded = [full[0], full[2], 999_999_999]
+    got = pclient.rank(model=model, objective=PURCHASE, exclude_items=excluded, **args)
+    assert [i.item_id for i in got.items] == [x for x in full if x not in excluded][:5]
+    # restrict_to: only the listed items, in the order of the full ranking; unknown ids reported
+    got = pclient.rank(model=model, objective=PURCHASE, restrict_to=[full[7], full[1], full[4], 888_888_888], **args)
+    assert [i.item_id for i in got.items] == [full[1], full[4], full[7]]
+    assert got.unknown_candidates == [888_888_888]

@@ -19,6 +19,9 @@ public final class ServedModel: Sendable {
     /// Its live catalogue changes (content items, hidden items): each Rank batch reads the
     /// current overlay when it starts. Nil for a forecaster-only bundle (it has no catalogue).
     public let catalogue: LiveCatalogue?
+    /// Each worker's ranker and forecaster for this version, built by the load path
+    /// (``VersionLoading``) before the version is published.
+    public let engines = ModelEngines()
 
     /// Where a served model came from.
     public enum Origin: Sendable, Equatable {

@@ -11,7 +11,7 @@ import Foundation
 /// where `s(row)` is the served next-item score (`u . item_emb[row] + item_bias[row]`, plus the
 /// repeat bonus in format 3) and the seen-item features are the repeat head's. Mirrors
 /// `training/fuserank/purchase.py` (`row_logits`, `rank_purchase`).
-extension Ranker {
+extension Scorer {
     /// The repeat head's features of one seen item (computed whether or not the model has that head).
     struct SeenFeatures {
         let rankBucket: Int
@@ -67,29 +67,9 @@ extension Ranker {
         return head.rank[f.rankBucket] + head.count[f.countBucket] + typeSum + head.time[f.timeBucket] + countSum
     }
 
-    /// Results of an encoded batch in which some queries ask for purchase probabilities: those are
-    /// answered here, the others by ``score(_:)`` (their user vectors moved to the front first).
-    func scoreWithPurchase(_ queries: [RankQuery]) -> [RankResult] {
-        let d = config.dModel
-        var results = [RankResult?](repeating: nil, count: queries.count)
-        for (b, query) in queries.enumerated() where query.objective == .purchase {
-            results[b] = rankPurchase(query, user: state.users + b * d)
-        }
-        var rest: [RankQuery] = []
-        var restIndex: [Int] = []
-        for (b, query) in queries.enumerated() where query.objective != .purchase {
-            if rest.count != b { (state.users + rest.count * d).update(from: state.users + b * d, count: d) }  // rest.count <= b
-            rest.append(query)
-            restIndex.append(b)
-        }
-        if !rest.isEmpty {
-            for (j, r) in score(rest).enumerated() { results[restIndex[j]] = r }
-        }
-        return results.map { $0! }
-    }
-
-    /// One query's purchase probabilities for its candidates or the catalogue, highest first
-    /// (equal ones by ascending row), cut to top_k. A model without the head answers nothing
+    /// One query's purchase probabilities for the items its ``filter(_:)`` keeps (candidates,
+    /// `restrict_to` or the catalogue, less `exclude_items` and the seen items it drops), highest
+    /// first (equal ones by ascending row), cut to top_k. A model without the head answers nothing
     /// (the server refuses such requests before they get here).
     func rankPurchase(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
         guard let head = bundle.purchase else { return RankResult(items: []) }
@@ -103,42 +83,25 @@ extension Ranker {
             if let f = feats[row] { z += seenTerm(f, head) }
             return 1 / (1 + expf(-z))
         }
-        let ids = weights.itemIDs
-        if query.candidates.isEmpty && !query.listed {
-            let n = bundle.catalogueSize
-            scoreCatalogue(user, count: 1)  // state.catalogue[j] = s(row j + 2) without the repeat bonus
-            var count = 0
-            let excludeSeen = query.excludeSeen || config.excludeSeen
-            for j in 0..<n {
-                let row = j + 2
-                if excludeSeen && feats[row] != nil { continue }
-                state.catalogue[j] = prob(row, score: state.catalogue[j])
+        let keep = filter(query)
+        guard keep.list == nil else {
+            return rankList(query, keep) { row in
+                prob(row, score: dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row])
+            }
+        }
+        // The catalogue: every row its filter keeps.
+        let n = bundle.catalogueSize
+        scoreCatalogue(user, count: 1)  // state.catalogue[j] = s(row j + 2) without the repeat bonus
+        var count = 0
+        withDroppedMarked(keep) {
+            for j in 0..<n where state.mark[j + 2] == 0 {
+                state.catalogue[j] = prob(j + 2, score: state.catalogue[j])
                 state.order[count] = Int32(j)
                 count += 1
             }
-            let top = selectTop(state.order, count: count, k: query.topK, scores: state.catalogue)
-            return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: state.catalogue[Int($0)]) })
         }
-        var unknown: [Int64] = []
-        var unknownSeen = Set<Int64>()
-        var count = 0
-        for id in query.candidates {
-            guard let row32 = bundle.rowOfItem[id] else {
-                if unknownSeen.insert(id).inserted { unknown.append(id) }
-                continue
-            }
-            let row = Int(row32)
-            guard state.mark[row] == 0 else { continue }
-            state.mark[row] = 1
-            let s = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
-            state.candidateScores[row] = prob(row, score: s)
-            state.order[count] = row32
-            count += 1
-        }
-        for i in 0..<count { state.mark[Int(state.order[i])] = 0 }
-        let top = selectTop(state.order, count: count, k: query.topK, scores: state.candidateScores)
-        return RankResult(
-            items: top.map { ScoredItem(itemID: ids[Int($0)], score: state.candidateScores[Int($0)]) },
-            unknownCandidates: unknown)
+        let top = selectTop(state.order, count: count, k: query.topK, scores: state.catalogue)
+        let ids = weights.itemIDs
+        return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: state.catalogue[Int($0)]) })
     }
 }

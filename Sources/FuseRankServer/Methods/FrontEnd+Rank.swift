@@ -2,30 +2,20 @@ import FuseRankModel
 import FuseRankWire
 
 extension FrontEnd {
-    /// `Rank`: decodes and validates the request and queues it for a worker, whose reply comes
-    /// back through ``ReplyQueue``. Throws (an immediate error reply) when the request cannot run.
+    /// `Rank`'s run stage: validates the request with the admitted model and queues it for a
+    /// worker, whose reply (``RankReply``) comes back through ``ReplyQueue``. Throws (an
+    /// immediate error reply) when the request cannot run.
     /// - Parameters:
-    ///   - body: the request frame.
-    ///   - call: the call, for its socket and envelope.
-    ///   - header: its header (request id, deadline).
-    ///   - info: the call's metric labels (the model is set once found); `received` starts the deadline.
-    func rank(_ body: [UInt8], call: IncomingCall, header: RequestHeader, info: inout CallInfo) throws {
-        try refuseWhileDraining()
-        let request = try RankRequest(bytes: body)
-        let model = try servedModel(named: request.model)
-        info.model = model.name
+    ///   - request: the decoded request.
+    ///   - model: the admitted model version.
+    ///   - call: the call (socket, envelope, header; `received` starts the deadline).
+    func queueRank(_ request: RankRequest, model: ServedModel, call: MethodCall) throws -> MethodOutcome {
         let bundle = try model.recommender()
         let query = try ValidatedQuery(wire: request, bundle: bundle, defaultCatalogueTopK: configuration.defaultCatalogueTopK)
-        let timeoutMs = header.timeoutMs == 0 ? configuration.defaultTimeoutMs : header.timeoutMs
-        let received = info.received ?? .now
         let job = RankJob(
-            socket: call.socket, envelope: call.envelope, requestID: header.requestID, model: model, bundle: bundle, query: query,
-            deadline: received + .milliseconds(Int64(timeoutMs)), received: received)
-        guard queue.push(job) else {
-            throw RequestError(
-                code: .unavailable,
-                message: "the server is overloaded: \(queue.capacity) requests are already queued; retry with backoff")
-        }
+            socket: call.incoming.socket, envelope: call.incoming.envelope, requestID: call.requestID, model: model,
+            bundle: bundle, query: query, deadline: deadline(of: call), received: call.info.received ?? .now)
+        return try enqueue { queue.push(job) }
     }
 }
 

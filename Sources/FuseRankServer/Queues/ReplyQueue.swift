@@ -6,13 +6,13 @@ import FuseRankTransport
 /// A worker appends a batch's replies and signals the wake pipe; the front thread, woken in
 /// `zmq_poll`, drains the pipe and then takes everything.
 // @unchecked Sendable: `replies` is read and written only while `lock` is held; `wake` is Sendable.
-final class ReplyQueue: @unchecked Sendable {
+package final class ReplyQueue: @unchecked Sendable {
     private let lock = NSLock()
     private var replies: [Reply] = []
     private let wake: WakePipe
 
     /// A queue that wakes the front thread through `wake`.
-    init(wake: WakePipe) { self.wake = wake }
+    package init(wake: WakePipe) { self.wake = wake }
 
     /// Hands finished replies to the front thread and wakes it.
     func push(_ batch: [Reply]) {

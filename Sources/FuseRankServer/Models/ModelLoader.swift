@@ -15,7 +15,7 @@ import Logging
 /// every completion sees a scan that started after it asked.
 // @unchecked Sendable: `requests`, `stopping` and `fixed` are read and written only while
 // `condition` is locked; the repository is used only by the loader thread.
-final class ModelLoader: @unchecked Sendable {
+package final class ModelLoader: @unchecked Sendable {
     private let configuration: ServerConfiguration
     private let table: ModelTable
     private let metrics: ServerMetrics
@@ -34,9 +34,17 @@ final class ModelLoader: @unchecked Sendable {
     /// Runs on the loader thread before the first load (tests hold the start-up load with it).
     var beforeInitialLoad: (@Sendable () -> Void)?
 
+    /// The workers' engines every version gets before it is published.
+    private let engines: ModelEngines.Shape
+
     /// A loader for `configuration`'s models, publishing into `table`.
-    init(configuration: ServerConfiguration, table: ModelTable, metrics: ServerMetrics, logger: Logger) {
+    /// - Parameter sessionCache: the cache every version's rankers share; nil = none.
+    init(configuration: ServerConfiguration, table: ModelTable, metrics: ServerMetrics, sessionCache: SessionCache? = nil,
+         logger: Logger) {
         self.configuration = configuration
+        self.engines = ModelEngines.Shape(
+            workers: configuration.workers, maxBatch: configuration.maxBatch, catalogueScoring: configuration.catalogueScoring,
+            sessionCache: sessionCache)
         self.table = table
         self.metrics = metrics
         var logger = logger
@@ -120,19 +128,34 @@ final class ModelLoader: @unchecked Sendable {
             try ModelWarmUp.run($0, maxBatch: maxBatch, catalogueScoring: scoring)
         }
         beforeInitialLoad?()
+        let metrics = self.metrics
+        let logger = self.logger
+        let live = self.live
+        let journalFailure = JournalFailure()
+        // The one load path (load, warm up, replay the journal, build the engines), for fixed
+        // bundles and repository versions alike.
+        let loading = VersionLoading(
+            warmUp: warmUp,
+            prepare: { model in
+                do {
+                    try live.attach(model)
+                } catch {
+                    journalFailure.set("\(error)")
+                    throw error
+                }
+            },
+            engines: engines)
         // Fixed bundles first: the first is the default model.
         var loaded: [ServedModel] = []
         for path in configuration.modelPaths {
             do {
-                let contents = try BundleContents(path: path)
-                try warmUp(contents)
+                let contents = try loading.loadAndWarmUp(path)
                 let (name, version) = (contents.name, contents.version)
                 if let other = loaded.first(where: { $0.name == name }) {
                     onReady(.failure(.duplicateModelName(name: name, paths: [other.contents.path, path])))
                     return
                 }
-                let model = ServedModel(name: name, version: version, contents: contents, origin: .fixed)
-                try live.attach(model)
+                let model = try loading.prepared(contents, name: name, version: version, origin: .fixed)
                 loaded.append(model)
                 table.publish(model)
                 metrics.recordModelLoad(model: name, version: version, ok: true)
@@ -146,21 +169,9 @@ final class ModelLoader: @unchecked Sendable {
         condition.lock()
         fixed = loaded
         condition.unlock()
-        let metrics = self.metrics
-        let logger = self.logger
-        let live = self.live
-        let journalFailure = JournalFailure()
         let repository = ModelRepository(
             directories: configuration.modelRepositories, table: table, reservedNames: Set(loaded.map(\.name)),
-            warmUpContents: warmUp, events: { Self.report($0, metrics: metrics, logger: logger) },
-            prepare: { model in
-                do {
-                    try live.attach(model)
-                } catch {
-                    journalFailure.set("\(error)")
-                    throw error
-                }
-            })
+            loading: loading, events: { Self.report($0, metrics: metrics, logger: logger) })
         for directory in configuration.modelRepositories {
             var isDirectory: ObjCBool = false
             if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {

@@ -1,6 +1,6 @@
 import CFuseRankKernels
 
-extension Ranker {
+extension Scorer {
     /// The most items the int8 path re-scores exactly for one request: `max(256, 4 * top_k)`,
     /// and a request asking for more than a quarter of this (or for every item) is scored exactly.
     static let maxShortlist = 4096
@@ -27,8 +27,10 @@ extension Ranker {
         for b in 0..<count { addInPlace(state.catalogue + b * n, bias, n: n) }
     }
 
-    /// Scores the encoded queries (user vectors in `state.users`) and builds their results.
-    func score(_ queries: [RankQuery]) -> [RankResult] {
+    /// Next-item results of encoded queries (user vectors in `state.users`): the catalogue
+    /// queries' user vectors gathered and scored in one GEMM (or the int8 shortlist), listed
+    /// queries item by item.
+    func scoreNextItem(_ queries: [RankQuery]) -> [RankResult] {
         let s = state
         let d = config.dModel
         // Gather the user vectors of the catalogue queries and score them in one GEMM.
@@ -71,20 +73,17 @@ extension Ranker {
                 return rankShortlist(query, rows: s.shortlist + row * shortlist, count: min(shortlist, bundle.catalogueSize),
                                      user: s.catalogueUsers + row * d)
             }
-            return rankCandidates(query, user: s.users + b * d)
+            return rankListed(query, user: s.users + b * d)
         }
     }
 
-    /// Top-k of one query's catalogue scores (column j = row j + 2), seen items dropped when the
-    /// query or the model's config (a model trained to rank only unseen items) says so. The
-    /// scores of dropped items are overwritten (NaN): `scores` is this pass's scratch.
+    /// Top-k of one query's catalogue scores (column j = row j + 2), the rows its ``filter(_:)``
+    /// drops left out. The scores of dropped items are overwritten (NaN): `scores` is this pass's
+    /// scratch.
     private func rankCatalogue(_ query: RankQuery, scores: UnsafeMutablePointer<Float>) -> RankResult {
         let n = bundle.catalogueSize
         let ids = weights.itemIDs
-        if query.excludeSeen || config.excludeSeen {
-            for e in query.events { if let row = bundle.rowOfItem[e.itemID] { scores[Int(row) - 2] = .nan } }
-        }
-        for id in query.excludeItems { if let row = bundle.rowOfItem[id] { scores[Int(row) - 2] = .nan } }
+        for row in filter(query).dropped { scores[row - 2] = .nan }
         // The k best in one pass over the scores (dropped items never kept), then sorted.
         let kept = fr_top_indices(scores, n, query.topK == 0 ? n : min(query.topK, n), state.order)
         var top = UnsafeMutableBufferPointer(start: state.order, count: kept)
@@ -118,12 +117,12 @@ extension Ranker {
         }
     }
 
-    /// Top-k of one query from its int8 shortlist (catalogue columns): seen items dropped as the
-    /// exact path drops them, the rest re-scored exactly; returned scores are float32-exact.
+    /// Top-k of one query from its int8 shortlist (catalogue columns): the rows its ``filter(_:)``
+    /// drops left out, the rest re-scored exactly; returned scores are float32-exact.
     private func rankShortlist(_ query: RankQuery, rows: UnsafePointer<Int32>, count: Int, user: UnsafePointer<Float>) -> RankResult {
         let s = state
         let d = config.dModel
-        let dropped = droppedRows(query, seen: query.excludeSeen || config.excludeSeen)
+        let dropped = filter(query).dropped
         for row in dropped { s.mark[row] = 1 }
         var kept = 0
         func take(_ j: Int) {  // marks 2 = taken (1 = dropped)
@@ -147,47 +146,17 @@ extension Ranker {
         return RankResult(items: top.map { ScoredItem(itemID: ids[Int($0) + 2], score: s.candidateScores[Int($0)]) })
     }
 
-    /// The catalogue rows a query must never return: its `exclude_items`, and its events' items
-    /// when `seen` (unknown ids have no row).
-    private func droppedRows(_ query: RankQuery, seen: Bool) -> [Int] {
-        var rows = query.excludeItems.compactMap { bundle.rowOfItem[$0].map(Int.init) }
-        if seen { rows += query.events.compactMap { bundle.rowOfItem[$0.itemID].map(Int.init) } }
-        return rows
-    }
-
-    /// Scores each known candidate once (first occurrence) and reports unknown ids in request
-    /// order. The candidates are `candidates`, or `restrict_to` (catalogue ranking within a list:
-    /// seen items are then left out as in catalogue ranking); `exclude_items` are never scored.
-    private func rankCandidates(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
-        let s = state
+    /// Next-item top-k of a listed query (`candidates` or `restrict_to`, through ``rankList(_:_:score:)``).
+    private func rankListed(_ query: RankQuery, user: UnsafePointer<Float>) -> RankResult {
         let d = config.dModel
-        let restricted = query.candidates.isEmpty
-        let dropped = droppedRows(query, seen: restricted && (query.excludeSeen || config.excludeSeen))
-        for row in dropped { s.mark[row] = 1 }
-        var unknown: [Int64] = []
-        var unknownSeen = Set<Int64>()
-        var count = 0
-        for id in restricted ? query.restrictTo : query.candidates {
-            guard let row32 = bundle.rowOfItem[id] else {
-                if unknownSeen.insert(id).inserted { unknown.append(id) }
-                continue
-            }
-            let row = Int(row32)
-            guard s.mark[row] == 0 else { continue }
-            s.mark[row] = 1
-            // score(row) = u . item_emb[row] + item_bias[row]
-            s.candidateScores[row] = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
-            s.order[count] = row32
-            count += 1
+        var bonus: [Int: Float] = [:]  // format 3: the seen items' bonus
+        for b in repeatBonuses(query, user: user) { bonus[b.row] = b.bonus }
+        return rankList(query, filter(query)) { row in
+            // score(row) = u . item_emb[row] + item_bias[row] (+ repeat bonus)
+            var score = dot(user, weights.itemEmb.baseAddress! + row * d, n: d) + weights.itemBias[row]
+            if let b = bonus[row] { score += b }
+            return score
         }
-        for b in repeatBonuses(query, user: user) where s.mark[b.row] == 1 { s.candidateScores[b.row] += b.bonus }  // format 3
-        for i in 0..<count { s.mark[Int(s.order[i])] = 0 }
-        for row in dropped { s.mark[row] = 0 }
-        let top = selectTop(s.order, count: count, k: query.topK, scores: s.candidateScores)
-        let ids = weights.itemIDs
-        return RankResult(
-            items: top.map { ScoredItem(itemID: ids[Int($0)], score: s.candidateScores[Int($0)]) },
-            unknownCandidates: unknown)
     }
 }
 

@@ -1,7 +1,7 @@
 import FuseRankModel
 
 /// A decoded, validated Rank request waiting for (or held by) a worker.
-struct RankJob: Sendable {
+package struct RankJob: Sendable {
     /// The socket the request came from (an index into ``FrontEnd/sockets``).
     let socket: Int
     /// The routing frames to echo.
@@ -34,14 +34,14 @@ struct RankJob: Sendable {
         self.received = received
     }
 
-    /// A job for a bundle served under its own name and version (tests).
+    /// A job for a bundle served under its own name and version, with one worker's engines as the
+    /// load path would build them (tests).
     init(
         socket: Int = 0, envelope: [[UInt8]], requestID: UInt64, bundle: ModelBundle, query: ValidatedQuery,
         deadline: ContinuousClock.Instant
     ) {
-        self.init(
-            socket: socket, envelope: envelope, requestID: requestID,
-            model: ServedModel(name: bundle.config.name, version: bundle.config.version, bundle: bundle, origin: .fixed),
-            bundle: bundle, query: query, deadline: deadline)
+        let model = ServedModel(name: bundle.config.name, version: bundle.config.version, bundle: bundle, origin: .fixed)
+        model.engines.build(model.contents, shape: ModelEngines.Shape(workers: 1, maxBatch: 8))
+        self.init(socket: socket, envelope: envelope, requestID: requestID, model: model, bundle: bundle, query: query, deadline: deadline)
     }
 }

@@ -24,10 +24,9 @@ public final class ModelRepository: @unchecked Sendable {
     public let directories: [String]
     /// Where the served versions are published.
     public let table: ModelTable
-    private let load: @Sendable (String) throws -> BundleContents
-    private let warmUp: @Sendable (BundleContents) throws -> Void
+    /// The load path every version takes (the fixed bundles' too).
+    private let loading: VersionLoading
     private let events: @Sendable (ModelRepositoryEvent) -> Void
-    private let prepare: @Sendable (ServedModel) throws -> Void
     /// Names served from elsewhere (fixed `--model` bundles); a repository model of that name is skipped.
     private let reservedNames: Set<String>
     private let scanLock = NSLock()
@@ -46,25 +45,36 @@ public final class ModelRepository: @unchecked Sendable {
     ///   - directories: the repository folders.
     ///   - table: where versions are published.
     ///   - reservedNames: model names that fixed bundles serve.
+    ///   - loading: the load path (load, warm up, prepare) every version takes.
+    ///   - events: told of every load, failure and removal (logs and metrics).
+    public init(
+        directories: [String], table: ModelTable, reservedNames: Set<String> = [], loading: VersionLoading,
+        events: @escaping @Sendable (ModelRepositoryEvent) -> Void = { _ in }
+    ) {
+        self.directories = directories
+        self.table = table
+        self.reservedNames = reservedNames
+        self.loading = loading
+        self.events = events
+    }
+
+    /// A repository over `directories`, its load path made of these steps.
+    /// - Parameters:
     ///   - load: loads and fully validates a bundle folder (``BundleContents/init(path:)``).
     ///   - warmUp: runs the bundle once at each batch size; throwing fails the version.
-    ///   - events: told of every load, failure and removal (logs and metrics).
     ///   - prepare: runs on a loaded version before it is published (the live catalogue's
     ///     journal replay); throwing fails the version.
-    public init(
+    ///   - The others: as ``init(directories:table:reservedNames:loading:events:)``.
+    public convenience init(
         directories: [String], table: ModelTable, reservedNames: Set<String> = [],
         loadContents load: @escaping @Sendable (String) throws -> BundleContents = { try BundleContents(path: $0) },
         warmUpContents warmUp: @escaping @Sendable (BundleContents) throws -> Void,
         events: @escaping @Sendable (ModelRepositoryEvent) -> Void = { _ in },
         prepare: @escaping @Sendable (ServedModel) throws -> Void = { _ in }
     ) {
-        self.prepare = prepare
-        self.directories = directories
-        self.table = table
-        self.reservedNames = reservedNames
-        self.load = load
-        self.warmUp = warmUp
-        self.events = events
+        self.init(
+            directories: directories, table: table, reservedNames: reservedNames,
+            loading: VersionLoading(load: load, warmUp: warmUp, prepare: prepare), events: events)
     }
 
     /// A repository of recommender bundles (a folder without `config.json` fails to load).
@@ -148,11 +158,7 @@ public final class ModelRepository: @unchecked Sendable {
             let path = modelPath + "/" + String(version)
             guard let before = VersionFingerprint(folder: path) else { continue }
             if let failed = failures[key], failed.fingerprint == before { continue }
-            let loaded: Result<BundleContents, any Error> = Result {
-                let contents = try load(path)
-                try warmUp(contents)
-                return contents
-            }
+            let loaded: Result<BundleContents, any Error> = Result { try loading.loadAndWarmUp(path) }
             // Written to while we read it: neither serve nor blame it; the next scan retries.
             guard VersionFingerprint(folder: path) == before else {
                 events(.changedWhileLoading(model: model, version: String(version)))
@@ -160,11 +166,7 @@ public final class ModelRepository: @unchecked Sendable {
             }
             // Only a version that will be served is prepared (its journal replay may rewrite the journal).
             let outcome: Result<ServedModel, any Error> = loaded.flatMap { contents in
-                Result {
-                    let served = ServedModel(name: model, version: String(version), contents: contents, origin: .repository(directory))
-                    try prepare(served)
-                    return served
-                }
+                Result { try loading.prepared(contents, name: model, version: String(version), origin: .repository(directory)) }
             }
             switch outcome {
             case let .success(servedModel):

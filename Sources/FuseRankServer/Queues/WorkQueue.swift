@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a worker takes from the ``WorkQueue`` at once.
-enum Work: Sendable {
+package enum Work: Sendable {
     /// Rank jobs of one model, ranked in one batched forward pass.
     case rank([RankJob])
     /// One Forecast job (its series are one batch already).
@@ -14,7 +14,7 @@ enum Work: Sendable {
 /// with up to `maxBatch - 1` more Rank jobs for the same model that are already waiting (it never
 /// waits to fill a batch).
 // @unchecked Sendable: every stored property is read and written only while `condition` is locked.
-final class WorkQueue: @unchecked Sendable {
+package final class WorkQueue: @unchecked Sendable {
     /// One queued job.
     private enum Job {
         case rank(RankJob)
@@ -29,7 +29,7 @@ final class WorkQueue: @unchecked Sendable {
 
     /// An empty open queue.
     /// - Parameter capacity: the most jobs waiting at once (at least 1).
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(1, capacity)
         jobs.reserveCapacity(self.capacity)
     }
@@ -57,7 +57,7 @@ final class WorkQueue: @unchecked Sendable {
     /// one model, oldest first.
     /// - Parameter maxBatch: the most Rank jobs to take.
     /// - Returns: the work, or nil once the queue is closed and empty.
-    func take(maxBatch: Int) -> Work? {
+    package func take(maxBatch: Int) -> Work? {
         condition.lock()
         defer { condition.unlock() }
         while jobs.isEmpty && !closed { condition.wait() }
@@ -98,7 +98,7 @@ final class WorkQueue: @unchecked Sendable {
     }
 
     /// Jobs waiting now.
-    var count: Int {
+    package var count: Int {
         condition.lock()
         defer { condition.unlock() }
         return jobs.count

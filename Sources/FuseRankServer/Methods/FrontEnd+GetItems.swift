@@ -2,19 +2,15 @@ import FuseRankModel
 import FuseRankWire
 
 extension FrontEnd {
-    /// `GetItems`: the titles, categories and shop ids of items from `UpsertItems` or the model's `items.tsv`, one
-    /// entry per requested id (unknown ids: `known` false); UNAVAILABLE while draining. An upsert that gave no
+    /// `GetItems`'s run stage: the titles, categories and shop ids of items from `UpsertItems` or the model's
+    /// `items.tsv`, one entry per requested id (unknown ids: `known` false). An upsert that gave no
     /// external id keeps the one `items.tsv` has for the id (the shop's id names the item, whatever its content).
     /// A forecaster-only bundle answers from its `items.tsv` (its series ids).
     /// - Parameters:
-    ///   - body: the request frame.
-    ///   - info: the call's metric labels (the model is set once found).
+    ///   - request: the decoded request.
+    ///   - model: the admitted model version.
     /// - Returns: the encoded `GetItemsReply`.
-    func getItems(_ body: [UInt8], info: inout CallInfo) throws -> [UInt8] {
-        try refuseWhileDraining()
-        let request = try GetItemsRequest(bytes: body)
-        let model = try servedModel(named: request.model)
-        info.model = model.name
+    func getItems(_ request: GetItemsRequest, model: ServedModel) -> [UInt8] {
         let items = model.contents.items
         let live = model.catalogue?.current.info ?? [:]  // titles given with UpsertItems first
         return GetItemsReply(items: request.itemIDs.map { id in

@@ -1,33 +1,33 @@
 import Foundation
 import FuseRankModel
+import FuseRankServer
 import FuseRankTransport
 import FuseRankWire
 import Logging
 
-// The request path short of the socket, for the fuzzer (`Sources/fuserank-fuzz`, `make fuzz`):
-// frames -> envelope split -> header and body decode -> validation -> queue -> ranking or
-// forecasting -> reply, every reply read back through a real DEALER peer and checked. `package` access: only this
-// package's executables can reach it.
+// The request path short of the socket, for the fuzzer (`make fuzz`): frames -> envelope split ->
+// the method table (admit, decode, admit the model, run) -> queue -> the real `Worker.process`
+// (ranking or forecasting on the version's engines) -> reply, every reply read back through a real
+// DEALER peer and checked. It reaches the server's `package` API only.
 
-/// One front end over an inproc ROUTER, a DEALER peer reading its replies, no worker threads:
-/// queued Rank and Forecast jobs run inline, so one input is one deterministic pass.
-package final class RequestPathHarness {
+/// One front end over an inproc ROUTER, a DEALER peer reading its replies, and one worker whose
+/// thread is never started: queued Rank and Forecast jobs run inline through ``Worker/process(_:)``,
+/// so one input is one deterministic pass.
+final class RequestPathHarness {
     let context: ZMQContext
     let router: ZMQSocket
     let peer: ZMQSocket
     let queue: WorkQueue
     let finished: ReplyQueue
     let front: FrontEnd
-    let ranker: Ranker
-    /// The forecaster of the second bundle, when one was given.
-    let forecaster: Forecaster?
+    let worker: Worker
     static let peerID: [UInt8] = Array("fuzz-peer".utf8)
 
     /// - Parameters:
     ///   - tiny: a small bundle folder (the golden `tiny` fixture), the default model.
     ///   - forecasterBundle: a small forecaster bundle (the golden `forecaster` fixture), served
     ///     under its own name; nil: Forecast calls reach only FAILED_PRECONDITION.
-    package init(bundle tiny: String, forecaster forecasterBundle: String? = nil) throws {
+    init(bundle tiny: String, forecaster forecasterBundle: String? = nil) throws {
         context = try ZMQContext()
         router = try ZMQSocket(context: context, type: .router)
         try router.setRouterMandatory(true)
@@ -42,15 +42,22 @@ package final class RequestPathHarness {
         queue = WorkQueue(capacity: 64)
         let wake = try WakePipe()
         finished = ReplyQueue(wake: wake)
-        let models = try ModelTable(bundlePaths: paths)
+        // The server's load path: load, warm up, build the one worker's engines, publish.
+        let models = ModelTable()
+        let loading = VersionLoading(
+            warmUp: { try ModelWarmUp.run($0, maxBatch: 8) }, engines: ModelEngines.Shape(workers: 1, maxBatch: 8))
+        for path in paths {
+            let contents = try loading.loadAndWarmUp(path)
+            models.publish(try loading.prepared(contents, name: contents.name, version: contents.version, origin: .fixed))
+        }
         let control = ServerControl(logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         control.transition(to: .serving)
+        let stats = ServerStats()
+        worker = Worker(index: 0, queue: queue, finished: finished, maxBatch: 8, stats: stats)
         front = FrontEnd(
-            sockets: [router], wake: wake, queue: queue, finished: finished, workers: [], models: models,
-            configuration: configuration, control: control, stats: ServerStats(),
+            sockets: [router], wake: wake, queue: queue, finished: finished, workers: [worker], models: models,
+            configuration: configuration, control: control, stats: stats,
             logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
-        ranker = Ranker(bundle: models.model(named: "")!.bundle!, maxBatch: 8)
-        forecaster = models.snapshot.lazy.compactMap(\.forecaster).first.map { Forecaster(bundle: $0, maxSeries: 16) }
         // The peer's routing id is known to the ROUTER once the peer's first message arrives.
         try peer.send([[], RequestHeader(method: .health, requestID: 1).encode(), []])
         guard let hello = try router.receiveMultipart() else { fatalError("no hello") }
@@ -60,7 +67,7 @@ package final class RequestPathHarness {
 
     /// Frames from fuzzer bytes: the first byte's low bit says whether an empty delimiter
     /// follows the routing id; the rest splits into frames at each 0xF0 0x0F pair.
-    package static func frames(_ data: [UInt8]) -> [[UInt8]] {
+    static func frames(_ data: [UInt8]) -> [[UInt8]] {
         var frames: [[UInt8]] = [peerID]
         guard let first = data.first else { return frames }
         if first & 1 == 1 { frames.append([]) }
@@ -81,39 +88,18 @@ package final class RequestPathHarness {
     }
 
     /// Runs one input; traps when the path breaks a rule (a crash for libFuzzer).
-    package func run(_ data: [UInt8]) {
+    func run(_ data: [UInt8]) {
         let call = IncomingCall(frames: Self.frames(data))
         let queued = front.handle(call)
         var expected = queued ? 0 : 1
-        // Rank and Forecast jobs (and nothing else here) come back through the queue: run them inline.
+        // Rank and Forecast jobs (and nothing else here) come back through the queue: the worker
+        // runs them inline, and the front end sends its replies as it sends the worker thread's.
         var forecastCall = false
         if queued {
             while queue.count > 0, let work = queue.take(maxBatch: 8) {
-                switch work {
-                case let .rank(batch):
-                    let results = ranker.rank(batch.map(\.query))
-                    for (job, result) in zip(batch, results) {
-                        let reply = Reply.ok(
-                            socket: job.socket, envelope: job.envelope, requestID: job.requestID,
-                            body: RankReply(result: result, model: job.model).encode())
-                        front.send(reply)
-                        expected += 1
-                    }
-                case let .forecast(job):
-                    guard let forecaster, forecaster.bundle === job.forecaster else { preconditionFailure("a Forecast job for another forecaster") }
-                    let results = forecaster.forecast(job.query)
-                    precondition(results.count == job.itemIDs.count, "\(results.count) forecasts for \(job.itemIDs.count) series")
-                    for result in results {
-                        precondition(result.mean.count == job.query.query.horizon, "a forecast of the wrong length")
-                        precondition(result.mean.allSatisfy { $0.isFinite && $0 >= 0 }, "a mean that is negative or not finite")
-                        precondition(
-                            result.quantiles.allSatisfy { $0.allSatisfy { $0.isFinite && $0 >= 0 } }, "a quantile that is negative or not finite")
-                    }
-                    let reply = Reply.ok(
-                        socket: job.socket, envelope: job.envelope, requestID: job.requestID,
-                        body: ForecastReply(result: results, query: job.query, itemIDs: job.itemIDs).encode())
+                if case .forecast = work { forecastCall = true }
+                for reply in worker.process(work) {
                     front.send(reply)
-                    forecastCall = true
                     expected += 1
                 }
             }
@@ -125,9 +111,18 @@ package final class RequestPathHarness {
             precondition(reply.count >= 2, "a reply with \(reply.count) frames")
             let header = reply[reply.count - 2]
             guard let decoded = try? ReplyHeader(bytes: header) else { preconditionFailure("undecodable reply header") }
+            precondition(decoded.code != .internal, "INTERNAL: \(decoded.message)")
             if decoded.code == .ok {
                 if forecastCall {
-                    precondition((try? ForecastReply(bytes: reply[reply.count - 1])) != nil, "undecodable ForecastReply")
+                    guard let forecast = try? ForecastReply(bytes: reply[reply.count - 1]) else {
+                        preconditionFailure("undecodable ForecastReply")
+                    }
+                    for series in forecast.forecasts {
+                        precondition(series.mean.allSatisfy { $0.isFinite && $0 >= 0 }, "a mean that is negative or not finite")
+                        precondition(
+                            series.quantiles.allSatisfy { $0.values.count == series.mean.count && $0.values.allSatisfy { $0.isFinite && $0 >= 0 } },
+                            "a quantile that is negative, not finite or of the wrong length")
+                    }
                 } else {
                     precondition(!queued || (try? RankReply(bytes: reply[reply.count - 1])) != nil, "undecodable RankReply")
                 }
@@ -138,4 +133,3 @@ package final class RequestPathHarness {
         precondition(got == expected, "\(got) replies for one call (expected \(expected))")
     }
 }
-

@@ -1,75 +1,7 @@
-/// The rules of explanations (docs/explanations.md; the reference is `training/fuserank/explain.py`):
-/// which events get an exact deletion, and what that costs.
-enum Explainer {
-    /// The most token rows the deletions of one request recompute, all together: the model's
-    /// longest sequence and a quarter, so that explaining costs about one more plain forward pass.
-    static func budgetRows(_ config: ModelConfig) -> Int {
-        max(1, config.maxSequenceLength + config.maxSequenceLength / 4)
-    }
-
-    /// The most deletions one request runs: each recomputes at least one row, and there is one per
-    /// kept event at most.
-    static func maxDeletions(_ config: ModelConfig) -> Int { min(config.maxEvents, budgetRows(config)) }
-
-    /// The first token row that deleting kept event `p` (of `kept`) changes. Rows before it are
-    /// the request's own. Deleting the newest event also recomputes the new newest event's row
-    /// (kept - 2), whose last-layer output the read-out needs.
-    static func firstChangedRow(deleting p: Int, kept: Int) -> Int {
-        (p == kept - 1 && kept >= 2) ? p - 1 : p
-    }
-
-    /// The kept event positions that get an exact deletion, newest first, as long as the rows
-    /// they recompute fit the budget. Deleting an older event recomputes more rows, so the
-    /// newest events are both the cheapest to delete and, measured on ML-1M, the likeliest to
-    /// matter most (docs/explanations.md).
-    /// - Parameters:
-    ///   - kept: the request's kept events.
-    ///   - length: the request's token count.
-    ///   - budget: ``budgetRows(_:)`` of the model.
-    static func shortlist(kept: Int, length: Int, budget: Int) -> [Int] {
-        var chosen: [Int] = []
-        var rows = 0
-        for p in stride(from: kept - 1, through: 0, by: -1) {
-            let cost = length - 1 - firstChangedRow(deleting: p, kept: kept)
-            if rows + cost > budget { break }  // every older event costs more
-            chosen.append(p)
-            rows += cost
-        }
-        return chosen
-    }
-}
-
-extension Ranker {
-    /// Adds reasons to the results of the encoded pass `queries` that ask for them
-    /// (docs/explanations.md): an exact deletion of each of the newest kept events that fit the
-    /// budget, whose score drop on each returned item is that event's weight.
-    ///
-    /// Needs the pass's state as ``encode(_:)`` and ``score(_:)`` left it (the keys and values of
-    /// every layer, the user vectors); it overwrites the other scratch.
-    func explain(_ queries: [RankQuery], results: inout [RankResult]) {
-        let s = state
-        let budget = Explainer.budgetRows(config)
-        for (b, query) in queries.enumerated() {
-            let kept = min(query.events.count, config.maxEvents)
-            guard query.explainEvents > 0, kept > 0, !results[b].items.isEmpty else { continue }
-            let chosen = Explainer.shortlist(kept: kept, length: s.lengths[b], budget: budget)
-            guard !chosen.isEmpty else { continue }
-            runDeletions(query, of: b, deleting: chosen)
-            results[b].items = results[b].items.map { item in
-                var item = item
-                item.reasons = reasons(of: item, query: query, deleted: chosen)
-                return item
-            }
-        }
-    }
-
-    /// The shortlist of one query, as ``explain(_:results:)`` computes it (for the golden tests).
-    func shortlistDetails(_ query: ValidatedQuery) -> [Int] {
-        let q = query.query
-        let kept = min(q.events.count, config.maxEvents)
-        return Explainer.shortlist(kept: kept, length: bundle.tokenCount(q), budget: Explainer.budgetRows(config))
-    }
-
+/// The deletions of explanations (docs/explanations.md): forward passes of a request with one
+/// kept event deleted, on the rows that deletion changes. ``Scorer/explain(_:results:overlay:encoder:)``
+/// turns their user vectors into reasons.
+extension UserEncoder {
     /// Runs the deletions of pass request `b` as one ragged batch and leaves their user vectors in
     /// `state.deletionUsers` (deletion order).
     ///
@@ -77,8 +9,8 @@ extension Ranker {
     /// later events down one position and recomputes the time buckets without that event. With
     /// causal attention the rows before ``Explainer/firstChangedRow(deleting:kept:)`` are the
     /// request's own, so only the rows from there on are computed; their attention reads the
-    /// request's keys and values of the unchanged rows (kept per layer by the plain pass).
-    private func runDeletions(_ query: RankQuery, of b: Int, deleting chosen: [Int]) {
+    /// request's keys and values of the unchanged rows (kept per layer by the plain pass). Content rows of `overlay` embed as in ``encode(_:overlay:)``.
+    func runDeletions(_ query: RankQuery, of b: Int, deleting chosen: [Int], overlay: CatalogueOverlay?) {
         let s = state
         let d = config.dModel
         let eps = config.layerNormEps
@@ -92,7 +24,7 @@ extension Ranker {
             var deletion = query
             deletion.events.remove(at: firstEvent + p)
             let first = Explainer.firstChangedRow(deleting: p, kept: kept)
-            embed(deletion, keptEvents: kept - 1, into: s.deletionTokens, firstEvent: first)
+            embed(deletion, keptEvents: kept - 1, into: s.deletionTokens, firstEvent: first, overlay: overlay)
             let rows = length - 1 - first
             (s.x + total * d).update(from: s.deletionTokens + first * d, count: rows * d)
             segments.append((first, rows, total))
@@ -162,23 +94,5 @@ extension Ranker {
         // u = final_norm(read-out)
         layerNorm(s.deletionUsers, s.readX, weights.finalNormW.baseAddress!, weights.finalNormB.baseAddress!,
                   rows: count, d: d, eps: eps)
-    }
-
-    /// The reasons of one returned item: the deleted events whose deletion lowered its score,
-    /// largest drop first (ties: lower event index first), at most `explain_events`.
-    private func reasons(of item: ScoredItem, query: RankQuery, deleted chosen: [Int]) -> [EventContribution] {
-        guard let row = itemRow(item.itemID) else { return [] }  // the content row of a live item
-        let d = config.dModel
-        let firstEvent = query.events.count - min(query.events.count, config.maxEvents)
-        var out: [EventContribution] = []
-        row.embedding.withUnsafeBufferPointer { emb in
-            for (v, p) in chosen.enumerated() {
-                // weight = score(request) - score(request without the event)
-                let weight = item.score - (dot(state.deletionUsers + v * d, emb.baseAddress!, n: d) + row.bias)
-                if weight > 0 { out.append(EventContribution(eventIndex: firstEvent + p, weight: weight)) }
-            }
-        }
-        out.sort { $0.weight != $1.weight ? $0.weight > $1.weight : $0.eventIndex < $1.eventIndex }
-        return Array(out.prefix(query.explainEvents))
     }
 }

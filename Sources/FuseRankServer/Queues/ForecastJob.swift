@@ -2,7 +2,7 @@ import FuseRankModel
 
 /// A decoded, validated Forecast request waiting for (or held by) a worker. A worker runs one at
 /// a time: its series are already one batch.
-struct ForecastJob: Sendable {
+package struct ForecastJob: Sendable {
     /// The socket the request came from (an index into ``FrontEnd/sockets``).
     let socket: Int
     /// The routing frames to echo.

@@ -2,18 +2,11 @@ import FuseRankModel
 import FuseRankWire
 
 extension FrontEnd {
-    /// `GetModelInfo`: what a model takes and returns; UNAVAILABLE while draining. A
-    /// forecaster-only bundle answers its name, version, `is_default` and `has_titles`, every
-    /// recommender field 0.
-    /// - Parameters:
-    ///   - body: the request frame.
-    ///   - info: the call's metric labels (the model is set once found).
+    /// `GetModelInfo`'s run stage: what the admitted model takes and returns. A forecaster-only
+    /// bundle answers its name, version, `is_default` and `has_titles`, every recommender field 0.
+    /// - Parameter model: the admitted model version.
     /// - Returns: the encoded `ModelInfo`.
-    func modelInfo(_ body: [UInt8], info: inout CallInfo) throws -> [UInt8] {
-        try refuseWhileDraining()
-        let request = try ModelInfoRequest(bytes: body)
-        let model = try servedModel(named: request.model)
-        info.model = model.name
+    func modelInfo(_ model: ServedModel) -> [UInt8] {
         guard let bundle = model.bundle else {
             return ModelInfo(
                 name: model.name, version: model.version, isDefault: model.name == models.defaultModelName,

@@ -3,7 +3,7 @@ import FuseRankModel
 /// Runs a freshly loaded bundle once at each batch size (its forecaster once), so that its first
 /// requests pay no first-touch cost (page faults on the mapped weights, BLAS set-up) and a bundle
 /// whose forward pass fails never serves.
-enum ModelWarmUp {
+package enum ModelWarmUp {
     /// Ranks batches of 1 ... `maxBatch` small catalogue queries.
     /// - Parameters:
     ///   - bundle: the model.
@@ -25,7 +25,7 @@ enum ModelWarmUp {
     /// Warms up whatever a bundle folder holds: its recommender as above, and its forecaster with
     /// one forecast of a few series at the full horizon.
     /// - Throws: ``InputError`` or ``ForecastInputError`` if the bundle rejects the warm-up query.
-    static func run(_ contents: BundleContents, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto) throws {
+    package static func run(_ contents: BundleContents, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto) throws {
         if let bundle = contents.recommender { try run(bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring) }
         if let forecaster = contents.forecaster { try run(forecaster) }
     }

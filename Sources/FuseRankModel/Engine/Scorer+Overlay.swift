@@ -1,13 +1,13 @@
-/// Ranking with a ``CatalogueOverlay`` (live catalogue changes): the bundle's rows are ranked as
-/// always, with the rows the overlay replaces or hides masked (as `exclude_items`), and the
-/// overlay's content rows are scored exactly (float32, on either catalogue path) and merged into
-/// the top k. Ties keep bundle items before content items.
+/// Scoring with a ``CatalogueOverlay`` (live catalogue changes): the bundle's rows are ranked as
+/// always, with the rows the overlay replaces or hides masked (as `exclude_items`, through the one
+/// ``filter(_:)``), and the overlay's content rows are scored exactly (float32, on either catalogue
+/// path) and merged into the top k. Ties keep bundle items before content items.
 ///
 /// Explicit candidates: a hidden one is not scored and is listed in
 /// ``RankResult/unavailableCandidates``; one with a content row is scored with it. `restrict_to`:
 /// hidden items are left out. `OBJECTIVE_PURCHASE` scores bundle rows only (the purchase head has
 /// no per-item bias for a content item): hidden items are left out, content-only items are unknown.
-extension Ranker {
+extension Scorer {
     /// What one query ranks on the bundle's rows, and which content rows it adds.
     struct OverlayPlan {
         /// The query as the bundle's rows rank it.
@@ -16,8 +16,6 @@ extension Ranker {
         var slots: [Int] = []
         /// Hidden explicit candidates, in request order.
         var unavailable: [Int64] = []
-        /// Drop hidden items from the base result (the purchase catalogue ignores `exclude_items`).
-        var filterHidden = false
 
         init(_ query: RankQuery, overlay: CatalogueOverlay, excludeSeenByModel: Bool) {
             base = query
@@ -40,9 +38,13 @@ extension Ranker {
                 return
             }
             if purchase {
-                // Ask for as many more as are hidden, drop the hidden ones, cut to top_k (merge).
-                filterHidden = true
-                if query.topK > 0 { base.topK = query.topK + overlay.hidden.count }
+                // Bundle rows only: hidden items are left out as exclude_items are.
+                if !query.restrictTo.isEmpty {
+                    base.restrictTo = query.restrictTo.filter { !overlay.hidden.contains($0) }
+                    base.listed = true
+                } else {
+                    base.excludeItems += overlay.hidden
+                }
                 return
             }
             let seen = (query.excludeSeen || excludeSeenByModel) ? Set(query.events.map(\.itemID)) : []
@@ -67,12 +69,12 @@ extension Ranker {
     }
 
     /// Scores encoded queries (user vectors in `state.users`) with the overlay's changes.
-    func score(_ queries: [RankQuery], overlay: CatalogueOverlay) -> [RankResult] {
+    func score(_ queries: [RankQuery], changes overlay: CatalogueOverlay) -> [RankResult] {
         let d = config.dModel
         let users = Array(UnsafeBufferPointer(start: state.users, count: queries.count * d))  // the purchase path moves them
         let plans = queries.map { OverlayPlan($0, overlay: overlay, excludeSeenByModel: config.excludeSeen) }
         let base = plans.map(\.base)
-        let results = base.contains(where: { $0.objective == .purchase }) ? scoreWithPurchase(base) : score(base)
+        let results = scoreRows(base)
         return users.withUnsafeBufferPointer { u in
             zip(plans, results).enumerated().map { b, pair in
                 merge(pair.1, plan: pair.0, topK: queries[b].topK, user: u.baseAddress! + b * d, overlay: overlay)
@@ -85,10 +87,6 @@ extension Ranker {
                        overlay: CatalogueOverlay) -> RankResult {
         var out = result
         out.unavailableCandidates = plan.unavailable
-        if plan.filterHidden {
-            out.items.removeAll { overlay.hidden.contains($0.itemID) }
-            if topK > 0 { out.items = Array(out.items.prefix(topK)) }
-        }
         guard !plan.slots.isEmpty else { return out }
         let d = config.dModel
         let extra = overlay.embeddings.withUnsafeBufferPointer { emb in
@@ -109,7 +107,7 @@ extension Ranker {
 
     /// The overlay row of an item, or its bundle row: embedding (d_model,) and output bias; nil
     /// for an item in neither.
-    func itemRow(_ id: Int64) -> (embedding: [Float], bias: Float)? {
+    func itemRow(_ id: Int64, overlay: CatalogueOverlay?) -> (embedding: [Float], bias: Float)? {
         let d = config.dModel
         if let overlay, let slot = overlay.slot(of: id) {
             return (Array(overlay.embeddings[slot * d..<(slot + 1) * d]), overlay.biases[slot])

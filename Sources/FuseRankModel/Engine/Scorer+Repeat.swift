@@ -6,7 +6,7 @@
 ///
 ///     bonus(row) = rank[rank_bucket] + count[count_bucket] + sum_{t in types} event_type[t]
 ///                  + time[time_bucket] + u . gate
-extension Ranker {
+extension Scorer {
     /// One seen item's bonus.
     struct RepeatBonus {
         /// The item-table row (>= 2).

@@ -11,7 +11,32 @@ extension ModelBundle {
     }
 }
 
-extension Ranker {
+/// The encoder half of a ``Ranker``: requests -> user vectors, with the session cache.
+///
+/// It writes the user vectors of a pass to `state.users` (and keeps every layer's keys and values
+/// in `state.keys`, `state.values`) for the ``Scorer`` that shares its ``RunState``. The
+/// deletions of explanations are forward passes too: UserEncoder+Deletions.swift.
+/// Not `Sendable`: the scratch belongs to one thread.
+final class UserEncoder {
+    let bundle: ModelBundle
+    let config: ModelConfig
+    let weights: ModelWeights
+    /// The scratch it shares with its ranker's ``Scorer``.
+    let state: RunState
+    /// The most queries one pass carries.
+    let maxBatch: Int
+    /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
+    let sessionCache: SessionCache?
+
+    init(bundle: ModelBundle, state: RunState, maxBatch: Int, sessionCache: SessionCache?) {
+        self.bundle = bundle
+        self.config = bundle.config
+        self.weights = bundle.weights
+        self.state = state
+        self.maxBatch = maxBatch
+        self.sessionCache = sessionCache
+    }
+
     /// Runs the encoder on validated queries (at most ``maxBatch``) and leaves their user vectors
     /// in `state.users` (count, d_model).
     ///
@@ -21,12 +46,15 @@ extension Ranker {
     /// behaviour token's row too: the read-out adds its state to `[RANK]`'s). A request of a cached
     /// session (``SessionCache``) enters with only its new events: the keys and values of the
     /// cached ones come from the cache, and its new event rows are appended there.
-    func encode(_ queries: [RankQuery]) {
+    /// - Parameters:
+    ///   - queries: the pass's queries.
+    ///   - overlay: the live catalogue changes of the call (content rows embed as event items); nil = none.
+    func encode(_ queries: [RankQuery], overlay: CatalogueOverlay?) {
         let s = state
         let d = config.dModel
         let eps = config.layerNormEps
         let count = queries.count
-        let sessions = queries.map(sessionPlan)
+        let sessions = queries.map { sessionPlan($0, overlay: overlay) }
         var total = 0
         for (b, query) in queries.enumerated() {
             s.offsets[b] = total
@@ -39,7 +67,7 @@ extension Ranker {
             // event (embed writes event p at row p, so the base moves back by the cached count).
             let cached = sessions[b]?.cached ?? 0
             embed(query, keptEvents: min(query.events.count, config.maxEvents), into: s.x + (s.offsets[b] - cached) * d,
-                  firstEvent: cached)
+                  firstEvent: cached, overlay: overlay)
         }
         var newestStates = [[Float]](repeating: [], count: count)
         let layerStride = maxBatch * config.maxSequenceLength * d
@@ -126,12 +154,12 @@ extension Ranker {
         for (b, query) in queries.enumerated() {
             guard let plan = sessions[b], plan.fresh > 0, let cache = sessionCache else { continue }
             cache.store(SessionCache.Entry(events: query.events, states: plan.states, newestState: newestStates[b]),
-                        bundle: bundle, session: sessionKey(query))
+                        bundle: bundle, session: sessionKey(query, overlay: overlay))
         }
     }
 
     /// The cache key of a query's session: a changed content row changes the states of its events.
-    private func sessionKey(_ query: RankQuery) -> String {
+    private func sessionKey(_ query: RankQuery, overlay: CatalogueOverlay?) -> String {
         guard let overlay, overlay.contentGeneration > 0 else { return query.sessionID }
         return "\(overlay.contentGeneration)/\(query.sessionID)"
     }
@@ -139,7 +167,7 @@ extension Ranker {
     /// Where a request of a session starts: the cached states its events extend (`cached` rows,
     /// `previous` their entry) and the `fresh` event rows it appends to `states`; nil when it has no
     /// session, no events or more events than the model keeps (the window slides: a full pass).
-    private func sessionPlan(_ query: RankQuery) -> SessionPlan? {
+    private func sessionPlan(_ query: RankQuery, overlay: CatalogueOverlay?) -> SessionPlan? {
         // An explained request runs in full: its deletions reuse every row's keys and values.
         guard let cache = sessionCache, !query.sessionID.isEmpty, !query.events.isEmpty, query.explainEvents == 0 else {
             return nil
@@ -148,7 +176,7 @@ extension Ranker {
             cache.recordMiss()
             return nil
         }
-        let previous = cache.lookup(bundle: bundle, session: sessionKey(query), events: query.events)
+        let previous = cache.lookup(bundle: bundle, session: sessionKey(query, overlay: overlay), events: query.events)
         let cached = previous?.events.count ?? 0
         let fresh = query.events.count - cached
         let states: SessionStates
@@ -178,9 +206,11 @@ extension Ranker {
 
     /// Writes the token rows of one query at `out` (its tokenCount rows of d_model), keeping its
     /// newest `keptEvents` events (`min(events, max_events)`; an explanation's deletion keeps one
-    /// fewer, see Ranker+Explain.swift).
+    /// fewer, see UserEncoder+Deletions.swift).
     /// Behaviour tokens before `firstEvent` are not written (an explanation's deletion reuses them).
-    func embed(_ query: RankQuery, keptEvents kept: Int, into out: UnsafeMutablePointer<Float>, firstEvent: Int = 0) {
+    /// An item with a content row in `overlay` embeds with that row.
+    func embed(_ query: RankQuery, keptEvents kept: Int, into out: UnsafeMutablePointer<Float>, firstEvent: Int = 0,
+               overlay: CatalogueOverlay?) {
         let d = config.dModel
         let w = weights
         let buckets = config.numTimeBuckets
@@ -240,7 +270,7 @@ extension Ranker {
     }
 }
 
-/// A session request's start: see `Ranker.sessionPlan`.
+/// A session request's start: see `UserEncoder.sessionPlan`.
 struct SessionPlan {
     let states: SessionStates
     let cached: Int
