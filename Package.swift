@@ -92,11 +92,21 @@ let package = Package(
             path: "clients/swift/Sources/FuseRankClient"
         ),
 
+        // The options every long-running process takes (heartbeats, log level).
+        .target(
+            name: "FuseRankCommandLine",
+            dependencies: [
+                "FuseRankTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Thin executables.
         .executableTarget(
             name: "fuserank-server",
             dependencies: [
-                "FuseRankServer", "FuseRankModel", "FuseRankTransport", "FuseRankMetrics",
+                "FuseRankServer", "FuseRankModel", "FuseRankTransport", "FuseRankMetrics", "FuseRankCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -104,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "fuserank-broker",
             dependencies: [
-                "FuseRankBroker", "FuseRankTransport", "FuseRankMetrics",
+                "FuseRankBroker", "FuseRankTransport", "FuseRankMetrics", "FuseRankCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

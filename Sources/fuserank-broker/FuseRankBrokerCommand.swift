@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseRankCommandLine
 import FuseRankBroker
 import FuseRankMetrics
 import FuseRankTransport
@@ -32,14 +33,7 @@ struct FuseRankBrokerCommand: ParsableCommand {
     @Option(help: "Endpoint where the broker answers Health itself (ready: forwarding with a server connected).")
     var health: String?
 
-    @Option(help: "ZeroMQ heartbeat: a PING every this many ms on each connection; 0 turns heartbeats off.")
-    var heartbeatIvlMs = BrokerConfiguration.defaults.heartbeat.intervalMs
-
-    @Option(help: "ZeroMQ heartbeat: drop a connection silent this many ms after a PING.")
-    var heartbeatTimeoutMs = BrokerConfiguration.defaults.heartbeat.timeoutMs
-
-    @Option(help: "ZeroMQ heartbeat: peers drop us when they hear nothing for this many ms.")
-    var heartbeatTtlMs = BrokerConfiguration.defaults.heartbeat.ttlMs
+    @OptionGroup var process: ProcessOptions
 
     @Option(help: "Log the statistics this often (ms) when they changed; always at exit.")
     var statsIntervalMs = BrokerConfiguration.defaults.statisticsLogIntervalMs
@@ -56,12 +50,10 @@ struct FuseRankBrokerCommand: ParsableCommand {
     @Option(help: "Server public keys (Z85, one per line, # comments) admitted on the backend, which then runs CURVE; other servers cannot join.")
     var serverAllow: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
 
     var brokerConfiguration: BrokerConfiguration {
         var c = BrokerConfiguration(frontend: frontend, backend: backend, health: health)
-        c.heartbeat = HeartbeatSettings(intervalMs: heartbeatIvlMs, timeoutMs: heartbeatTimeoutMs, ttlMs: heartbeatTtlMs)
+        c.heartbeat = process.heartbeat
         c.statisticsLogIntervalMs = statsIntervalMs
         c.curveSecretKeyPath = curveSecretKey
         c.curveAllowPath = curveAllow
@@ -70,19 +62,11 @@ struct FuseRankBrokerCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
         if let problem = brokerConfiguration.validationProblem() { throw ValidationError(problem) }
     }
 
     func run() throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        process.bootstrapLogging()
         let logger = Logger(label: "fuserank.broker")
         do {
             let broker = try Broker(configuration: brokerConfiguration, logger: logger)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuseRankCommandLine
 import FuseRankMetrics
 import FuseRankModel
 import FuseRankServer
@@ -28,14 +29,7 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "A broker's backend endpoint (fuserank-broker --backend) to take calls from; repeat for more brokers.")
     var connect: [String] = []
 
-    @Option(help: "ZeroMQ heartbeat: a PING every this many ms on each connection; 0 turns heartbeats off.")
-    var heartbeatIvlMs = ServerConfiguration.defaults.heartbeat.intervalMs
-
-    @Option(help: "ZeroMQ heartbeat: drop a connection silent this many ms after a PING.")
-    var heartbeatTimeoutMs = ServerConfiguration.defaults.heartbeat.timeoutMs
-
-    @Option(help: "ZeroMQ heartbeat: peers drop us when they hear nothing for this many ms.")
-    var heartbeatTtlMs = ServerConfiguration.defaults.heartbeat.ttlMs
+    @OptionGroup var process: ProcessOptions
 
     @Option(name: .customLong("model"), help: "A model bundle folder, loaded once and never reloaded; repeat for more models. The first is the default.")
     var models: [String] = []
@@ -94,13 +88,11 @@ struct FuseRankServerCommand: ParsableCommand {
     @Option(help: "MiB for per-session prefix caches (requests with a session_id); 0 turns them off.")
     var sessionCacheMb: Int = ServerConfiguration.defaults.sessionCacheMB
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
 
     var serverConfiguration: ServerConfiguration {
         let listen = bind ?? (connect.isEmpty ? ServerConfiguration.defaults.bind : nil)
         var c = ServerConfiguration(bind: listen, connect: connect, modelPaths: models)
-        c.heartbeat = HeartbeatSettings(intervalMs: heartbeatIvlMs, timeoutMs: heartbeatTimeoutMs, ttlMs: heartbeatTtlMs)
+        c.heartbeat = process.heartbeat
         c.workers = workers
         c.maxBatch = maxBatch
         c.maxMessageBytes = maxMessageBytes
@@ -129,9 +121,6 @@ struct FuseRankServerCommand: ParsableCommand {
         if let metricsBind, MetricsEndpoint.parse(metricsBind) == nil {
             throw ValidationError("--metrics-bind must be HOST:PORT with an IPv4 host, localhost or * (got \"\(metricsBind)\")")
         }
-        if Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
         if CatalogueScoring(rawValue: catalogueScoring) == nil {
             throw ValidationError("--catalogue-scoring must be exact, int8 or auto")
         }
@@ -140,12 +129,7 @@ struct FuseRankServerCommand: ParsableCommand {
 
     func run() throws {
         BLAS.reexecWithBestCoreTypeIfNeeded()
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        process.bootstrapLogging()
         let logger = Logger(label: "fuserank.server")
         // Watch the signals before loading models, so a SIGTERM during start-up still exits 0.
         let stopper = PendingStop()

@@ -315,3 +315,26 @@ def test_bad_keys_file_exits_2(golden_bundle: Path, curve_setup: dict[str, objec
     assert expected in result.stderr
     assert "serving on" not in result.stdout
 
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--log-level", "loud"], "--log-level must be one of trace, debug, info"),
+        (["--heartbeat-ttl-ms", "9999999"], "--heartbeat-ttl-ms must be at most 6553599"),
+        (["--heartbeat-ivl-ms", "500", "--heartbeat-timeout-ms", "100"], "heartbeat"),
+    ],
+)
+def test_process_options_are_checked_the_same_by_server_and_broker(golden_bundle: Path, flags: list[str],
+                                                                    expected: str) -> None:
+    """The heartbeat and log-level flags (one option group, FuseRankCommandLine) are refused with the
+    same message by both executables, before anything binds."""
+    from conftest import built_binary
+
+    port = free_port()
+    for args in ([str(server_binary()), "--bind", f"tcp://127.0.0.1:{port}", "--model", str(golden_bundle)],
+                 [str(built_binary("fuserank-broker", "FUSERANK_BROKER")), "--frontend", f"tcp://127.0.0.1:{port}",
+                  "--backend", f"tcp://127.0.0.1:{free_port()}"]):
+        result = subprocess.run(args + flags, capture_output=True, text=True, timeout=60)
+        assert result.returncode != 0 and expected in result.stderr, (args[0], result.stderr)
+        assert "serving on" not in result.stdout and "frontend" not in result.stdout
