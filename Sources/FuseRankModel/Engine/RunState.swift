@@ -51,8 +51,7 @@ final class RunState {
     let deletionTokens: UnsafeMutablePointer<Float>  // (S, d_model) every token of one deletion, embedded
     let deletionK: UnsafeMutablePointer<Float>  // (D, d_model) keys of the recomputed rows (this layer)
     let deletionV: UnsafeMutablePointer<Float>  // (D, d_model) values of the recomputed rows (this layer)
-    let joinedK: UnsafeMutablePointer<Float>    // (S, d_model) one deletion's keys: the request's unchanged rows, then its own
-    let joinedV: UnsafeMutablePointer<Float>    // (S, d_model) likewise for values
+    let deletionScores: UnsafeMutablePointer<Float>  // (max(D, R), S) attention scores of the recomputed (or read-out) rows, one head
     let deletionUsers: UnsafeMutablePointer<Float>  // (V, d_model) the user vector of each deletion
 
     /// Owns every buffer above.
@@ -105,8 +104,7 @@ final class RunState {
         deletionTokens = scratch.buffer(s * d)
         deletionK = scratch.buffer(budget * d)
         deletionV = scratch.buffer(budget * d)
-        joinedK = scratch.buffer(s * d)
-        joinedV = scratch.buffer(s * d)
+        deletionScores = scratch.buffer(max(budget, r) * s)
         deletionUsers = scratch.buffer(deletions * d)
     }
 }

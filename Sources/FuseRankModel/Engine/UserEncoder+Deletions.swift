@@ -9,7 +9,8 @@ extension UserEncoder {
     /// later events down one position and recomputes the time buckets without that event. With
     /// causal attention the rows before ``Explainer/firstChangedRow(deleting:kept:)`` are the
     /// request's own, so only the rows from there on are computed; their attention reads the
-    /// request's keys and values of the unchanged rows (kept per layer by the plain pass). Content rows of `overlay` embed as in ``encode(_:overlay:)``.
+    /// request's keys and values of the unchanged rows (kept per layer by the plain pass), all
+    /// deletions' rows in one ``deletionAttention(_:q:rows:requestK:requestV:ownK:ownV:scores:d:heads:)`` per layer. Content rows of `overlay` embed as in ``encode(_:overlay:)``.
     func runDeletions(_ query: RankQuery, of b: Int, deleting chosen: [Int], overlay: CatalogueOverlay?) {
         let s = state
         let d = config.dModel
@@ -32,29 +33,23 @@ extension UserEncoder {
         }
         let count = segments.count
         let layerStride = maxBatch * config.maxSequenceLength * d
-        // joinedK/V hold the request's keys and values of the layer; a deletion writes its own
-        // rows from `first` on over them. Taken in descending `first`, every deletion finds the
-        // rows before its `first` untouched: the deletions before it wrote only later rows.
-        let joinOrder = segments.indices.sorted { segments[$0].first > segments[$1].first }
-        func join(_ seg: (first: Int, rows: Int, offset: Int)) {
-            (s.joinedK + seg.first * d).update(from: s.deletionK + seg.offset * d, count: seg.rows * d)
-            (s.joinedV + seg.first * d).update(from: s.deletionV + seg.offset * d, count: seg.rows * d)
+        // Every recomputed row, as deletionAttention reads it: segment v's row i sees the
+        // request's positions 0 ..< first and its own rows 0 ... i.
+        let tokenRows = segments.flatMap { seg in
+            (0..<seg.rows).map { DeletionQuery(first: seg.first, own: seg.offset, seen: $0 + 1) }
         }
         for (l, w) in weights.layers.enumerated() {
             // x = x + o(attention(norm1(x))), the unchanged rows' keys and values from the plain pass
-            s.joinedK.update(from: s.keys + l * layerStride + s.offsets[b] * d, count: (length - 1) * d)
-            s.joinedV.update(from: s.values + l * layerStride + s.offsets[b] * d, count: (length - 1) * d)
+            let requestK = s.keys + l * layerStride + s.offsets[b] * d
+            let requestV = s.values + l * layerStride + s.offsets[b] * d
             layerNorm(s.xn, s.x, w.norm1W.baseAddress!, w.norm1B.baseAddress!, rows: total, d: d, eps: eps)
             linear(s.deletionK, s.xn, w.kW.baseAddress!, w.kB.baseAddress!, m: total, n: d, k: d)
             linear(s.deletionV, s.xn, w.vW.baseAddress!, w.vB.baseAddress!, m: total, n: d, k: d)
             if l < weights.layers.count - 1 {
                 linear(s.q, s.xn, w.qW.baseAddress!, w.qB.baseAddress!, m: total, n: d, k: d)
-                for v in joinOrder {
-                    let seg = segments[v]
-                    join(seg)
-                    causalAttention(s.att + seg.offset * d, q: s.q + seg.offset * d, k: s.joinedK, v: s.joinedV,
-                                    scores: s.scores, nq: seg.rows, s: seg.first + seg.rows, d: d, heads: config.nHeads)
-                }
+                deletionAttention(s.att, q: s.q, rows: tokenRows, requestK: requestK, requestV: requestV,
+                                  ownK: s.deletionK, ownV: s.deletionV, scores: s.deletionScores, d: d,
+                                  heads: config.nHeads)
                 linear(s.h, s.att, w.oW.baseAddress!, w.oB.baseAddress!, m: total, n: d, k: d)
                 addInPlace(s.x, s.h, n: total * d)
                 feedForward(s.x, norm: s.hn, out: s.h, w, rows: total)
@@ -63,25 +58,19 @@ extension UserEncoder {
                 // last row, position length - 2), rows count ..< 2 count their newest events
                 // (position kept - 2) when they keep one (format_version 2).
                 let readsNewest = config.readsNewestEvent && kept >= 2
-                var rows = 0
-                func take(_ segmentRow: Int) {
-                    (s.readX + rows * d).update(from: s.x + segmentRow * d, count: d)
-                    (s.readN + rows * d).update(from: s.xn + segmentRow * d, count: d)
-                    rows += 1
+                var readRows: [DeletionQuery] = []
+                func take(_ seg: (first: Int, rows: Int, offset: Int), row i: Int) {
+                    (s.readX + readRows.count * d).update(from: s.x + (seg.offset + i) * d, count: d)
+                    (s.readN + readRows.count * d).update(from: s.xn + (seg.offset + i) * d, count: d)
+                    readRows.append(DeletionQuery(first: seg.first, own: seg.offset, seen: i + 1))
                 }
-                for seg in segments { take(seg.offset + seg.rows - 1) }
-                if readsNewest { for seg in segments { take(seg.offset + (kept - 2 - seg.first)) } }
+                for seg in segments { take(seg, row: seg.rows - 1) }
+                if readsNewest { for seg in segments { take(seg, row: kept - 2 - seg.first) } }
+                let rows = readRows.count
                 linear(s.readQ, s.readN, w.qW.baseAddress!, w.qB.baseAddress!, m: rows, n: d, k: d)
-                for i in joinOrder {
-                    let seg = segments[i]
-                    join(seg)
-                    causalAttention(s.readAtt + i * d, q: s.readQ + i * d, k: s.joinedK, v: s.joinedV, scores: s.scores,
-                                    nq: 1, s: length - 1, d: d, heads: config.nHeads)
-                    if readsNewest {
-                        causalAttention(s.readAtt + (count + i) * d, q: s.readQ + (count + i) * d, k: s.joinedK,
-                                        v: s.joinedV, scores: s.scores, nq: 1, s: kept - 1, d: d, heads: config.nHeads)
-                    }
-                }
+                deletionAttention(s.readAtt, q: s.readQ, rows: readRows, requestK: requestK, requestV: requestV,
+                                  ownK: s.deletionK, ownV: s.deletionV, scores: s.deletionScores, d: d,
+                                  heads: config.nHeads)
                 linear(s.readH, s.readAtt, w.oW.baseAddress!, w.oB.baseAddress!, m: rows, n: d, k: d)
                 addInPlace(s.readX, s.readH, n: rows * d)
                 feedForward(s.readX, norm: s.readHn, out: s.readH, w, rows: rows)

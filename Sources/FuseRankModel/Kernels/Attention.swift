@@ -127,3 +127,96 @@ func fullAttention(
         }
     }
 }
+
+/// One query row of ``deletionAttention(_:q:rows:requestK:requestV:ownK:ownV:scores:d:heads:)``:
+/// it sees the request's positions `0 ..< first`, then `seen` rows of its own deletion's keys and
+/// values from row `own` on.
+struct DeletionQuery {
+    let first: Int
+    let own: Int
+    let seen: Int
+}
+
+/// The attention of the rows that the deletions of one explained request recompute
+/// (``UserEncoder/runDeletions(_:of:deleting:overlay:)``), all deletions at once.
+///
+/// Query row r, at a position of its deletion, sees the request's keys and values at positions
+/// `0 ..< rows[r].first` (rows the deletion leaves as they are) and then its own deletion's, rows
+/// `rows[r].own ..< rows[r].own + rows[r].seen` of `ownK`/`ownV`. The positions every row sees,
+/// `0 ..< min first`, are one GEMM per head for all rows together (the many short deletions of
+/// one request would otherwise be a GEMM each); each row's few other keys are dot products.
+/// - Parameters:
+///   - out: (rows.count, d), row stride d.
+///   - q: (rows.count, d), row stride d.
+///   - requestK, requestV: the request's keys and values of this layer, (positions, d).
+///   - ownK, ownV: the deletions' own keys and values, (rows, d).
+///   - scores: scratch of at least rows.count * max(first + seen) floats.
+func deletionAttention(
+    _ out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, rows: [DeletionQuery],
+    requestK: UnsafePointer<Float>, requestV: UnsafePointer<Float>,
+    ownK: UnsafePointer<Float>, ownV: UnsafePointer<Float>,
+    scores: UnsafeMutablePointer<Float>, d: Int, heads: Int
+) {
+    let nq = rows.count
+    guard nq > 0 else { return }
+    let dh = d / heads
+    let scale = 1 / Float(dh).squareRoot()
+    let shared = rows.map(\.first).min()!              // positions every row sees
+    let width = rows.map { $0.first + $0.seen }.max()!  // the scores' row stride
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: nq) { inv in
+        for h in 0..<heads {
+            let c = h * dh
+            // scores[:, 0 ..< shared] = Q_h @ K_request_h[0 ..< shared]^T / sqrt(dh)
+            matmulTransposed(scores, q + c, requestK + c, m: nq, n: shared, k: dh, lda: d, ldb: d, ldy: width,
+                             alpha: scale)
+            for (r, row) in rows.enumerated() {
+                let sr = scores + r * width
+                let qr = q + r * d + c
+                for j in shared..<row.first { sr[j] = scale * dotShort(qr, requestK + j * d + c, n: dh) }
+                for t in 0..<row.seen { sr[row.first + t] = scale * dotShort(qr, ownK + (row.own + t) * d + c, n: dh) }
+                inv[r] = 1 / exponentiate(sr, n: row.first + row.seen)
+            }
+            // out_h = P[:, 0 ..< shared] @ V_request_h[0 ..< shared] + each row's other keys, / its sum
+            if shared > 0 {
+                matmul(out + c, scores, requestV + c, m: nq, n: dh, k: shared, lda: width, ldb: d, ldy: d)
+            } else {
+                for r in 0..<nq { (out + r * d + c).update(repeating: 0, count: dh) }
+            }
+            for (r, row) in rows.enumerated() {
+                let sr = scores + r * width
+                let o = out + r * d + c
+                for j in shared..<row.first { axpyShort(o, sr[j], requestV + j * d + c, n: dh) }
+                for t in 0..<row.seen { axpyShort(o, sr[row.first + t], ownV + (row.own + t) * d + c, n: dh) }
+                for j in 0..<dh { o[j] *= inv[r] }
+            }
+        }
+    }
+}
+
+/// a . b over n floats (a head's width: too short for a BLAS call to pay), eight lanes at a time.
+@inline(__always)
+private func dotShort(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= n {
+        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+/// y += alpha * x over n floats, eight lanes at a time.
+@inline(__always)
+private func axpyShort(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+            + alpha * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { y[i] += alpha * x[i]; i += 1 }
+}
