@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fuserank.update_protocol import main, week_cases, write_slices
+from fuserank.update.protocol import main, week_cases, write_slices
 from test_update import HEADER, shop_export
 
 
