@@ -1,4 +1,8 @@
-"""The text tokenizer of docs/model-format.md ("Text tokenizer")."""
+"""The text tokenizer of docs/model-format.md ("Text tokenizer").
+
+The Python client has the same tokenizer (clients/python/fuserank_client/tokenizer.py): the trainer
+cannot import it, since the federated Flower apps run this package where the client's protobuf
+code does not load. tests/test_tokenizer.py holds the two equal on a broad set of inputs."""
 
 from __future__ import annotations
 
