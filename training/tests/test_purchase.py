@@ -9,9 +9,9 @@ import torch
 from conftest import random_model, tiny_cfg
 from fuserank.data.datasets import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW, Dataset, UserEvents
 from fuserank.model.features import Request
-from fuserank.heads.purchase import (PurchaseHead, bootstrap, count_features, fit_head, fit_logistic, head_logits,
-                                     item_rate_feature, load_head, metrics, pair_tensors, rank_purchase, reliability,
-                                     save_head, weighted_auc, _auc_prep)
+from fuserank.heads.purchase import (PurchaseHead, count_features, fit_head, fit_logistic, head_logits,
+                                     item_rate_feature, load_head, pair_tensors, rank_purchase, save_head)
+from fuserank.evaluate.purchase import bootstrap, metrics, reliability, weighted_auc, _auc_prep
 from fuserank.data.datasets import before_time
 from fuserank.data.purchase import build_pairs
 
