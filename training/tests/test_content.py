@@ -12,7 +12,7 @@ from fuserank.bundle.io import export_bundle, load_bundle
 from fuserank.evaluate.coldstart import random_ranking, rank_counts
 from fuserank.heads.content import content_inputs, fit_projection, item_targets, project, read_content, write_content
 from fuserank.data.datasets import Dataset, UserEvents, holdout_items, without_items
-from fuserank.evaluate.protocols import Case
+from fuserank.evaluate.cases import Case
 from fuserank.model.features import Request
 
 

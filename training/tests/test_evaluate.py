@@ -10,7 +10,8 @@ import torch
 
 from fuserank.model.config import ModelConfig
 from fuserank.data.datasets import Dataset, UserEvents, build_vocab
-from fuserank.evaluate.protocols import SplitMix64, build_cases, evaluate, full_ranking, sample_negatives, sampled
+from fuserank.evaluate.protocols import SplitMix64, evaluate, full_ranking, sample_negatives, sampled
+from fuserank.evaluate.cases import build_cases
 from fuserank.evaluate.swift import compare
 from fuserank.model.transformer import FuseRankModel
 from fuserank.model.ranking import rank
@@ -152,7 +153,8 @@ def test_paired_cost_of_missing_fields_and_same_second_targets() -> None:
     """`paired_cost`: the per-user difference's mean, paired standard error and relative cost, also
     per group; `same_second_targets`: the target's time equals the newest input event's (and a
     request without times is never counted as one)."""
-    from fuserank.evaluate.protocols import Case, paired_cost, same_second_targets, strip_fields
+    from fuserank.evaluate.cases import Case, same_second_targets, strip_fields
+    from fuserank.evaluate.protocols import paired_cost
     from fuserank.model.transformer import Request
 
     full = np.array([1.0, 0.5, 0.0, 0.5])

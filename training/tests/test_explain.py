@@ -8,7 +8,7 @@ from fuserank.model.explain import (budget_rows, deletion_tokens, explain_user, 
                                     validate_explain)
 from fuserank.evaluate.explain_eval import faithfulness, without
 from fuserank.evaluate.explain_loo import clustered_mean, leave_one_out
-from fuserank.evaluate.protocols import Case
+from fuserank.evaluate.cases import Case
 from fuserank.model.features import Request, RequestError
 from fuserank.model.ranking import rank_user
 

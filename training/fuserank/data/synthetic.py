@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.config import ModelConfig
-from ..evaluate.protocols import Case
+from ..evaluate.cases import Case
 from ..model.features import Request
 from ..train.windows import ContextFn, Sequence_, make_sequence
 

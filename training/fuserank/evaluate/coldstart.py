@@ -32,7 +32,8 @@ from ..bundle.io import load_bundle
 from ..heads.content import (MINILM_TEXT, content_inputs, content_text, fit_projection, item_targets, project,
                              sentence_vectors, write_content)
 from ..data.datasets import Dataset, holdout_items, leave_one_out, load_dataset
-from .protocols import Case, user_vectors
+from .cases import Case
+from .protocols import user_vectors
 from ..data.datasets import default_data_root
 from ..model.features import Request
 from ..bundle.items_meta import preset_items

@@ -30,7 +30,7 @@ import torch
 
 from ..bundle.io import load_bundle
 from ..data.datasets import load_dataset
-from .protocols import build_cases
+from .cases import build_cases
 from ..data.datasets import default_data_root
 from ..model.explain import explain_user
 from ..model.features import Request

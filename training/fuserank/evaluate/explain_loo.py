@@ -36,7 +36,7 @@ import torch
 
 from ..bundle.io import load_bundle
 from ..data.datasets import load_dataset
-from .protocols import build_cases
+from .cases import build_cases
 from ..data.datasets import default_data_root
 from ..model.explain import deletion_tokens
 from .explain_eval import EXPLAIN, TOP_K, explained_top, without

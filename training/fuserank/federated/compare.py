@@ -34,7 +34,8 @@ import torch
 
 from ..evaluate.baskets import basket_cases, basket_metrics, model_top
 from ..data.datasets import Dataset
-from ..evaluate.protocols import build_cases, full_ranking
+from ..evaluate.cases import build_cases
+from ..evaluate.protocols import full_ranking
 from ..evaluate.metrics import standard_error
 from ..model.transformer import FuseRankModel
 from ..train.loop import train_model, training_inputs

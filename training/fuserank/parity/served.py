@@ -27,7 +27,7 @@ import torch
 from ..bundle.io import load_bundle
 from ..data.datasets import load_dataset
 from ..evaluate.baskets import basket_cases, basket_metrics
-from ..evaluate.protocols import build_cases
+from ..evaluate.cases import build_cases
 from ..data.datasets import default_data_root
 from ..model.features import Request, strip_requests
 from .local_server import running_server

@@ -307,7 +307,7 @@ def validation_cases(ds, vocab: Sequence[str], tc: TrainConfig) -> tuple[list, l
     types or timestamps always dropped (probability 1: for clients that never send them) is
     validated on requests without them."""
     from ..evaluate.baskets import basket_cases
-    from ..evaluate.protocols import build_cases, strip_fields
+    from ..evaluate.cases import build_cases, strip_fields
     from ..model.features import strip_requests
 
     types, times = tc.drop_type_prob >= 1.0, tc.drop_time_prob >= 1.0

@@ -38,7 +38,8 @@ import torch
 
 from ..bundle.io import load_bundle, write_weights
 from ..data.datasets import decide_exclude_seen, load_dataset
-from ..evaluate.protocols import build_cases, full_ranking, strip_fields
+from ..evaluate.cases import build_cases, strip_fields
+from ..evaluate.protocols import full_ranking
 from ..data.datasets import default_data_root
 from ..model.tokenizer import vocab_index
 from .config import TrainConfig, load_config

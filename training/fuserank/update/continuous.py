@@ -260,7 +260,8 @@ def gate_metric(model: FuseRankModel, ds: Dataset) -> tuple[dict, np.ndarray]:
         m = basket_metrics(model_top(model, cases), [c.targets for c in cases])
         return ({"ndcg@10": m.ndcg10, "ndcg@10_se": m.ndcg10_se, "recall@10": m.recall10, "users": m.users},
                 m.per_user_ndcg10)
-    from ..evaluate.protocols import build_cases, full_ranking
+    from ..evaluate.cases import build_cases
+    from ..evaluate.protocols import full_ranking
     cases = build_cases(ds, "test")
     row_of = model.row_index()
     is_known = np.array([c.target in row_of for c in cases])   # a model cannot rank an item it has no
