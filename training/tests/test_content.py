@@ -1,5 +1,5 @@
-"""The content projection (fuserank/content.py), the held-out split of the cold-start protocol
-(fuserank/data.py `holdout_items`, `without_items`) and the protocol's ranking helpers."""
+"""The content projection (fuserank/heads/content.py), the held-out split of the cold-start protocol
+(fuserank/data/datasets.py `holdout_items`, `without_items`) and the protocol's ranking helpers."""
 
 import json
 

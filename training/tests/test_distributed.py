@@ -1,4 +1,4 @@
-"""Distributed training (fuserank/distributed.py): 2 processes under torchrun train what 1 does."""
+"""Distributed training (fuserank/train/distributed.py): 2 processes under torchrun train what 1 does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Explanations (fuserank.explain): deletion layouts, the shortlist rule, weights = score drops."""
+"""Explanations (fuserank.model.explain): deletion layouts, the shortlist rule, weights = score drops."""
 
 import pytest
 import torch

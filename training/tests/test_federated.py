@@ -181,7 +181,7 @@ def test_a_supernode_that_dies_does_not_stop_the_training(tmp_path, flower) -> N
 
 def test_the_federated_bundle_is_served_with_parity(tmp_path, flower) -> None:
     """The Swift server serves the federated bundle: every next-basket request of the data, through
-    the wire, gets PyTorch's top 10 with the same scores (fuserank.served_parity)."""
+    the wire, gets PyTorch's top 10 with the same scores (fuserank.parity.served)."""
     from fuserank.parity.served import main as served_parity
     from test_update_serving import server_binary
     data = tiny_export(tmp_path / "OnlineRetail.csv")

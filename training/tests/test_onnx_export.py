@@ -1,4 +1,4 @@
-"""The ONNX export of the reference forward (fuserank.onnx_export): ONNX Runtime's user vectors
+"""The ONNX export of the reference forward (fuserank.bundle.onnx_export): ONNX Runtime's user vectors
 match PyTorch's on the golden bundles, one request at a time and in mixed-length batches."""
 
 from __future__ import annotations

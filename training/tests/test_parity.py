@@ -1,4 +1,4 @@
-"""The parity reference (fuserank.parity): every chosen user's served top-k, as `rank` serves it."""
+"""The parity reference (fuserank.parity.top10): every chosen user's served top-k, as `rank` serves it."""
 
 from __future__ import annotations
 

@@ -304,7 +304,7 @@ def test_cli_trains_a_file_dataset_into_a_bundle(tmp_path, schedule_minutes, epo
 
 
 def test_missing_rows_training_moves_only_the_unspecified_type_and_unknown_time_rows() -> None:
-    """`train_only="missing_rows"` (fuserank/missing_fields.py): with types and times dropped,
+    """`train_only="missing_rows"` (fuserank/train/missing_fields.py): with types and times dropped,
     row 0 of the two tables learns and every other weight stays bit-identical."""
     m = _model(0, dropout=0.1)
     rng = np.random.default_rng(3)
@@ -366,7 +366,7 @@ def test_validation_requests_lack_the_fields_a_model_is_trained_never_to_see(tmp
 
 @pytest.mark.parametrize("mode, extra", [("rows", []), ("rows", ["--drop-time", "0"]), ("all", []), ("time", [])])
 def test_missing_fields_cli_trains_what_its_mode_says(tmp_path, mode, extra) -> None:
-    """`python -m fuserank.missing_fields` on a trained bundle: `rows` changes only row 0 of the
+    """`python -m fuserank.train.missing_fields` on a trained bundle: `rows` changes only row 0 of the
     type and time tables (the time row not when no times are dropped; the rest is checked bit for
     bit before writing); `all` fine-tunes the
     encoder too; `time` sets the known time rows to row 0 and trains only them, so a request

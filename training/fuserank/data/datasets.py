@@ -310,7 +310,7 @@ def read_interactions(path: str, *, sep: str | None = None, user_col: int = 0, i
       they are numbered 1.. in sorted order (`Interactions.item_external` keeps the shop's ids).
       Lines without a user id are skipped and counted.
       - known_items: a model's existing item ids by the shop's id (its `items.tsv` `external_id` ->
-        `item_id`): stable ids for an update (`update.py`). Every item id of the file is then read
+        `item_id`): stable ids for an update (`update/continuous.py`). Every item id of the file is then read
         as a string: a known one keeps its id, the others are numbered after the largest known
         id in sorted order, and `item_external` maps every known and new id.
     - Throws: DataError naming the file, the line and what was expected.

@@ -10,7 +10,7 @@ horizon (docs/model-format.md "Purchase head", docs/evaluation.md "Purchase prob
 head's bonus for seen items in format 3); the seen-item features are those of the repeat head
 (`features.repeat_features`). The head lives in `purchase.safetensors` beside the bundle's
 weights, so readers that do not know it load the bundle unchanged. It is fitted with weighted
-binary cross-entropy on a frozen encoder (`purchase_data` says which pairs and weights).
+binary cross-entropy on a frozen encoder (`data/purchase.py` says which pairs and weights).
 
 This module holds the head, its file, its serving semantics and its fitting; the metrics are in
 `evaluate/purchase.py`, the protocol and its CLI (`python -m fuserank.train.purchase`) in
@@ -172,7 +172,7 @@ def rank_purchase(model: FuseRankModel, head: PurchaseHead, request: Request) ->
 
 @dataclass
 class PairTensors:
-    """The head's inputs for every pair of a `purchase_data.Pairs` (frozen encoder)."""
+    """The head's inputs for every pair of a `data.purchase.Pairs` (frozen encoder)."""
 
     score: Tensor
     row: Tensor

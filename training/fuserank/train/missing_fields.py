@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         tc.seed = args.seed
     row_of = model.row_index()
     seqs, context = training_inputs(ds, cfg, row_of, vocab_index(vocab))
-    exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]   # the evaluation protocol's rule (train.py)
+    exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]   # the evaluation protocol's rule (cli.py)
     if args.mode == "time":
         with torch.no_grad():   # a timed request starts ranked as the untimed one
             model.time_emb.weight[1:] = model.time_emb.weight[0]

@@ -1,5 +1,5 @@
 """Training windows and samples: a user's sequence, the window of it one forward pass sees, and
-the cuts of that window (cut i predicts event i+1 from events 0..i; see `train.py`)."""
+the cuts of that window (cut i predicts event i+1 from events 0..i; see `loop.py`)."""
 
 from __future__ import annotations
 
