@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..bundle.card import update_card
 from ..evaluate.purchase import bootstrap, card_section, ece, metrics, plot_reliability, reliability
 from ..heads.purchase import (count_features, fit_head, fit_logistic, fold_platt, head_logits, item_rate_feature,
                               pair_tensors, save_head, sigmoid)
@@ -115,9 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     base, out = Path(args.base), Path(args.out)
     r = run_protocol(base, out, args.data_root, args.horizon, args.negatives, args.boot, args.every)
     command = "cd training && python -m fuserank.train.purchase " + " ".join(argv if argv is not None else sys.argv[1:])
-    base_card = (base / "model-card.md").read_text() if (base / "model-card.md").is_file() else ""
+    (out / "model-card.md").write_text((base / "model-card.md").read_text() if (base / "model-card.md").is_file()
+                                       else "")   # the base's card, then the purchase section after it
     section = card_section(r, command)
-    (out / "model-card.md").write_text(base_card.rstrip("\n") + "\n\n" + section)
+    update_card(str(out), section, marker=section.split("\n", 1)[0])
     print(section)
     return 0
 
