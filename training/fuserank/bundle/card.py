@@ -1,4 +1,6 @@
-"""What a training run writes beside the bundle: the learning-curve picture and model-card.md."""
+"""What a training run writes beside the bundle: the learning-curve picture and model-card.md;
+`update_card`, the one writer of a card's later sections (evaluation, content projection, purchase
+head, served parity)."""
 
 from __future__ import annotations
 
