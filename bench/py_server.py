@@ -5,7 +5,7 @@ Speaks the wire protocol of docs/wire.md with the generated pb2 (clients/python)
 catalogue or candidates, top_k, exclude_seen, query text) and Health; anything else is
 UNIMPLEMENTED, a bad request INVALID_ARGUMENT. It leaves out what the benchmark does not send:
 explanations, the session cache, business filters, the repeat head of format-3 bundles. One process, one thread, one request at a time:
-the reference token layout (fuserank.features, pure Python), the exported forward on ONNX Runtime
+the reference token layout (fuserank.model.features, pure Python), the exported forward on ONNX Runtime
 (1 intra-op thread), `E @ u + b` and `argpartition` top-k in numpy (1 BLAS thread).
 
     python bench/py_server.py --bind tcp://127.0.0.1:5601 --model models/default --onnx default.onnx
@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT / "training"))
 sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 # fuserank's package init imports torch (the model); only its torch-free modules are used here.
-from fuserank.config import ModelConfig  # noqa: E402
-from fuserank.features import Request, RequestError, item_row, request_tokens, seen_rows  # noqa: E402
-from fuserank.onnx_export import OUTPUT, input_names, onnx_inputs, session  # noqa: E402
-from fuserank.tokenizer import tokenize, vocab_index  # noqa: E402
-from fuserank.bundle import read_vocab  # noqa: E402
+from fuserank.model.config import ModelConfig  # noqa: E402
+from fuserank.model.features import Request, RequestError, item_row, request_tokens, seen_rows  # noqa: E402
+from fuserank.bundle.onnx_export import OUTPUT, input_names, onnx_inputs, session  # noqa: E402
+from fuserank.model.tokenizer import tokenize, vocab_index  # noqa: E402
+from fuserank.bundle.io import read_vocab  # noqa: E402
 from fuserank_client._proto import ranker_pb2 as pb  # noqa: E402
 
 RANK = "/fuserank.v1.Ranker/Rank"
@@ -164,7 +164,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bind", default="tcp://127.0.0.1:5601", help="loopback endpoint (port 0 picks one)")
     parser.add_argument("--model", required=True, help="the bundle folder (item table, vocab, config)")
-    parser.add_argument("--onnx", required=True, help="the exported forward (python -m fuserank.onnx_export)")
+    parser.add_argument("--onnx", required=True, help="the exported forward (python -m fuserank.bundle.onnx_export)")
     parser.add_argument("--default-top-k", type=int, default=100)
     args = parser.parse_args()
     if not args.bind.startswith(LOOPBACK):

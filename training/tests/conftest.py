@@ -12,8 +12,8 @@ if str(TRAINING) not in sys.path:
 
 torch.set_num_threads(1)
 
-from fuserank.config import ModelConfig  # noqa: E402
-from fuserank.model import FuseRankModel  # noqa: E402
+from fuserank.model.config import ModelConfig  # noqa: E402
+from fuserank.model.transformer import FuseRankModel  # noqa: E402
 
 
 def tiny_cfg(**overrides) -> ModelConfig:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from fuserank.autoconfig import auto_config, sniff_interactions
-from fuserank.bundle import load_bundle
-from fuserank.data import Dataset, UserEvents, load_dataset
+from fuserank.data.autoconfig import auto_config, sniff_interactions
+from fuserank.bundle.io import load_bundle
+from fuserank.data.datasets import Dataset, UserEvents, load_dataset
 
 
 def test_sniff_layouts(tmp_path) -> None:
@@ -37,7 +37,7 @@ def test_settings_follow_the_size() -> None:
 
 
 def test_cli_trains_a_shop_file(tmp_path) -> None:
-    from fuserank.train import main
+    from fuserank.train.cli import main
     rows = ["user_id,item_id,category_id,behavior_type,timestamp"]
     for u in range(1, 31):
         items = [100 + (u + k) % 9 for k in range(5)]

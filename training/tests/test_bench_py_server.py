@@ -15,8 +15,8 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("zmq")
 
-from fuserank.bundle import load_bundle  # noqa: E402
-from fuserank.onnx_export import export  # noqa: E402
+from fuserank.bundle.io import load_bundle  # noqa: E402
+from fuserank.bundle.onnx_export import export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "Tests" / "Fixtures" / "golden" / "tiny"

@@ -9,10 +9,10 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from conftest import random_model, tiny_cfg
-from fuserank.bundle import BundleError, expected_shapes, export_bundle, load_bundle
-from fuserank.config import ConfigError
-from fuserank.features import Request
-from fuserank.ranking import rank
+from fuserank.bundle.io import BundleError, expected_shapes, export_bundle, load_bundle
+from fuserank.model.config import ConfigError
+from fuserank.model.features import Request
+from fuserank.model.ranking import rank
 
 GOLDEN = Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "golden"
 VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(8)]
@@ -139,7 +139,7 @@ def test_committed_golden_fixtures_match_the_reference(set_name):
         for n, u in zip(batch["cases"], us):
             want = next(c for c in doc["cases"] if c["name"] == n)["user_vector"]
             assert (u - torch.tensor(want)).abs().max() < tol
-    from fuserank.tokenizer import tokenize
+    from fuserank.model.tokenizer import tokenize
     assert all(tokenize(t["text"], vocab) == t["ids"] for t in doc["tokenizer"])
     required = {"behaviour_only", "context_only", "empty", "empty_no_now", "truncation", "unknown_items",
                 "no_timestamps", "catalogue_top_k", "catalogue_exclude_seen", "tie_order"}
@@ -147,7 +147,7 @@ def test_committed_golden_fixtures_match_the_reference(set_name):
 
 
 def test_bench_torch_prints_one_json_line_per_batch(tmp_path, monkeypatch, capsys):
-    from fuserank import bench_torch
+    from fuserank.parity import bench_torch
     _, _, _, out = export(tmp_path)
     monkeypatch.setattr("sys.argv", ["bench_torch", "--model", str(out), "--batch", "1", "--batch", "3",
                                      "--events", "20", "--iters", "2", "--warmup", "1"])

@@ -1,5 +1,5 @@
-"""The content projection (fuserank/content.py), the held-out split of the cold-start protocol
-(fuserank/data.py `holdout_items`, `without_items`) and the protocol's ranking helpers."""
+"""The content projection (fuserank/heads/content.py), the held-out split of the cold-start protocol
+(fuserank/data/datasets.py `holdout_items`, `without_items`) and the protocol's ranking helpers."""
 
 import json
 
@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from conftest import random_model, tiny_cfg
-from fuserank.bundle import export_bundle, load_bundle
-from fuserank.coldstart import random_ranking, rank_counts
-from fuserank.content import content_inputs, fit_projection, item_targets, project, read_content, write_content
-from fuserank.data import Dataset, UserEvents, holdout_items, without_items
-from fuserank.evaluate import Case
-from fuserank.features import Request
+from fuserank.bundle.io import export_bundle, load_bundle
+from fuserank.evaluate.coldstart import random_ranking, rank_counts
+from fuserank.heads.content import content_inputs, fit_projection, item_targets, project, read_content, write_content
+from fuserank.data.datasets import Dataset, UserEvents, holdout_items, without_items
+from fuserank.evaluate.cases import Case
+from fuserank.model.features import Request
 
 
 def test_content_inputs_put_the_vector_then_one_over_distinct_tokens():
@@ -91,14 +91,14 @@ def test_rank_counts_excludes_seen_items_and_restricts_competitors():
 
 
 def test_content_text_is_what_the_cli_rebuilds_from_a_movielens_line():
-    from fuserank.content import content_text
+    from fuserank.heads.content import content_text
     assert content_text("Toy Story (1995)", "Animation|Children's|Comedy") == \
         "Toy Story (1995) | Animation, Children's, Comedy"
     assert content_text("Heat (1995)", "") == "Heat (1995) | "
 
 
 def test_fit_scaled_scales_the_embedding_and_shifts_only_the_output_bias():
-    from fuserank.coldstart import fit_scaled
+    from fuserank.evaluate.coldstart import fit_scaled
     rng = np.random.default_rng(2)
     x = rng.normal(size=(200, 5)).astype(np.float32)
     y = rng.normal(size=(200, 4)).astype(np.float32)          # 3 embedding values + the bias

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from fuserank.data import (DataError, build_vocab, genre_text, leave_one_out, load_dataset,
-                           load_interactions, load_item_text, ml1m, ml_latest_small)
-from fuserank.evaluate import default_data_root
+from fuserank.data.datasets import (DataError, build_vocab, genre_text, leave_one_out, load_dataset,
+                                    load_interactions, load_item_text, ml1m, ml_latest_small)
+from fuserank.data.datasets import default_data_root
 
 DATA = default_data_root()
 needs_data = pytest.mark.skipif(not os.path.isdir(os.path.join(DATA, "ml-1m")), reason="no shared data")
@@ -97,7 +97,7 @@ def test_ml_latest_small_preset() -> None:
 def test_typed_events_from_a_taobao_style_csv(tmp_path) -> None:
     """behavior_type names become EventType numbers (pv VIEW 1, cart ADD_TO_CART 3, buy PURCHASE 4,
     fav FAVORITE 7); numbers pass through; an unknown name names the file and line."""
-    from fuserank.data import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW
+    from fuserank.data.datasets import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW
     p = tmp_path / "ub.csv"
     p.write_text("user_id,item_id,category_id,behavior_type,timestamp\n"
                  "1,10,5,pv,1511544070\n1,10,5,cart,1511544080\n1,11,5,fav,1511544075\n"
@@ -112,7 +112,7 @@ def test_typed_events_from_a_taobao_style_csv(tmp_path) -> None:
 
 
 def test_exclude_seen_is_decided_by_the_repeat_rate() -> None:
-    from fuserank.data import Dataset, UserEvents, decide_exclude_seen, repeat_rate
+    from fuserank.data.datasets import Dataset, UserEvents, decide_exclude_seen, repeat_rate
 
     def ds(seqs):
         users = [UserEvents(u, items, [0] * len(items), [1] * len(items)) for u, items in enumerate(seqs, 1)]
@@ -128,7 +128,7 @@ def test_exclude_seen_is_decided_by_the_repeat_rate() -> None:
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(DATA, "taobao-sample")), reason="no shared data")
 def test_taobao_preset() -> None:
-    from fuserank.data import decide_exclude_seen
+    from fuserank.data.datasets import decide_exclude_seen
     ds = load_dataset("taobao-sample", DATA)
     assert (len(ds.users), len(ds.catalogue)) == (814, 55233) and ds.has_timestamps and not ds.item_text
     counts = {}

@@ -1,4 +1,4 @@
-"""Distributed training (fuserank/distributed.py): 2 processes under torchrun train what 1 does."""
+"""Distributed training (fuserank/train/distributed.py): 2 processes under torchrun train what 1 does."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from fuserank.bundle import load_bundle
-from fuserank.distributed import init_distributed, shard_batches
-from fuserank.features import Request
-from fuserank.ranking import rank
+from fuserank.bundle.io import load_bundle
+from fuserank.train.distributed import init_distributed, shard_batches
+from fuserank.model.features import Request
+from fuserank.model.ranking import rank
 
 TRAINING = Path(__file__).resolve().parents[1]
 

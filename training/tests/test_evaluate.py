@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from fuserank.config import ModelConfig
-from fuserank.data import Dataset, UserEvents, build_vocab
-from fuserank.evaluate import (SplitMix64, build_cases, compare, evaluate, full_ranking,
-                               sample_negatives, sampled)
-from fuserank.model import FuseRankModel
-from fuserank.ranking import rank
+from fuserank.model.config import ModelConfig
+from fuserank.data.datasets import Dataset, UserEvents, build_vocab
+from fuserank.evaluate.protocols import SplitMix64, evaluate, full_ranking, sample_negatives, sampled
+from fuserank.evaluate.cases import build_cases
+from fuserank.evaluate.swift import compare
+from fuserank.model.transformer import FuseRankModel
+from fuserank.model.ranking import rank
 
 torch.set_num_threads(2)
 
@@ -130,7 +131,7 @@ def test_evaluate_reports_every_protocol_and_compare_flags_differences() -> None
 
 def test_recency_and_popularity_baselines() -> None:
     """recency = the user's items newest first, then popularity; the exact tie rule on the rest."""
-    from fuserank.evaluate import baselines
+    from fuserank.evaluate.protocols import baselines
     # training parts: user 1 [5, 6], user 2 [5, 7, 6], user 3 [5, 8]; popularity 5:3, 6:2, 7:1, 8:1
     users = [UserEvents(1, [5, 6, 9, 6], [0] * 4, [1] * 4),   # test target 6: seen
              UserEvents(2, [5, 7, 6, 8, 5], [0] * 5, [1] * 5),  # target 5: seen, the oldest of 4
@@ -152,8 +153,9 @@ def test_paired_cost_of_missing_fields_and_same_second_targets() -> None:
     """`paired_cost`: the per-user difference's mean, paired standard error and relative cost, also
     per group; `same_second_targets`: the target's time equals the newest input event's (and a
     request without times is never counted as one)."""
-    from fuserank.evaluate import Case, paired_cost, same_second_targets, strip_fields
-    from fuserank.model import Request
+    from fuserank.evaluate.cases import Case, same_second_targets, strip_fields
+    from fuserank.evaluate.protocols import paired_cost
+    from fuserank.model.transformer import Request
 
     full = np.array([1.0, 0.5, 0.0, 0.5])
     stripped = np.array([0.5, 0.5, 0.0, 1.0])

@@ -1,16 +1,16 @@
-"""Explanations (fuserank.explain): deletion layouts, the shortlist rule, weights = score drops."""
+"""Explanations (fuserank.model.explain): deletion layouts, the shortlist rule, weights = score drops."""
 
 import pytest
 import torch
 from conftest import random_model, tiny_cfg
 
-from fuserank.explain import (budget_rows, deletion_tokens, explain_user, recompute_rows, shortlist,
-                              validate_explain)
-from fuserank.explain_eval import faithfulness, without
-from fuserank.explain_loo import clustered_mean, leave_one_out
-from fuserank.evaluate import Case
-from fuserank.features import Request, RequestError
-from fuserank.ranking import rank_user
+from fuserank.model.explain import (budget_rows, deletion_tokens, explain_user, recompute_rows, shortlist,
+                                    validate_explain)
+from fuserank.evaluate.explain_eval import faithfulness, without
+from fuserank.evaluate.explain_loo import clustered_mean, leave_one_out
+from fuserank.evaluate.cases import Case
+from fuserank.model.features import Request, RequestError
+from fuserank.model.ranking import rank_user
 
 T0 = 1_700_000_000_000
 

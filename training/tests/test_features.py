@@ -3,10 +3,10 @@
 import pytest
 
 from conftest import tiny_cfg
-from fuserank.config import ConfigError, ModelConfig
-from fuserank.features import (Request, RequestError, build_row_index, event_buckets, rank_bucket,
-                               request_tokens, time_bucket)
-from fuserank.tokenizer import tokenize, words
+from fuserank.model.config import ConfigError, ModelConfig
+from fuserank.model.features import (Request, RequestError, build_row_index, event_buckets, rank_bucket,
+                                     request_tokens, time_bucket)
+from fuserank.model.tokenizer import tokenize, words
 
 T0 = 1_700_000_000_000
 B = 10  # num_time_buckets of tiny_cfg: buckets 2 .. 9 for gaps, 9 = clamp

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from fuserank.bundle import load_bundle
-from fuserank.data import read_interactions
+from fuserank.bundle.io import load_bundle
+from fuserank.data.datasets import read_interactions
 from fuserank.federated.run import FederatedError, flower_bin, run
 from fuserank.federated.shops import assign_shops, read_catalogue
 from fuserank.federated.task import catalogue_model
@@ -49,7 +49,7 @@ def tiny_export(path: Path, users: int = 24, items: int = 30, seed: int = 0) -> 
 
 
 def test_partition_by_hash_and_by_column(tmp_path) -> None:
-    from fuserank.autoconfig import sniff_interactions
+    from fuserank.data.autoconfig import sniff_interactions
     data = tiny_export(tmp_path / "OnlineRetail.csv")
     spec = sniff_interactions(str(data))
     by_hash = assign_shops(str(data), spec, "user-hash:2")
@@ -107,7 +107,7 @@ def test_a_process_that_fails_is_named_with_its_log_tail(tmp_path, monkeypatch) 
 
 
 def test_partition_by_grouped_column_values(tmp_path) -> None:
-    from fuserank.autoconfig import sniff_interactions
+    from fuserank.data.autoconfig import sniff_interactions
     data = tiny_export(tmp_path / "OnlineRetail.csv")
     spec = sniff_interactions(str(data))
     groups = tmp_path / "shops.json"
@@ -181,8 +181,8 @@ def test_a_supernode_that_dies_does_not_stop_the_training(tmp_path, flower) -> N
 
 def test_the_federated_bundle_is_served_with_parity(tmp_path, flower) -> None:
     """The Swift server serves the federated bundle: every next-basket request of the data, through
-    the wire, gets PyTorch's top 10 with the same scores (fuserank.served_parity)."""
-    from fuserank.served_parity import main as served_parity
+    the wire, gets PyTorch's top 10 with the same scores (fuserank.parity.served)."""
+    from fuserank.parity.served import main as served_parity
     from test_update_serving import server_binary
     data = tiny_export(tmp_path / "OnlineRetail.csv")
     out = tmp_path / "models" / "fed-parity"

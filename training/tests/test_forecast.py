@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from fuserank.data import DataError
+from fuserank.data.datasets import DataError
 from fuserank.forecast import fixtures, protocol
 from fuserank.forecast.bundle import read_forecaster
 from fuserank.forecast.metrics import naive_scales, score

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fuserank.evaluate import full_ranking
-from fuserank.model import FuseRankModel
-from fuserank.synthetic import make_task
-from fuserank.train import TrainConfig, train_model
+from fuserank.evaluate.protocols import full_ranking
+from fuserank.model.transformer import FuseRankModel
+from fuserank.data.synthetic import make_task
+from fuserank.train.config import TrainConfig
+from fuserank.train.loop import train_model
 
 torch.set_num_threads(2)
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from fuserank.items_meta import HEADER, _clean, write_items_tsv
+from fuserank.bundle.items_meta import HEADER, _clean, write_items_tsv
 
 
 def test_writes_the_catalogue_items_with_metadata(tmp_path: Path) -> None:

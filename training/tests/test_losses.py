@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fuserank.losses import SeenItems, catalogue_ce
+from fuserank.train.losses import SeenItems, catalogue_ce
 
 
 def plain(u, w, b, t):

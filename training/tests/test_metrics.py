@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fuserank.metrics import aggregate, greater_equal_counts, position_metrics
+from fuserank.evaluate.metrics import aggregate, greater_equal_counts, position_metrics
 
 
 def test_first_place() -> None:

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from conftest import random_model, tiny_cfg
-from fuserank.bundle import expected_shapes
-from fuserank.features import Request, RequestError
-from fuserank.model import FuseRankModel
-from fuserank.ranking import rank
+from fuserank.bundle.io import expected_shapes
+from fuserank.model.features import Request, RequestError
+from fuserank.model.transformer import FuseRankModel
+from fuserank.model.ranking import rank
 
 T0 = 1_700_000_000_000
 

@@ -1,4 +1,4 @@
-"""The ONNX export of the reference forward (fuserank.onnx_export): ONNX Runtime's user vectors
+"""The ONNX export of the reference forward (fuserank.bundle.onnx_export): ONNX Runtime's user vectors
 match PyTorch's on the golden bundles, one request at a time and in mixed-length batches."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import torch
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from fuserank.bundle import load_bundle  # noqa: E402
-from fuserank.features import Request  # noqa: E402
-from fuserank.onnx_export import OUTPUT, check, check_requests, export, input_names, onnx_inputs, session  # noqa: E402
+from fuserank.bundle.io import load_bundle  # noqa: E402
+from fuserank.model.features import Request  # noqa: E402
+from fuserank.bundle.onnx_export import (OUTPUT, check, check_requests, export, input_names, onnx_inputs, session)  # noqa: E402
 
 GOLDEN = Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "golden"
 
@@ -51,7 +51,7 @@ def test_requests_of_every_shape_match_pytorch(exported):
 
 
 def test_bench_onnx_prints_one_json_line_per_batch(monkeypatch, capsys):
-    from fuserank import bench_onnx
+    from fuserank.parity import bench_onnx
     monkeypatch.setattr("sys.argv", ["bench_onnx", "--model", str(GOLDEN / "tiny"), "--batch", "1", "--batch", "3",
                                      "--events", "20", "--iters", "2", "--warmup", "1"])
     bench_onnx.main()

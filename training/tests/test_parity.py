@@ -1,14 +1,14 @@
-"""The parity reference (fuserank.parity): every chosen user's served top-k, as `rank` serves it."""
+"""The parity reference (fuserank.parity.top10): every chosen user's served top-k, as `rank` serves it."""
 
 from __future__ import annotations
 
 import pytest
 
 from conftest import random_model, tiny_cfg
-from fuserank.bundle import export_bundle
-from fuserank.features import Request
-from fuserank.parity import parity_users, reference
-from fuserank.ranking import rank
+from fuserank.bundle.io import export_bundle
+from fuserank.model.features import Request
+from fuserank.parity.top10 import parity_users, reference
+from fuserank.model.ranking import rank
 
 
 def test_parity_users_every_stride_th() -> None:

@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from conftest import random_model, tiny_cfg
-from fuserank.data import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW, Dataset, UserEvents
-from fuserank.features import Request
-from fuserank.purchase import (PurchaseHead, bootstrap, count_features, fit_head, fit_logistic, head_logits,
-                               item_rate_feature, load_head, metrics, pair_tensors, rank_purchase, reliability,
-                               save_head, weighted_auc, _auc_prep)
-from fuserank.data import before_time
-from fuserank.purchase_data import build_pairs
+from fuserank.data.datasets import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW, Dataset, UserEvents
+from fuserank.model.features import Request
+from fuserank.heads.purchase import (PurchaseHead, count_features, fit_head, fit_logistic, head_logits,
+                                     item_rate_feature, load_head, pair_tensors, rank_purchase, save_head)
+from fuserank.evaluate.purchase import bootstrap, metrics, reliability, weighted_auc, _auc_prep
+from fuserank.data.datasets import before_time
+from fuserank.data.purchase import build_pairs
 
 V, C, F, B = EVENT_VIEW, EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE
 T0 = 1_600_000_000

@@ -9,14 +9,15 @@ import torch
 import torch.nn.functional as F
 
 from conftest import random_model, tiny_cfg
-from fuserank.batch import collate
-from fuserank.bundle import export_bundle, load_bundle
-from fuserank.features import Request, repeat_count_bucket, repeat_features, repeat_rank_bucket
-from fuserank.losses import catalogue_ce
-from fuserank.ranking import rank, repeat_bonus_batch
-from fuserank.repeat import batch_pairs, cut_pairs
-from fuserank.train import TrainConfig, resolve_auto, train_model
-from fuserank.windows import make_sample, make_sequence
+from fuserank.train.batch import collate
+from fuserank.bundle.io import export_bundle, load_bundle
+from fuserank.model.features import Request, repeat_count_bucket, repeat_features, repeat_rank_bucket
+from fuserank.train.losses import catalogue_ce
+from fuserank.model.ranking import rank, repeat_bonus_batch
+from fuserank.heads.repeat import batch_pairs, cut_pairs
+from fuserank.train.config import TrainConfig, resolve_auto
+from fuserank.train.loop import train_model
+from fuserank.train.windows import make_sample, make_sequence
 
 T0 = 1_700_000_000_000
 
@@ -164,7 +165,7 @@ def test_the_repeat_head_learns_to_return() -> None:
     cfg = tiny_cfg(format_version=3, image_dim=0, num_event_types=8, num_items=60, max_events=12,
                    dropout=0.0)
     torch.manual_seed(0)
-    from fuserank.model import FuseRankModel
+    from fuserank.model.transformer import FuseRankModel
     m = FuseRankModel(cfg)
     rng = np.random.default_rng(0)
 
@@ -191,7 +192,7 @@ def test_the_repeat_head_learns_to_return() -> None:
 def test_dropped_fields_are_what_serving_sees() -> None:
     """A window trained without types / timestamps computes what serving computes for a request
     that sends none: [RANK] outputs and the repeat pairs' features."""
-    from fuserank.multicut import group_outputs
+    from fuserank.train.multicut import group_outputs
     m = _repeat_model(5)
     cfg = m.cfg
     rng = np.random.default_rng(9)

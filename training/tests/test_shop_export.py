@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from fuserank.autoconfig import sniff_interactions
-from fuserank.baskets import (BasketCase, basket_cases, basket_metrics, p_topfreq, tifu_knn, TifuSettings,
-                              tifu_vectors)
-from fuserank.data import EVENT_PURCHASE, DataError, Dataset, UserEvents, leave_one_out, parse_time_ms, \
-    read_interactions
-from fuserank.features import Request
-from fuserank.windows import make_sample, make_sequence
+from fuserank.data.autoconfig import sniff_interactions
+from fuserank.evaluate.baskets import (BasketCase, basket_cases, basket_metrics, p_topfreq, tifu_knn, TifuSettings,
+                                       tifu_vectors)
+from fuserank.data.datasets import (EVENT_PURCHASE, DataError, Dataset, UserEvents, leave_one_out, parse_time_ms,
+                                    read_interactions)
+from fuserank.model.features import Request
+from fuserank.train.windows import make_sample, make_sequence
 
 # The layout of UCI Online Retail's export (made-up lines in its columns).
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
@@ -181,8 +181,8 @@ def test_tifu_knn_blends_own_history_with_neighbours() -> None:
 
 
 def test_items_tsv_maps_the_shop_ids(tmp_path) -> None:
-    from fuserank.data import load_dataset
-    from fuserank.items_meta import HEADER_EXTERNAL, export_items, write_items_tsv
+    from fuserank.data.datasets import load_dataset
+    from fuserank.bundle.items_meta import HEADER_EXTERNAL, export_items, write_items_tsv
     spec = {"name": "or", "interactions": sniff_interactions(export(tmp_path))}
     ds = load_dataset(spec, str(tmp_path))
     out = tmp_path / "items.tsv"
@@ -194,7 +194,7 @@ def test_items_tsv_maps_the_shop_ids(tmp_path) -> None:
 
 
 def test_cli_reports_a_bad_file_in_one_line(tmp_path, capsys) -> None:
-    from fuserank.train import main
+    from fuserank.train.cli import main
     bad = tmp_path / "bad.csv"
     bad.write_text("CustomerID,StockCode,InvoiceDate\n1,A,2010-12-01\n2,B,last tuesday\n")
     assert main(["--data", str(bad), "--minutes", "0.01", "--out", str(tmp_path / "m"), "--no-progress"]) == 2
@@ -204,8 +204,8 @@ def test_cli_reports_a_bad_file_in_one_line(tmp_path, capsys) -> None:
 
 def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     """A made-up shop in Online Retail's layout: 40 customers, four invoices each, string SKUs."""
-    from fuserank.bundle import load_bundle
-    from fuserank.train import main
+    from fuserank.bundle.io import load_bundle
+    from fuserank.train.cli import main
     skus = [f"{20000 + k}{'AB'[k % 2]}" for k in range(12)]
     lines = []
     for c in range(40):
@@ -223,15 +223,15 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     w = model.event_type_emb.weight
     assert torch.equal(w[0], w[EVENT_PURCHASE]) and not torch.equal(w[0], w[1])
     assert model.repeat is None or model.repeat.event_type[0] == model.repeat.event_type[EVENT_PURCHASE]
-    from fuserank.ranking import rank
+    from fuserank.model.ranking import rank
     events = [(1, EVENT_PURCHASE, 1_300_000_000_000, 0), (5, EVENT_PURCHASE, 1_300_100_000_000, 0)]
     typed = rank(model, Request(events=events, top_k=5, now_ms=1_300_200_000_000))[0]
     unset = rank(model, Request(events=[(i, 0, ts, dw) for i, _, ts, dw in events], top_k=5,
                                 now_ms=1_300_200_000_000))[0]
     assert typed == unset
     # a model against itself as the control: no difference, on the next-basket protocol
-    from fuserank.data import load_dataset
-    from fuserank.evaluate import against_control
+    from fuserank.data.datasets import load_dataset
+    from fuserank.evaluate.protocols import against_control
     ds = load_dataset(str(out / "train-config.json"), str(tmp_path))
     r = against_control(model, model, ds, "types")
     assert r["users"] == 40 and r["diff"] == 0.0 and r["ratio"] == pytest.approx(1.0)
@@ -243,7 +243,7 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     assert "| p-topfreq |" in card and "| tifu-knn |" in card and "| no_types |" in card
     assert "Cost of a missing field" in card and "by basket" in card
     # the description column became a text-only content projection (new items from their text)
-    from fuserank.content import read_content
+    from fuserank.heads.content import read_content
     w, b, content_dim = read_content(out)
     assert content_dim == 0 and w.shape == (cfg.d_model + 1, cfg.text_vocab_size) and "## Content projection" in card
 
@@ -267,7 +267,7 @@ def test_basket_cuts_learn_several_items_of_the_next_basket() -> None:
 
 def test_repeat_pairs_copied_for_extra_rows() -> None:
     import torch
-    from fuserank.repeat import RepeatPairs
+    from fuserank.heads.repeat import RepeatPairs
     z = torch.zeros(6, dtype=torch.long)
     p = RepeatPairs(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([10, 11, 12, 13, 14, 15]), z, z,
                     torch.zeros(6, 3), z)
@@ -277,7 +277,7 @@ def test_repeat_pairs_copied_for_extra_rows() -> None:
 
 
 def test_tiled_windows_cover_a_long_history() -> None:
-    from fuserank.windows import Sequence_, windows
+    from fuserank.train.windows import Sequence_, windows
     seq = Sequence_(*(np.arange(31),) * 4)
     assert windows([seq], 10) == [(0, 20, 31)]
     tiles = windows([seq], 10, tile=True)
@@ -288,7 +288,7 @@ def test_tiled_windows_cover_a_long_history() -> None:
 
 
 def test_weight_average_follows_the_weights() -> None:
-    from fuserank.train import ema_update
+    from fuserank.train.loop import ema_update
     lin = torch.nn.Linear(2, 1)
     with torch.no_grad():
         lin.weight.fill_(0.0)

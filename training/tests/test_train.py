@@ -6,18 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from fuserank.bundle import export_bundle, load_bundle
-from fuserank.config import ModelConfig
-from fuserank.features import Request
-from fuserank.model import FuseRankModel
-from fuserank.model import FastDropout
-from fuserank.batch import collate
-from fuserank.multicut import group_outputs
-from fuserank.objective import ce_loss, first_seen, loss_rows_seen
-from fuserank.ranking import rank
-from fuserank.schedule import lr_factor
-from fuserank.train import TrainConfig, build_model_config, train_model
-from fuserank.windows import make_sample, make_sequence, windows
+from fuserank.bundle.io import export_bundle, load_bundle
+from fuserank.model.config import ModelConfig
+from fuserank.model.features import Request
+from fuserank.model.transformer import FuseRankModel
+from fuserank.model.transformer import FastDropout
+from fuserank.train.batch import collate
+from fuserank.train.multicut import group_outputs
+from fuserank.train.objective import ce_loss, first_seen, loss_rows_seen
+from fuserank.model.ranking import rank
+from fuserank.train.schedule import lr_factor
+from fuserank.train.config import TrainConfig, build_model_config
+from fuserank.train.loop import train_model
+from fuserank.train.windows import make_sample, make_sequence, windows
 
 torch.set_num_threads(2)
 
@@ -161,7 +162,7 @@ def test_event_targets_and_random_windows() -> None:
     batch = collate([s], 0)
     assert batch.event_targets[0].tolist() == rows[5:17]
     assert batch.targets[0].tolist() == rows[5:17]  # every cut kept: targets == next items
-    from fuserank.windows import resample_windows
+    from fuserank.train.windows import resample_windows
     w = windows([seq], cfg.max_events)
     assert w == [(0, 12, 25)]
     moved = [resample_windows(w, [seq], 1.0, rng)[0] for _ in range(200)]
@@ -279,7 +280,7 @@ def test_cli_trains_a_file_dataset_into_a_bundle(tmp_path, schedule_minutes, epo
     """`python -m fuserank.train` on a plain `user item` file: bundle, card, curve and metrics."""
     import json
 
-    from fuserank.train import main
+    from fuserank.train.cli import main
 
     lines = [f"{u} {10 + (u + k) % 7}" for u in range(1, 25) for k in range(6)]
     (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
@@ -303,7 +304,7 @@ def test_cli_trains_a_file_dataset_into_a_bundle(tmp_path, schedule_minutes, epo
 
 
 def test_missing_rows_training_moves_only_the_unspecified_type_and_unknown_time_rows() -> None:
-    """`train_only="missing_rows"` (fuserank/missing_fields.py): with types and times dropped,
+    """`train_only="missing_rows"` (fuserank/train/missing_fields.py): with types and times dropped,
     row 0 of the two tables learns and every other weight stays bit-identical."""
     m = _model(0, dropout=0.1)
     rng = np.random.default_rng(3)
@@ -345,8 +346,8 @@ def test_item_masking_hides_only_known_input_items_and_keeps_targets() -> None:
 def test_validation_requests_lack_the_fields_a_model_is_trained_never_to_see(tmp_path) -> None:
     """`validation_cases`: a model trained with the timestamps (types) always dropped is validated
     on requests without them; with a drop probability below 1 the requests keep every field."""
-    from fuserank.data import load_dataset
-    from fuserank.train import validation_cases
+    from fuserank.data.datasets import load_dataset
+    from fuserank.train.loop import validation_cases
 
     lines = [f"{u} {10 + (u + k) % 7} {1_600_000_000 + 60 * k}" for u in range(1, 9) for k in range(5)]
     (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
@@ -365,15 +366,15 @@ def test_validation_requests_lack_the_fields_a_model_is_trained_never_to_see(tmp
 
 @pytest.mark.parametrize("mode, extra", [("rows", []), ("rows", ["--drop-time", "0"]), ("all", []), ("time", [])])
 def test_missing_fields_cli_trains_what_its_mode_says(tmp_path, mode, extra) -> None:
-    """`python -m fuserank.missing_fields` on a trained bundle: `rows` changes only row 0 of the
+    """`python -m fuserank.train.missing_fields` on a trained bundle: `rows` changes only row 0 of the
     type and time tables (the time row not when no times are dropped; the rest is checked bit for
     bit before writing); `all` fine-tunes the
     encoder too; `time` sets the known time rows to row 0 and trains only them, so a request
     without timestamps ranks exactly as before. Each writes a bundle that loads."""
     import json
 
-    from fuserank.missing_fields import main as missing_fields
-    from fuserank.train import main as train
+    from fuserank.train.missing_fields import main as missing_fields
+    from fuserank.train.cli import main as train
 
     lines = [f"{u} {10 + (u * 3 + k) % 11} {1_600_000_000 + 60 * k + 86_400 * (k // 4)}"
              for u in range(1, 41) for k in range(9)]
@@ -416,7 +417,7 @@ def test_missing_fields_cli_trains_what_its_mode_says(tmp_path, mode, extra) -> 
 def test_missing_fields_refuses_to_write_a_bundle_whose_frozen_rows_moved() -> None:
     """`check_only_rows_changed`: in mode `rows` only row 0 of the named tables may differ, in
     mode `time` only the known rows of the time table."""
-    from fuserank.missing_fields import check_only_rows_changed
+    from fuserank.train.missing_fields import check_only_rows_changed
 
     m = _model(0)
     loaded = {k: v.clone() for k, v in m.state_dict().items()}
@@ -441,7 +442,7 @@ def test_missing_fields_refuses_to_write_a_bundle_whose_frozen_rows_moved() -> N
 def test_card_says_which_fields_a_model_was_trained_without() -> None:
     """`objective_line`: a drop probability of 1 reads as "trained without", one between 0 and 1
     as the per-window probability, 0 not at all."""
-    from fuserank.card import objective_line
+    from fuserank.bundle.card import objective_line
 
     cfg = _model(0).cfg
     never = objective_line(TrainConfig(drop_time_prob=1.0), cfg)

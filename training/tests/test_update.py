@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from fuserank import train, update
-from fuserank.bundle import load_bundle
-from fuserank.autoconfig import sniff_interactions
-from fuserank.data import read_interactions
-from fuserank.repository import newest_loadable, versions
+from fuserank.train import cli as train
+from fuserank.update import continuous as update
+from fuserank.bundle.io import load_bundle
+from fuserank.data.autoconfig import sniff_interactions
+from fuserank.data.datasets import read_interactions
+from fuserank.bundle.repository import newest_loadable, versions
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
 WORDS = ["RED", "BLUE", "HEART", "LANTERN", "MUG", "CANDLE", "BAG", "CARD", "TIN", "BOX"]
@@ -111,7 +112,7 @@ def test_two_updates_keep_ids_grow_the_catalogue_and_publish(repo) -> None:
     # the export has descriptions: version 1 has a text-only projection, carried into version 2;
     # without co-purchases the new rows would come from it
     assert (shop / "2" / "content.safetensors").is_file()
-    from fuserank.content import read_content
+    from fuserank.heads.content import read_content
     model1, cfg1, _, vocab1 = load_bundle(shop / "1")
     texts = {ext2[k]: sku_text(int(k[3:])) for k in added}
     _, _, by_text = update.grow_catalogue(model1, cfg1, ids2[len(ids1):], texts, vocab1, read_content(shop / "1"),
@@ -173,7 +174,7 @@ def test_new_rows_from_co_purchases_and_popularity(repo) -> None:
     the mean row."""
     from collections import Counter
 
-    from fuserank.data import Dataset, UserEvents
+    from fuserank.data.datasets import Dataset, UserEvents
 
     model, cfg, ids, vocab = load_bundle(repo / "repo" / "shop" / "1")
     a, b, c = ids[2], ids[3], ids[4]

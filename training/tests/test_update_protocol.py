@@ -1,4 +1,4 @@
-"""The continuous-training protocol (`fuserank.update_protocol`, issue 24) end to end on a tiny
+"""The continuous-training protocol (`fuserank.update.protocol`, issue 24) end to end on a tiny
 export: the slices split by date, each week's cases are its buyers with an earlier invoice, and the
 three models (frozen, updated, retrained) are scored on the same cases, with the compute of each."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fuserank.update_protocol import main, week_cases, write_slices
+from fuserank.update.protocol import main, week_cases, write_slices
 from test_update import HEADER, shop_export
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from fuserank import train, update
-from fuserank.local_server import running_server
+from fuserank.train import cli as train
+from fuserank.update import continuous as update
+from fuserank.parity.local_server import running_server
 
 from test_update import shop_export
 

@@ -1,4 +1,7 @@
-"""The text tokenizer of docs/model-format.md: lower-case, ASCII words, ids from vocab.txt."""
+"""The text tokenizer of docs/model-format.md: lower-case, ASCII words, ids from vocab.txt.
+
+The trainer keeps its own copy (training/fuserank/model/tokenizer.py, no protobuf import);
+training/tests/test_tokenizer.py holds the two equal."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The server's answers to the golden cases (Tests/Fixtures/golden/*/cases.json), over the wire.
 
-The cases were computed by the PyTorch reference (training/fuserank/fixtures.py); this checks the
+The cases were computed by the PyTorch reference (training/fuserank/fixtures/); this checks the
 whole serving path (client encoding, wire codec, server, engine) against them.
 """
 

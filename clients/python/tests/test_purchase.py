@@ -2,7 +2,7 @@
 
 - Tests/Fixtures/golden/tiny-purchase: every case of purchase-cases.json (PyTorch reference).
 - models/taobao-purchase: the shipped bundle's probabilities for requests of the Taobao test days
-  (Tests/Fixtures/parity/taobao-purchase.json, written by `python -m fuserank.purchase_parity`).
+  (Tests/Fixtures/parity/taobao-purchase.json, written by `python -m fuserank.parity.purchase`).
 - A model without a purchase head answers FAILED_PRECONDITION; an unknown objective
   INVALID_ARGUMENT; OBJECTIVE_NEXT_ITEM is the default and unchanged.
 """

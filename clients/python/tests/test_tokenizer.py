@@ -68,7 +68,7 @@ def _reference_tokenizer():  # type: ignore[no-untyped-def]
     """The training package's tokenizer module, loaded by path (it needs no torch)."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[3] / "training" / "fuserank" / "tokenizer.py"
+    path = Path(__file__).resolve().parents[3] / "training" / "fuserank" / "model" / "tokenizer.py"
     spec = importlib.util.spec_from_file_location("fuserank_reference_tokenizer", path)
     assert spec is not None and spec.loader is not None, f"cannot load {path}"
     module = importlib.util.module_from_spec(spec)

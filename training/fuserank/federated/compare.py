@@ -32,13 +32,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..baskets import basket_cases, basket_metrics, model_top
-from ..data import Dataset
-from ..evaluate import build_cases, full_ranking
-from ..metrics import standard_error
-from ..model import FuseRankModel
-from ..train import train_model, training_inputs
-from ..tokenizer import vocab_index
+from ..evaluate.baskets import basket_cases, basket_metrics, model_top
+from ..data.datasets import Dataset
+from ..evaluate.cases import build_cases
+from ..evaluate.protocols import full_ranking
+from ..evaluate.metrics import standard_error
+from ..model.transformer import FuseRankModel
+from ..train.loop import train_model, training_inputs
+from ..model.tokenizer import vocab_index
 from .run import prepare, run
 from .shops import read_catalogue
 from .task import catalogue_model, read_shop, shared_state
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     models["pooled"], cpu["pooled"] = train_alone(cat, pooled(shops), args.minutes)
     print(f"pooled: {cpu['pooled']:.0f} CPU s", flush=True)
 
-    from ..bundle import load_bundle
+    from ..bundle.io import load_bundle
     runs = [("federated", False)] + ([("federated-secagg", True)] if args.secagg else [])
     n_params = sum(v.numel() for v in shared_state(models["pooled"]).values())
     for label, secure in runs:

@@ -114,10 +114,10 @@ def prepare(data: str, partition: str, minutes: float, out: str, work: Path) -> 
     """The catalogue of the whole file (settings chosen as `make train DATA=` chooses them) and each
     shop's file under `work`. Returns shop -> events file, and the file's event count (a bound on a
     shop's training examples, SecAgg+'s `max-weight`)."""
-    from ..autoconfig import auto_config, sniff_interactions
-    from ..data import build_vocab, decide_exclude_seen, load_dataset
-    from ..evaluate import default_data_root
-    from ..train import TrainConfig, resolve_auto
+    from ..data.autoconfig import auto_config, sniff_interactions
+    from ..data.datasets import build_vocab, decide_exclude_seen, load_dataset
+    from ..data.datasets import default_data_root
+    from ..train.config import TrainConfig, resolve_auto
     from .shops import split_file, write_catalogue
 
     spec = sniff_interactions(data)

@@ -28,8 +28,8 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, MetricRecord
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAdam, FedAvg
 
-from ..bundle import export_bundle
-from ..items_meta import write_items_tsv
+from ..bundle.io import export_bundle
+from ..bundle.items_meta import write_items_tsv
 from .task import catalogue_model, load_shared, read_catalogue, shared_state
 
 app = ServerApp()

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import torch
 
-from ..autoconfig import sniff_interactions
-from ..data import Dataset, UserEvents, read_interactions
-from ..model import FuseRankModel
-from ..tokenizer import vocab_index
-from ..train import TrainConfig, build_model_config, new_model, resolve_auto, training_inputs
+from ..data.autoconfig import sniff_interactions
+from ..data.datasets import Dataset, UserEvents, read_interactions
+from ..model.transformer import FuseRankModel
+from ..model.tokenizer import vocab_index
+from ..train.config import TrainConfig, build_model_config, resolve_auto
+from ..train.loop import new_model, training_inputs
 from .shops import read_catalogue
 
 
@@ -76,7 +77,7 @@ def train_local(model: FuseRankModel, tc: TrainConfig, ds: Dataset, vocab: list[
     """One local round: at most one epoch of the shop's training split (leave-one-out, as `make
     train`), at most `minutes` (0: no cap), constant learning rate, a fresh optimiser. Returns
     (training examples = loss rows' sequences' events, mean loss)."""
-    from ..train import train_model
+    from ..train.loop import train_model
     seqs, context = training_inputs(ds, model.cfg, model.row_index(), vocab_index(vocab))
     local = replace(tc, epochs=1, warmup_epochs=0.0, min_lr_ratio=1.0, ema_decay=0.0, refit=False,
                     schedule_minutes=minutes if minutes > 0 else 0.0, max_minutes=0.0, threads=1)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import DataError
-from ..items_meta import write_items_tsv
+from ..data.datasets import DataError
+from ..bundle.items_meta import write_items_tsv
 from . import protocol
 from .bundle import write_forecaster
 from .model import ForecasterConfig

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..autoconfig import BASKET_NAMES, ITEM_NAMES, QTY_NAMES, TEXT_NAMES, TIME_NAMES, TYPE_NAMES, USER_NAMES, \
-    _norm, sniff_interactions, sniff_time
-from ..data import EVENT_PURCHASE, DataError, _as_int_ids, _dense, event_type_of, parse_time_ms
+from ..data.autoconfig import (BASKET_NAMES, ITEM_NAMES, QTY_NAMES, TEXT_NAMES, TIME_NAMES, TYPE_NAMES, USER_NAMES,
+                               _norm, sniff_interactions, sniff_time)
+from ..data.datasets import EVENT_PURCHASE, DataError, _as_int_ids, _dense, event_type_of, parse_time_ms
 
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS

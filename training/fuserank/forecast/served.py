@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import protocol
-from ..local_server import running_server
+from ..parity.local_server import running_server
 from .bundle import read_forecaster
 from .metrics import score
 from .series import read_sales

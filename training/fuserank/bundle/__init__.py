@@ -1,0 +1,1 @@
+"""A bundle on disk: export and load, the model card, items.tsv, the versioned repository, ONNX."""

@@ -1,0 +1,1 @@
+"""Heads on the encoder: the repeat head in training, the purchase head, the content projection."""
