@@ -6,7 +6,7 @@ import FuseRankSynthetic
 /// Forward latency of the Swift engine: median and p90 for each batch size, one JSON line each.
 ///
 /// `median_ms` covers requests -> user vectors (token layout, encoder, final norm) for the whole
-/// batch, as `python -m fuserank.bench_torch` measures PyTorch; `rank_median_ms` adds scoring the
+/// batch, as `python -m fuserank.parity.bench_torch` measures PyTorch; `rank_median_ms` adds scoring the
 /// whole catalogue with top-10 and exclude_seen (what a catalogue request costs);
 /// `explain_median_ms` the same requests with `explain_events` 3 (docs/explanations.md), and
 /// `explain_ratio` = explain_median_ms / rank_median_ms. `--session`, `--catalogue` and

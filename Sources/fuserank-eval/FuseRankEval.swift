@@ -5,7 +5,7 @@ import FuseRankModel
 
 /// Evaluates a bundle through the Swift engine on a dataset split and prints JSON metrics.
 ///
-/// Protocols and metrics are those of docs/evaluation.md, which training/fuserank/evaluate.py
+/// Protocols and metrics are those of docs/evaluation.md, which training/fuserank/evaluate/
 /// implements too (its `--swift` option runs this tool and compares the figures).
 @main
 struct FuseRankEval: ParsableCommand {

@@ -86,13 +86,13 @@ import FuseRankModel
         #expect(g.next() == 0xE220_A839_7B1D_CDAF)
         #expect(g.next() == 0x6E78_9E6A_A1B9_65F4)
         #expect(SplitMix64(seed: 3, user: 5).state == (3 << 32) | 5)
-        // The first draw of seed 1, user 1 (Python: SplitMix64(1, 1).next() in training/fuserank/evaluate.py).
+        // The first draw of seed 1, user 1 (Python: SplitMix64(1, 1).next() in training/fuserank/evaluate/protocols.py).
         var g1 = SplitMix64(seed: 1, user: 1)
         #expect(g1.next() == 0x2043_91A6_FD59_956F)
     }
 
     @Test func sampledNegativesMatchThePythonDraws() throws {
-        // Expected lists from training/fuserank/evaluate.py sample_negatives (docs/evaluation.md).
+        // Expected lists from training/fuserank/evaluate/protocols.py sample_negatives (docs/evaluation.md).
         let a = try Evaluator.negativeItems(seed: 1, user: 7, catalogue: Array(stride(from: 10, to: 400, by: 3)),
                                             history: [10, 13, 16, 100, 250], count: 12)
         #expect(a == [229, 88, 73, 298, 181, 328, 58, 349, 265, 187, 19, 217])

@@ -5,7 +5,7 @@ import FuseRankTestSupport
 
 /// The content projection against the PyTorch reference: every case of
 /// `Tests/Fixtures/golden/tiny-content/content-cases.json` (written by `make fixtures`,
-/// `training/fuserank/fixtures_content.py`): the row each content gives, and its score for the
+/// `training/fuserank/fixtures/content.py`): the row each content gives, and its score for the
 /// fixture's request when the item is added to the catalogue and ranked as a candidate.
 @Suite struct ContentGoldenTests {
     struct ContentFile: Decodable {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The golden fixtures in `Tests/Fixtures/golden/<set>/` (written by `training/fuserank/fixtures.py`):
+/// The golden fixtures in `Tests/Fixtures/golden/<set>/` (written by `training/fuserank/fixtures/`):
 /// one decoding of `cases.json`, shared by the model tests (which turn a query into a `RankQuery`)
 /// and the server tests (which turn it into a wire `RankRequest`). Plain data: this target depends
 /// on neither layer.
@@ -44,7 +44,7 @@ public struct GoldenCaseFile: Decodable, Sendable {
         public var explainEvents: Int?
     }
 
-    /// One reason of an item (`training/fuserank/explain.py`).
+    /// One reason of an item (`training/fuserank/model/explain.py`).
     public struct Reason: Decodable, Sendable { public var eventIndex: Int, weight: Float }
 
     /// A returned item; `reasons` only in the cases that ask for explanations.

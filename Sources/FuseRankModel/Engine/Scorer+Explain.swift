@@ -1,4 +1,4 @@
-/// The rules of explanations (docs/explanations.md; the reference is `training/fuserank/explain.py`):
+/// The rules of explanations (docs/explanations.md; the reference is `training/fuserank/model/explain.py`):
 /// which events get an exact deletion, and what that costs.
 enum Explainer {
     /// The most token rows the deletions of one request recompute, all together: the model's

@@ -10,7 +10,7 @@ import Foundation
 ///
 /// where `s(row)` is the served next-item score (`u . item_emb[row] + item_bias[row]`, plus the
 /// repeat bonus in format 3) and the seen-item features are the repeat head's. Mirrors
-/// `training/fuserank/purchase.py` (`row_logits`, `rank_purchase`).
+/// `training/fuserank/heads/purchase.py` (`row_logits`, `rank_purchase`).
 extension Scorer {
     /// The repeat head's features of one seen item (computed whether or not the model has that head).
     struct SeenFeatures {
