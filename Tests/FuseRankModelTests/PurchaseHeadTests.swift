@@ -131,6 +131,58 @@ import FuseRankTestSupport
         #expect(!bundle.hasPurchaseHead)
     }
 
+    /// A copy of tiny-purchase whose head keeps every tensor but `purchase.recency`, replaced by
+    /// `recency` when given (nil: left out, as a head written before the fused head).
+    static func headVariant(_ tag: String, recency: [Float]?, shape: [Int] = [1]) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purchase-\(tag)-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let src = GoldenCaseFile.root.appendingPathComponent("tiny-purchase")
+        for name in ["config.json", "vocab.txt", "weights.safetensors"] {
+            try FileManager.default.copyItem(at: src.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+        }
+        let head = try SafetensorsFile(path: src.appendingPathComponent("purchase.safetensors").path)
+        var blobs = head.entries.keys.sorted().filter { $0 != "purchase.recency" }.map { name in
+            TensorBlob(name: name, floats: Array(head.floats(head.entries[name]!)), shape: head.entries[name]!.shape)
+        }
+        if let recency { blobs.append(TensorBlob(name: "purchase.recency", floats: recency, shape: shape)) }
+        try SafetensorsWriter.write(blobs, to: dir.appendingPathComponent("purchase.safetensors").path)
+        return dir
+    }
+
+    /// `purchase.recency` is optional: a head without it (written before the fused head) loads and
+    /// ranks as one whose recency is 0; a recency weight changes the seen items' probabilities
+    /// only; a misshapen one is rejected.
+    @Test func recencyIsOptionalAndActsOnSeenItemsOnly() throws {
+        let without = try Self.headVariant("no-recency", recency: nil)
+        let zero = try Self.headVariant("zero-recency", recency: [0])
+        let strong = try Self.headVariant("strong-recency", recency: [-2])
+        let bad = try Self.headVariant("bad-recency", recency: [0, 0], shape: [2])
+        defer { for d in [without, zero, strong, bad] { try? FileManager.default.removeItem(at: d) } }
+        let file = try Self.load()
+        let c = try #require(file.cases.first { $0.name == "purchase_catalogue_all" })
+        var q = c.query.rankQuery
+        q.objective = .purchase
+        func rank(_ dir: URL) throws -> RankResult {
+            let bundle = try ModelBundle(path: dir.path)
+            return try Ranker(bundle: bundle, maxBatch: 1).rank([q])[0]
+        }
+        let a = try rank(without), b = try rank(zero), s = try rank(strong)
+        #expect(a.items.map(\.itemID) == b.items.map(\.itemID) && a.items.map(\.score) == b.items.map(\.score))
+        let seen = Set(q.events.map(\.itemID))
+        let before = Dictionary(uniqueKeysWithValues: b.items.map { ($0.itemID, $0.score) })
+        var changed = 0
+        for item in s.items {
+            if seen.contains(item.itemID) {
+                if item.score != before[item.itemID] { changed += 1 }
+            } else {
+                #expect(item.score == before[item.itemID], "unseen item \(item.itemID) moved")
+            }
+        }
+        #expect(changed > 0, "a recency weight moves the seen items")
+        #expect(throws: BundleError.self) { _ = try ModelBundle(path: bad.path) }
+    }
+
     @Test func misshapenHeadIsRejected() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("purchase-bad-\(getpid())")
         try? FileManager.default.removeItem(at: dir)

@@ -9,8 +9,9 @@ import torch
 from conftest import random_model, tiny_cfg
 from fuserank.data.datasets import EVENT_ADD_TO_CART, EVENT_FAVORITE, EVENT_PURCHASE, EVENT_VIEW, Dataset, UserEvents
 from fuserank.model.features import Request
-from fuserank.heads.purchase import (PurchaseHead, count_features, fit_head, fit_logistic, head_logits,
-                                     item_rate_feature, load_head, pair_tensors, rank_purchase, save_head)
+from fuserank.heads.purchase import (PURCHASE_FILE, PurchaseHead, count_features, fit_head, fit_logistic,
+                                     fused_features, fused_head, head_logits, item_rate_feature, load_head,
+                                     pair_tensors, rank_purchase, save_head)
 from fuserank.evaluate.purchase import bootstrap, metrics, reliability, weighted_auc, _auc_prep
 from fuserank.data.datasets import before_time
 from fuserank.data.purchase import build_pairs
@@ -88,6 +89,52 @@ def test_save_load_roundtrip(tmp_path):
         assert torch.equal(a, b), k
     with pytest.raises(ValueError, match="purchase"):
         load_head(tmp_path, tiny_cfg(image_dim=0, max_images=0, format_version=3, num_event_types=8, d_model=8))
+
+
+def test_a_head_without_recency_loads_with_recency_zero(tmp_path):
+    """`purchase.recency` is optional: a head written before the fused head loads, recency 0."""
+    from safetensors.torch import load_file, save_file
+    cfg = repeat_cfg()
+    save_head(random_head(cfg, 6), tmp_path)
+    tensors = load_file(str(tmp_path / PURCHASE_FILE))
+    assert "purchase.recency" in tensors
+    del tensors["purchase.recency"]
+    save_file(tensors, str(tmp_path / PURCHASE_FILE))
+    back = load_head(tmp_path, cfg)
+    assert float(back.recency) == 0.0 and torch.equal(back.count, tensors["purchase.count"])
+    tensors["purchase.recency"] = torch.zeros(2)
+    save_file(tensors, str(tmp_path / PURCHASE_FILE))
+    with pytest.raises(ValueError, match="purchase.recency"):
+        load_head(tmp_path, cfg)
+
+
+def test_fused_head_serves_its_logistic_regression():
+    """`fused_head(coef)` puts the regression on `fused_features` into the head's tensors: its
+    logits are the regression's, pair by pair, and serving (`rank_purchase`) gives the same
+    probabilities."""
+    cfg = repeat_cfg()
+    model = random_model(cfg, 3)
+    ds = toy_dataset()
+    pairs = build_pairs(ds, 0, None, horizon=2, negatives=3, seed=0)
+    pt = pair_tensors(model, ds, pairs, log=lambda *_: None)
+    x = fused_features(pt)
+    assert x.shape == (len(pairs.item), cfg.num_event_types + 3)
+    assert np.array_equal(x[:, -2], pairs.seen.astype(float))
+    seen = pairs.seen > 0
+    assert np.allclose(x[seen, -1], np.log1p(pairs.recency[seen]), atol=1e-6) and (x[~seen, -1] == 0).all()
+    coef = np.random.default_rng(0).normal(size=x.shape[1] + 1)
+    head = fused_head(cfg, coef)
+    with torch.no_grad():
+        z = head_logits(head, pt).double().numpy()
+    assert np.allclose(z, x @ coef[:-1] + coef[-1], atol=1e-4)
+    c = 0
+    ui, i = pairs.cuts[c]
+    u = ds.users[ui]
+    req = Request(events=[(u.items[k], u.types[k], u.ts_ms[k], 0) for k in range(i + 1)],
+                  now_ms=u.ts_ms[i + 1], candidates=[int(it) for it in pairs.item[pairs.cut == c]])
+    served = dict(rank_purchase(model, head, req)[0])
+    for k in np.nonzero(pairs.cut == c)[0]:
+        assert served[int(pairs.item[k])] == pytest.approx(1 / (1 + math.exp(-z[k])), abs=1e-5)
 
 
 def test_pairs_labels_weights_and_counts():

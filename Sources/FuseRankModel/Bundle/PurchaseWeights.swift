@@ -17,6 +17,7 @@ struct PurchaseWeights: @unchecked Sendable {
     let eventType: UnsafeBufferPointer<Float>   // purchase.event_type (num_event_types,)
     let time: UnsafeBufferPointer<Float>        // purchase.time (num_time_buckets,)
     let typeCount: UnsafeBufferPointer<Float>   // purchase.type_count (num_event_types,), times log1p(events of type t)
+    let recency: Float                          // purchase.recency (1,), times log1p(events since the item's newest); optional, 0 when absent
 
     /// The tensor names and shapes a model of `config` needs.
     static func specs(for config: ModelConfig) -> [(name: String, shape: [Int])] {
@@ -27,15 +28,19 @@ struct PurchaseWeights: @unchecked Sendable {
          ("purchase.type_count", [config.numEventTypes])]
     }
 
+    /// Tensors a head may hold (written since the fused head of issue 27; older heads lack them).
+    static let optionalSpecs: [(name: String, shape: [Int])] = [("purchase.recency", [1])]
+
     /// Loads `bundlePath/purchase.safetensors`, or returns nil when the bundle has none.
     /// - Throws: ``BundleError`` for a file that exists but does not match `config`.
     static func load(bundlePath: String, config: ModelConfig) throws -> PurchaseWeights? {
         guard let st = try SafetensorsFile.optional(bundlePath: bundlePath, fileName: fileName,
-                                                    specs: specs(for: config)) else { return nil }
+                                                    specs: specs(for: config), optionalSpecs: optionalSpecs)
+        else { return nil }
         func f(_ name: String) -> UnsafeBufferPointer<Float> { st.floats(st.entries["purchase." + name]!) }
         return PurchaseWeights(
             file: st.file, scoreWeight: f("score_weight")[0], bias: f("bias")[0], itemBias: f("item_bias"),
             gate: f("gate"), rank: f("rank"), count: f("count"), eventType: f("event_type"), time: f("time"),
-            typeCount: f("type_count"))
+            typeCount: f("type_count"), recency: st.entries["purchase.recency"].map { st.floats($0)[0] } ?? 0)
     }
 }

@@ -161,15 +161,16 @@ extension SafetensorsFile {
     /// Opens an optional file of a bundle (`bundlePath/fileName`) that must hold exactly `specs`,
     /// all F32 with these shapes; nil when the bundle has no such file.
     /// - Throws: ``BundleError`` naming the file and the tensor that is extra, missing or wrong.
-    static func optional(bundlePath: String, fileName: String, specs: [(name: String, shape: [Int])]) throws -> SafetensorsFile? {
+    static func optional(bundlePath: String, fileName: String, specs: [(name: String, shape: [Int])],
+                         optionalSpecs: [(name: String, shape: [Int])] = []) throws -> SafetensorsFile? {
         let path = (bundlePath as NSString).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let st = try SafetensorsFile(path: path)
-        let expected = Set(specs.map(\.name))
+        let expected = Set(specs.map(\.name) + optionalSpecs.map(\.name))
         if let extra = st.entries.keys.sorted().first(where: { !expected.contains($0) }) {
             throw BundleError.unexpectedTensor(file: path, tensor: extra)
         }
-        for spec in specs {
+        for spec in specs + optionalSpecs.filter({ st.entries[$0.name] != nil }) {
             guard let entry = st.entries[spec.name] else { throw BundleError.missingTensor(file: path, tensor: spec.name) }
             guard entry.dtype == .f32 else {
                 throw BundleError.wrongDType(file: path, tensor: spec.name, expected: TensorDType.f32.rawValue, actual: entry.dtype.rawValue)

@@ -5,7 +5,8 @@ import Foundation
 ///
 ///     z(row) = score_weight * s(row) + item_bias_p[row] + bias + u . gate
 ///              + [row seen] (rank[rank_b] + count[count_b] + sum_{t in types} event_type[t] + time[time_b]
-///                            + sum_t type_count[t] * log1p(events of type t))
+///                            + sum_t type_count[t] * log1p(events of type t)
+///                            + recency * log1p(events since the item's newest event))
 ///     p(row) = 1 / (1 + exp(-z))
 ///
 /// where `s(row)` is the served next-item score (`u . item_emb[row] + item_bias[row]`, plus the
@@ -20,6 +21,8 @@ extension Scorer {
         let timeBucket: Int
         /// The item's events of each type (`num_event_types`).
         let typeCounts: [Int]
+        /// The request's events after the item's newest one.
+        let eventsSince: Int
     }
 
     /// row -> features of every distinct known item of `query` (all events).
@@ -47,7 +50,8 @@ extension Scorer {
                 ? TimeBucket.of(gapMs: query.nowMs - ts, buckets: config.numTimeBuckets) : TimeBucket.none
             out[row] = SeenFeatures(rankBucket: rankBucket, countBucket: min(count[row]!, TensorLayout.repeatCountBuckets) - 1,
                                     types: types[row]!, timeBucket: timeBucket,
-                                    typeCounts: typeCounts[row] ?? [Int](repeating: 0, count: nTypes))
+                                    typeCounts: typeCounts[row] ?? [Int](repeating: 0, count: nTypes),
+                                    eventsSince: query.events.count - 1 - last[row]!)
         }
         return out
     }
@@ -65,6 +69,7 @@ extension Scorer {
         var countSum: Float = 0
         for (t, n) in f.typeCounts.enumerated() where n > 0 { countSum += head.typeCount[t] * log1pf(Float(n)) }
         return head.rank[f.rankBucket] + head.count[f.countBucket] + typeSum + head.time[f.timeBucket] + countSum
+            + head.recency * log1pf(Float(f.eventsSince))
     }
 
     /// One query's purchase probabilities for the items its ``filter(_:)`` keeps (candidates,

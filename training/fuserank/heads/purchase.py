@@ -37,6 +37,8 @@ from ..model.transformer import FuseRankModel
 from ..model.ranking import RankedItems, candidate_rows, repeat_bonus
 
 PURCHASE_FILE = "purchase.safetensors"
+# tensors a head may lack (written before the fused head of issue 27); absent, they stay 0
+OPTIONAL_TENSORS = {"purchase.recency"}
 
 
 class PurchaseHead(nn.Module):
@@ -53,14 +55,19 @@ class PurchaseHead(nn.Module):
         self.event_type = nn.Parameter(torch.zeros(cfg.num_event_types))  # (num_event_types,)
         self.time = nn.Parameter(torch.zeros(cfg.num_time_buckets))      # (num_time_buckets,)
         self.type_count = nn.Parameter(torch.zeros(cfg.num_event_types))  # (num_event_types,) on log1p(events of type t)
+        self.recency = nn.Parameter(torch.zeros(1))                      # (1,) on log1p(events since the item's newest)
 
     def forward(self, score: Tensor, row: Tensor, user_gate: Tensor, seen: Tensor, rank_b: Tensor,
-                count_b: Tensor, type_bits: Tensor, time_b: Tensor, type_logc: Tensor) -> Tensor:
+                count_b: Tensor, type_bits: Tensor, time_b: Tensor, type_logc: Tensor,
+                recency_log: Tensor | None = None) -> Tensor:
         """Logits z of P pairs: score (P,) served next-item scores, row (P,), user_gate (P,) the
         pair's u . gate, seen (P,) 0/1 float, buckets (P,) long (any value where unseen),
-        type_bits (P, T) float, type_logc (P, T) log1p of the item's events of each type."""
+        type_bits (P, T) float, type_logc (P, T) log1p of the item's events of each type,
+        recency_log (P,) log1p of the request's events after the item's newest (0 where unseen)."""
         seen_term = (self.rank[rank_b] + self.count[count_b] + type_bits @ self.event_type + self.time[time_b]
                      + type_logc @ self.type_count)
+        if recency_log is not None:
+            seen_term = seen_term + self.recency * recency_log
         return self.score_weight * score + self.item_bias[row] + self.bias + user_gate + seen * seen_term
 
 
@@ -87,6 +94,8 @@ def load_head(bundle_dir: str | Path, cfg: ModelConfig) -> PurchaseHead | None:
     state = {}
     with safe_open(str(path), framework="pt") as f:
         names = set(f.keys())
+        if OPTIONAL_TENSORS & (set(shapes) - names):   # a head written before the fused head: no recency
+            shapes = {k: v for k, v in shapes.items() if k not in OPTIONAL_TENSORS}
         for name in sorted(names ^ set(shapes)):
             raise ValueError(f"{path}: {'unexpected' if name in names else 'missing'} tensor {name!r}")
         for name, shape in shapes.items():
@@ -95,7 +104,7 @@ def load_head(bundle_dir: str | Path, cfg: ModelConfig) -> PurchaseHead | None:
                 raise ValueError(f"{path}: tensor {name!r} is {t.dtype} {tuple(t.shape)}, expected float32 {shape}")
             state[name[len("purchase."):]] = t
     head = PurchaseHead(cfg)
-    head.load_state_dict(state, strict=True)
+    head.load_state_dict(state, strict=False)   # an absent optional tensor stays 0
     head.eval()
     return head
 
@@ -106,6 +115,17 @@ def seen_features(model: FuseRankModel, request: Request) -> dict[int, tuple[int
     """row -> (rank_b, count_b, type mask, time_b) of every seen known item of the request."""
     return {f.row: (f.rank_bucket, f.count_bucket, f.type_mask, f.time_bucket)
             for f in repeat_features(request.events, model.row_index(), request.now_ms, model.cfg)}
+
+
+def events_since_newest(events, row_of) -> dict[int, int]:
+    """row -> the number of the request's events after the item's newest one (known items)."""
+    out: dict[int, int] = {}
+    n = len(events)
+    for k, (item, _, _, _) in enumerate(events):
+        row = item_row(item, row_of)
+        if row >= 2:
+            out[row] = n - 1 - k
+    return out
 
 
 def type_counts(events, row_of, num_event_types: int) -> dict[int, list[int]]:
@@ -138,7 +158,9 @@ def row_logits(model: FuseRankModel, head: PurchaseHead, request: Request, u: Te
     rb, cb, tb = torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
     bits = torch.zeros(n, cfg.num_event_types)
     logc = torch.zeros(n, cfg.num_event_types)
+    rec = torch.zeros(n)
     counts = type_counts(request.events, model.row_index(), cfg.num_event_types)
+    since = events_since_newest(request.events, model.row_index())
     for r, (a, c, m, t) in feats.items():
         k = at.get(r)
         if k is None:
@@ -147,8 +169,9 @@ def row_logits(model: FuseRankModel, head: PurchaseHead, request: Request, u: Te
         rb[k], cb[k], tb[k] = a, c, t
         bits[k] = torch.tensor([(m >> j) & 1 for j in range(cfg.num_event_types)], dtype=torch.float32)
         logc[k] = torch.log1p(torch.tensor(counts[r], dtype=torch.float32))
+        rec[k] = math.log1p(since[r])
     gate = (u @ head.gate).expand(n)
-    return head(score, row_t, gate, seen, rb, cb, bits, tb, logc)
+    return head(score, row_t, gate, seen, rb, cb, bits, tb, logc, rec)
 
 
 @torch.no_grad()
@@ -184,6 +207,7 @@ class PairTensors:
     type_logc: Tensor
     time_b: Tensor
     users: Tensor     # (cuts, d)
+    recency_log: Tensor  # (P,) log1p(events after the item's newest), 0 where unseen
 
 
 @torch.no_grad()
@@ -210,6 +234,7 @@ def pair_tensors(model: FuseRankModel, ds, pairs, batch: int = 64, log=print) ->
     rb, cb, tb = (torch.zeros(n, dtype=torch.long) for _ in range(3))
     masks = torch.zeros(n, dtype=torch.long)
     logc = torch.zeros(n, cfg.num_event_types)
+    rec = torch.zeros(n)
     # pairs of a cut are contiguous: per cut, its seen items' features and repeat bonus
     starts = np.searchsorted(pairs.cut, np.arange(len(reqs)))
     ends = np.searchsorted(pairs.cut, np.arange(len(reqs)), side="right")
@@ -218,6 +243,7 @@ def pair_tensors(model: FuseRankModel, ds, pairs, batch: int = 64, log=print) ->
         at = {int(r): a + k for k, r in enumerate(rows[a:b].tolist())}
         feats = repeat_features(req.events, row_of, req.now_ms, cfg)
         counts = type_counts(req.events, row_of, cfg.num_event_types)
+        since = events_since_newest(req.events, row_of)
         if model.repeat is not None and feats:
             _, bon = model.repeat.bonus(feats, users[c])
         for j, f in enumerate(feats):
@@ -227,15 +253,17 @@ def pair_tensors(model: FuseRankModel, ds, pairs, batch: int = 64, log=print) ->
             seen[k] = 1.0
             rb[k], cb[k], tb[k], masks[k] = f.rank_bucket, f.count_bucket, f.time_bucket, f.type_mask
             logc[k] = torch.log1p(torch.tensor(counts[f.row], dtype=torch.float32))
+            rec[k] = math.log1p(since[f.row])
             if model.repeat is not None:
                 score[k] += bon[j]
     bits = ((masks[:, None] >> torch.arange(cfg.num_event_types)) & 1).float()
-    return PairTensors(score, rows, cut, seen, rb, cb, bits, logc, tb, users)
+    return PairTensors(score, rows, cut, seen, rb, cb, bits, logc, tb, users, rec)
 
 
 def head_logits(head: PurchaseHead, pt: PairTensors) -> Tensor:
     gate = (pt.users @ head.gate)[pt.cut]
-    return head(pt.score, pt.row, gate, pt.seen, pt.rank_b, pt.count_b, pt.type_bits, pt.time_b, pt.type_logc)
+    return head(pt.score, pt.row, gate, pt.seen, pt.rank_b, pt.count_b, pt.type_bits, pt.time_b, pt.type_logc,
+                pt.recency_log)
 
 
 def weighted_bce(z: Tensor, y: Tensor, w: Tensor) -> Tensor:
@@ -280,6 +308,30 @@ def fit_head(cfg: ModelConfig, pt: PairTensors, label: np.ndarray, weight: np.nd
         return loss
     opt.step(closure)
     log(f"  head: loss {closure().item():.6f}")
+    head.eval()
+    return head
+
+
+def fused_features(pt: PairTensors) -> np.ndarray:
+    """The fused head's inputs as a design matrix (P, T + 3): the served next-item score, log1p of
+    the item's events of each type, seen, and log1p(events since its newest) (0 where unseen): the
+    sequence model's score beside the count and recency features of the count regression."""
+    return torch.cat([pt.score[:, None], pt.type_logc, pt.seen[:, None], pt.recency_log[:, None]],
+                     dim=1).double().numpy()
+
+
+@torch.no_grad()
+def fused_head(cfg: ModelConfig, coef: np.ndarray) -> PurchaseHead:
+    """The head whose logit is the logistic regression `coef` (on `fused_features`, intercept last):
+    score_weight, type_count, the seen intercept in every count bucket, recency and bias; every
+    other tensor 0. So the fused regression is served by the engine's purchase head as it is."""
+    t = cfg.num_event_types
+    head = PurchaseHead(cfg)
+    head.score_weight.fill_(float(coef[0]))
+    head.type_count.copy_(torch.from_numpy(coef[1:1 + t]).float())
+    head.count.fill_(float(coef[1 + t]))
+    head.recency.fill_(float(coef[2 + t]))
+    head.bias.fill_(float(coef[-1]))
     head.eval()
     return head
 

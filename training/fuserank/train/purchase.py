@@ -18,8 +18,8 @@ import torch
 
 from ..bundle.card import update_card
 from ..evaluate.purchase import bootstrap, card_section, ece, metrics, plot_reliability, reliability
-from ..heads.purchase import (count_features, fit_head, fit_logistic, fold_platt, head_logits, item_rate_feature,
-                              pair_tensors, save_head, sigmoid)
+from ..heads.purchase import (count_features, fit_head, fit_logistic, fold_platt, fused_features, fused_head,
+                              head_logits, item_rate_feature, pair_tensors, save_head, sigmoid)
 
 
 def run_protocol(base: Path, out: Path, data_root: str, horizon: int, negatives: int, n_boot: int,
@@ -43,20 +43,36 @@ def run_protocol(base: Path, out: Path, data_root: str, horizon: int, negatives:
     fit_users = np.array([ds.users[fit_pairs.cuts[c][0]].user for c in fit_pairs.cut])
     held = (fit_users * 2654435761 % 1000) < 300
     y_fit = fit_pairs.label.astype(np.float64)
+    # two families, each at three penalties: the head fitted whole (`fit_head`), and the fused
+    # head, a logistic regression on the served score beside the count and recency features
+    # (`fused_features`, served through `fused_head`). The held-out users choose one by what the
+    # head is for, ranking both populations: the mean of its AUC over every item and over the
+    # seen items (the log loss, reported beside it, follows from the Platt step that comes next)
     choice = {}
     for l2 in (1e-2, 1e-1, 1.0):
         h = fit_head(cfg, pt_fit, fit_pairs.label, fit_pairs.weight, l2=l2, mask=~held, log=lambda *_: None)
+        choice[f"head l2 {l2:g}"] = h
+    x_fit = fused_features(pt_fit)
+    for l2 in (1e-4, 1e-3, 1e-2):
+        coef = fit_logistic(x_fit[~held], fit_pairs.label[~held], fit_pairs.weight[~held], l2=l2)
+        choice[f"fused l2 {l2:g}"] = fused_head(cfg, coef)
+    held_loss, held_auc = {}, {}
+    seen_fit = fit_pairs.seen > 0
+    for name, h in choice.items():
         with torch.no_grad():
             ph = torch.sigmoid(head_logits(h, pt_fit)).double().numpy()
-        choice[l2] = (metrics(y_fit[held], ph[held], fit_pairs.weight[held])["log_loss"], h)
-        log(f"  head l2 {l2:g}: held-out log loss {choice[l2][0]:.3e}")
-    best_l2 = min(choice, key=lambda k: choice[k][0])
-    head = choice[best_l2][1]
+        m_all = metrics(y_fit[held], ph[held], fit_pairs.weight[held])
+        m_seen = metrics(y_fit[held & seen_fit], ph[held & seen_fit], fit_pairs.weight[held & seen_fit])
+        held_loss[name] = m_all["log_loss"]
+        held_auc[name] = {"all": m_all["auc"], "seen": m_seen["auc"]}
+        log(f"  {name}: held-out AUC {m_all['auc']:.4f} (seen {m_seen['auc']:.4f}), log loss {held_loss[name]:.4e}")
+    best_l2 = max(held_auc, key=lambda k: (held_auc[k]["all"] + held_auc[k]["seen"], -held_loss[k]))
+    head = choice[best_l2]
     with torch.no_grad():
         z_held = head_logits(head, pt_fit).double().numpy()[held]
     platt = fit_logistic(z_held[:, None], fit_pairs.label[held], fit_pairs.weight[held], l2=0.0)
     fold_platt(head, float(platt[0]), float(platt[1]))
-    log(f"  chosen l2 {best_l2:g}; Platt a {platt[0]:.3f} b {platt[1]:.3f} (folded into the head)")
+    log(f"  chosen: {best_l2}; Platt a {platt[0]:.3f} b {platt[1]:.3f} (folded into the head)")
     with torch.no_grad():
         p_model = torch.sigmoid(head_logits(head, pt_test)).double().numpy()
     # baselines, fitted on the same pairs
@@ -77,7 +93,8 @@ def run_protocol(base: Path, out: Path, data_root: str, horizon: int, negatives:
                        "positives_seen": int((y * test_pairs.seen).sum())},
               "logistic_coef": {"names": ["log1p views", "log1p carts", "log1p favs", "log1p buys", "seen",
                                           "log1p recency", "intercept"], "values": lr_coef.tolist()},
-              "rate_coef": rate_coef.tolist(), "head_l2": best_l2, "platt": platt.tolist(),
+              "rate_coef": rate_coef.tolist(), "head_l2": best_l2, "held_out_log_loss": held_loss, "held_out_auc": held_auc,
+              "platt": platt.tolist(),
               "held_out_users_fraction": 0.3}
     seen = test_pairs.seen > 0
     result["all"] = bootstrap(y, test_pairs.weight, preds, users, n_boot)
