@@ -130,14 +130,21 @@ def compare_with_server(binary: str, bundle: str, model, cases, top_k: int = TOP
     return {"server_items": items, "server_same_reasons": same, "server_max_weight_diff": max_diff}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def study_parser(description: str) -> argparse.ArgumentParser:
+    """The options of both explanation studies (this one and `explain_loo`): the model, its
+    dataset, how many test users, torch threads."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="../models/ml-1m")
     parser.add_argument("--dataset", default="ml-1m")
     parser.add_argument("--data-root", default=default_data_root())
     parser.add_argument("--users", type=int, default=500, help="test users, every n-th so that this many are used")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the random-3 baseline")
     parser.add_argument("--threads", type=int, default=1)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = study_parser(__doc__)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random-3 baseline")
     parser.add_argument("--server", help="a fuserank-server binary: also compare its reasons with the reference's")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

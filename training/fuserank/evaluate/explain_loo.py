@@ -5,7 +5,7 @@ catalogue ranking, exclude_seen), each of the top-10 items is explained with 3 r
 kept event is deleted in turn to get the item's exact score drop for each event. Two deletions:
 
 - `window` (the explanation's own definition): the kept window does not slide, so a truncated
-  request loses one token (`fuserank.explain.deletion_tokens`); for a request of at most
+  request loses one token (`fuserank.model.explain.deletion_tokens`); for a request of at most
   max_events events this is the request without the event;
 - `sent`: the event deleted from the request as sent, so a truncated request slides one older
   event into the window.
@@ -25,7 +25,6 @@ Run from training/: `python -m fuserank.evaluate.explain_loo --model ../models/m
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -37,9 +36,8 @@ import torch
 from ..bundle.io import load_bundle
 from ..data.datasets import load_dataset
 from .cases import build_cases
-from ..data.datasets import default_data_root
 from ..model.explain import deletion_tokens
-from .explain_eval import EXPLAIN, TOP_K, explained_top, without
+from .explain_eval import EXPLAIN, TOP_K, explained_top, study_parser, without
 from ..model.features import Request
 
 CHUNK = 64  # deletions per forward batch
@@ -128,13 +126,8 @@ def leave_one_out(model, cases, top_k: int = TOP_K, k: int = EXPLAIN, detail: bo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="../models/ml-1m")
-    parser.add_argument("--dataset", default="ml-1m")
-    parser.add_argument("--data-root", default=default_data_root())
-    parser.add_argument("--users", type=int, default=500, help="test users, every n-th so that this many are used")
+    parser = study_parser(__doc__)
     parser.add_argument("--user", type=int, action="append", help="explain these users (and print their pairs)")
-    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, _, _, _ = load_bundle(args.model)
