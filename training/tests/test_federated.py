@@ -60,6 +60,25 @@ def test_partition_by_hash_and_by_column(tmp_path) -> None:
         assign_shops(str(data), spec, "Region")
 
 
+def test_shop_scores_split_a_served_bundles_test_users_by_shop(tmp_path) -> None:
+    """`federated.shop_scores`: a bundle `make train DATA=` wrote, scored on each shop's test users
+    (next basket): the shops partition the test users and their figures average to the whole."""
+    from fuserank.federated.shop_scores import main, shop_scores
+    from fuserank.train import cli as train
+    torch.set_num_threads(1)
+    data = tiny_export(tmp_path / "OnlineRetail.csv")
+    assert train.main(["--data", str(data), "--minutes", "0.1", "--epochs", "1", "--threads", "1", "--no-progress",
+                       "--out", str(tmp_path / "bundle")]) == 0
+    res = shop_scores(str(tmp_path / "bundle"), str(data), "Country")
+    assert set(res) == {"all", "united-kingdom", "france"}
+    shops = [res["united-kingdom"], res["france"]]
+    assert sum(r["users"] for r in shops) == res["all"]["users"] > 0
+    assert sum(r["ndcg@10"] * r["users"] for r in shops) / res["all"]["users"] == pytest.approx(res["all"]["ndcg@10"])
+    assert main(["--model", str(tmp_path / "bundle"), "--data", str(data), "--partition", "Country",
+                 "--out", str(tmp_path / "scores.json")]) == 0
+    assert json.loads((tmp_path / "scores.json").read_text())["shops"] == json.loads(json.dumps(res))
+
+
 @pytest.mark.parametrize("strategy", ["fedavg", "fedadam"])
 def test_two_supernodes_two_rounds(tmp_path, flower, strategy) -> None:
     data = tiny_export(tmp_path / "OnlineRetail.csv")
