@@ -44,7 +44,7 @@ public final class Evaluator {
     /// - Parameter users: the cases' user vectors from ``userVectors(_:)``.
     /// - Throws: ``EvaluationError/notInCatalogue(user:item:)`` for a target the model does not know.
     public func fullRanking(_ cases: [EvaluationCase], users: [Float]) throws -> RankingMetrics {
-        let d = bundle.config.dModel, n = bundle.catalogueSize
+        let d = bundle.userDimension, n = bundle.catalogueSize
         var metrics = RankingMetrics()
         for start in stride(from: 0, to: cases.count, by: ranker.maxBatch) {
             let count = min(ranker.maxBatch, cases.count - start)
@@ -71,7 +71,7 @@ public final class Evaluator {
     ///   - seed: the sampling seed.
     /// - Throws: ``EvaluationError`` for an unknown item or a user with too few negatives.
     public func sampled(_ cases: [EvaluationCase], users: [Float], catalogue: [Int64], seed: UInt64) throws -> RankingMetrics {
-        let d = bundle.config.dModel
+        let d = bundle.userDimension
         var metrics = RankingMetrics()
         var scores = [Float](repeating: 0, count: Self.negatives + 1)
         for (i, c) in cases.enumerated() {

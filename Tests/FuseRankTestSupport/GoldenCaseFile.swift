@@ -19,11 +19,11 @@ public struct GoldenCaseFile: Decodable, Sendable {
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }
     }
 
-    /// Reads `cases.json` of a fixture set folder.
-    public static func load(_ set: URL) throws -> GoldenCaseFile {
+    /// Reads `cases.json` (or another case file of the same layout) of a fixture set folder.
+    public static func load(_ set: URL, file: String = "cases.json") throws -> GoldenCaseFile {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(GoldenCaseFile.self, from: Data(contentsOf: set.appendingPathComponent("cases.json")))
+        return try decoder.decode(GoldenCaseFile.self, from: Data(contentsOf: set.appendingPathComponent(file)))
     }
 
     /// Reads `cases.json` of the fixture set folder at `path`.

@@ -40,6 +40,8 @@ public enum BundleError: Error, Sendable, CustomStringConvertible {
     case badItemIDs(file: String, reason: String)
     /// `items.tsv` (the optional item titles) is malformed.
     case badItems(file: String, reason: String)
+    /// `fusion.json` (a fused bundle's members) is malformed, or a member does not fit the bundle.
+    case badFusion(file: String, reason: String)
 
     /// A readable message naming the file and tensor.
     public var description: String {
@@ -84,6 +86,8 @@ public enum BundleError: Error, Sendable, CustomStringConvertible {
             return "\(file): tensor item_ids: \(reason)"
         case let .badItems(file, reason):
             return "\(file): bad item titles: \(reason)"
+        case let .badFusion(file, reason):
+            return "\(file): bad fusion: \(reason)"
         }
     }
 }

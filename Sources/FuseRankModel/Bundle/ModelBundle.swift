@@ -26,6 +26,9 @@ public final class ModelBundle: Sendable {
     /// The demand forecaster from the optional `forecaster.json` and `forecaster.safetensors`;
     /// nil when the bundle has none.
     public let forecaster: ForecasterBundle?
+    /// The other members and the weights of a fused bundle, from the optional `fusion.json`;
+    /// nil for a single model.
+    public let fusion: Fusion?
 
     /// Loads and validates the bundle folder at `path`.
     /// - Parameter path: a folder holding `config.json`, `weights.safetensors` and `vocab.txt`.
@@ -59,7 +62,16 @@ public final class ModelBundle: Sendable {
         purchase = try PurchaseWeights.load(bundlePath: path, config: config)
         content = try ContentProjection.load(bundlePath: path, config: config)
         forecaster = try ForecasterBundle.load(bundlePath: path)
+        fusion = try Fusion.load(bundlePath: path, config: config, itemIDs: weights.itemIDs, vocabulary: vocabulary)
+        if fusion != nil, let part = Fusion.onlyInSingleModels(self) {
+            throw BundleError.badFusion(file: (path as NSString).appendingPathComponent(Fusion.fileName),
+                                        reason: "the bundle has \(part), which a fused bundle cannot hold")
+        }
     }
+
+    /// The width of the user vectors of ``Ranker/userVectors(_:)``: `d_model`, or for a fused
+    /// bundle the members' `d_model`s side by side (the bundle's own first).
+    public var userDimension: Int { config.dModel + (fusion?.members.reduce(0) { $0 + $1.config.dModel } ?? 0) }
 
     /// Whether the bundle carries item titles.
     public var hasTitles: Bool { !items.isEmpty }
@@ -100,6 +112,7 @@ public final class ModelBundle: Sendable {
         if !(0...RankQuery.maxExplainEvents).contains(query.explainEvents) {
             throw InputError.explainEvents(query.explainEvents, limit: RankQuery.maxExplainEvents)
         }
+        if let fusion, query.explainEvents > 0 { throw InputError.explainFused(members: fusion.weights.count) }
         for (i, e) in query.events.enumerated() where e.type < 0 || Int(e.type) >= config.numEventTypes {
             throw InputError.eventType(index: i, type: e.type, limit: config.numEventTypes)
         }

@@ -18,6 +18,9 @@ public final class Ranker {
     let encoder: UserEncoder
     /// User vectors -> results (candidates, catalogue, purchase, explanations).
     let scorer: Scorer
+    /// A fused bundle's other members (Ranker+Fusion.swift), each with its own scratch; empty for
+    /// a single model.
+    let members: [Ranker]
     /// The scratch the two share: the scorer reads what the encoder wrote.
     var state: RunState { encoder.state }
     /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
@@ -36,7 +39,9 @@ public final class Ranker {
         self.maxBatch = max(1, maxBatch)
         let state = RunState(config: bundle.config, maxBatch: self.maxBatch)
         self.encoder = UserEncoder(bundle: bundle, state: state, maxBatch: self.maxBatch, sessionCache: sessionCache)
-        self.scorer = Scorer(bundle: bundle, state: state, catalogueScoring: catalogueScoring)
+        // A fused bundle sums its members' exact scores: no int8 path.
+        self.scorer = Scorer(bundle: bundle, state: state, catalogueScoring: bundle.fusion == nil ? catalogueScoring : .exact)
+        self.members = bundle.fusion?.members.map { Ranker(bundle: $0, maxBatch: maxBatch, catalogueScoring: .exact) } ?? []
         self.catalogueScoring = scorer.catalogueScoring
     }
 
@@ -51,6 +56,7 @@ public final class Ranker {
         precondition(overlay.map { $0.bundle === bundle } ?? true, "an overlay of another bundle")
         let overlay = overlay?.isEmpty == false ? overlay : nil
         return inPasses(queries) { pass in
+            if !members.isEmpty { return rankFused(pass, overlay: overlay) }
             encoder.encode(pass, overlay: overlay)
             var results = scorer.score(pass, overlay: overlay)
             if pass.contains(where: { $0.explainEvents > 0 }) {
@@ -60,20 +66,24 @@ public final class Ranker {
         }
     }
 
-    /// The user vectors (final_norm of the read-out) of the queries.
+    /// The user vectors (final_norm of the read-out) of the queries; a fused bundle's are its
+    /// members' side by side, the bundle's own first.
     /// - Parameter queries: queries this ranker's bundle validated.
-    /// - Returns: row-major `(count, d_model)`.
+    /// - Returns: row-major `(count, bundle.userDimension)`.
     public func userVectors(_ queries: [ValidatedQuery]) -> [Float] {
-        inPasses(queries) { pass in
+        if !members.isEmpty { return inPasses(queries) { fusedUserVectors($0) } }
+        return inPasses(queries) { pass in
             encoder.encode(pass, overlay: nil)
             return Array(UnsafeBufferPointer(start: state.users, count: pass.count * bundle.config.dModel))
         }
     }
 
-    /// The scores of every catalogue row (2 ..< num_items) for each user vector, nothing excluded.
-    /// - Parameter users: row-major `(count, d_model)` user vectors (from ``userVectors(_:)``).
+    /// The scores of every catalogue row (2 ..< num_items) for each user vector, nothing excluded
+    /// (a fused bundle's: the weighted sum of its members').
+    /// - Parameter users: row-major `(count, bundle.userDimension)` user vectors (from ``userVectors(_:)``).
     /// - Returns: row-major `(count, catalogueSize)`; column j is catalogue row j + 2.
     public func catalogueScores(users: [Float]) -> [Float] {
+        if !members.isEmpty { return fusedCatalogueScores(users: users) }
         let d = bundle.config.dModel, n = bundle.catalogueSize
         precondition(users.count % d == 0, "user vectors come in rows of d_model = \(d)")
         let count = users.count / d
@@ -101,7 +111,7 @@ public final class Ranker {
     }
 
     /// Runs `body` on consecutive passes of at most ``maxBatch`` queries and joins the results.
-    private func inPasses<T>(_ queries: [ValidatedQuery], _ body: ([RankQuery]) -> [T]) -> [T] {
+    func inPasses<T>(_ queries: [ValidatedQuery], _ body: ([RankQuery]) -> [T]) -> [T] {
         let me = ObjectIdentifier(bundle)
         precondition(queries.allSatisfy { $0.bundle == me }, "a query validated by another bundle")
         var out: [T] = []

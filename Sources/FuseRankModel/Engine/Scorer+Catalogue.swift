@@ -80,7 +80,7 @@ extension Scorer {
     /// Top-k of one query's catalogue scores (column j = row j + 2), the rows its ``filter(_:)``
     /// drops left out. The scores of dropped items are overwritten (NaN): `scores` is this pass's
     /// scratch.
-    private func rankCatalogue(_ query: RankQuery, scores: UnsafeMutablePointer<Float>) -> RankResult {
+    func rankCatalogue(_ query: RankQuery, scores: UnsafeMutablePointer<Float>) -> RankResult {
         let n = bundle.catalogueSize
         let ids = weights.itemIDs
         for row in filter(query).dropped { scores[row - 2] = .nan }
@@ -161,15 +161,24 @@ extension Scorer {
 }
 
 extension ModelBundle {
-    /// score(row) = u . item_emb[row] + item_bias[row] of one user vector and one item.
+    /// score(row) = u . item_emb[row] + item_bias[row] of one user vector and one item; for a
+    /// fused bundle, the members' scores of their parts of `user`, weighted and summed.
     /// - Parameters:
-    ///   - user: a user vector of d_model floats (from ``Ranker/userVectors(_:)``).
+    ///   - user: a user vector of ``userDimension`` floats (from ``Ranker/userVectors(_:)``).
     ///   - itemID: an external item id.
     /// - Returns: the score, or nil for an item not in the catalogue.
     public func score(user: UnsafeBufferPointer<Float>, item itemID: Int64) -> Float? {
-        precondition(user.count == config.dModel, "a user vector has d_model = \(config.dModel) floats")
+        precondition(user.count == userDimension, "a user vector has \(userDimension) floats")
         guard let row = rowOfItem[itemID].map(Int.init) else { return nil }
-        return dot(user.baseAddress!, weights.itemEmb.baseAddress! + row * config.dModel, n: config.dModel)
-            + weights.itemBias[row]
+        let all = [self] + (fusion?.members ?? [])
+        let weights = fusion?.weights ?? [1]
+        var score: Float = 0, offset = 0
+        for (k, m) in all.enumerated() {
+            let d = m.config.dModel
+            let own = dot(user.baseAddress! + offset, m.weights.itemEmb.baseAddress! + row * d, n: d) + m.weights.itemBias[row]
+            score += fusion == nil ? own : weights[k] * own
+            offset += d
+        }
+        return score
     }
 }

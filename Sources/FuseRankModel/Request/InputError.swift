@@ -18,6 +18,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
     case restrictWithCandidates
     /// `explain_events` outside `0 ... limit`.
     case explainEvents(Int, limit: Int)
+    /// `explain_events > 0` for a fused bundle, whose ranking has no per-event reasons.
+    case explainFused(members: Int)
 
     /// A readable message naming the offending field.
     public var description: String {
@@ -38,6 +40,8 @@ public enum InputError: Error, Sendable, Equatable, CustomStringConvertible {
             return "restrict_to applies to catalogue ranking; with candidates, send only the allowed candidates"
         case let .explainEvents(k, limit):
             return "explain_events is \(k), at most \(limit) are allowed"
+        case let .explainFused(members):
+            return "explain_events: this model fuses \(members) members and gives no reasons; send explain_events = 0"
         }
     }
 }

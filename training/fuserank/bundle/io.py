@@ -12,6 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..model.config import REPEAT_COUNT_BUCKETS, REPEAT_RANK_BUCKETS, ModelConfig
+from ..model.fusion import FUSION_FILE, FUSION_VERSION, MAX_MEMBERS, FusedModel
 from ..model.transformer import FuseRankModel
 
 
@@ -160,15 +161,63 @@ def read_vocab(path: str | Path) -> list[str]:
     return lines
 
 
-def load_bundle(bundle_dir: str | Path) -> tuple[FuseRankModel, ModelConfig, list[int], list[str]]:
-    """Load a bundle into an eval-mode model.
+def load_bundle(bundle_dir: str | Path) -> tuple[FuseRankModel | FusedModel, ModelConfig, list[int], list[str]]:
+    """Load a bundle into an eval-mode model: a `FusedModel` when the folder holds `fusion.json`
+    (docs/model-format.md "Fused bundles"), else a `FuseRankModel`.
 
     - Parameters:
       - bundle_dir: the bundle folder.
-    - Returns: `(model, cfg, item_ids, vocab)`.
+    - Returns: `(model, cfg, item_ids, vocab)`; a fused bundle's `cfg` is its own (the first member's).
     - Throws: BundleError (or ConfigError) naming the file and tensor that is wrong.
     """
     root = Path(bundle_dir)
+    model, cfg, ids, vocab = _load_single(root)
+    if not (root / FUSION_FILE).is_file():
+        return model, cfg, ids, vocab
+    paths, weights = read_fusion(root)
+    members = [model]
+    for k, rel in enumerate(paths[1:], 1):
+        member, _, _, member_vocab = _load_single(root / rel)
+        if member_vocab != vocab:
+            raise BundleError(f"{root / FUSION_FILE}: members[{k}] ({rel}): vocab.txt differs from the bundle's")
+        members.append(member)
+    try:
+        fused = FusedModel(members, weights)
+    except ValueError as e:
+        raise BundleError(f"{root / FUSION_FILE}: {e}") from None
+    fused.eval()
+    return fused, cfg, ids, vocab
+
+
+def read_fusion(root: Path) -> tuple[list[str], list[float]]:
+    """The member paths (the first ".") and weights of `fusion.json` in the bundle folder `root`."""
+    path = root / FUSION_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BundleError(f"{path}: {e}") from None
+    if doc.get("fusion_version") != FUSION_VERSION:
+        raise BundleError(f"{path}: fusion_version {doc.get('fusion_version')!r} is not supported ({FUSION_VERSION})")
+    members = doc.get("members")
+    if not isinstance(members, list) or not 2 <= len(members) <= MAX_MEMBERS:
+        raise BundleError(f"{path}: members must list 2 to {MAX_MEMBERS} members")
+    paths = [str(m.get("path", "")) for m in members]
+    weights = [m.get("weight") for m in members]
+    if paths[0] != ".":
+        raise BundleError(f'{path}: the first member\'s path is "{paths[0]}", expected "." (the bundle itself)')
+    for k, rel in enumerate(paths[1:], 1):
+        parts = rel.split("/")
+        if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise BundleError(f'{path}: members[{k}] has path "{rel}"; a member is a folder inside the bundle')
+    if len(set(paths)) != len(paths):
+        raise BundleError(f"{path}: a member path repeats")
+    if not all(isinstance(w, (int, float)) for w in weights):
+        raise BundleError(f"{path}: every member needs a numeric weight")
+    return paths, [float(w) for w in weights]
+
+
+def _load_single(root: Path) -> tuple[FuseRankModel, ModelConfig, list[int], list[str]]:
+    """One model's files (config.json, weights.safetensors, vocab.txt) into an eval-mode model."""
     cfg_path, w_path, v_path = root / "config.json", root / "weights.safetensors", root / "vocab.txt"
     for path in (cfg_path, w_path, v_path):
         if not path.is_file():

@@ -1,0 +1,53 @@
+/// The scoring of a fused bundle (Ranker+Fusion.swift): the weighted sum of the members' exact
+/// scores, through the same filter and top-k as a single model.
+extension Scorer {
+    /// Next-item results of a fused pass: this scorer's (the bundle's own) user vectors and each
+    /// member's in its own `state.users`, query order.
+    /// - Parameters:
+    ///   - queries: the pass's queries (live changes already folded in).
+    ///   - members: the other members' scorers, in `fusion.json` order.
+    ///   - weights: every member's weight, this bundle's first.
+    func scoreFused(_ queries: [RankQuery], members: [Scorer], weights: [Float]) -> [RankResult] {
+        let n = bundle.catalogueSize
+        let all = [self] + members
+        var catalogueRow = [Int](repeating: -1, count: queries.count)
+        var nCatalogue = 0
+        for (b, query) in queries.enumerated() where query.ranksCatalogue {
+            for m in all {
+                let d = m.config.dModel
+                (m.state.catalogueUsers + nCatalogue * d).update(from: m.state.users + b * d, count: d)
+            }
+            catalogueRow[b] = nCatalogue
+            nCatalogue += 1
+        }
+        if nCatalogue > 0 { fuseCatalogue(members: members, weights: weights, count: nCatalogue) }
+        return queries.enumerated().map { b, query in
+            if catalogueRow[b] >= 0 { return rankCatalogue(query, scores: state.catalogue + catalogueRow[b] * n) }
+            return rankList(query, filter(query)) { row in
+                // score(row) = sum_k w_k (u_k . item_emb_k[row] + item_bias_k[row])
+                var score: Float = 0
+                for (k, m) in all.enumerated() {
+                    let d = m.config.dModel
+                    score += weights[k] * (dot(m.state.users + b * d, m.weights.itemEmb.baseAddress! + row * d, n: d)
+                                           + m.weights.itemBias[row])
+                }
+                return score
+            }
+        }
+    }
+
+    /// state.catalogue (count, num_items - 2) = sum_k w_k * (member k's catalogue scores of the
+    /// user vectors in its `state.catalogueUsers`): one GEMM per member.
+    func fuseCatalogue(members: [Scorer], weights: [Float], count: Int) {
+        let total = count * bundle.catalogueSize
+        scoreCatalogue(state.catalogueUsers, count: count)
+        let out = state.catalogue
+        let w0 = weights[0]
+        for i in 0..<total { out[i] *= w0 }
+        for (k, m) in members.enumerated() {
+            m.scoreCatalogue(m.state.catalogueUsers, count: count)
+            let w = weights[k + 1], part = m.state.catalogue
+            for i in 0..<total { out[i] += w * part[i] }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+"""Fused bundles (docs/model-format.md "Fused bundles"): the written folder loads as a
+`FusedModel` whose scores are the weighted sums of its members', the loader names what is wrong
+with a bad `fusion.json` or member, and the weights are chosen on validation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import random_model, tiny_cfg
+from fuserank.bundle.fusion import write_fused_bundle
+from fuserank.bundle.io import BundleError, export_bundle, load_bundle
+from fuserank.data.synthetic import make_task
+from fuserank.evaluate.protocols import full_ranking
+from fuserank.model.features import Request
+from fuserank.model.fusion import FusedModel
+from fuserank.model.ranking import rank_user
+from fuserank.model.transformer import FuseRankModel
+from fuserank.train.config import TrainConfig
+from fuserank.train.fusion import choose_weights, simplex_grid
+from fuserank.train.loop import train_model
+
+VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(8)]
+
+
+def _members(tmp_path: Path) -> list[Path]:
+    """Two single-model bundles of different widths over the same catalogue."""
+    dirs = []
+    for k, cfg in enumerate((tiny_cfg(), tiny_cfg(d_model=8, n_layers=1, d_ff=16))):
+        m = random_model(cfg, seed=k + 1)
+        dirs.append(export_bundle(m, cfg, None, VOCAB, tmp_path / f"m{k}", "# member\n"))
+    return dirs
+
+
+def _requests(ids: list[int]) -> list[Request]:
+    t = 1_700_000_000_000
+    return [Request(events=[(ids[3], 1, t, 0), (ids[9], 2, t + 60_000, 0)], top_k=0, now_ms=t + 120_000),
+            Request(events=[(ids[5], 1, t, 0)], text_tokens=[2, 3], top_k=5, now_ms=t + 60_000),
+            Request(events=[(ids[4], 1, t, 0)], candidates=[ids[2], ids[7], 999_999, ids[11]]),
+            Request(events=[(ids[6], 1, t, 0)], exclude_seen=True, top_k=8)]
+
+
+def test_the_fused_score_is_the_weighted_sum_of_the_members(tmp_path: Path) -> None:
+    dirs = _members(tmp_path)
+    out = write_fused_bundle(tmp_path / "fused", dirs, [0.7, 0.45], "# fused\n")
+    fused, cfg, ids, vocab = load_bundle(out)
+    assert isinstance(fused, FusedModel) and vocab == VOCAB
+    assert json.loads((out / "config.json").read_text())["name"] == "fused"
+    members = [load_bundle(d)[0] for d in dirs]
+    with torch.no_grad():
+        for req in _requests(ids):
+            items, unknown = rank_user(fused, req, fused.forward_requests([req])[0])
+            parts = [dict(rank_user(m, Request(**{**req.__dict__, "top_k": 0}), m.forward_requests([req])[0])[0])
+                     for m in members]
+            assert items, req
+            for item, score in items:
+                assert score == pytest.approx(0.7 * parts[0][item] + 0.45 * parts[1][item], abs=1e-4)
+            # the order is the fused score's, cut to top_k
+            want = sorted(parts[0], key=lambda i: -(0.7 * parts[0][i] + 0.45 * parts[1][i]))
+            assert [i for i, _ in items] == want[:len(items)]
+            assert unknown == ([999_999] if req.candidates else [])
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"fusion_version": 2, "members": []}, "fusion_version 2"),
+    ({"fusion_version": 1, "members": [{"path": ".", "weight": 1}]}, "2 to 8 members"),
+    ({"fusion_version": 1, "members": [{"path": "members/m1", "weight": 1}, {"path": ".", "weight": 1}]}, 'expected "."'),
+    ({"fusion_version": 1, "members": [{"path": ".", "weight": 1}, {"path": "../m1", "weight": 1}]}, "inside the bundle"),
+    ({"fusion_version": 1, "members": [{"path": ".", "weight": -1}, {"path": "members/m1", "weight": 1}]}, "weights"),
+    ({"fusion_version": 1, "members": [{"path": ".", "weight": 1}, {"path": "members/m1"}]}, "numeric weight"),
+])
+def test_a_bad_fusion_file_is_named(tmp_path: Path, doc: dict, message: str) -> None:
+    out = write_fused_bundle(tmp_path / "fused", _members(tmp_path), [0.5, 0.5], "# fused\n")
+    (out / "fusion.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match="fusion.json") as e:
+        load_bundle(out)
+    assert message in str(e.value)
+
+
+def test_a_member_of_another_catalogue_is_refused(tmp_path: Path) -> None:
+    dirs = _members(tmp_path)
+    other = random_model(tiny_cfg(d_model=8, n_layers=1, d_ff=16), seed=3)
+    other.set_item_ids([0, -1] + [200 + r for r in range(2, other.cfg.num_items)])
+    dirs[1] = export_bundle(other, other.cfg, None, VOCAB, tmp_path / "other", "# other\n")
+    out = write_fused_bundle(tmp_path / "fused", dirs, [0.5, 0.5], "# fused\n")
+    with pytest.raises(BundleError, match="item_ids differ"):
+        load_bundle(out)
+    with pytest.raises(BundleError, match="is a fused bundle"):
+        write_fused_bundle(tmp_path / "again", [out, dirs[0]], [0.5, 0.5], "#\n")
+
+
+def test_simplex_grid() -> None:
+    assert len(simplex_grid(2, 0.1)) == 11 and len(simplex_grid(3, 0.1)) == 66
+    for w in simplex_grid(3, 0.25):
+        assert sum(w) == pytest.approx(1) and min(w) >= 0
+    with pytest.raises(ValueError):
+        simplex_grid(2, 0.3)
+
+
+def test_validation_chooses_the_informative_member() -> None:
+    """A trained member and a random one: the grid gives the trained one most of the weight, and
+    the chosen point is at least as good as either member alone."""
+    task = make_task("text", seed=1)
+    torch.manual_seed(0)
+    trained = FuseRankModel(task.cfg)
+    tc = TrainConfig(seed=0, epochs=6, batch_size=32, lr=5e-3, warmup_epochs=0.5, context_prob=0.8,
+                     bf16_logits=False, bf16_autocast=False)
+    train_model(trained, task.seqs, tc, context=task.context, progress=False, log=lambda s: None)
+    trained.eval()
+    noise = random_model(task.cfg, seed=5)
+    noise.set_item_ids(trained.item_ids.tolist())
+    chosen, rows = choose_weights([trained, noise], task.cases, True, 0.1)
+    assert len(rows) == 11
+    alone = {tuple(r["weights"]): r["ndcg@10"] for r in rows}
+    best = max(r["ndcg@10"] for r in rows)
+    assert alone[chosen] == best >= alone[(1.0, 0.0)] and best > alone[(0.0, 1.0)] + 0.15
+    assert chosen[0] >= 0.7, chosen
+    assert full_ranking(FusedModel([trained, noise], chosen), task.cases).ndcg10 == pytest.approx(best)
+
+
+def test_the_committed_fused_fixture_is_what_the_reference_ranks() -> None:
+    root = Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "golden" / "tiny-fused"
+    model = load_bundle(root)[0]
+    assert isinstance(model, FusedModel) and model.weights == [0.7, 0.45]
+    doc = json.loads((root / "fused-cases.json").read_text())
+    assert len(doc["cases"]) >= 10
+    with torch.no_grad():
+        for case in doc["cases"]:
+            req = Request.from_json(case["query"])
+            u = model.forward_requests([req])[0]
+            assert (u - torch.tensor(case["user_vector"])).abs().max() < 1e-5, case["name"]
+            items, unknown = rank_user(model, req, u)
+            assert [i for i, _ in items] == [c["item_id"] for c in case["items"]], case["name"]
+            assert all(abs(s - c["score"]) < 1e-5 for (_, s), c in zip(items, case["items"]))
+            assert unknown == case["unknown_candidates"]
