@@ -150,6 +150,16 @@ def render(path: str) -> str:
                         f"| the broker, by session_id | {r['hit_rate']} | {r['sessions_held']} | {r['cache_mib']} | "
                         f"{f(r['mean_ms'])} / {f(r['p90_ms'])} |", "",
                         f"Memory broker / round-robin: {r['cache_mib'] / rr['cache_mib']:.3f} (target <= 0.5).", ""]
+    fused = [r for r in rows if r.get("bench") == "fused"]
+    if fused:
+        out += [f"### Fused bundle ({fused[0]['members']} copies of `{fused[0]['model']}`, catalogue requests of "
+                f"{fused[0]['events']} events, top 10, {fused[0]['threads']} thread)", "",
+                "| batch | single model median ms | fused median ms | fused / single |", "|---|---|---|---|"]
+        out += [f"| {r['batch']} | {f(r['single_rank_median_ms'])} | {f(r['fused_rank_median_ms'])} | {r['fused_ratio']:.3f} |"
+                for r in fused]
+        out += ["", "Each member runs its own encoder and one catalogue GEMM; the two kinds of request "
+                "are timed in turns in the same process.", ""]
+    for r in rows:
         if r.get("bench") == "skipped":
             out += [f"Skipped: {r['what']}: {r['why']}", ""]
     return "\n".join(out).rstrip() + "\n"

@@ -10,7 +10,7 @@ import FuseRankSynthetic
 /// whole catalogue with top-10 and exclude_seen (what a catalogue request costs);
 /// `explain_median_ms` the same requests with `explain_events` 3 (docs/explanations.md), and
 /// `explain_ratio` = explain_median_ms / rank_median_ms. `--session`, `--catalogue` and
-/// `--forecast` time other paths instead (one JSON line each). Never asserts.
+/// `--forecast` and `--fused` time other paths instead (one JSON line each). Never asserts.
 @main
 struct FuseRankBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -58,6 +58,9 @@ struct FuseRankBench: ParsableCommand {
     @Option(help: "With --forecast: series per request.")
     var series: Int = 1_000
 
+    @Option(help: "Fused bundle instead: --model alone vs a fused bundle of this many copies of it (one JSON line per batch size).")
+    var fused: Int?
+
     @Option(help: "With --forecast: values per series.")
     var history: Int = 28
 
@@ -96,6 +99,11 @@ struct FuseRankBench: ParsableCommand {
             bench.model = FileManager.default.fileExists(atPath: model + "/forecaster.json") ? model : nil
             let data = try JSONSerialization.data(withJSONObject: try bench.run(), options: [.sortedKeys])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
+            return
+        }
+        if let fused {
+            guard (2...Fusion.maxMembers).contains(fused) else { throw ValidationError("--fused takes 2 to \(Fusion.maxMembers)") }
+            try runFused(members: fused)
             return
         }
         if session {
@@ -144,7 +152,7 @@ struct FuseRankBench: ParsableCommand {
     }
 
     /// `batch` requests of `events` known-item events each, about one event per five minutes.
-    private func makeQueries(_ bundle: ModelBundle, batch: Int) throws -> [ValidatedQuery] {
+    func makeQueries(_ bundle: ModelBundle, batch: Int) throws -> [ValidatedQuery] {
         var rng = SplitMix64(state: 0)
         let ids = bundle.catalogueItemIDs
         let types = UInt64(bundle.config.numEventTypes)
@@ -159,7 +167,7 @@ struct FuseRankBench: ParsableCommand {
     }
 
     /// Median and p90 wall times of `a` and `b` in milliseconds, timed in turns.
-    private func timeAlternating(_ a: () -> Void, _ b: () -> Void) -> (a: (median: Double, p90: Double), b: (median: Double, p90: Double)) {
+    func timeAlternating(_ a: () -> Void, _ b: () -> Void) -> (a: (median: Double, p90: Double), b: (median: Double, p90: Double)) {
         for _ in 0..<warmup { a(); b() }
         var msA: [Double] = [], msB: [Double] = []
         func elapsed(_ body: () -> Void) -> Double {
