@@ -21,12 +21,14 @@ from typing import Callable, Sequence
 import torch
 
 from ..bundle.card import model_card, plot_curve
+from ..bundle.io import BundleError, load_bundle
 from ..bundle.trained import export_trained
 from ..data.datasets import DataError, Dataset, build_vocab, decide_exclude_seen, default_data_root, load_dataset
 from ..evaluate.report import result_lines
 from ..evaluate.trained import evaluate_trained, validation_baselines, validator
 from ..model.tokenizer import vocab_index
 from .config import TrainConfig, build_model_config, load_config, resolve_auto
+from .distill import Teacher
 from .distributed import init_distributed
 from .loop import new_model, train_model, training_inputs, validation_cases
 
@@ -137,13 +139,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"dataset {ds.name}: {len(ds.users)} users, {len(ds.catalogue)} items, vocab {len(vocab)}; "
         f"model {n_params} parameters")
 
+    teacher = None
+    if tc.distill_from:
+        if dist is not None:
+            print("fuserank.train: train.distill_from runs in one process, not under torchrun", file=sys.stderr)
+            return 2
+        if not 0 < tc.distill_weight <= 1:
+            print(f"fuserank.train: train.distill_weight is {tc.distill_weight}, expected in (0, 1]", file=sys.stderr)
+            return 2
+        try:
+            teacher = Teacher.of(load_bundle(tc.distill_from)[0], tc.distill_temperature)
+            teacher.check_catalogue(model)
+        except (BundleError, ValueError) as exc:
+            print(f"fuserank.train: train.distill_from {tc.distill_from}: {exc}", file=sys.stderr)
+            return 2
+        log(f"distilling from {tc.distill_from}: {len(teacher.members)} member(s), weights {teacher.weights}, "
+            f"distill_weight {tc.distill_weight}, temperature {tc.distill_temperature}")
     seqs, context = training_inputs(ds, cfg, row_of, vindex)
     validate = validator(ds, *validation_cases(ds, vocab, tc), eval_exclude)
     if dist is not None:
         log(f"distributed: {dist.world} processes ({dist.backend}), global batch {tc.batch_size}, "
             f"{tc.batch_size / dist.world:g} windows per process")
     hist = train_model(model, seqs, tc, context, validate, log,
-                       progress=not args.no_progress and rank0, dist=dist)
+                       progress=not args.no_progress and rank0, dist=dist, teacher=teacher)
     if dist is not None:  # training is over: rank 0 evaluates and writes, the others leave
         dist.close()
         if not rank0:

@@ -79,6 +79,11 @@ class TrainConfig:
     # bucket 0: `missing_fields.py`), everything else frozen; "" trains every parameter
     train_only: str = ""
     missing_rows: tuple[str, ...] = ("event_type_emb",)
+    # distillation (distill.py): a bundle (fused or single, trained on the same data) whose scores
+    # are soft targets for the read-out rows, with this weight against the cross-entropy
+    distill_from: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
 
 
 def resolve_auto(tc: TrainConfig, data_exclude: bool) -> list[str]:

@@ -34,6 +34,7 @@ from ..model.config import ModelConfig
 from ..model.transformer import FuseRankModel
 from .batch import collate
 from .config import TrainConfig
+from .distill import Teacher, distill_loss
 from .distributed import Distributed, SingleProcess
 from .losses import SeenItems
 from .multicut import encode_batch, group_readout
@@ -96,7 +97,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 context: ContextFn | None = None,
                 validate: Callable[[FuseRankModel], float] | None = None,
                 log: Callable[[str], None] = print, progress: bool = True,
-                dist: Distributed | None = None) -> dict:
+                dist: Distributed | None = None, teacher: Teacher | None = None) -> dict:
     """Train in place; keep the best validation state (early stopping on `validate`).
 
     - Parameters:
@@ -105,6 +106,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
       - validate: model -> validation NDCG@10 (higher is better); None trains every epoch.
       - dist: this rank of a torchrun job (`distributed.py`: its shard of every batch, DDP,
         decisions agreed with rank 0); None: one process (the trainer exactly as without it).
+      - teacher: soft targets for the read-out rows (`distill.py`), weighted `tc.distill_weight`
+        against the cross-entropy; None: the cross-entropy alone.
     - Returns: history dict: per-epoch loss, validation, seconds; best epoch.
     """
     from tqdm import tqdm
@@ -200,6 +203,12 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                     pairs = pairs.with_copies(src, len(tgt) - len(src))
             u = u.float()
             loss = ce_loss(model, u, tgt, tc.bf16_logits, seen, None if pairs is None else pairs.extra(model, u))
+            if teacher is not None:
+                g = int(batch.group_real.sum())  # the read-out rows come first in u
+                left_out = seen.mask(slice(0, g), tgt[:g]) if seen is not None else None
+                p_t = teacher.probabilities(batch, left_out, tc.bf16_autocast)
+                loss = ((1 - tc.distill_weight) * loss
+                        + tc.distill_weight * distill_loss(model, u[:g], p_t, left_out, teacher.temperature))
             loss, step_loss = par.global_loss(loss, len(tgt), t_start)
             opt.zero_grad(set_to_none=True)
             set_lr()
