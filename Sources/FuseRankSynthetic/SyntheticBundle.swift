@@ -24,12 +24,7 @@ public struct SyntheticBundle {
     public init(config: ModelConfig = SyntheticBundle.tinyConfig(), seed: UInt64 = 1) {
         self.config = config
         var rng = SplitMix64(state: seed)
-        func normal() -> Float {
-            // Box-Muller from two uniforms in (0, 1].
-            let u1 = (Double(rng.next() >> 11) + 1) / 9007199254740993.0
-            let u2 = Double(rng.next() >> 11) / 9007199254740992.0
-            return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
-        }
+        func normal() -> Float { rng.nextNormal() }
         itemIDs = [0, -1] + (2..<config.numItems).map { Int64(100 + 7 * $0) }
         vocab = ["[PAD]", "[UNK]"] + (2..<config.textVocabSize).map { "w\($0)" }
         if config.textVocabSize > 4 {

@@ -26,12 +26,7 @@ public struct SyntheticForecaster: Sendable {
     public init(config: ForecasterConfig = SyntheticForecaster.tinyConfig(), seed: UInt64 = 3) {
         self.config = config
         var rng = SplitMix64(state: seed)
-        func normal() -> Float {
-            // Box-Muller from two uniforms in (0, 1].
-            let u1 = (Double(rng.next() >> 11) + 1) / 9007199254740993.0
-            let u2 = Double(rng.next() >> 11) / 9007199254740992.0
-            return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
-        }
+        func normal() -> Float { rng.nextNormal() }
         for spec in ForecasterLayout.specs(for: config) {
             let n = spec.shape.reduce(1, *)
             let name = spec.name

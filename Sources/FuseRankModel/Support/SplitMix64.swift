@@ -1,3 +1,5 @@
+import Foundation
+
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny PRNG that Python reproduces in a few lines.
 ///
 /// Used for the sampled evaluation protocol, whose draws are written down in docs/evaluation.md:
@@ -19,6 +21,14 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// A standard normal draw (Box-Muller from two uniforms, the first in (0, 1], the second in
+    /// [0, 1)): the random weights of synthetic bundles and forecasters.
+    public mutating func nextNormal() -> Float {
+        let u1 = (Double(next() >> 11) + 1) / 9007199254740993.0
+        let u2 = Double(next() >> 11) / 9007199254740992.0
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 
     /// A draw in `0 ..< n` as `next() % n` (the documented rule; the modulo bias is below 2^-40 for n < 2^24).
