@@ -17,7 +17,7 @@ from fuserank.data.synthetic import make_task
 from fuserank.evaluate.protocols import full_ranking
 from fuserank.model.features import Request
 from fuserank.model.fusion import FusedModel
-from fuserank.model.ranking import rank_user
+from fuserank.model.ranking import rank_user, repeat_bonus_batch
 from fuserank.model.transformer import FuseRankModel
 from fuserank.train.config import TrainConfig
 from fuserank.train.fusion import choose_weights, simplex_grid
@@ -26,10 +26,12 @@ from fuserank.train.loop import train_model
 VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(8)]
 
 
-def _members(tmp_path: Path) -> list[Path]:
-    """Two single-model bundles of different widths over the same catalogue."""
+def _members(tmp_path: Path, format_version: int = 2) -> list[Path]:
+    """Two single-model bundles of different widths over the same catalogue (format 3: each with
+    a repeat head)."""
     dirs = []
-    for k, cfg in enumerate((tiny_cfg(), tiny_cfg(d_model=8, n_layers=1, d_ff=16))):
+    for k, cfg in enumerate((tiny_cfg(format_version=format_version),
+                             tiny_cfg(d_model=8, n_layers=1, d_ff=16, format_version=format_version))):
         m = random_model(cfg, seed=k + 1)
         dirs.append(export_bundle(m, cfg, None, VOCAB, tmp_path / f"m{k}", "# member\n"))
     return dirs
@@ -38,20 +40,36 @@ def _members(tmp_path: Path) -> list[Path]:
 def _requests(ids: list[int]) -> list[Request]:
     t = 1_700_000_000_000
     return [Request(events=[(ids[3], 1, t, 0), (ids[9], 2, t + 60_000, 0)], top_k=0, now_ms=t + 120_000),
+            Request(events=[(ids[3], 1, t, 0), (ids[9], 2, t + 1, 0), (ids[3], 3, t + 2, 0)],
+                    candidates=[ids[3], ids[9], ids[4]], now_ms=t + 60_000),
             Request(events=[(ids[5], 1, t, 0)], text_tokens=[2, 3], top_k=5, now_ms=t + 60_000),
             Request(events=[(ids[4], 1, t, 0)], candidates=[ids[2], ids[7], 999_999, ids[11]]),
             Request(events=[(ids[6], 1, t, 0)], exclude_seen=True, top_k=8)]
 
 
-def test_the_fused_score_is_the_weighted_sum_of_the_members(tmp_path: Path) -> None:
-    dirs = _members(tmp_path)
+@pytest.mark.parametrize("format_version", [2, 3])
+def test_the_fused_score_is_the_weighted_sum_of_the_members(tmp_path: Path, format_version: int) -> None:
+    dirs = _members(tmp_path, format_version)
     out = write_fused_bundle(tmp_path / "fused", dirs, [0.7, 0.45], "# fused\n")
     fused, cfg, ids, vocab = load_bundle(out)
     assert isinstance(fused, FusedModel) and vocab == VOCAB
     assert json.loads((out / "config.json").read_text())["name"] == "fused"
     members = [load_bundle(d)[0] for d in dirs]
+    assert (fused.repeat is not None) == (format_version == 3)
     with torch.no_grad():
-        for req in _requests(ids):
+        reqs = _requests(ids)
+        # the dense batch path: one (request, row, bonus) per seen item, the weighted sum of the members'
+        b, r, v = repeat_bonus_batch(fused, reqs, fused.forward_requests(reqs))
+        got = {(int(i), int(j)): float(x) for i, j, x in zip(b, r, v)}
+        assert len(got) == len(b)
+        want: dict = {}
+        for m, w in zip(members, [0.7, 0.45]):
+            mb, mr, mv = repeat_bonus_batch(m, reqs, m.forward_requests(reqs))
+            for i, j, x in zip(mb.tolist(), mr.tolist(), mv.tolist()):
+                want[(i, j)] = want.get((i, j), 0.0) + w * x
+        assert got.keys() == want.keys() and (len(want) > 0) == (format_version == 3)
+        assert all(abs(got[k] - want[k]) < 1e-5 for k in want)
+        for req in reqs:
             items, unknown = rank_user(fused, req, fused.forward_requests([req])[0])
             parts = [dict(rank_user(m, Request(**{**req.__dict__, "top_k": 0}), m.forward_requests([req])[0])[0])
                      for m in members]
@@ -61,7 +79,7 @@ def test_the_fused_score_is_the_weighted_sum_of_the_members(tmp_path: Path) -> N
             # the order is the fused score's, cut to top_k
             want = sorted(parts[0], key=lambda i: -(0.7 * parts[0][i] + 0.45 * parts[1][i]))
             assert [i for i, _ in items] == want[:len(items)]
-            assert unknown == ([999_999] if req.candidates else [])
+            assert unknown == [c for c in req.candidates if c == 999_999]
 
 
 @pytest.mark.parametrize("doc, message", [

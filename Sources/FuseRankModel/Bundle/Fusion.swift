@@ -9,9 +9,10 @@ import Foundation
 /// The first member is the bundle itself (`"."`); the others are bundle folders inside it. A
 /// fused bundle scores an item as the weighted sum of its members' scores,
 /// `sum_k w_k (u_k . item_emb_k[row] + item_bias_k[row])`, each `u_k` from the member's own
-/// encoder on the same request. Members share the catalogue (the same `item_ids`, row by row),
-/// the event types, the text vocabulary, the image size and `exclude_seen`; none has a repeat
-/// head, a purchase head, a content projection or a forecaster.
+/// encoder on the same request, plus each member's repeat-head bonus on seen items (format 3).
+/// Members share the catalogue (the same `item_ids`, row by row), the event types, the text
+/// vocabulary, the image size and `exclude_seen`; none has a purchase head, a content projection
+/// or a forecaster.
 public struct Fusion: Sendable {
     /// The file name in a bundle folder.
     public static let fileName = "fusion.json"
@@ -111,7 +112,6 @@ public struct Fusion: Sendable {
 
     /// The part of `bundle` a fusion member (or a fused bundle) may not have, or nil.
     static func onlyInSingleModels(_ bundle: ModelBundle) -> String? {
-        if bundle.weights.repeatHead != nil { return "a repeat head (format_version 3)" }
         if bundle.purchase != nil { return "a purchase head (purchase.safetensors)" }
         if bundle.content != nil { return "a content projection (content.safetensors)" }
         if bundle.forecaster != nil { return "a forecaster" }

@@ -1,5 +1,6 @@
 /// The scoring of a fused bundle (Ranker+Fusion.swift): the weighted sum of the members' exact
-/// scores, through the same filter and top-k as a single model.
+/// scores (each with its repeat head's bonus on seen items, format 3), through the same filter
+/// and top-k as a single model.
 extension Scorer {
     /// Next-item results of a fused pass: this scorer's (the bundle's own) user vectors and each
     /// member's in its own `state.users`, query order.
@@ -20,16 +21,24 @@ extension Scorer {
             catalogueRow[b] = nCatalogue
             nCatalogue += 1
         }
-        if nCatalogue > 0 { fuseCatalogue(members: members, weights: weights, count: nCatalogue) }
+        if nCatalogue > 0 {
+            let gathered = queries.filter(\.ranksCatalogue)
+            fuseCatalogue(members: members, weights: weights, count: nCatalogue, queries: gathered)
+        }
         return queries.enumerated().map { b, query in
             if catalogueRow[b] >= 0 { return rankCatalogue(query, scores: state.catalogue + catalogueRow[b] * n) }
+            // format 3: each member's bonus of the seen items
+            let bonuses = all.map { m in
+                Dictionary(m.repeatBonuses(query, user: m.state.users + b * m.config.dModel).map { ($0.row, $0.bonus) },
+                           uniquingKeysWith: +)
+            }
             return rankList(query, filter(query)) { row in
-                // score(row) = sum_k w_k (u_k . item_emb_k[row] + item_bias_k[row])
+                // score(row) = sum_k w_k (u_k . item_emb_k[row] + item_bias_k[row] + bonus_k(row))
                 var score: Float = 0
                 for (k, m) in all.enumerated() {
                     let d = m.config.dModel
                     score += weights[k] * (dot(m.state.users + b * d, m.weights.itemEmb.baseAddress! + row * d, n: d)
-                                           + m.weights.itemBias[row])
+                                           + m.weights.itemBias[row] + (bonuses[k][row] ?? 0))
                 }
                 return score
             }
@@ -37,15 +46,25 @@ extension Scorer {
     }
 
     /// state.catalogue (count, num_items - 2) = sum_k w_k * (member k's catalogue scores of the
-    /// user vectors in its `state.catalogueUsers`): one GEMM per member.
-    func fuseCatalogue(members: [Scorer], weights: [Float], count: Int) {
-        let total = count * bundle.catalogueSize
-        scoreCatalogue(state.catalogueUsers, count: count)
+    /// user vectors in its `state.catalogueUsers`, plus its repeat bonuses of `queries[i]`'s seen
+    /// items in row i): one GEMM per member.
+    /// - Parameter queries: the query of each gathered row, for the repeat heads; empty = no bonus
+    ///   (the evaluation path, as for a single model).
+    func fuseCatalogue(members: [Scorer], weights: [Float], count: Int, queries: [RankQuery] = []) {
+        let n = bundle.catalogueSize, total = count * n
+        func score(_ m: Scorer) {
+            m.scoreCatalogue(m.state.catalogueUsers, count: count)
+            let d = m.config.dModel
+            for (i, query) in queries.enumerated() {  // format 3: the seen items' bonus
+                m.addRepeatBonuses(query, user: m.state.catalogueUsers + i * d, catalogueScores: m.state.catalogue + i * n)
+            }
+        }
+        score(self)
         let out = state.catalogue
         let w0 = weights[0]
         for i in 0..<total { out[i] *= w0 }
         for (k, m) in members.enumerated() {
-            m.scoreCatalogue(m.state.catalogueUsers, count: count)
+            score(m)
             let w = weights[k + 1], part = m.state.catalogue
             for i in 0..<total { out[i] += w * part[i] }
         }

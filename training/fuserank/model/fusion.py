@@ -5,7 +5,8 @@ the members' scores, `sum_k w_k (u_k . item_emb_k[row] + item_bias_k[row])`.
 `FusedModel` presents the interface the evaluation and ranking code reads from a single model:
 its user vector is the members' side by side, and its `item_emb` / `item_bias` are the members'
 tables side by side (each scaled by its weight) and the weighted sum of their biases, so that
-`u . item_emb[row] + item_bias[row]` is the fused score. The Swift engine computes the same sum
+`u . item_emb[row] + item_bias[row]` is the fused score; members with a repeat head (format 3)
+add their weighted bonuses on seen items (`model.ranking`). The Swift engine computes the same sum
 member by member (Sources/FuseRankModel/Engine/Scorer+Fusion.swift).
 """
 
@@ -27,8 +28,6 @@ MAX_MEMBERS = 8
 def fusion_mismatch(first: FuseRankModel, member: FuseRankModel) -> str | None:
     """Why `member` cannot be fused with `first` (the bundle itself), or None."""
     a, b = first.cfg, member.cfg
-    if member.repeat is not None:
-        return "has a repeat head (format_version 3)"
     if b.num_items != a.num_items:
         return f"num_items is {b.num_items}, the bundle's is {a.num_items}"
     if not torch.equal(member.item_ids, first.item_ids):
@@ -40,6 +39,11 @@ def fusion_mismatch(first: FuseRankModel, member: FuseRankModel) -> str | None:
     if b.exclude_seen != a.exclude_seen:
         return "exclude_seen differs from the bundle's"
     return None
+
+
+class MembersRepeat:
+    """`FusedModel.repeat` when a member has a repeat head: its bonus is the members' bonuses,
+    each times its weight (`model.ranking.repeat_bonus`, `repeat_bonus_batch`)."""
 
 
 class FusedModel(nn.Module):
@@ -54,8 +58,6 @@ class FusedModel(nn.Module):
         if any(not (w >= 0 and w < float("inf")) for w in weights) or not any(w > 0 for w in weights):
             raise ValueError(f"weights {list(weights)}: each finite and >= 0, one > 0")
         first = members[0]
-        if first.repeat is not None:
-            raise ValueError("the bundle has a repeat head (format_version 3), which a fused bundle cannot hold")
         for k, m in enumerate(members[1:], 1):
             problem = fusion_mismatch(first, m)
             if problem:
@@ -63,7 +65,9 @@ class FusedModel(nn.Module):
         self.members = nn.ModuleList(members)
         self.weights = [float(w) for w in weights]
         self.cfg = first.cfg                       # the bundle's own: validation, token layout
-        self.repeat = None
+        # a marker that some member has a repeat head (format 3); `ranking.repeat_bonus` and
+        # `repeat_bonus_batch` sum the members' bonuses, each with its weight
+        self.repeat = MembersRepeat() if any(m.repeat is not None for m in members) else None
         self.register_buffer("item_ids", first.item_ids.clone())
         self.user_dim = sum(m.cfg.d_model for m in members)
         self.refresh()
@@ -74,6 +78,14 @@ class FusedModel(nn.Module):
         table = torch.cat([w * m.item_emb.weight for m, w in zip(self.members, self.weights)], dim=1)
         self.item_emb = nn.Embedding.from_pretrained(table, freeze=True)
         self.item_bias = sum(w * m.item_bias for m, w in zip(self.members, self.weights)).detach()
+
+    def split(self, u: Tensor) -> list[tuple[FuseRankModel, float, Tensor]]:
+        """(member, weight, its part of the fused user vectors u (..., user_dim)) of each member."""
+        out, start = [], 0
+        for m, w in zip(self.members, self.weights):
+            out.append((m, w, u[..., start:start + m.cfg.d_model]))
+            start += m.cfg.d_model
+        return out
 
     def row_index(self) -> dict[int, int]:
         return self.members[0].row_index()

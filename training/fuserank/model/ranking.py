@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from .features import Request, item_row, repeat_features, seen_rows
+from .fusion import FusedModel
 from .transformer import FuseRankModel
 
 RankedItems = tuple[list[tuple[int, float]], list[int]]
@@ -63,6 +64,12 @@ def rank_user(model: FuseRankModel, request: Request, u: Tensor) -> RankedItems:
 def repeat_bonus(model: FuseRankModel, request: Request, u: Tensor) -> dict[int, Tensor]:
     """Format 3: row -> the repeat head's bonus (a 0-d tensor) for each seen item of the request;
     empty for a model without the head. docs/model-format.md "Repeat head"."""
+    if isinstance(model, FusedModel):   # the members' bonuses, each times its weight
+        out: dict[int, Tensor] = {}
+        for m, w, uk in model.split(u):
+            for r, b in repeat_bonus(m, request, uk).items():
+                out[r] = out[r] + w * b if r in out else w * b
+        return out
     if model.repeat is None:
         return {}
     rows, val = model.repeat.bonus(repeat_features(request.events, model.row_index(), request.now_ms,
@@ -72,7 +79,18 @@ def repeat_bonus(model: FuseRankModel, request: Request, u: Tensor) -> dict[int,
 
 def repeat_bonus_batch(model: FuseRankModel, requests: list[Request], u: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Format 3, for scoring a batch densely: `(request index (P,), row (P,), bonus (P,))` of every
-    seen item of every request, given the user vectors u (B, d). Empty without the head."""
+    seen item of every request (each pair once), given the user vectors u (B, d). Empty without
+    the head."""
+    if isinstance(model, FusedModel):   # the members' bonuses, each times its weight, one per pair
+        parts = [(w, repeat_bonus_batch(m, requests, uk)) for m, w, uk in model.split(u)]
+        idx = torch.cat([p[0] for _, p in parts])
+        rows = torch.cat([p[1] for _, p in parts])
+        val = torch.cat([w * p[2] for w, p in parts])
+        if not len(idx):
+            return idx, rows, val
+        keys, inverse = torch.unique(idx * model.cfg.num_items + rows, return_inverse=True)
+        summed = torch.zeros(len(keys), dtype=val.dtype).index_add_(0, inverse, val)
+        return keys // model.cfg.num_items, keys % model.cfg.num_items, summed
     if model.repeat is None:
         z = torch.zeros(0, dtype=torch.long)
         return z, z, torch.zeros(0)
