@@ -14,6 +14,7 @@ from conftest import random_model, tiny_cfg
 from fuserank.bundle.fusion import write_fused_bundle
 from fuserank.bundle.io import BundleError, export_bundle, load_bundle
 from fuserank.data.synthetic import make_task
+from fuserank.evaluate.baskets import BasketCase
 from fuserank.evaluate.protocols import full_ranking
 from fuserank.model.features import Request
 from fuserank.model.fusion import FusedModel
@@ -137,6 +138,10 @@ def test_validation_chooses_the_informative_member() -> None:
     assert alone[chosen] == best >= alone[(1.0, 0.0)] and best > alone[(0.0, 1.0)] + 0.15
     assert chosen[0] >= 0.7, chosen
     assert full_ranking(FusedModel([trained, noise], chosen), task.cases).ndcg10 == pytest.approx(best)
+    # data with baskets choose by the next-basket protocol (the same cases as one-item baskets)
+    baskets = [BasketCase(c.user, c.request, [c.target], []) for c in task.cases]
+    chosen_b, rows_b = choose_weights([trained, noise], baskets, True, 0.1)
+    assert "recall@10" in rows_b[0] and chosen_b[0] >= 0.7, chosen_b
 
 
 def test_the_committed_fused_fixture_is_what_the_reference_ranks() -> None:
@@ -154,3 +159,11 @@ def test_the_committed_fused_fixture_is_what_the_reference_ranks() -> None:
             assert [i for i, _ in items] == [c["item_id"] for c in case["items"]], case["name"]
             assert all(abs(s - c["score"]) < 1e-5 for (_, s), c in zip(items, case["items"]))
             assert unknown == case["unknown_candidates"]
+
+
+def test_the_card_lists_members_weights_and_the_validation_grid(tmp_path: Path) -> None:
+    from fuserank.train.fusion import card_text
+    rows = [{"weights": list(w), "ndcg@10": 0.1 + w[0] / 10, "ndcg@10_se": 0.01, "recall@10": 0.2}
+            for w in simplex_grid(2, 0.5)]
+    text = card_text(tmp_path / "f", ["a", "b"], (1.0, 0.0), rows, "shop", "cmd")
+    assert "| 0 | `a` | 1.00 |" in text and "Recall@10" in text and "| 0.50, 0.50 | 0.1500" in text and "cmd" in text

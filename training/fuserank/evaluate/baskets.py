@@ -204,10 +204,11 @@ def tune_tifu(ds: Dataset) -> tuple[TifuSettings, float]:
 
 @torch.no_grad()
 def model_top(model: FuseRankModel, cases: Sequence[BasketCase], k: int = K, batch_size: int = 256,
-              requests: Sequence[Request] | None = None) -> list[list[int]]:
+              requests: Sequence[Request] | None = None, users: torch.Tensor | None = None) -> list[list[int]]:
     """The served top `k` of every case: the whole catalogue scored as the server scores it (the
     repeat head's bonus on seen items; none excluded unless the bundle says `exclude_seen`), ties
-    by ascending row. `requests` replaces the cases' requests (the robustness variants)."""
+    by ascending row. `requests` replaces the cases' requests (the robustness variants); `users`
+    gives their user vectors, already computed."""
     model.eval()
     reqs = list(requests) if requests is not None else [c.request for c in cases]
     ids = model.item_ids
@@ -215,7 +216,7 @@ def model_top(model: FuseRankModel, cases: Sequence[BasketCase], k: int = K, bat
     out: list[list[int]] = []
     for start in range(0, len(reqs), batch_size):
         chunk = reqs[start:start + batch_size]
-        u = user_vectors(model, chunk, batch_size)
+        u = users[start:start + len(chunk)] if users is not None else user_vectors(model, chunk, batch_size)
         scores = model.logits(u).float()
         b_idx, rows, bonus = repeat_bonus_batch(model, list(chunk), u)
         if len(rows):

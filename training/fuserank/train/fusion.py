@@ -24,6 +24,7 @@ import torch
 from ..bundle.fusion import write_fused_bundle
 from ..bundle.io import load_bundle
 from ..data.datasets import decide_exclude_seen, default_data_root, load_dataset
+from ..evaluate.baskets import BasketCase, basket_cases, basket_metrics, model_top
 from ..evaluate.cases import build_cases
 from ..evaluate.protocols import full_ranking
 from ..model.fusion import FusedModel
@@ -42,35 +43,46 @@ def simplex_grid(k: int, step: float) -> list[tuple[float, ...]]:
 
 def choose_weights(members: Sequence[FuseRankModel], cases: list, exclude_seen: bool, step: float,
                    batch_size: int = 256) -> tuple[tuple[float, ...], list[dict]]:
-    """The grid point with the best validation NDCG@10 (ties: the first, which favours later
-    members' weight last), and every point's figures."""
+    """The grid point with the best validation NDCG@10 (ties: the first in grid order), and every
+    point's figures. `cases`: the leave-one-out `Case`s (full ranking, `exclude_seen`), or the
+    next-basket `BasketCase`s for data with baskets (the whole catalogue as served)."""
     u = torch.cat([user_vectors(m, [c.request for c in cases], batch_size) for m in members], dim=1)
+    baskets = bool(cases) and isinstance(cases[0], BasketCase)
     rows, best, best_ndcg = [], None, -1.0
     for w in simplex_grid(len(members), step):
-        m = full_ranking(FusedModel(members, w), cases, batch_size, u, exclude_seen)
-        rows.append({"weights": list(w), "ndcg@10": m.ndcg10, "hr@10": m.hr10, "ndcg@10_se": m.ndcg10_se})
-        if m.ndcg10 > best_ndcg + 1e-12:
-            best, best_ndcg = w, m.ndcg10
+        fused = FusedModel(members, w)
+        if baskets:
+            b = basket_metrics(model_top(fused, cases, batch_size=batch_size, users=u), [c.targets for c in cases])
+            m = {"ndcg@10": b.ndcg10, "recall@10": b.recall10, "ndcg@10_se": b.ndcg10_se}
+        else:
+            f = full_ranking(fused, cases, batch_size, u, exclude_seen)
+            m = {"ndcg@10": f.ndcg10, "hr@10": f.hr10, "ndcg@10_se": f.ndcg10_se}
+        rows.append({"weights": list(w), **m})
+        if m["ndcg@10"] > best_ndcg + 1e-12:
+            best, best_ndcg = w, m["ndcg@10"]
     return best, rows
 
 
 def card_text(out: Path, members: Sequence[str], chosen: tuple[float, ...], rows: list[dict], dataset: str,
               command: str) -> str:
+    second_key = "recall@10" if "recall@10" in rows[0] else "hr@10"
+    second = {"recall@10": "Recall@10", "hr@10": "HR@10"}[second_key]
     lines = [f"# {out.name}: a fused bundle of {len(members)} members", "",
              "Each item's score is the weighted sum of the members' scores (docs/model-format.md "
-             "\"Fused bundles\"). The weights are chosen by full-ranking NDCG@10 on the validation split "
-             f"of {dataset}; the test split was not read to choose them.", "",
+             "\"Fused bundles\"). The weights are chosen by NDCG@10 on the validation split "
+             f"of {dataset} (next basket for data with baskets, else full ranking); the test split was not "
+             "read to choose them.", "",
              "| member | folder | weight |", "|---|---|---|"]
     for k, (m, w) in enumerate(zip(members, chosen)):
         lines.append(f"| {k} | `{m}` | {w:.2f} |")
     lines += ["", "Validation (every member alone, the equal weights and the chosen point; full grid in "
-              "`fusion-grid.json`):", "", "| weights | NDCG@10 | HR@10 |", "|---|---|---|"]
+              "`fusion-grid.json`):", "", f"| weights | NDCG@10 | {second} |", "|---|---|---|"]
     k = len(members)
     keep = [r for r in rows if max(r["weights"]) == 1.0 or r["weights"] == list(chosen)
             or all(abs(x - 1 / k) < 0.051 for x in r["weights"])]
     for r in keep:
         lines.append(f"| {', '.join(f'{x:.2f}' for x in r['weights'])} | {r['ndcg@10']:.4f} ± {r['ndcg@10_se']:.4f} "
-                     f"| {r['hr@10']:.4f} |")
+                     f"| {r[second_key]:.4f} |")
     lines += ["", "Written by:", "", "```", command, "```", ""]
     return "\n".join(lines)
 
@@ -96,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         members.append(model)
     FusedModel(members, [1.0] * len(members))      # the members fit together, or a clear error
     ds = load_dataset(args.dataset, args.data_root)
-    cases = build_cases(ds, "val")
+    # the dataset's own protocol: next basket for data with baskets, else full ranking
+    cases = basket_cases(ds, "val") if ds.has_baskets else build_cases(ds, "val")
     exclude = members[0].cfg.exclude_seen or decide_exclude_seen(ds)[0]
     chosen, rows = choose_weights(members, cases, exclude, args.step)
     out = Path(args.out)
