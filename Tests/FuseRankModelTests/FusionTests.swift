@@ -79,6 +79,28 @@ import Testing
         #expect(compared >= 50)
     }
 
+    /// A session that grows one event per request ranks as full passes do: the bundle's own
+    /// member reuses its cached states, the other members run in full.
+    @Test func sessionsRankAsFullPasses() throws {
+        let (file, bundle) = try Self.load()
+        let cache = SessionCache(capacityBytes: 1 << 24)
+        let cached = Ranker(bundle: bundle, maxBatch: 1, sessionCache: cache)
+        let plain = Ranker(bundle: bundle, maxBatch: 1)
+        let c = try #require(file.cases.max { $0.query.events.count < $1.query.events.count })
+        var q = c.query.rankQuery
+        q.sessionID = "fused-session"
+        #expect(q.events.count >= 4)
+        for n in 1...q.events.count {
+            var step = q
+            step.events = Array(q.events.prefix(n))
+            let a = try cached.rank([step])[0], b = try plain.rank([step])[0]
+            #expect(a.items.map(\.itemID) == b.items.map(\.itemID), "\(n) events")
+            let diff = zip(a.items, b.items).map { abs($0.score - $1.score) }.max() ?? 0
+            #expect(diff <= file.tolerance, "\(n) events: score diff \(diff)")
+        }
+        #expect(cache.statistics.hits >= q.events.count - 2)
+    }
+
     @Test func explanationsAreRefused() throws {
         let (file, bundle) = try Self.load()
         let invalid = try #require(file.invalid.first { $0.name == "explain_on_fused" })

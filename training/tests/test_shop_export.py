@@ -4,6 +4,8 @@ protocol and its baselines; `items.tsv` with the shop's ids; one clear line for 
 
 from __future__ import annotations
 
+import json
+
 import math
 
 import numpy as np
@@ -246,6 +248,27 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     from fuserank.heads.content import read_content
     w, b, content_dim = read_content(out)
     assert content_dim == 0 and w.shape == (cfg.d_model + 1, cfg.text_vocab_size) and "## Content projection" in card
+    # `python -m fuserank.evaluate` on basket data: the next-basket tables with their baselines
+    from fuserank.evaluate.cli import main as evaluate_main
+    spec = str(out / "train-config.json")
+    assert evaluate_main(["--model", str(out), "--dataset", spec, "--data-root", str(tmp_path),
+                          "--json", str(tmp_path / "e.json"), "--update-card"]) == 0
+    figures = json.loads((tmp_path / "e.json").read_text())
+    assert figures["test"]["model"]["users"] == 40 and "tifu-knn" in figures["test"] and "p-topfreq" in figures["val"]
+    assert "## Next basket (python -m fuserank.evaluate)" in (out / "model-card.md").read_text()
+    # a fused bundle of it and a copy, its weights chosen by the next-basket protocol on validation
+    import shutil
+    from fuserank.train.fusion import main as fusion_main
+    copy = tmp_path / "shop-copy"
+    shutil.copytree(out, copy)
+    fused = tmp_path / "shop-fused"
+    assert fusion_main(["--members", str(out), str(copy), "--dataset", spec, "--data-root", str(tmp_path),
+                        "--out", str(fused), "--step", "0.5"]) == 0
+    grid = json.loads((fused / "fusion-grid.json").read_text())["grid"]
+    assert len(grid) == 3 and all("recall@10" in r for r in grid)
+    # equal members: every point ranks alike
+    assert max(r["ndcg@10"] for r in grid) - min(r["ndcg@10"] for r in grid) < 1e-9
+    assert (fused / "items.tsv").read_text() == (out / "items.tsv").read_text()
 
 
 def test_basket_cuts_learn_several_items_of_the_next_basket() -> None:

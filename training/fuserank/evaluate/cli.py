@@ -15,8 +15,28 @@ from ..bundle.card import update_card
 from ..bundle.io import load_bundle
 from ..data.datasets import decide_exclude_seen, default_data_root, load_dataset
 from .protocols import against_control, evaluate
+from .trained import evaluate_trained
 from .report import card_section, control_line, format_table, result_lines
 from .swift import compare, run_swift
+
+
+def basket_report(args: argparse.Namespace, model, ds, vocab, exclude: bool) -> int:
+    """Data with baskets: the next-basket tables of docs/evaluation.md ("Next basket"), test and
+    validation, with P-TopFreq, TIFU-KNN (tuned on validation) and popularity in the same run."""
+    t0 = time.time()
+    test, val, table = evaluate_trained(model, ds, vocab, [], exclude)
+    print(table)
+    if args.swift:
+        print("(the Swift engine's next-basket figures: python -m fuserank.parity.served; fuserank-eval "
+              "runs the next-item protocols)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"test": test, "val": val, "seconds": round(time.time() - t0, 1)},
+                                              indent=2) + "\n")
+    if args.update_card:
+        marker = "## Next basket (python -m fuserank.evaluate)"
+        cmd = f"cd training && python -m fuserank.evaluate --model {args.model} --dataset {args.dataset}"
+        update_card(args.model, "\n".join([marker, "", table, "", "```", cmd, "```", ""]), marker=marker)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     # seen items leave the protocol when the bundle or the data (no repeats) say so
     exclude = cfg.exclude_seen or decide_exclude_seen(ds)[0]
+    if ds.has_baskets:   # orders, invoices: the next-basket protocols and their baselines
+        return basket_report(args, model, ds, vocab, exclude)
     py = evaluate(model, ds, vocab, args.split, args.modes.split(","), exclude_seen=exclude,
                   with_baselines=args.baselines, robustness=args.robustness)
     py["seconds"] = round(time.time() - t0, 1)
