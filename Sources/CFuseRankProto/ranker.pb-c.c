@@ -2602,7 +2602,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info_request__descriptor =
   (ProtobufCMessageInit) fuserank__v1__model_info_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[15] =
+static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptors[16] =
 {
   {
     "name",
@@ -2784,11 +2784,24 @@ static const ProtobufCFieldDescriptor fuserank__v1__model_info__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "fusion_weights",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Fuserank__V1__ModelInfo, n_fusion_weights),
+    offsetof(Fuserank__V1__ModelInfo, fusion_weights),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
   13,   /* field[13] = content_dim */
   14,   /* field[14] = content_vector */
   8,   /* field[8] = d_model */
+  15,   /* field[15] = fusion_weights */
   12,   /* field[12] = has_content_projection */
   11,   /* field[11] = has_titles */
   2,   /* field[2] = image_dim */
@@ -2805,7 +2818,7 @@ static const unsigned fuserank__v1__model_info__field_indices_by_name[] = {
 static const ProtobufCIntRange fuserank__v1__model_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
 {
@@ -2815,7 +2828,7 @@ const ProtobufCMessageDescriptor fuserank__v1__model_info__descriptor =
   "Fuserank__V1__ModelInfo",
   "fuserank.v1",
   sizeof(Fuserank__V1__ModelInfo),
-  15,
+  16,
   fuserank__v1__model_info__field_descriptors,
   fuserank__v1__model_info__field_indices_by_name,
   1,  fuserank__v1__model_info__number_ranges,

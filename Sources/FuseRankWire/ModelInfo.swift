@@ -34,6 +34,8 @@ public struct ModelInfo: WireMessage {
     public var contentDim: UInt32 = 0
     /// How clients make the content vector (config.json `content_vector`).
     public var contentVector = ""
+    /// A fused bundle's member weights, its own first; empty for a single model.
+    public var fusionWeights: [Float] = []
 
     public init(
         name: String = "", version: String = "", imageDim: UInt32 = 0, textVocabSize: UInt32 = 0,
@@ -74,6 +76,8 @@ public struct ModelInfo: WireMessage {
         c.has_content_projection = cBool(hasContentProjection)
         c.content_dim = contentDim
         c.content_vector = arena.string(contentVector)
+        c.n_fusion_weights = fusionWeights.count
+        c.fusion_weights = arena.array(fusionWeights)
         return packed(&c, size: fuserank__v1__model_info__get_packed_size, pack: fuserank__v1__model_info__pack)
     }
 
@@ -91,6 +95,7 @@ public struct ModelInfo: WireMessage {
             info.hasContentProjection = c.has_content_projection != 0
             info.contentDim = c.content_dim
             info.contentVector = swiftString(c.content_vector)
+            info.fusionWeights = swiftArray(c.fusion_weights, c.n_fusion_weights)
             return info
         }
     }

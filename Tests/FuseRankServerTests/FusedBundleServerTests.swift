@@ -28,6 +28,9 @@ import Testing
         let explain = try #require(file.invalid.first { $0.name == "explain_on_fused" })
         let header = try peer.expectError(.invalidArgument, id: 900, body: explain.query.request(model: "tiny-fused").encode())
         #expect(header.message.contains("explain_events") && header.message.contains("2 members"), "\(header.message)")
+        // GetModelInfo says it is fused, with the weights
+        let info = try ModelInfo(bytes: peer.call(.getModelInfo, id: 902, body: ModelInfoRequest().encode()).body)
+        #expect(info.name == "tiny-fused" && info.fusionWeights == [0.7, 0.45])
         // still serving
         let again = try peer.rank(file.cases[0].query.request(model: "tiny-fused"), id: 901)
         #expect(again.items.map(\.itemID) == file.cases[0].items.map(\.itemId))

@@ -54,5 +54,8 @@ import Testing
         info.contentDim = 384
         info.contentVector = "all-MiniLM-L6-v2 of 'title | genres'"
         try WireRoundTripTests.roundTrip(info)
+        info.fusionWeights = [0.7, 0.45]
+        try WireRoundTripTests.roundTrip(info)
+        #expect(try ModelInfo(bytes: info.encode()).fusionWeights == [0.7, 0.45])
     }
 }

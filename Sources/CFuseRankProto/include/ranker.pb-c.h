@@ -519,10 +519,17 @@ struct  Fuserank__V1__ModelInfo
    */
   uint32_t content_dim;
   char *content_vector;
+  /*
+   * A fused bundle (docs/model-format.md "Fused bundles"): the weight of each member, the
+   * bundle's own first (d_model and n_layers above are the bundle's own). Empty for a single
+   * model. A fused model gives no explanations (explain_events > 0 is INVALID_ARGUMENT).
+   */
+  size_t n_fusion_weights;
+  float *fusion_weights;
 };
 #define FUSERANK__V1__MODEL_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fuserank__v1__model_info__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 struct  Fuserank__V1__GetItemsRequest

@@ -22,6 +22,7 @@ extension FrontEnd {
         reply.hasContentProjection = bundle.hasContentProjection
         reply.contentDim = UInt32(c.contentDim)
         reply.contentVector = c.contentVector
+        reply.fusionWeights = bundle.fusion?.weights ?? []
         return reply.encode()
     }
 }

@@ -336,6 +336,7 @@ class FuseRankClient:
             has_content_projection=reply.has_content_projection,
             content_dim=reply.content_dim,
             content_vector=reply.content_vector,
+            fusion_weights=tuple(reply.fusion_weights),
         )
 
     def get_items(self, item_ids: Iterable[int], model: str = "", *, timeout_ms: int | None = None) -> list[ItemMetadata]:

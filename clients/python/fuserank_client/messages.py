@@ -133,6 +133,9 @@ class ModelInfo:
     """Length of `ItemContent.content_vector`."""
     content_vector: str = ""
     """How to make the content vector (free text from the bundle's config.json)."""
+    fusion_weights: tuple[float, ...] = ()
+    """A fused bundle's member weights, its own first (empty for a single model); a fused model
+    gives no explanations."""
 
 
 @dataclass(frozen=True)
