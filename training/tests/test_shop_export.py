@@ -204,7 +204,7 @@ def test_cli_reports_a_bad_file_in_one_line(tmp_path, capsys) -> None:
     assert len(err) == 1 and "bad.csv:3" in err[0] and "Traceback" not in err[0]
 
 
-def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
+def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path, capsys) -> None:
     """A made-up shop in Online Retail's layout: 40 customers, four invoices each, string SKUs."""
     from fuserank.bundle.io import load_bundle
     from fuserank.train.cli import main
@@ -269,6 +269,20 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path) -> None:
     # equal members: every point ranks alike
     assert max(r["ndcg@10"] for r in grid) - min(r["ndcg@10"] for r in grid) < 1e-9
     assert (fused / "items.tsv").read_text() == (out / "items.tsv").read_text()
+    # a warm restart from the bundle (train.init_from), and the clear refusals
+    from fuserank.train.cli import main as train_main
+    conf = json.loads((out / "train-config.json").read_text())
+    conf["train"]["init_from"] = str(out)
+    (tmp_path / "warm.json").write_text(json.dumps(conf))
+    assert train_main(["--config", str(tmp_path / "warm.json"), "--data-root", str(tmp_path), "--epochs", "1",
+                       "--out", str(tmp_path / "warm"), "--no-progress"]) == 0
+    assert "starting from the weights of" in capsys.readouterr().out
+    for bad, why in ((fused, "a fused bundle"), (tmp_path / "nowhere", "missing")):
+        conf["train"]["init_from"] = str(bad)
+        (tmp_path / "bad.json").write_text(json.dumps(conf))
+        assert train_main(["--config", str(tmp_path / "bad.json"), "--data-root", str(tmp_path), "--epochs", "1",
+                           "--out", str(tmp_path / "bad"), "--no-progress"]) == 2
+        assert why in capsys.readouterr().err
 
 
 def test_basket_cuts_learn_several_items_of_the_next_basket() -> None:

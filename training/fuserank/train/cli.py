@@ -27,6 +27,7 @@ from ..data.datasets import DataError, Dataset, build_vocab, decide_exclude_seen
 from ..evaluate.report import result_lines
 from ..evaluate.trained import evaluate_trained, validation_baselines, validator
 from ..model.tokenizer import vocab_index
+from ..model.transformer import FuseRankModel
 from .config import TrainConfig, build_model_config, load_config, resolve_auto
 from .distill import Teacher
 from .distributed import init_distributed
@@ -139,6 +140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"dataset {ds.name}: {len(ds.users)} users, {len(ds.catalogue)} items, vocab {len(vocab)}; "
         f"model {n_params} parameters")
 
+    if tc.init_from:
+        try:
+            start = load_bundle(tc.init_from)[0]
+            if not isinstance(start, FuseRankModel):
+                raise ValueError("a fused bundle; start from a single model")
+            if start.item_ids.shape != model.item_ids.shape or not torch.equal(start.item_ids[2:], model.item_ids[2:]):
+                raise ValueError("its item_ids differ from the training data's catalogue")
+            try:
+                model.load_state_dict(start.state_dict())   # strict: every tensor, every shape
+            except RuntimeError as exc:
+                raise ValueError(f"its tensors do not fit this run's model ({str(exc).splitlines()[0]})") from None
+            model._row_cache = None
+        except (BundleError, ValueError) as exc:
+            print(f"fuserank.train: train.init_from {tc.init_from}: {exc}", file=sys.stderr)
+            return 2
+        log(f"starting from the weights of {tc.init_from}")
     teacher = None
     if tc.distill_from:
         if dist is not None:

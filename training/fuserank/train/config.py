@@ -81,6 +81,9 @@ class TrainConfig:
     missing_rows: tuple[str, ...] = ("event_type_emb",)
     # distillation (distill.py): a bundle (fused or single, trained on the same data) whose scores
     # are soft targets for the read-out rows, with this weight against the cross-entropy
+    # a bundle of the same configuration and catalogue whose weights the run starts from (a
+    # warm restart: snapshot members of a fused bundle, distillation as fine-tuning); "" = random
+    init_from: str = ""
     distill_from: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 1.0
