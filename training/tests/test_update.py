@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,15 @@ def test_integer_ids_without_baskets(tmp_path) -> None:
     # the paired gate: the difference of the means, and the drop it allowed (one standard error)
     assert gate["diff"] == pytest.approx(gate["candidate"]["ndcg@10"] - gate["current"]["ndcg@10"], abs=1e-9)
     assert gate["allowed_drop"] == pytest.approx(gate["diff_se"]) and gate["diff"] >= -gate["allowed_drop"]
+
+
+def test_a_fused_repository_model_is_refused_clearly(tmp_path, capsys) -> None:
+    """A fused bundle is updated through its members: the update says so and writes nothing."""
+    fixture = Path(__file__).resolve().parents[2] / "Tests" / "Fixtures" / "golden" / "tiny-fused"
+    shutil.copytree(fixture, tmp_path / "repo" / "fused" / "1")
+    before = snapshot(tmp_path / "repo")
+    rc = update.main(["--model", str(tmp_path / "repo" / "fused"), "--data", str(tmp_path / "none.csv"),
+                      "--no-progress"])
+    assert rc == update.UNREADABLE
+    assert "is a fused bundle" in capsys.readouterr().err
+    assert snapshot(tmp_path / "repo") == before

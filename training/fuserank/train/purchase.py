@@ -18,6 +18,7 @@ import torch
 
 from ..bundle.card import update_card
 from ..evaluate.purchase import bootstrap, card_section, ece, metrics, plot_reliability, reliability
+from ..model.fusion import FusedModel
 from ..heads.purchase import (count_features, fit_head, fit_logistic, fold_platt, fused_features, fused_head,
                               head_logits, item_rate_feature, pair_tensors, save_head, sigmoid)
 
@@ -30,6 +31,9 @@ def run_protocol(base: Path, out: Path, data_root: str, horizon: int, negatives:
 
     torch.set_num_threads(2)
     model, cfg, _, _ = load_bundle(base)
+    if isinstance(model, FusedModel):
+        raise ValueError(f"{base}: a fused bundle has no purchase head (docs/model-format.md \"Fused bundles\"); "
+                         "fit the head on a single model")
     ds = load_dataset("taobao-sample", data_root)
     t0 = time.time()
     fit_pairs = build_pairs(ds, TAOBAO_VAL_START, TAOBAO_TEST_START, horizon, negatives, seed=1, every=every)

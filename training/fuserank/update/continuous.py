@@ -55,6 +55,7 @@ from ..model.config import ModelConfig
 from ..data.datasets import DataError, Dataset, from_spec
 from ..evaluate.metrics import standard_error
 from ..model.transformer import FuseRankModel
+from ..model.fusion import FusedModel
 from ..train.config import TrainConfig
 
 PUBLISHED, GATED, UNREADABLE = 0, 3, 2
@@ -394,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_dir = Path(args.model)
     base_version, base = newest_loadable(model_dir)
     current, cfg, item_ids, vocab = load_bundle(base)
+    if isinstance(current, FusedModel):
+        print(f"fuserank.update: {base} is a fused bundle (docs/model-format.md \"Fused bundles\"): update "
+              "its members, then fuse them again", file=sys.stderr)
+        return UNREADABLE
     external, meta = read_items_tsv(base)
     try:
         ds, users = read_events(args.data, external or None)
