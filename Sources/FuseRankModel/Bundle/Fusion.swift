@@ -49,20 +49,7 @@ public struct Fusion: Sendable {
         let path = (bundlePath as NSString).appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         func bad(_ reason: String) -> BundleError { .badFusion(file: path, reason: reason) }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
-        }
-        let file: File
-        do {
-            file = try JSONDecoder().decode(File.self, from: data)
-        } catch let error as DecodingError {
-            throw bad(ModelBundle.describe(error))
-        } catch {
-            throw bad("not valid JSON")
-        }
+        let file = try ModelBundle.decodeJSON(File.self, at: path, malformed: bad)
         guard supportedVersions.contains(file.fusion_version) else {
             throw bad("fusion_version \(file.fusion_version) is not supported (\(supportedVersions))")
         }

@@ -134,21 +134,29 @@ public final class ModelBundle: Sendable {
         return ValidatedQuery(query, bundle: self)
     }
 
-    private static func loadConfig(_ path: String) throws -> ModelConfig {
+    /// Reads and decodes a JSON file of a bundle.
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - malformed: the error for JSON that does not decode, from its reason.
+    /// - Throws: ``BundleError/cannotRead(file:reason:)``, or `malformed`'s error.
+    static func decodeJSON<T: Decodable>(_ type: T.Type, at path: String, malformed: (String) -> BundleError) throws -> T {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw BundleError.cannotRead(file: path, reason: error.localizedDescription)
         }
-        let config: ModelConfig
         do {
-            config = try JSONDecoder().decode(ModelConfig.self, from: data)
+            return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw BundleError.badConfig(file: path, reason: Self.describe(error))
+            throw malformed(describe(error))
         } catch {
-            throw BundleError.badConfig(file: path, reason: "not valid JSON")
+            throw malformed("not valid JSON")
         }
+    }
+
+    private static func loadConfig(_ path: String) throws -> ModelConfig {
+        let config = try decodeJSON(ModelConfig.self, at: path) { BundleError.badConfig(file: path, reason: $0) }
         if let problem = config.validationProblem() {
             throw BundleError.badConfig(file: path, reason: problem)
         }

@@ -21,19 +21,8 @@ public final class ForecasterBundle: Sendable {
     public init(path: String) throws {
         self.path = path
         let configPath = (path as NSString).appendingPathComponent(Self.configFileName)
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: configPath))
-        } catch {
-            throw BundleError.cannotRead(file: configPath, reason: error.localizedDescription)
-        }
-        let config: ForecasterConfig
-        do {
-            config = try JSONDecoder().decode(ForecasterConfig.self, from: data)
-        } catch let error as DecodingError {
-            throw BundleError.badConfig(file: configPath, reason: ModelBundle.describe(error))
-        } catch {
-            throw BundleError.badConfig(file: configPath, reason: "not valid JSON")
+        let config = try ModelBundle.decodeJSON(ForecasterConfig.self, at: configPath) {
+            BundleError.badConfig(file: configPath, reason: $0)
         }
         if let problem = config.validationProblem() {
             throw BundleError.badConfig(file: configPath, reason: problem)
