@@ -167,3 +167,16 @@ def test_the_card_lists_members_weights_and_the_validation_grid(tmp_path: Path) 
             for w in simplex_grid(2, 0.5)]
     text = card_text(tmp_path / "f", ["a", "b"], (1.0, 0.0), rows, "shop", "cmd")
     assert "| 0 | `a` | 1.00 |" in text and "Recall@10" in text and "| 0.50, 0.50 | 0.1500" in text and "cmd" in text
+
+
+def test_the_shipped_fused_bundle_loads_and_its_first_member_is_the_shipped_model() -> None:
+    models = Path(__file__).resolve().parents[2] / "models"
+    fused = load_bundle(models / "ml-1m-fused")[0]
+    single = load_bundle(models / "ml-1m")[0]
+    assert isinstance(fused, FusedModel) and fused.weights == [0.3, 0.3, 0.4] and fused.user_dim == 3 * 128
+    first = fused.members[0].state_dict()
+    assert all(torch.equal(v, first[k]) for k, v in single.state_dict().items())
+    req = Request(events=[(int(i), 1, 0, 0) for i in single.item_ids[2:12].tolist()], top_k=10)
+    with torch.no_grad():
+        items, _ = rank_user(fused, req, fused.forward_requests([req])[0])
+    assert len(items) == 10 and not {i for i, _ in items} & {e[0] for e in req.events}   # exclude_seen
