@@ -28,15 +28,8 @@ import Testing
         for c in file.cases {
             let q = c.query.rankQuery
             let u = try ranker.userVectors([q])
-            #expect(u.count == bundle.userDimension && c.userVector.count == bundle.userDimension)
-            let uDiff = zip(u, c.userVector).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(uDiff <= file.tolerance, "\(c.name): user vector max diff \(uDiff)")
-            let r = try ranker.rank([q])[0]
-            #expect(r.items.map(\.itemID) == c.items.map(\.itemId), "\(c.name): ranking order")
-            #expect(r.unknownCandidates == c.unknownCandidates, "\(c.name): unknown candidates")
-            let sDiff = zip(r.items, c.items).map { abs($0.score - $1.score) }.max() ?? 0
-            #expect(sDiff <= file.tolerance, "\(c.name): score max diff \(sDiff)")
-            maxDiff = max(maxDiff, uDiff, sDiff)
+            #expect(u.count == bundle.userDimension)
+            maxDiff = max(maxDiff, c.expectMatch(userVector: u, result: try ranker.rank([q])[0], tolerance: file.tolerance))
         }
         print("golden tiny-fused: \(file.cases.count) cases, max |Swift - PyTorch| = \(maxDiff)")
     }
