@@ -154,11 +154,14 @@ def render(path: str) -> str:
     if fused:
         out += [f"### Fused bundle ({fused[0]['members']} copies of `{fused[0]['model']}`, catalogue requests of "
                 f"{fused[0]['events']} events, top 10, {fused[0]['threads']} thread)", "",
-                "| batch | single model median ms | fused median ms | fused / single |", "|---|---|---|---|"]
-        out += [f"| {r['batch']} | {f(r['single_rank_median_ms'])} | {f(r['fused_rank_median_ms'])} | {r['fused_ratio']:.3f} |"
+                "| batch | single model median ms | fused median ms | fused / single | scratch MB single / fused |",
+                "|---|---|---|---|---|"]
+        out += [f"| {r['batch']} | {f(r['single_rank_median_ms'])} | {f(r['fused_rank_median_ms'])} | {r['fused_ratio']:.3f} | "
+                f"{r['single_scratch_mb']:.1f} / {r['fused_scratch_mb']:.1f} ({r['fused_scratch_ratio']:.2f}x) |"
                 for r in fused]
-        out += ["", "Each member runs its own encoder and one catalogue GEMM; the two kinds of request "
-                "are timed in turns in the same process.", ""]
+        out += ["", "Each member runs its own encoder and one catalogue GEMM adding into the bundle's one score "
+                "buffer; the two kinds of request are timed in turns in the same process. Scratch: what one "
+                "worker allocates beside the shared bundle.", ""]
     for r in rows:
         if r.get("bench") == "skipped":
             out += [f"Skipped: {r['what']}: {r['why']}", ""]

@@ -25,6 +25,12 @@ extension FuseRankBench {
                 "impl": "swift", "bench": "fused", "members": members, "batch": batch, "events": events,
                 "single_rank_median_ms": a.median, "fused_rank_median_ms": b.median,
                 "fused_ratio": ((b.median / a.median) * 1000).rounded() / 1000,
+                // one worker's scratch beside the shared bundle: the members add into one score buffer
+                "single_scratch_mb": Double(one.scratchBytes) / 1_048_576,
+                "fused_scratch_mb": Double(many.scratchBytes) / 1_048_576,
+                "fused_scratch_ratio": ((Double(many.scratchBytes) / Double(one.scratchBytes)) * 1000).rounded() / 1000,
+                // what the members' own score buffers would have held: (K - 1) * batch * catalogue floats
+                "saved_scratch_mb": Double(members * one.scratchBytes - many.scratchBytes) / 1_048_576,
                 "threads": threads, "iters": iters, "model": single.config.name,
             ]
             let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])

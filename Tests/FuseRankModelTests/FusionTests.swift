@@ -34,6 +34,23 @@ import Testing
         print("golden tiny-fused: \(file.cases.count) cases, max |Swift - PyTorch| = \(maxDiff)")
     }
 
+    /// A member adds its catalogue scores straight into the bundle's own buffer: its scratch holds
+    /// no `maxBatch * catalogue` scores of its own (128 MB per member and worker at 1M items and
+    /// batch 32), only what its encoder needs.
+    @Test func membersKeepNoCatalogueScores() throws {
+        let (_, bundle) = try Self.load()
+        let member = try #require(bundle.fusion?.members.first)
+        let batch = 8, n = bundle.catalogueSize
+        let ranker = Ranker(bundle: bundle, maxBatch: batch)
+        let own = RunState(config: bundle.config, maxBatch: batch).bytes
+        let alone = RunState(config: member.config, maxBatch: batch).bytes
+        let scores = batch * n * MemoryLayout<Float>.stride
+        #expect(ranker.state.bytes == own)
+        #expect(ranker.members[0].state.bytes == alone - scores + MemoryLayout<Float>.stride)
+        #expect(ranker.scratchBytes == own + alone - scores + MemoryLayout<Float>.stride)
+        #expect(Ranker(bundle: member, maxBatch: batch).scratchBytes == alone, "a member loaded alone scores its own catalogue")
+    }
+
     /// One batch of every case (catalogue and listed queries mixed) gives the reference answers.
     @Test func batchMatchesPyTorch() throws {
         let (file, bundle) = try Self.load()

@@ -23,6 +23,9 @@ public final class Ranker {
     let members: [Ranker]
     /// The scratch the two share: the scorer reads what the encoder wrote.
     var state: RunState { encoder.state }
+    /// The bytes of this ranker's scratch, its members' included: what one worker holds beside
+    /// the shared bundle.
+    public var scratchBytes: Int { state.bytes + members.reduce(0) { $0 + $1.scratchBytes } }
     /// Where sessions' behaviour-token states are kept between requests; nil = no reuse.
     public var sessionCache: SessionCache? { encoder.sessionCache }
 
@@ -33,15 +36,26 @@ public final class Ranker {
     ///   - catalogueScoring: how to score the whole catalogue (default: by catalogue size).
     ///   - sessionCache: the cache that queries with a `sessionID` reuse and extend (shared by
     ///     every ranker of a server); nil = every query is a full pass.
-    public init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto, sessionCache: SessionCache? = nil) {
+    public convenience init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring = .auto, sessionCache: SessionCache? = nil) {
+        self.init(bundle: bundle, maxBatch: maxBatch, catalogueScoring: catalogueScoring, sessionCache: sessionCache,
+                  member: false)
+    }
+
+    /// - Parameter member: a fused bundle's member, whose catalogue scores go straight into the
+    ///   bundle's own buffer (``Scorer/fuseCatalogue(members:weights:count:queries:)``): its
+    ///   scratch has no catalogue buffer (`maxBatch * num_items` floats).
+    private init(bundle: ModelBundle, maxBatch: Int, catalogueScoring: CatalogueScoring, sessionCache: SessionCache?,
+                 member: Bool) {
         BLAS.applyDefault()
         self.bundle = bundle
         self.maxBatch = max(1, maxBatch)
-        let state = RunState(config: bundle.config, maxBatch: self.maxBatch)
+        let state = RunState(config: bundle.config, maxBatch: self.maxBatch, scoresCatalogue: !member)
         self.encoder = UserEncoder(bundle: bundle, state: state, maxBatch: self.maxBatch, sessionCache: sessionCache)
         // A fused bundle sums its members' exact scores: no int8 path.
         self.scorer = Scorer(bundle: bundle, state: state, catalogueScoring: bundle.fusion == nil ? catalogueScoring : .exact)
-        self.members = bundle.fusion?.members.map { Ranker(bundle: $0, maxBatch: maxBatch, catalogueScoring: .exact) } ?? []
+        self.members = bundle.fusion?.members.map {
+            Ranker(bundle: $0, maxBatch: maxBatch, catalogueScoring: .exact, sessionCache: nil, member: true)
+        } ?? []
         self.catalogueScoring = scorer.catalogueScoring
     }
 

@@ -33,7 +33,7 @@ final class RunState {
     // The outputs.
     let users: UnsafeMutablePointer<Float>      // (B, d_model) user vectors, request order
     let catalogueUsers: UnsafeMutablePointer<Float>  // (B, d_model) the user vectors of catalogue requests, gathered
-    let catalogue: UnsafeMutablePointer<Float>  // (B, N - 2) catalogue scores, column j = row j + 2 (approximate on the int8 path)
+    let catalogue: UnsafeMutablePointer<Float>  // (B, N - 2) catalogue scores, column j = row j + 2 (approximate on the int8 path); (1,) in a fused bundle's member
     let candidateScores: UnsafeMutablePointer<Float>  // (N,) exact scores of candidates (by row) or of the int8 shortlist (by column)
     let quantizedUsers: UnsafeMutablePointer<Int8>  // (B, ceil(d_model / 4) * 4) catalogue users in int8 (int8 path)
     let userScales: UnsafeMutablePointer<Float>      // (B,) their scales
@@ -56,10 +56,14 @@ final class RunState {
 
     /// Owns every buffer above.
     private let scratch: Scratch
+    /// The bytes of every buffer above.
+    var bytes: Int { scratch.bytes }
 
     /// Allocates (and zeroes) the scratch for `maxBatch` requests of `config`: each buffer with
     /// the shape its field states.
-    init(config c: ModelConfig, maxBatch: Int) {
+    /// - Parameter scoresCatalogue: false for a fused bundle's member, which writes its catalogue
+    ///   scores into the bundle's own `catalogue`: its own is then one element, never written.
+    init(config c: ModelConfig, maxBatch: Int, scoresCatalogue: Bool = true) {
         let d = c.dModel
         let s = c.maxSequenceLength
         let budget = Explainer.budgetRows(c)                  // D
@@ -89,7 +93,7 @@ final class RunState {
         readHn = scratch.buffer(r * d)
         users = scratch.buffer(maxBatch * d)
         catalogueUsers = scratch.buffer(maxBatch * d)
-        catalogue = scratch.buffer(maxBatch * (n - 2))
+        catalogue = scratch.buffer(scoresCatalogue ? maxBatch * (n - 2) : 0)
         candidateScores = scratch.buffer(n)
         quantizedUsers = scratch.buffer(maxBatch * (d + 3) / 4 * 4)
         userScales = scratch.buffer(maxBatch)

@@ -7,24 +7,32 @@ extension Scorer {
 
     /// state.catalogue (count, num_items - 2) = u (count, d) @ item_emb[2...]^T + item_bias[2...]: one GEMM.
     func scoreCatalogue(_ u: UnsafePointer<Float>, count: Int) {
-        let d = config.dModel
         let n = bundle.catalogueSize
         guard n > 0 else { return }
-        let items = weights.itemEmb.baseAddress! + 2 * d
         let bias = weights.itemBias.baseAddress! + 2
+        for b in 0..<count { (state.catalogue + b * n).update(from: bias, count: n) }
+        addItemScores(u, count: count, into: state.catalogue, weight: 1)
+    }
+
+    /// out (count, num_items - 2) += weight * u (count, d) @ item_emb[2...]^T: one GEMM (a gemv
+    /// for one row), no bias. A fused bundle's members add their scores into the bundle's own
+    /// buffer with it (Scorer+Fusion.swift).
+    func addItemScores(_ u: UnsafePointer<Float>, count: Int, into out: UnsafeMutablePointer<Float>, weight: Float) {
+        let d = config.dModel
+        let n = bundle.catalogueSize
+        guard n > 0, count > 0 else { return }
+        let items = weights.itemEmb.baseAddress! + 2 * d
         if count == 1 {
-            // catalogue = item_bias + item_emb @ u, one gemv
-            state.catalogue.update(from: bias, count: n)
-            matvec(state.catalogue, items, u, m: n, k: d, lda: d, beta: 1)
+            matvec(out, items, u, m: n, k: d, lda: d, alpha: weight, beta: 1)
             return
         }
         // In slices of items, so that the GEMM's packed copy of each slice stays in cache.
         let slice = 8192
         for first in stride(from: 0, to: n, by: slice) {
             let m = min(slice, n - first)
-            matmulTransposed(state.catalogue + first, u, items + first * d, m: count, n: m, k: d, lda: d, ldb: d, ldy: n)
+            matmulTransposed(out + first, u, items + first * d, m: count, n: m, k: d, lda: d, ldb: d, ldy: n,
+                             alpha: weight, beta: 1)
         }
-        for b in 0..<count { addInPlace(state.catalogue + b * n, bias, n: n) }
     }
 
     /// Next-item results of encoded queries (user vectors in `state.users`): the catalogue

@@ -47,26 +47,36 @@ extension Scorer {
 
     /// state.catalogue (count, num_items - 2) = sum_k w_k * (member k's catalogue scores of the
     /// user vectors in its `state.catalogueUsers`, plus its repeat bonuses of `queries[i]`'s seen
-    /// items in row i): one GEMM per member.
+    /// items in row i): the fused bias, then one GEMM per member (weight w_k) adding into this
+    /// scorer's buffer. The members keep no catalogue buffer of their own (RunState).
     /// - Parameter queries: the query of each gathered row, for the repeat heads; empty = no bonus
     ///   (the evaluation path, as for a single model).
     func fuseCatalogue(members: [Scorer], weights: [Float], count: Int, queries: [RankQuery] = []) {
-        let n = bundle.catalogueSize, total = count * n
-        func score(_ m: Scorer) {
-            m.scoreCatalogue(m.state.catalogueUsers, count: count)
-            let d = m.config.dModel
+        let n = bundle.catalogueSize
+        guard n > 0 else { return }
+        let out = state.catalogue
+        fusedItemBias.withUnsafeBufferPointer { bias in
+            for i in 0..<count { (out + i * n).update(from: bias.baseAddress!, count: n) }
+        }
+        for (k, m) in ([self] + members).enumerated() {
+            let d = m.config.dModel, w = weights[k]
+            m.addItemScores(m.state.catalogueUsers, count: count, into: out, weight: w)
             for (i, query) in queries.enumerated() {  // format 3: the seen items' bonus
-                m.addRepeatBonuses(query, user: m.state.catalogueUsers + i * d, catalogueScores: m.state.catalogue + i * n)
+                for b in m.repeatBonuses(query, user: m.state.catalogueUsers + i * d) { out[i * n + b.row - 2] += w * b.bonus }
             }
         }
-        score(self)
-        let out = state.catalogue
-        let w0 = weights[0]
-        for i in 0..<total { out[i] *= w0 }
-        for (k, m) in members.enumerated() {
-            score(m)
-            let w = weights[k + 1], part = m.state.catalogue
-            for i in 0..<total { out[i] += w * part[i] }
+    }
+}
+
+extension Fusion {
+    /// sum_k w_k item_bias_k[2...], the fused bias of every catalogue item (column j = row j + 2).
+    /// - Parameter own: the bundle's own `item_bias` (the first member's).
+    func itemBias(own: UnsafeBufferPointer<Float>) -> [Float] {
+        let biases = [own] + members.map(\.weights.itemBias)
+        var out = [Float](repeating: 0, count: max(0, own.count - 2))
+        for (k, bias) in biases.enumerated() {
+            for j in out.indices { out[j] += weights[k] * bias[j + 2] }
         }
+        return out
     }
 }

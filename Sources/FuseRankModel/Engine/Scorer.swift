@@ -15,6 +15,9 @@ final class Scorer {
     let catalogueScoring: CatalogueScoring
     /// The int8 table, on the int8 path.
     let quantized: QuantizedCatalogue?
+    /// A fused bundle's `sum_k w_k item_bias_k` of each catalogue item (column j = row j + 2);
+    /// empty for a single model.
+    let fusedItemBias: [Float]
 
     init(bundle: ModelBundle, state: RunState, catalogueScoring: CatalogueScoring) {
         self.bundle = bundle
@@ -23,6 +26,7 @@ final class Scorer {
         self.state = state
         self.catalogueScoring = catalogueScoring.resolved(catalogueSize: bundle.catalogueSize)
         self.quantized = self.catalogueScoring == .int8 ? bundle.quantizedCatalogue : nil
+        self.fusedItemBias = bundle.fusion?.itemBias(own: bundle.weights.itemBias) ?? []
     }
 
     /// The results of an encoded pass (user vectors in `state.users`, query order).

@@ -29,15 +29,16 @@ func linear(
         1, x, Int32(ldx ?? k), w, Int32(k), beta, y, Int32(ldy))
 }
 
-/// y (m, n) = alpha * a (m, k) @ b (n, k)^T, with row strides: a plain GEMM for attention scores and scoring.
+/// y (m, n) = alpha * a (m, k) @ b (n, k)^T + beta * y, with row strides: a plain GEMM for
+/// attention scores and scoring.
 func matmulTransposed(
     _ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-    m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldy: Int, alpha: Float = 1
+    m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldy: Int, alpha: Float = 1, beta: Float = 0
 ) {
     guard m > 0, n > 0 else { return }
     cblas_sgemm(
         CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k),
-        alpha, a, Int32(lda), b, Int32(ldb), 0, y, Int32(ldy))
+        alpha, a, Int32(lda), b, Int32(ldb), beta, y, Int32(ldy))
 }
 
 /// y (m, n) = a (m, k) @ b (k, n) + beta * y, with row strides.
@@ -56,10 +57,10 @@ func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, n: Int) -> Float 
     cblas_sdot(Int32(n), a, 1, b, 1)
 }
 
-/// y (m,) = a (m, k) @ x (k,) + y * beta, a with row stride lda: the one-row case of scoring (gemv
-/// streams the matrix once; a GEMM with one row does not always).
+/// y (m,) = alpha * a (m, k) @ x (k,) + y * beta, a with row stride lda: the one-row case of
+/// scoring (gemv streams the matrix once; a GEMM with one row does not always).
 func matvec(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ x: UnsafePointer<Float>,
-            m: Int, k: Int, lda: Int, beta: Float = 0) {
+            m: Int, k: Int, lda: Int, alpha: Float = 1, beta: Float = 0) {
     guard m > 0 else { return }
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), 1, a, Int32(lda), x, 1, beta, y, 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(k), alpha, a, Int32(lda), x, 1, beta, y, 1)
 }

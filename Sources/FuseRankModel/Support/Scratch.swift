@@ -4,6 +4,8 @@
 /// Not `Sendable`: it belongs to the state that owns it, on one thread.
 final class Scratch {
     private var owned: [UnsafeMutableRawPointer] = []
+    /// The bytes of every buffer it owns.
+    private(set) var bytes = 0
 
     /// A zeroed buffer of `count` elements (at least one), freed with this owner.
     func buffer<T: Numeric>(_ count: Int) -> UnsafeMutablePointer<T> {
@@ -11,6 +13,7 @@ final class Scratch {
         let p = UnsafeMutablePointer<T>.allocate(capacity: n)
         p.initialize(repeating: .zero, count: n)
         owned.append(UnsafeMutableRawPointer(p))
+        bytes += n * MemoryLayout<T>.stride
         return p
     }
 
