@@ -28,6 +28,7 @@ from ..evaluate.report import result_lines
 from ..evaluate.trained import evaluate_trained, validation_baselines, validator
 from ..model.tokenizer import vocab_index
 from ..model.transformer import FuseRankModel
+from .checkpoint import PAUSED, Checkpoint, CheckpointError, fingerprint
 from .config import TrainConfig, build_model_config, load_config, resolve_auto
 from .distill import Teacher
 from .distributed import init_distributed
@@ -49,6 +50,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=None, help="override train.seed")
     ap.add_argument("--threads", type=int, default=None, help="override train.threads")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on with the unfinished run whose state --out holds (train-state.pt, saved at every "
+                         "epoch's end; fuserank/train/checkpoint.py)")
+    ap.add_argument("--pause-after-epochs", type=int, default=0, metavar="N",
+                    help="stop after N epochs of each phase in this process, the state saved, with exit status "
+                         f"{PAUSED}; the same command with --resume goes on (0: never)")
     return ap.parse_args(argv)
 
 
@@ -82,9 +89,11 @@ def overrides(conf: dict, args: argparse.Namespace) -> tuple[dict, TrainConfig]:
 
 
 def refit_model(model, hist: dict, ds: Dataset, cfg, item_ids: list[int], row_of, vindex, tc: TrainConfig,
-                context, log: Callable[[str], None], progress: bool):
+                context, log: Callable[[str], None], progress: bool, checkpoint: Checkpoint | None = None):
     """`TrainConfig.refit`: a fresh model trained for the chosen number of epochs on the training
-    and validation targets; `hist` gains the refit's epochs and seconds."""
+    and validation targets; `hist` gains the refit's epochs and seconds. `checkpoint` (its
+    fingerprint is filled in here): the refit's own state file; the result is None when the refit
+    paused."""
     epochs = max(1, hist["best_epoch"])
     log(f"refit: a fresh model trained {epochs} epochs (the chosen epoch) on the training and "
         f"validation targets")
@@ -92,7 +101,11 @@ def refit_model(model, hist: dict, ds: Dataset, cfg, item_ids: list[int], row_of
     seqs2, _ = training_inputs(ds, cfg, row_of, vindex, with_val=True)
     # the learning rate's warm-up and cosine decay run over these epochs
     tc2 = replace(tc, epochs=epochs, patience=10 ** 6, schedule_minutes=0.0)
-    h2 = train_model(refit, seqs2, tc2, context, None, log, progress=progress)
+    if checkpoint is not None:
+        checkpoint.fingerprint = fingerprint(tc2, cfg, seqs2)
+    h2 = train_model(refit, seqs2, tc2, context, None, log, progress=progress, checkpoint=checkpoint)
+    if h2.get("paused"):
+        return None
     hist["refit_epochs"], hist["refit_seconds"] = epochs, h2["train_seconds"]
     hist["train_seconds"] += h2["train_seconds"]
     return refit
@@ -177,8 +190,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if dist is not None:
         log(f"distributed: {dist.world} processes ({dist.backend}), global batch {tc.batch_size}, "
             f"{tc.batch_size / dist.world:g} windows per process")
-    hist = train_model(model, seqs, tc, context, validate, log,
-                       progress=not args.no_progress and rank0, dist=dist, teacher=teacher)
+    states = [out / "train-state.pt", out / "train-state-refit.pt"]
+    checkpoints: list[Checkpoint | None] = [None, None]
+    if dist is None:
+        checkpoints = [Checkpoint(path, {}, args.resume, max(0, args.pause_after_epochs)) for path in states]
+        checkpoints[0].fingerprint = fingerprint(tc, cfg, seqs)
+        if args.resume and not states[0].is_file():
+            print(f"fuserank.train: --resume: {out} holds no training state ({states[0].name})", file=sys.stderr)
+            return 2
+    elif args.resume or args.pause_after_epochs:
+        print("fuserank.train: --resume and --pause-after-epochs run in one process, not under torchrun",
+              file=sys.stderr)
+        return 2
+    try:
+        hist = train_model(model, seqs, tc, context, validate, log,
+                           progress=not args.no_progress and rank0, dist=dist, teacher=teacher,
+                           checkpoint=checkpoints[0])
+    except CheckpointError as exc:
+        print(f"fuserank.train: {exc}", file=sys.stderr)
+        return 2
+    if hist.get("paused"):
+        return PAUSED
     if dist is not None:  # training is over: rank 0 evaluates and writes, the others leave
         dist.close()
         if not rank0:
@@ -189,8 +221,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(0)
     if tc.refit and dist is None:
-        model = refit_model(model, hist, ds, cfg, item_ids, row_of, vindex, tc, context, log,
-                            progress=not args.no_progress)
+        try:
+            model = refit_model(model, hist, ds, cfg, item_ids, row_of, vindex, tc, context, log,
+                                progress=not args.no_progress, checkpoint=checkpoints[1])
+        except CheckpointError as exc:
+            print(f"fuserank.train: {exc}", file=sys.stderr)
+            return 2
+        if model is None:
+            return PAUSED
     train_secs = hist["train_seconds"]
     plot_curve(hist, out / "learning-curve.png", f"{ds.name}: validation NDCG@10 and loss per epoch",
                validation_baselines(ds, eval_exclude))
@@ -209,5 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_trained(out, model, cfg, item_ids, vocab, card, ds, args.data_root, log)
     (out / "metrics.json").write_text(json.dumps({"test": test, "val": val, "history": hist,
                                                   "train_seconds": train_secs}, indent=2) + "\n")
+    for c in checkpoints:  # the run is over: nothing left to resume
+        if c is not None:
+            c.remove()
     log(f"bundle written to {out} (training {train_secs / 60:.1f} min)")
     return 0

@@ -13,9 +13,9 @@ equivalence is a test (tests/test_train.py).
 
 Modules: `windows.py` (sequences, windows, cuts), `batch.py` (the collated layout and its
 visibility), `multicut.py` (the encoder over that layout), `objective.py` (the loss and the seen
-items of each loss row), `schedule.py` (learning rate), `config.py` (the settings), `cli.py` (the
-CLI: `python -m fuserank.train --config configs/X.json --out models/X`). This file holds the
-training loop.
+items of each loss row), `schedule.py` (learning rate), `config.py` (the settings), `checkpoint.py` (the state saved at
+every epoch's end, and resuming from it), `cli.py` (the CLI: `python -m fuserank.train --config
+configs/X.json --out models/X`). This file holds the training loop.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ..heads.repeat import batch_pairs
 from ..model.config import ModelConfig
 from ..model.transformer import FuseRankModel
 from .batch import collate
+from .checkpoint import Checkpoint
 from .config import TrainConfig
 from .distill import Teacher, distill_loss
 from .distributed import Distributed, SingleProcess
@@ -97,7 +98,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 context: ContextFn | None = None,
                 validate: Callable[[FuseRankModel], float] | None = None,
                 log: Callable[[str], None] = print, progress: bool = True,
-                dist: Distributed | None = None, teacher: Teacher | None = None) -> dict:
+                dist: Distributed | None = None, teacher: Teacher | None = None,
+                checkpoint: Checkpoint | None = None) -> dict:
     """Train in place; keep the best validation state (early stopping on `validate`).
 
     - Parameters:
@@ -108,7 +110,12 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         decisions agreed with rank 0); None: one process (the trainer exactly as without it).
       - teacher: soft targets for the read-out rows (`distill.py`), weighted `tc.distill_weight`
         against the cross-entropy; None: the cross-entropy alone.
-    - Returns: history dict: per-epoch loss, validation, seconds; best epoch.
+      - checkpoint: where the state is saved at every epoch's end and resumed from
+        (`checkpoint.py`); None: not saved. A state whose run had finished restores its final
+        weights and history without training.
+    - Returns: history dict: per-epoch loss, validation, seconds; best epoch; `paused` True when
+      the run stopped for `checkpoint.pause_after_epochs` (the model then holds the live weights).
+    - Throws: checkpoint.CheckpointError for a state that is not this run's.
     """
     from tqdm import tqdm
 
@@ -161,7 +168,27 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if tc.ema_decay > 0 else None
     t_start = time.time()
     step = 0
-    for epoch in range(1, tc.epochs + 1):
+    first_epoch = 1
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        if saved.get("finished"):  # this phase is done: its result, without training
+            model.load_state_dict(saved["model"])
+            model.eval()
+            log(f"resumed: {checkpoint.path.name} holds the finished run (epoch {saved['epoch']})")
+            return saved["hist"]
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        hist, best_state, bad, ema, step = saved["hist"], saved["best_state"], saved["bad"], saved["ema"], saved["step"]
+        torch.set_rng_state(saved["torch_rng"])
+        rng.bit_generator.state = saved["numpy_rng"]
+        pyrng.setstate(saved["python_rng"])
+        t_start = time.time() - saved["elapsed"]
+        first_epoch = saved["epoch"] + 1
+        log(f"resumed from {checkpoint.path.name}: epoch {saved['epoch']} done, step {step}, "
+            f"{saved['elapsed'] / 60:.1f} min of training so far")
+    run_here = 0
+    stopped = False
+    for epoch in range(first_epoch, tc.epochs + 1):
         model.train()
         t0 = time.time()
         order = list(range(len(batches)))
@@ -256,12 +283,28 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 bad += 1
             if bad >= tc.patience:
                 log(f"early stop: no improvement for {bad} evaluations")
-                break
-        if out_of_time:
+        stopped = validate is not None and bad >= tc.patience  # the early stop, logged above
+        if stopped:
+            pass
+        elif out_of_time:
             log(f"stopping: the {tc.schedule_minutes} min schedule is complete")
-            break
-        if tc.max_minutes > 0 and par.elapsed(t_start) > tc.max_minutes * 60:
+            stopped = True
+        elif tc.max_minutes > 0 and par.elapsed(t_start) > tc.max_minutes * 60:
             log(f"stopping: wall-clock cap of {tc.max_minutes} min reached")
+            stopped = True
+        run_here += 1
+        if checkpoint is not None and epoch < tc.epochs and not stopped:
+            checkpoint.save({"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "hist": hist, "best_state": best_state, "bad": bad, "ema": ema,
+                             "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
+                             "python_rng": pyrng.getstate(), "elapsed": time.time() - t_start})
+            if checkpoint.pause_after_epochs and run_here >= checkpoint.pause_after_epochs:
+                log(f"paused after epoch {epoch}: the state is in {checkpoint.path}; run the same command "
+                    "with --resume to go on")
+                hist["paused"] = True
+                hist["train_seconds"] = time.time() - t_start
+                return hist
+        if stopped:
             break
     if validate is not None:
         model.load_state_dict(best_state)
@@ -269,6 +312,9 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         model.load_state_dict(ema)
     model.eval()
     hist["train_seconds"] = time.time() - t_start
+    if checkpoint is not None:  # the finished phase: a resumed run takes its result as it is
+        checkpoint.save({"finished": True, "epoch": hist["epoch"][-1] if hist["epoch"] else 0,
+                         "model": model.state_dict(), "hist": hist})
     return hist
 
 
