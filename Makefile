@@ -78,15 +78,16 @@ train-default: venv-torch
 
 ## train: train training/configs/$(DATASET).json into models/$(DATASET)/ (tqdm progress, learning curve);
 ##        or, with DATA=path/to/interactions [ITEMS=items.csv] [MINUTES=60] [NAME=...], settings chosen
-##        from the data (training/README.md "Any shop's data") into models/$(NAME)/
+##        from the data (training/README.md "Any shop's data") into models/$(NAME)/; RESUME=1 goes on
+##        with a run that stopped (its state saved at every epoch's end: training/README.md "Long runs")
 MINUTES ?= 60
 NAME ?= $(basename $(notdir $(DATA)))
 train: venv-torch
 ifdef DATA
 	cd training && ../$(PY) -m fuserank.train --data $(abspath $(DATA)) $(if $(ITEMS),--items $(abspath $(ITEMS))) \
-		--minutes $(MINUTES) --out ../models/$(NAME)
+		--minutes $(MINUTES) --out ../models/$(NAME) $(if $(RESUME),--resume)
 else
-	cd training && ../$(PY) -m fuserank.train --config configs/$(DATASET).json --out ../models/$(DATASET)
+	cd training && ../$(PY) -m fuserank.train --config configs/$(DATASET).json --out ../models/$(DATASET) $(if $(RESUME),--resume)
 endif
 
 ## forecast: a demand forecaster from a shop's sales, DATA=sales.csv [MINUTES=30] [NAME=...]: a
