@@ -39,6 +39,23 @@ def random_model(cfg: ModelConfig, seed: int = 0) -> FuseRankModel:
     return model.eval()
 
 
+def write_file_run(folder: Path, lines: list[str], model: dict | None = None, **train) -> Path:
+    """`inter.txt` (the given lines) and `conf.json`, a tiny config training it (d_model 16, one
+    layer, 2 epochs of batch 8 on one thread unless `model` / `train` override): the CLI's input.
+    Returns the config's path; `--data-root` is `folder`."""
+    import json
+    (folder / "inter.txt").write_text("\n".join(lines) + "\n")
+    conf = {"name": "tiny-file", "version": "t1", "data": {"interactions": {"path": "inter.txt"}},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "max_events": 8,
+                      "max_text_tokens": 4, "max_images": 0, "image_dim": 0, "num_time_buckets": 10,
+                      "num_event_types": 7, "dropout": 0.0, **(model or {})},
+            "train": {"epochs": 2, "batch_size": 8, "threads": 1, **train},
+            "eval_modes": ["full"]}
+    path = folder / "conf.json"
+    path.write_text(json.dumps(conf))
+    return path
+
+
 @pytest.fixture
 def cfg() -> ModelConfig:
     return tiny_cfg()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_file_run
 from safetensors.torch import load_file
 
 from fuserank.train.checkpoint import PAUSED
@@ -19,17 +20,9 @@ def write_run(tmp_path: Path, **train) -> Path:
     """A tiny file dataset and a config that uses every random draw of the loop: dropout, random
     windows, cut sampling, the weights' moving average."""
     lines = [f"{u} {10 + (u * 3 + k * k) % 11} {1 + k % 2} {1_000 + 60 * k}" for u in range(1, 31) for k in range(7)]
-    (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
-    conf = {"name": "tiny-resume", "version": "t1", "data": {"interactions": {"path": "inter.txt"}},
-            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "max_events": 6,
-                      "max_text_tokens": 4, "max_images": 0, "image_dim": 0, "num_time_buckets": 10,
-                      "num_event_types": 7, "dropout": 0.1},
-            "train": {"epochs": 4, "batch_size": 8, "threads": 1, "eval_every": 1, "patience": 100,
-                      "random_window_prob": 0.5, "ema_decay": 0.9, "bf16_logits": False, **train},
-            "eval_modes": ["full"]}
-    path = tmp_path / "conf.json"
-    path.write_text(json.dumps(conf))
-    return path
+    return write_file_run(tmp_path, lines, model={"max_events": 6, "dropout": 0.1},
+                          **{"epochs": 4, "eval_every": 1, "patience": 100, "random_window_prob": 0.5,
+                             "ema_decay": 0.9, "bf16_logits": False, **train})
 
 
 def train(conf: Path, out: Path, *extra: str) -> int:

@@ -280,19 +280,13 @@ def test_cli_trains_a_file_dataset_into_a_bundle(tmp_path, schedule_minutes, epo
     """`python -m fuserank.train` on a plain `user item` file: bundle, card, curve and metrics."""
     import json
 
+    from conftest import write_file_run
     from fuserank.train.cli import main
 
-    lines = [f"{u} {10 + (u + k) % 7}" for u in range(1, 25) for k in range(6)]
-    (tmp_path / "inter.txt").write_text("\n".join(lines) + "\n")
-    conf = {"name": "tiny-file", "version": "t1", "data": {"interactions": {"path": "inter.txt"}},
-            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "max_events": 8,
-                      "max_text_tokens": 4, "max_images": 0, "image_dim": 0, "num_time_buckets": 10,
-                      "num_event_types": 7, "dropout": 0.0},
-            "train": {"epochs": 2, "batch_size": 8, "threads": 1, "schedule_minutes": schedule_minutes},
-            "eval_modes": ["full"]}
-    (tmp_path / "conf.json").write_text(json.dumps(conf))
+    conf = write_file_run(tmp_path, [f"{u} {10 + (u + k) % 7}" for u in range(1, 25) for k in range(6)],
+                          schedule_minutes=schedule_minutes)
     out = tmp_path / "bundle"
-    assert main(["--config", str(tmp_path / "conf.json"), "--out", str(out), "--data-root", str(tmp_path),
+    assert main(["--config", str(conf), "--out", str(out), "--data-root", str(tmp_path),
                  "--no-progress"]) == 0
     card = (out / "model-card.md").read_text()
     assert epochs_line in card
