@@ -83,3 +83,40 @@ def test_resume_without_a_state_is_refused(tmp_path, capsys) -> None:
     conf = write_run(tmp_path)
     assert train(conf, tmp_path / "none", "--resume") == 2
     assert "holds no training state" in capsys.readouterr().err
+
+
+def test_auto_precision_is_probed_once_and_kept_on_resume(tmp_path, monkeypatch) -> None:
+    """"auto" precision: a new run takes the probe's choice and records it in its state; the
+    resumed process takes the state's choice, whatever a probe would say now."""
+    import fuserank.train.precision as precision
+
+    calls = []
+
+    def fake_probe(*shape):
+        calls.append(shape)
+        return {"encoder_fp32_ms": 1.0, "encoder_bf16_ms": 2.0, "logits_fp32_ms": 1.0, "logits_bf16_ms": 2.0,
+                "bf16_autocast": len(calls) > 1, "bf16_logits": len(calls) > 1}
+
+    monkeypatch.setattr(precision, "probe", fake_probe)
+    conf = write_run(tmp_path, bf16_autocast="auto", bf16_logits="auto")
+    out = tmp_path / "auto"
+    assert train(conf, out, "--pause-after-epochs", "2") == PAUSED
+    assert torch.load(out / "train-state.pt", weights_only=False)["precision"] == {"bf16_autocast": False,
+                                                                                 "bf16_logits": False}
+    assert train(conf, out, "--resume") == 0
+    assert len(calls) == 1, "the resumed run probed again"
+    card = (out / "model-card.md").read_text()
+    assert "- Precision: encoder float32, logits float32 (\"auto\": probed" in card
+    # an explicit value is kept, and anything else refused
+    assert precision.resolve_precision(type("T", (), {"bf16_autocast": True, "bf16_logits": False})(), None) is None
+    with pytest.raises(ValueError, match="bf16_logits must be true, false or \"auto\""):
+        precision.resolve_precision(type("T", (), {"bf16_autocast": True, "bf16_logits": "yes"})(), None)
+
+
+def test_the_probe_times_both_precisions() -> None:
+    from fuserank.train.precision import probe
+
+    figures = probe(16, 32, 64, 32, 50, 1)
+    assert all(figures[k] > 0 for k in ("encoder_fp32_ms", "encoder_bf16_ms", "logits_fp32_ms", "logits_bf16_ms"))
+    assert figures["bf16_autocast"] == (figures["encoder_bf16_ms"] < 0.9 * figures["encoder_fp32_ms"])
+    assert figures["bf16_logits"] == (figures["logits_bf16_ms"] < 0.9 * figures["logits_fp32_ms"])

@@ -135,3 +135,25 @@ def test_two_processes_stop_together_on_the_schedule(tmp_path) -> None:
     _train(conf, tmp_path / "two", 2)
     hist = json.loads((tmp_path / "two" / "metrics.json").read_text())["history"]
     assert hist["epoch"] == [1] and hist["complete"] == [False]
+
+
+def _agree_rank(rank: int, store: str, out: str) -> None:
+    import torch.distributed as dist
+
+    from fuserank.train.distributed import Distributed
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        # each rank made its own choice (rank 1 the opposite of rank 0's)
+        agreed = Distributed(rank, 2, rank, "gloo").agree([rank == 1, rank == 0])
+        Path(f"{out}.{rank}").write_text(json.dumps(agreed))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_takes_rank_0s_choice(tmp_path) -> None:
+    """A choice each rank makes alone (the probed precision, train/precision.py) becomes rank 0's
+    on every rank of a real 2-process gloo group, so no rank trains in another precision."""
+    import torch.multiprocessing as mp
+    out = tmp_path / "agreed"
+    mp.spawn(_agree_rank, args=(str(tmp_path / "store"), str(out)), nprocs=2, join=True)
+    assert [json.loads(Path(f"{out}.{r}").read_text()) for r in (0, 1)] == [[False, True], [False, True]]

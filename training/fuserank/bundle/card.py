@@ -48,9 +48,22 @@ def plot_curve(hist: dict, path: str | Path, title: str, baselines: dict[str, fl
     plt.close(fig)
 
 
+def precision_line(tc: TrainConfig, probe: dict | None) -> str:
+    """The card's line on the matmuls' precision, with the probe's timings when "auto" chose it
+    (train/precision.py)."""
+    enc = "bfloat16 autocast" if tc.bf16_autocast is True else "float32"
+    line = f"- Precision: encoder {enc}, logits {'bfloat16' if tc.bf16_logits is True else 'float32'}"
+    if probe:
+        line += (f" (\"auto\": probed on the training machine, encoder {probe['encoder_bf16_ms']:.1f} ms in bfloat16 "
+                 f"against {probe['encoder_fp32_ms']:.1f} ms in float32, logits {probe['logits_bf16_ms']:.1f} "
+                 f"against {probe['logits_fp32_ms']:.1f} ms; bfloat16 is kept where it is at least 10% faster)")
+    return line + "."
+
+
 def objective_line(tc: TrainConfig, cfg: ModelConfig) -> str:
     """The model card's description of the training objective."""
-    line = ("- Objective: full-softmax cross-entropy over the catalogue (bfloat16 logits); one forward per "
+    logits = "bfloat16" if tc.bf16_logits is True else "float32"
+    line = (f"- Objective: full-softmax cross-entropy over the catalogue ({logits} logits); one forward per "
             f"user window; {tc.cut_fraction * 100:.0f}% of the cuts get a [RANK] group (serving semantics, "
             f"format_version {cfg.format_version} read-out) whose text context is the target's text words "
             f"with probability {tc.context_prob}")
@@ -182,6 +195,7 @@ def model_card(conf, args, ds, cfg: ModelConfig, tc: TrainConfig, hist: dict, te
           if "refit_epochs" in hist else []),
         f"- Training wall-clock time: **{train_secs / 60:.1f} min** on {tc.threads} CPU threads "
         f"(whole command incl. data loading and evaluation: {total_secs / 60:.1f} min).",
+        precision_line(tc, hist.get("precision_probe")),
         "- Learning curve: `learning-curve.png`.",
     ]
     if tc.schedule_minutes > 0:

@@ -145,7 +145,7 @@ def auto_config(ds: Dataset, minutes: float, name: str) -> dict:
     train = {"seed": 1, "epochs": 500, "batch_size": 64 if big else 32, "lr": 0.002 if big else 0.003,
              "warmup_epochs": 1, "min_lr_ratio": 0.02, "weight_decay": 0.0, "patience": 10,
              "eval_every": 1, "context_prob": 0.5 if ds.item_text else 0.0,
-             "cut_fraction": 0.25 if big else 0.5, "bf16_logits": True, "bf16_autocast": True,
+             "cut_fraction": 0.25 if big else 0.5, "bf16_logits": "auto", "bf16_autocast": "auto",
              "threads": max(1, min(4, os.cpu_count() or 1)), "event_loss": True, "random_window_prob": 0.3,
              "schedule_minutes": round(0.9 * minutes, 1), "small_init_std": 0.01,
              "exclude_seen": "auto", "repeat_head": "auto",

@@ -25,8 +25,10 @@ class TrainConfig:
     eval_every: int = 1
     context_prob: float = 0.5
     cut_fraction: float = 1.0
-    bf16_logits: bool = True
-    bf16_autocast: bool = True  # encoder matmuls in bfloat16 (weights and optimiser stay float32)
+    # the logits' matmuls / the encoder's matmuls in bfloat16 (weights and optimiser stay
+    # float32); "auto": whichever precision is faster on this machine (precision.py)
+    bf16_logits: bool | str = True
+    bf16_autocast: bool | str = True
     threads: int = 2
     clip_norm: float = 5.0
     max_minutes: float = 0.0  # 0 = no wall-clock cap; else stop after this many minutes

@@ -111,6 +111,10 @@ class SingleProcess:
     def validator(self, validate: Callable[[nn.Module], float] | None) -> Callable[[nn.Module], float] | None:
         return validate
 
+    def agree(self, flags: list[bool]) -> list[bool]:
+        """Rank 0's flags on every rank (a choice each rank made alone, such as the probed precision)."""
+        return flags
+
 
 class _Apply(nn.Module):
     """The module DDP wraps: `forward(fn, *args)` runs `fn(model, *args)`, so the encoder's forward
@@ -172,6 +176,14 @@ class Distributed:
             dist.broadcast(t, src=0)
             return t.item()
         return run
+
+    def agree(self, flags: list[bool]) -> list[bool]:
+        """Rank 0's flags on every rank (a broadcast)."""
+        import torch.distributed as dist
+
+        t = torch.tensor([float(f) for f in flags], dtype=torch.float64)
+        dist.broadcast(t, src=0)
+        return [bool(v) for v in t.tolist()]
 
     def card_section(self, batch_size: int) -> str:
         """The model card's note on how the run was distributed."""

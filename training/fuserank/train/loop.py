@@ -40,6 +40,7 @@ from .distributed import Distributed, SingleProcess
 from .losses import SeenItems
 from .multicut import encode_batch, group_readout
 from .objective import ce_loss, first_seen, loss_rows_seen
+from .precision import resolve_precision
 from .schedule import lr_factor
 from .windows import ContextFn, Sequence_, make_sample, make_sequence, resample_windows, windows
 
@@ -170,6 +171,11 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     step = 0
     first_epoch = 1
     saved = checkpoint.load() if checkpoint is not None else None
+    # "auto" precision: a resumed run keeps what its state recorded, a new one probes the machine
+    probed = resolve_precision(tc, cfg, saved.get("precision") if saved is not None else None, log)
+    if probed is not None:  # every rank of a torchrun job takes rank 0's choice
+        tc.bf16_autocast, tc.bf16_logits = par.agree([tc.bf16_autocast, tc.bf16_logits])
+        hist["precision_probe"] = probed
     if saved is not None:
         if saved.get("finished"):  # this phase is done: its result, without training
             model.load_state_dict(saved["model"])
@@ -297,7 +303,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
             checkpoint.save({"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                              "hist": hist, "best_state": best_state, "bad": bad, "ema": ema,
                              "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
-                             "python_rng": pyrng.getstate(), "elapsed": time.time() - t_start})
+                             "python_rng": pyrng.getstate(), "elapsed": time.time() - t_start,
+                             "precision": {"bf16_autocast": tc.bf16_autocast, "bf16_logits": tc.bf16_logits}})
             if checkpoint.pause_after_epochs and run_here >= checkpoint.pause_after_epochs:
                 log(f"paused after epoch {epoch}: the state is in {checkpoint.path}; run the same command "
                     "with --resume to go on")
@@ -314,7 +321,8 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     hist["train_seconds"] = time.time() - t_start
     if checkpoint is not None:  # the finished phase: a resumed run takes its result as it is
         checkpoint.save({"finished": True, "epoch": hist["epoch"][-1] if hist["epoch"] else 0,
-                         "model": model.state_dict(), "hist": hist})
+                         "model": model.state_dict(), "hist": hist,
+                         "precision": {"bf16_autocast": tc.bf16_autocast, "bf16_logits": tc.bf16_logits}})
     return hist
 
 
