@@ -9,8 +9,10 @@ shapes and threads:
 
 - the encoder: a feed-forward block's forward and backward (`Linear(d, d_ff)`, GELU,
   `Linear(d_ff, d)`) over one batch of tokens, under bfloat16 autocast and without;
-- the logits: the chunked full-softmax cross-entropy (`losses.catalogue_ce`) of a batch of rows
-  against the whole catalogue, forward and backward, with bfloat16 logits and without.
+- the logits: the chunked full-softmax cross-entropy (`losses.catalogue_ce`) of one chunk of
+  rows against the whole catalogue, forward and backward, with bfloat16 logits and without.
+
+Each is timed 5 times, the two precisions in turns, and the best time of each is compared.
 
 bfloat16 is kept only when it is at least 10% faster: float32 is the exact computation. The
 result is cached per shape within a process, and a resumed run takes the precision its state
@@ -31,14 +33,17 @@ AUTO = "auto"
 MARGIN = 0.9  # bfloat16 must take at most this share of float32's time
 
 
-def _best_ms(fn, reps: int = 3) -> float:
-    fn()  # warm-up: kernels chosen, buffers allocated
-    best = float("inf")
+def _compare_ms(fp32, bf16, reps: int = 5) -> tuple[float, float]:
+    """The best of `reps` timings of each, in turns (a change in the machine's load falls on
+    both), after one warm-up call of each (kernels chosen, buffers allocated)."""
+    fp32(), bf16()
+    best = [float("inf"), float("inf")]
     for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best * 1000
+        for i, fn in enumerate((fp32, bf16)):
+            t = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return best[0] * 1000, best[1] * 1000
 
 
 @lru_cache(maxsize=16)
@@ -66,8 +71,9 @@ def probe(d_model: int, d_ff: int, tokens: int, rows: int, n_items: int, threads
         def logits(bf16: bool) -> None:
             catalogue_ce(u, w, b, targets, bf16=bf16, chunk=256).backward()
 
-        out = {"encoder_fp32_ms": _best_ms(lambda: encoder(False)), "encoder_bf16_ms": _best_ms(lambda: encoder(True)),
-               "logits_fp32_ms": _best_ms(lambda: logits(False)), "logits_bf16_ms": _best_ms(lambda: logits(True))}
+        enc = _compare_ms(lambda: encoder(False), lambda: encoder(True))
+        lgt = _compare_ms(lambda: logits(False), lambda: logits(True))
+        out = {"encoder_fp32_ms": enc[0], "encoder_bf16_ms": enc[1], "logits_fp32_ms": lgt[0], "logits_bf16_ms": lgt[1]}
     finally:
         torch.set_rng_state(state)
         torch.set_num_threads(before)
@@ -93,7 +99,7 @@ def resolve_precision(tc, cfg, saved: dict | None = None, log=print) -> dict | N
             setattr(tc, k, bool(saved[k]))
         return None
     tokens = min(8192, tc.batch_size * cfg.max_events)
-    figures = probe(cfg.d_model, cfg.d_ff, tokens, min(1024, tokens), cfg.num_items, max(1, tc.threads))
+    figures = probe(cfg.d_model, cfg.d_ff, tokens, min(256, tokens), cfg.num_items, max(1, tc.threads))
     for k in keys:
         setattr(tc, k, figures[k])
     log(f"precision (probed on this machine): encoder {'bfloat16' if tc.bf16_autocast else 'float32'} "
