@@ -62,7 +62,7 @@ extension Scorer {
             let d = m.config.dModel, w = weights[k]
             m.addItemScores(m.state.catalogueUsers, count: count, into: out, weight: w)
             for (i, query) in queries.enumerated() {  // format 3: the seen items' bonus
-                for b in m.repeatBonuses(query, user: m.state.catalogueUsers + i * d) { out[i * n + b.row - 2] += w * b.bonus }
+                m.addRepeatBonuses(query, user: m.state.catalogueUsers + i * d, catalogueScores: out + i * n, weight: w)
             }
         }
     }

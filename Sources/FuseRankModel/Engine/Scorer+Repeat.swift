@@ -56,8 +56,10 @@ extension Scorer {
         }
     }
 
-    /// Adds the repeat bonuses of `query` to its catalogue scores (column j = row j + 2).
-    func addRepeatBonuses(_ query: RankQuery, user: UnsafePointer<Float>, catalogueScores: UnsafeMutablePointer<Float>) {
-        for b in repeatBonuses(query, user: user) { catalogueScores[b.row - 2] += b.bonus }
+    /// Adds the repeat bonuses of `query`, times `weight` (a fused bundle's member weight), to its
+    /// catalogue scores (column j = row j + 2).
+    func addRepeatBonuses(_ query: RankQuery, user: UnsafePointer<Float>, catalogueScores: UnsafeMutablePointer<Float>,
+                          weight: Float = 1) {
+        for b in repeatBonuses(query, user: user) { catalogueScores[b.row - 2] += weight * b.bonus }
     }
 }
