@@ -161,6 +161,27 @@ def test_the_committed_fused_fixture_is_what_the_reference_ranks() -> None:
             assert unknown == case["unknown_candidates"]
 
 
+def test_members_of_weight_0_are_left_out(tmp_path: Path) -> None:
+    """A member of weight 0 would run its encoder for nothing: the bundle leaves it out, the first
+    member kept goes on top, and a grid that keeps one member writes that single model."""
+    dirs = _members(tmp_path) + [_members(tmp_path / "more")[0]]
+    out = write_fused_bundle(tmp_path / "fused", dirs, [0.0, 0.6, 0.4], "# fused\n")
+    doc = json.loads((out / "fusion.json").read_text())
+    assert [(m["path"], m["weight"], m["from"]) for m in doc["members"]] == [
+        (".", 0.6, str(dirs[1])), ("members/m0", 0.4, str(dirs[2]))]
+    assert [p.name for p in (out / "members").iterdir()] == ["m0"]
+    assert (out / "weights.safetensors").read_bytes() == (dirs[1] / "weights.safetensors").read_bytes()
+    fused = load_bundle(out)[0]
+    assert isinstance(fused, FusedModel) and fused.weights == [0.6, 0.4]
+    # the same folder rewritten with one member left: a single model, no stale fusion file or members
+    write_fused_bundle(out, dirs, [0.0, 1.0, 0.0], "# alone\n")
+    assert not (out / "fusion.json").exists() and not (out / "members").exists()
+    alone = load_bundle(out)[0]
+    assert isinstance(alone, FuseRankModel) and (out / "model-card.md").read_text() == "# alone\n"
+    with pytest.raises(BundleError, match="every weight is 0"):
+        write_fused_bundle(tmp_path / "none", dirs, [0.0, 0.0, 0.0], "")
+
+
 def test_the_card_lists_members_weights_and_the_validation_grid(tmp_path: Path) -> None:
     from fuserank.train.fusion import card_text
     rows = [{"weights": list(w), "ndcg@10": 0.1 + w[0] / 10, "ndcg@10_se": 0.01, "recall@10": 0.2}

@@ -31,13 +31,20 @@ def write_fused_bundle(out: str | Path, members: Sequence[str | Path], weights: 
                        card: str, name: str | None = None) -> Path:
     """Write a fused bundle of the (single-model) bundle folders `members` with `weights`.
 
+    - A member of weight 0 is left out: served, it would run its whole encoder for nothing. The
+      first member kept goes on top; when one is left, `out` is that single model (no
+      `fusion.json`).
     - `out` must not be one of the members. Existing member folders in `out/members/` are replaced.
     - `name`: the fused bundle's `config.json` name (default: the folder's name).
-    - Throws: BundleError for a member that is itself fused or lacks a file.
+    - Throws: BundleError for a member that is itself fused or lacks a file, or no positive weight.
     """
     out = Path(out)
     if len(members) != len(weights):
         raise BundleError(f"{len(weights)} weights for {len(members)} members")
+    kept = [(m, w) for m, w in zip(members, weights) if w > 0]
+    if not kept:
+        raise BundleError("every weight is 0")
+    members, weights = [m for m, _ in kept], [w for _, w in kept]
     for m in members:
         if (Path(m) / FUSION_FILE).exists():
             raise BundleError(f"{m}: is a fused bundle; members are single models")
@@ -57,6 +64,10 @@ def write_fused_bundle(out: str | Path, members: Sequence[str | Path], weights: 
     entries = [{"path": ".", "weight": float(weights[0]), "from": str(first)}]
     if (out / "members").exists():
         shutil.rmtree(out / "members")
+    (out / "model-card.md").write_text(card)
+    if len(members) == 1:  # the grid chose one model: it is served alone
+        (out / FUSION_FILE).unlink(missing_ok=True)
+        return out
     for m, w, sub in zip(members[1:], weights[1:], member_names(members)):
         dst = out / "members" / sub
         dst.mkdir(parents=True)
@@ -64,5 +75,4 @@ def write_fused_bundle(out: str | Path, members: Sequence[str | Path], weights: 
             shutil.copyfile(Path(m) / f, dst / f)
         entries.append({"path": f"members/{sub}", "weight": float(w), "from": str(m)})
     (out / FUSION_FILE).write_text(json.dumps({"fusion_version": FUSION_VERSION, "members": entries}, indent=2) + "\n")
-    (out / "model-card.md").write_text(card)
     return out

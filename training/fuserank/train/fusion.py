@@ -75,6 +75,9 @@ def card_text(out: Path, members: Sequence[str], chosen: tuple[float, ...], rows
              "| member | folder | weight |", "|---|---|---|"]
     for k, (m, w) in enumerate(zip(members, chosen)):
         lines.append(f"| {k} | `{m}` | {w:.2f} |")
+    if any(w == 0 for w in chosen):
+        lines += ["", "Members of weight 0 are left out of the bundle: served, they would cost their whole "
+                  "encoder for nothing."]
     lines += ["", "Validation (every member alone, the equal weights and the chosen point; full grid in "
               "`fusion-grid.json`):", "", f"| weights | NDCG@10 | {second} |", "|---|---|---|"]
     k = len(members)
