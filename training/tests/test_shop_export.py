@@ -269,6 +269,11 @@ def test_cli_trains_a_raw_export_into_a_bundle_with_its_ids(tmp_path, capsys) ->
     # equal members: every point ranks alike
     assert max(r["ndcg@10"] for r in grid) - min(r["ndcg@10"] for r in grid) < 1e-9
     assert (fused / "items.tsv").read_text() == (out / "items.tsv").read_text()
+    # every point ties, so the first best (0, 1) is chosen: the other member has weight 0 and is
+    # left out, and the folder is the single model
+    assert not (fused / "fusion.json").exists()
+    from fuserank.bundle.fusion import write_fused_bundle
+    fused = write_fused_bundle(tmp_path / "shop-fused-half", [out, copy], [0.5, 0.5], "# fused\n")
     # a warm restart from the bundle (train.init_from), and the clear refusals
     from fuserank.train.cli import main as train_main
     conf = json.loads((out / "train-config.json").read_text())
