@@ -194,7 +194,7 @@ def test_the_shipped_fused_bundle_loads_and_its_first_member_is_the_shipped_mode
     models = Path(__file__).resolve().parents[2] / "models"
     fused = load_bundle(models / "ml-1m-fused")[0]
     single = load_bundle(models / "ml-1m")[0]
-    assert isinstance(fused, FusedModel) and fused.weights == [0.3, 0.3, 0.4] and fused.user_dim == 3 * 128
+    assert isinstance(fused, FusedModel) and fused.weights == [0.4, 0.2, 0.1, 0.3] and fused.user_dim == 4 * 128
     first = fused.members[0].state_dict()
     assert all(torch.equal(v, first[k]) for k, v in single.state_dict().items())
     req = Request(events=[(int(i), 1, 0, 0) for i in single.item_ids[2:12].tolist()], top_k=10)
