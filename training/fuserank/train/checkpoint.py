@@ -21,7 +21,7 @@ the previous epoch's file whole.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -53,7 +53,6 @@ class Checkpoint:
     fingerprint: dict
     resume: bool = False
     pause_after_epochs: int = 0
-    loaded_from: int = field(default=0, init=False)  # the epoch a resumed state had finished
 
     def load(self) -> dict | None:
         """The saved state to continue, or None for a fresh start.
@@ -74,7 +73,6 @@ class Checkpoint:
             if saved.get(key) != self.fingerprint.get(key):
                 raise CheckpointError(f"{self.path} was written by another run: {key} was "
                                       f"{saved.get(key)!r}, this run has {self.fingerprint.get(key)!r}")
-        self.loaded_from = int(state["epoch"])
         return state
 
     def _peek_epoch(self) -> str:
