@@ -30,7 +30,7 @@ import torch
 PAUSED = 75
 
 # settings that may change between the processes of one run: they do not change what is computed
-# (threads only the speed) or are the pause itself
+# (threads change only the speed)
 _FREE = {"threads"}
 
 

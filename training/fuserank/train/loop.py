@@ -13,9 +13,10 @@ equivalence is a test (tests/test_train.py).
 
 Modules: `windows.py` (sequences, windows, cuts), `batch.py` (the collated layout and its
 visibility), `multicut.py` (the encoder over that layout), `objective.py` (the loss and the seen
-items of each loss row), `schedule.py` (learning rate), `config.py` (the settings), `checkpoint.py` (the state saved at
-every epoch's end, and resuming from it), `cli.py` (the CLI: `python -m fuserank.train --config
-configs/X.json --out models/X`). This file holds the training loop.
+items of each loss row), `schedule.py` (learning rate), `config.py` (the settings),
+`checkpoint.py` (the state saved at every epoch's end, and resuming from it), `precision.py`
+("auto" precision), `cli.py` (the CLI: `python -m fuserank.train --config configs/X.json --out
+models/X`). This file holds the training loop.
 """
 
 from __future__ import annotations
@@ -193,7 +194,9 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
         log(f"resumed from {checkpoint.path.name}: epoch {saved['epoch']} done, step {step}, "
             f"{saved['elapsed'] / 60:.1f} min of training so far")
     run_here = 0
-    stopped = False
+
+    def precision() -> dict:  # what a resumed process must train in (precision.py)
+        return {"bf16_autocast": tc.bf16_autocast, "bf16_logits": tc.bf16_logits}
     for epoch in range(first_epoch, tc.epochs + 1):
         model.train()
         t0 = time.time()
@@ -289,22 +292,23 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
                 bad += 1
             if bad >= tc.patience:
                 log(f"early stop: no improvement for {bad} evaluations")
-        stopped = validate is not None and bad >= tc.patience  # the early stop, logged above
-        if stopped:
-            pass
+        if validate is not None and bad >= tc.patience:  # the early stop, logged above
+            stopped = True
         elif out_of_time:
             log(f"stopping: the {tc.schedule_minutes} min schedule is complete")
             stopped = True
         elif tc.max_minutes > 0 and par.elapsed(t_start) > tc.max_minutes * 60:
             log(f"stopping: wall-clock cap of {tc.max_minutes} min reached")
             stopped = True
+        else:
+            stopped = False
         run_here += 1
         if checkpoint is not None and epoch < tc.epochs and not stopped:
             checkpoint.save({"epoch": epoch, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                              "hist": hist, "best_state": best_state, "bad": bad, "ema": ema,
                              "torch_rng": torch.get_rng_state(), "numpy_rng": rng.bit_generator.state,
                              "python_rng": pyrng.getstate(), "elapsed": time.time() - t_start,
-                             "precision": {"bf16_autocast": tc.bf16_autocast, "bf16_logits": tc.bf16_logits}})
+                             "precision": precision()})
             if checkpoint.pause_after_epochs and run_here >= checkpoint.pause_after_epochs:
                 log(f"paused after epoch {epoch}: the state is in {checkpoint.path}; run the same command "
                     "with --resume to go on")
@@ -321,8 +325,7 @@ def train_model(model: FuseRankModel, seqs: Sequence[Sequence_], tc: TrainConfig
     hist["train_seconds"] = time.time() - t_start
     if checkpoint is not None:  # the finished phase: a resumed run takes its result as it is
         checkpoint.save({"finished": True, "epoch": hist["epoch"][-1] if hist["epoch"] else 0,
-                         "model": model.state_dict(), "hist": hist,
-                         "precision": {"bf16_autocast": tc.bf16_autocast, "bf16_logits": tc.bf16_logits}})
+                         "model": model.state_dict(), "hist": hist, "precision": precision()})
     return hist
 
 
